@@ -1,0 +1,99 @@
+"""The ``esign`` command line: sign, verify (exit codes 0/1/2), audit verify."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from esign import audit
+from esign.db import Database
+from tests.api.cli import database_env, esign
+from tests.conftest import make_pdf
+from tests.esign import tampering
+from tests.pki import TestPki
+from tests.validators import pdfsig
+
+
+@pytest.fixture
+def files(pki: TestPki, tmp_path: Path) -> dict[str, Path]:
+    paths = pki.write(tmp_path / "keys", pki.signer("张三"), password=b"p12-secret")
+    paths["in"] = tmp_path / "in.pdf"
+    paths["in"].write_bytes(make_pdf())
+    return paths
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ESIGN_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.delenv("ESIGN_TRUST_ANCHORS", raising=False)
+
+
+def test_sign_visible_then_verify(files: dict[str, Path], tmp_path: Path, nssdir: Path) -> None:
+    out = tmp_path / "out.pdf"
+    result = esign(
+        "sign", files["in"], "-o", out, "--key", files["key"], "--cert", files["cert"], "--chain", files["chain"],
+        "--visible", "1:360,60,560,160", "--seal", "广东省人民政府办公厅", "--reason", "同意",
+    )
+    assert result.returncode == 0, result.stderr
+    [sig] = pdfsig(out, nssdir)
+    assert sig.signature_valid and sig.certificate_trusted
+
+    result = esign("verify", out, "--trust", files["root"])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "VALID" in result.stdout and "TOTAL-PASSED" in result.stdout
+
+
+def test_sign_with_pkcs12_and_certify(files: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "certified.pdf"
+    result = esign("sign", files["in"], "-o", out, "--p12", files["p12"], "--certify", "form", env={"ESIGN_KEY_PASSWORD": "p12-secret"})
+    assert result.returncode == 0, result.stderr
+    report = json.loads(esign("verify", out, "--trust", files["root"], "--json").stdout)
+    assert report["signatures"][0]["type"] == "certification"
+    assert report["signatures"][0]["docmdp"] == "form_filling"
+
+
+def test_wrong_pkcs12_password_is_one_clear_line(files: dict[str, Path], tmp_path: Path) -> None:
+    result = esign("sign", files["in"], "-o", tmp_path / "x.pdf", "--p12", files["p12"], "--password", "guess")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "wrong password" in lines[0] and "signer.p12" in lines[0], result.stderr
+    assert not (tmp_path / "x.pdf").exists()
+
+
+def test_verify_exit_codes(files: dict[str, Path], tmp_path: Path) -> None:
+    signed = tmp_path / "signed.pdf"
+    assert esign("sign", files["in"], "-o", signed, "--key", files["key"], "--cert", files["cert"], "--chain", files["chain"]).returncode == 0
+
+    changed = tmp_path / "changed.pdf"
+    changed.write_bytes(tampering.add_page(signed.read_bytes()))
+    result = esign("verify", changed, "--trust", files["root"], "--json")
+    assert result.returncode == 1
+    [sig] = json.loads(result.stdout)["signatures"]
+    assert sig["modifications"]["allowed"] is False
+
+    assert esign("verify", signed).returncode == 1, "no trust anchor: not confirmed"
+    assert esign("verify", files["in"], "--trust", files["root"]).returncode == 1, "unsigned"
+
+    garbage = tmp_path / "garbage.pdf"
+    garbage.write_bytes(b"definitely not a PDF")
+    result = esign("verify", garbage)
+    assert result.returncode == 2 and "not a PDF" in result.stderr
+    assert esign("verify", tmp_path / "missing.pdf").returncode == 2
+
+
+def test_audit_verify_names_the_broken_event(db: Database) -> None:
+    with db.transaction() as session:
+        for n in range(4):
+            audit.append(session, actor="clerk", action="document.registered", subject=f"doc-{n}", payload={"n": n})
+    env = database_env(db)
+    result = esign("audit", "verify", env=env)
+    assert result.returncode == 0 and "4 events" in result.stdout
+
+    with db.transaction() as session:
+        session.execute(text("UPDATE audit_events SET actor = 'intruder' WHERE seq = 3"))
+    result = esign("audit", "verify", env=env)
+    assert result.returncode == 1
+    assert "seq 3" in result.stderr and "edited" in result.stderr

@@ -1,0 +1,100 @@
+"""POST /v1/verify through the ASGI app: reports, the PDF form, and refusals that leave the service up."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from esign.sign import SignOptions, sign
+from esign.signers import KeySigner
+from tests.esign import tampering
+from tests.pki import TestPki
+
+
+def _post(client: TestClient, data: bytes, **kwargs: object):
+    return client.post("/v1/verify", files={"file": ("doc.pdf", data, "application/pdf")}, **kwargs)
+
+
+def test_health_and_docs(client: TestClient) -> None:
+    assert client.get("/health").json()["status"] == "ok"
+    assert client.get("/docs").status_code == 200
+    spec = client.get("/openapi.json").json()
+    assert "/v1/verify" in spec["paths"]
+
+
+def test_a_signed_pdf_gets_its_report(client: TestClient, ec_signer: KeySigner, one_page_pdf: bytes) -> None:
+    response = _post(client, sign(one_page_pdf, ec_signer))
+    assert response.status_code == 200
+    report = response.json()
+    assert report["verdict"] == "valid" and report["valid"] is True
+    [sig] = report["signatures"]
+    assert sig["indication"] == "TOTAL-PASSED" and sig["pades_level"] == "B-B"
+
+
+def test_a_tampered_pdf_is_reported_invalid(client: TestClient, ec_signer: KeySigner, one_page_pdf: bytes) -> None:
+    response = _post(client, tampering.flip_byte(sign(one_page_pdf, ec_signer), b"Hello, signed world"))
+    assert response.status_code == 200
+    [sig] = response.json()["signatures"]
+    assert (sig["indication"], sig["sub_indication"]) == ("TOTAL-FAILED", "HASH_FAILURE")
+
+
+def test_extra_trust_anchor_in_the_request(client: TestClient, one_page_pdf: bytes) -> None:
+    other = TestPki.create("another ministry")
+    issued = other.signer("钱七")
+    from esign.signers import from_pem
+
+    signed = sign(one_page_pdf, from_pem(issued.key_pem(), issued.cert_pem(), [other.chain_pem()]), SignOptions())
+    assert _post(client, signed).json()["verdict"] == "indeterminate"
+    response = client.post(
+        "/v1/verify",
+        files=[("file", ("doc.pdf", signed, "application/pdf")), ("trust", ("root.pem", other.root.cert_pem()))],
+    )
+    assert response.json()["verdict"] == "valid"
+    assert _post(client, signed).json()["verdict"] == "indeterminate", "extra anchors last one request only"
+
+
+def test_the_report_as_a_pdf(client: TestClient, ec_signer: KeySigner, one_page_pdf: bytes, tmp_path: Path) -> None:
+    response = _post(client, sign(one_page_pdf, ec_signer), headers={"Accept": "application/pdf"})
+    assert response.status_code == 200 and response.headers["content-type"] == "application/pdf"
+    path = tmp_path / "report.pdf"
+    path.write_bytes(response.content)
+    text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    assert "Verdict: VALID" in text and "TOTAL-PASSED" in text and "张三" in text
+
+
+def test_bad_input_gets_clear_4xx_and_the_service_stays_up(
+    client: TestClient, encrypted_pdf: bytes, ec_signer: KeySigner, one_page_pdf: bytes
+) -> None:
+    oversized = b"%PDF-1.7\n" + b"0" * (2 * 1024 * 1024)
+    response = _post(client, oversized)
+    assert response.status_code == 413 and response.json()["code"] == "too_large"
+
+    response = _post(client, b"GIF89a not a pdf")
+    assert response.status_code == 422 and response.json()["code"] == "pdf_malformed"
+
+    response = _post(client, b"%PDF-1.7\n1 0 obj << >> endobj\ntrailer << /Root 7 0 R >>\n%%EOF")
+    assert response.status_code == 422 and response.json()["code"] == "pdf_malformed"
+
+    response = _post(client, encrypted_pdf)
+    assert response.status_code == 422 and response.json()["code"] == "pdf_encrypted"
+
+    response = client.post("/v1/verify", files={"other": ("x", b"y")})
+    assert response.status_code == 422 and response.json()["code"] == "invalid_request"
+    assert "file" in response.json()["message"]
+
+    response = client.post(
+        "/v1/verify",
+        files=[("file", ("doc.pdf", one_page_pdf, "application/pdf")), ("trust", ("root.pem", b"not a certificate"))],
+    )
+    assert response.status_code == 422 and response.json()["code"] == "trust_anchor_invalid"
+
+    for response in (_post(client, oversized), _post(client, b"junk")):
+        assert "Traceback" not in response.text
+    assert _post(client, sign(one_page_pdf, ec_signer)).json()["valid"] is True
+
+
+def test_unknown_route_answers_in_the_error_format(client: TestClient) -> None:
+    response = client.get("/v1/nowhere")
+    assert response.status_code == 404 and response.json()["code"] == "not_found"

@@ -1,0 +1,190 @@
+"""Database fixtures: PostgreSQL when ``ESIGN_TEST_DATABASE_URL`` is set (as in CI), else SQLite.
+
+Each test session (each xdist worker) migrates its own throwaway schema or SQLite file, and the
+function-scoped ``db`` fixture empties every table after each test.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Iterator
+
+import pytest
+from sqlalchemy import MetaData, text
+
+from esign import migrate
+from esign.db import Database
+
+ALEMBIC_VERSION_TABLE = "alembic_version"
+
+
+def _test_database_url() -> str | None:
+    return os.environ.get("ESIGN_TEST_DATABASE_URL") or None
+
+
+def _create_schema(url: str) -> str:
+    schema = f"t_{secrets.token_hex(6)}"
+    _admin(url, f"CREATE SCHEMA {schema}")
+    return schema
+
+
+def _drop_schema(url: str, schema: str) -> None:
+    _admin(url, f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+def _admin(url: str, statement: str) -> None:
+    admin = Database(url)
+    try:
+        with admin.engine.connect() as connection:
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+            connection.execute(text(statement))
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def new_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[], Database]]:
+    """A factory of empty, unmigrated databases, all removed at the end of the session."""
+    url = _test_database_url()
+    created: list[tuple[Database, str | None]] = []
+
+    def make() -> Database:
+        if url is None:
+            path = tmp_path_factory.mktemp("db") / "esign.db"
+            database = Database(f"sqlite:///{path}")
+            created.append((database, None))
+        else:
+            schema = _create_schema(url)
+            database = Database(url, schema=schema)
+            created.append((database, schema))
+        return database
+
+    yield make
+    for database, schema in created:
+        database.dispose()
+        if url is not None and schema is not None:
+            _drop_schema(url, schema)
+
+
+@pytest.fixture(scope="session")
+def database(new_database: Callable[[], Database]) -> Database:
+    """The session's migrated database."""
+    db = new_database()
+    migrate.upgrade(db)
+    return db
+
+
+@pytest.fixture(scope="session")
+def _tables(database: Database) -> list[str]:
+    """The migrated tables, dependents first; reflected so no model module can be forgotten."""
+    metadata = MetaData()
+    metadata.reflect(database.engine)
+    return [
+        table.name
+        for table in reversed(metadata.sorted_tables)
+        if table.name != ALEMBIC_VERSION_TABLE
+    ]
+
+
+@pytest.fixture
+def db(database: Database, _tables: list[str]) -> Iterator[Database]:
+    yield database
+    _empty(database, _tables)
+
+
+def _empty(database: Database, tables: list[str]) -> None:
+    if not tables:
+        return
+    with database.engine.begin() as connection:
+        if database.dialect == "postgresql":
+            connection.execute(text("SET LOCAL lock_timeout = '10s'"))
+            names = ", ".join(f'"{name}"' for name in tables)
+            connection.execute(text(f"TRUNCATE TABLE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for name in tables:
+                connection.execute(text(f'DELETE FROM "{name}"'))
+
+
+def pytest_report_header() -> str:
+    url = _test_database_url()
+    where = f"PostgreSQL {url}" if url else "SQLite (ESIGN_TEST_DATABASE_URL unset)"
+    return f"esign test database: {where}"
+
+
+# --- signature engine fixtures ---------------------------------------------------------------
+
+import io  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from reportlab.pdfgen import canvas  # noqa: E402
+
+from esign import signers  # noqa: E402
+from esign.signers import KeySigner  # noqa: E402
+from esign.trust import TrustSettings  # noqa: E402
+from tests.pki import TestPki  # noqa: E402
+from tests.validators import nss_db  # noqa: E402
+
+
+def make_pdf(pages: int = 1, text: str = "Hello, signed world", form_field: bool = False) -> bytes:
+    """A small PDF with uncompressed page content (so tests can find and flip bytes in it)."""
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf, pageCompression=0)
+    for n in range(pages):
+        c.drawString(72, 760, f"{text} - page {n + 1}")
+        if form_field and n == 0:
+            c.acroForm.textfield(name="remark", x=72, y=600, width=300, height=24, value="")
+        c.showPage()
+    c.save()
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="session")
+def pki() -> TestPki:
+    return TestPki.create()
+
+
+@pytest.fixture(scope="session")
+def ec_signer(pki: TestPki) -> KeySigner:
+    issued = pki.signer("张三", kind="ec")
+    return signers.from_pem(issued.key_pem(), issued.cert_pem(), [pki.chain_pem()])
+
+
+@pytest.fixture(scope="session")
+def rsa_signer(pki: TestPki) -> KeySigner:
+    issued = pki.signer("李四", kind="rsa")
+    return signers.from_pem(issued.key_pem(), issued.cert_pem(), [pki.chain_pem()])
+
+
+@pytest.fixture(scope="session")
+def trust(pki: TestPki) -> TrustSettings:
+    return TrustSettings().with_anchors(pki.root.cert_pem())
+
+
+@pytest.fixture(scope="session")
+def root_pem_path(pki: TestPki, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("trust") / "root.pem"
+    path.write_bytes(pki.root.cert_pem())
+    return path
+
+
+@pytest.fixture(scope="session")
+def nssdir(pki: TestPki, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return nss_db(tmp_path_factory.mktemp("nss"), [pki.root.cert_pem()])
+
+
+@pytest.fixture(scope="session")
+def one_page_pdf() -> bytes:
+    return make_pdf()
+
+
+@pytest.fixture(scope="session")
+def encrypted_pdf(one_page_pdf: bytes) -> bytes:
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.pdf_utils.writer import copy_into_new_writer
+
+    writer = copy_into_new_writer(PdfFileReader(io.BytesIO(one_page_pdf)))
+    writer.encrypt("owner-secret", "user-secret")
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()

@@ -1,0 +1,83 @@
+"""The drop-ins in esign.pyhanko_speedups must agree with the pyhanko functions they replace."""
+
+from __future__ import annotations
+
+import io
+import random
+
+import pytest
+from asn1crypto import cms, tsp, x509
+from pyhanko.pdf_utils import misc
+from pyhanko.sign.general import as_signing_certificate_v2
+
+from esign import pyhanko_speedups as speedups
+from esign.signers import KeySigner, to_asn1
+from tests.pki import TestPki
+
+
+def _outcome(reader, data: bytes):
+    stream = io.BytesIO(data)
+    try:
+        value = reader(stream)
+    except misc.PdfStreamError as e:
+        return ("error", type(e).__name__)
+    return (bytes(value.original_bytes), stream.tell())
+
+
+CASES = [
+    b"<>",
+    b"<48656c6c6f>rest",
+    b"<48 65\n6c\r6c\t6f\x00>",
+    b"<486>",
+    b"<abcDEF09>",
+    b"<48656x6c6f>",
+    b"<4865",
+    b"<48 % a comment\n 65>",
+    b"<" + b"0" * 20000 + b">trailing",
+    b"<" + b"a1" * 70000 + b"  >",
+]
+
+
+@pytest.mark.parametrize("data", CASES)
+def test_hex_strings_read_the_same(data: bytes) -> None:
+    assert _outcome(speedups.read_hex_string, data) == _outcome(speedups._original_read_hex_string, data)
+
+
+def test_random_hex_strings_read_the_same() -> None:
+    rng = random.Random(20261123)
+    alphabet = b"0123456789abcdefABCDEF \n\r\t\x00%gz>"
+    for _ in range(2000):
+        body = bytes(rng.choice(alphabet) for _ in range(rng.randint(0, 80)))
+        data = b"<" + body + (b">" if rng.random() < 0.9 else b"") + b"tail"
+        assert _outcome(speedups.read_hex_string, data) == _outcome(speedups._original_read_hex_string, data), data
+
+
+@pytest.fixture(scope="module")
+def certs() -> list[x509.Certificate]:
+    pki = TestPki.create()
+    other = TestPki.create("another authority")
+    return [to_asn1(c.cert) for c in (pki.signer("甲"), pki.signer("乙"), pki.issuing, other.signer("丙"), other.root)]
+
+
+def test_issuer_serial_matching_agrees(certs: list[x509.Certificate], ec_signer: KeySigner) -> None:
+    for expected_cert in certs:
+        ias = cms.IssuerAndSerialNumber({"issuer": expected_cert.issuer, "serial_number": expected_cert.serial_number})
+        ess = as_signing_certificate_v2(expected_cert)["certs"][0]["issuer_serial"]
+        for candidate in certs:
+            for expected in (ias, ess):
+                assert speedups.match_issuer_serial(expected, candidate) == speedups._original_match_issuer_serial(
+                    expected, candidate
+                )
+                assert speedups.match_issuer_serial(expected, candidate) == (candidate is expected_cert)
+
+
+def test_issuer_serial_with_a_foreign_general_name_falls_back(certs: list[x509.Certificate]) -> None:
+    cert = certs[0]
+    odd = tsp.IssuerSerial(
+        {
+            "issuer": [x509.GeneralName({"dns_name": "example.org"})],
+            "serial_number": cert.serial_number,
+        }
+    )
+    assert speedups.match_issuer_serial(odd, cert) is False
+    assert speedups._original_match_issuer_serial(odd, cert) is False
