@@ -60,7 +60,7 @@ def serve(
     migrate.upgrade(database)
     database.dispose()
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    out.print(f"esign {settings.public_url} — API docs at http://{shown}:{port}/docs", highlight=False)
+    out.print(f"esign serving on http://{shown}:{port} — API docs at http://{shown}:{port}/docs", highlight=False)
     uvicorn.run("api.app:create_app", factory=True, host=host, port=port, log_level="info")
 
 

@@ -18,7 +18,7 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, Tabl
 
 from .errors import AppearanceError
 from .fonts import cjk_font
-from .report import Indication, SignatureReport, Verdict, VerificationReport
+from .report import SignatureReport, Verdict, VerificationReport
 
 _VERDICT_COLOUR = {
     Verdict.VALID: colors.HexColor("#1a7f37"),
@@ -129,8 +129,7 @@ def render(report: VerificationReport) -> bytes:
         ),
     ]
     for n, sig in enumerate(report.signatures, start=1):
-        mark = "✓" if sig.indication is Indication.TOTAL_PASSED else "✗"
-        story.append(para(f"{mark} Signature {n}: {sig.field_name}", heading))
+        story.append(para(f"Signature {n}: {sig.field_name} ({sig.indication})", heading))
         story.append(table(_signature_rows(sig)))
 
     buf = io.BytesIO()

@@ -10,6 +10,7 @@ import enum
 import io
 from dataclasses import dataclass, field
 
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.layout import LayoutError
 from pyhanko.pdf_utils.misc import PdfError as PyhankoPdfError
 from pyhanko.sign import fields
@@ -76,8 +77,20 @@ class SignOptions:
     validation_context: ValidationContext | None = field(default=None, compare=False)
 
 
-_CMS_OVERHEAD = 4096
+# Signed attributes, SignerInfo and SignedData framing come to well under 1 KiB in practice.
+_CMS_OVERHEAD = 1024
 _TIMESTAMP_ALLOWANCE = 12288
+
+
+def _signature_length(signer: Signer) -> int:
+    key = signer.signing_cert.public_key if signer.signing_cert is not None else None
+    if key is None:
+        return 512
+    if key.algorithm == "rsa":
+        return key.bit_size // 8
+    if key.algorithm == "ec":
+        return 2 * ((key.bit_size + 7) // 8) + 9  # DER SEQUENCE of two INTEGERs, at most
+    return 512
 
 
 def reserved_size(signer: Signer, level: PadesLevel) -> int:
@@ -87,7 +100,7 @@ def reserved_size(signer: Signer, level: PadesLevel) -> int:
     The hex encoding in /Contents doubles every byte.
     """
     certs = [signer.signing_cert, *signer.cert_registry]
-    size = sum(len(c.dump()) for c in certs if c is not None) + _CMS_OVERHEAD
+    size = sum(len(c.dump()) for c in certs if c is not None) + _signature_length(signer) + _CMS_OVERHEAD
     if level.rank >= PadesLevel.B_T.rank:
         size += _TIMESTAMP_ALLOWANCE
     return 2 * size
@@ -110,14 +123,12 @@ def sign(data: bytes, signer: Signer, options: SignOptions = SignOptions()) -> b
 
     writer = pdf.incremental_writer(data)
     try:
-        existing = [name for name, _, _ in fields.enumerate_sig_fields(writer.prev)]
+        existing = {name: value for name, value, _ in fields.enumerate_sig_fields(writer.prev)}
     except pdf.PARSE_ERRORS as e:
         raise pdf.PdfMalformed(f"the PDF's form fields cannot be read: {e}") from e
-    field_name = options.field_name or _next_field_name(existing)
-    if options.field_name and options.field_name in existing:
-        filled = [n for n, value, _ in fields.enumerate_sig_fields(writer.prev, filled_status=True)]
-        if options.field_name in filled:
-            raise SigningError(f"signature field {options.field_name!r} is already signed")
+    field_name = options.field_name or _next_field_name(list(existing))
+    if existing.get(field_name) is not None:
+        raise SigningError(f"signature field {field_name!r} is already signed")
 
     field_spec = None
     style = None
@@ -156,16 +167,22 @@ def sign(data: bytes, signer: Signer, options: SignOptions = SignOptions()) -> b
         stamp_style=style,
         new_field_spec=field_spec,
     )
+    try:
+        return _sign_pdf(pdf_signer, writer, reserved_size(signer, options.level))
+    except PyhankoSigningError as e:
+        if not str(e).startswith("Final ByteRange payload larger than expected"):
+            raise SigningError(str(e)) from e
+    # The container outgrew the computed reservation (an unusually large time-stamp token, say):
+    # sign again and let pyhanko size it with a dry run.
+    return _sign_pdf(pdf_signer, pdf.incremental_writer(data), None)
+
+
+def _sign_pdf(pdf_signer: PdfSigner, writer: IncrementalPdfFileWriter, bytes_reserved: int | None) -> bytes:
     out = io.BytesIO()
     try:
-        pdf_signer.sign_pdf(
-            writer,
-            output=out,
-            bytes_reserved=reserved_size(signer, options.level),
-            in_place=False,
-        )
-    except (PyhankoSigningError, LayoutError) as e:
-        raise SigningError(str(e)) from e
+        pdf_signer.sign_pdf(writer, output=out, bytes_reserved=bytes_reserved, in_place=False)
+    except LayoutError as e:
+        raise SigningError(f"the signature appearance does not fit: {e}") from e
     except PyhankoPdfError as e:
         raise SigningError(f"the PDF cannot be signed: {e}") from e
     return out.getvalue()

@@ -178,3 +178,13 @@ def test_a_key_that_does_not_match_the_certificate_is_refused(pki: TestPki) -> N
 def test_pdf_reader_rejects_what_it_cannot_read() -> None:
     with pytest.raises(PdfMalformed, match="header"):
         pdf_module.read(b"GIF89a")
+
+
+def test_an_outgrown_reservation_is_signed_again_with_room(
+    ec_signer: KeySigner, one_page_pdf: bytes, trust: TrustSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from esign import sign as sign_module
+
+    monkeypatch.setattr(sign_module, "reserved_size", lambda signer, level: 64)
+    signed = sign(one_page_pdf, ec_signer)
+    assert signed.startswith(one_page_pdf) and verify(signed, trust).valid

@@ -1,0 +1,30 @@
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    ESIGN_DATA_DIR=/data
+
+# The CJK face used in signature appearances, seals and reports.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends fonts-arphic-gbsn00lp \
+ && rm -rf /var/lib/apt/lists/*
+
+RUN useradd --create-home --uid 10001 esign \
+ && mkdir /data && chown esign:esign /data
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY esign ./esign
+COPY keys ./keys
+COPY documents ./documents
+COPY api ./api
+COPY migrations ./migrations
+RUN pip install .
+
+USER esign
+VOLUME ["/data"]
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=4).status != 200)"]
+CMD ["esign", "serve", "--host", "0.0.0.0", "--port", "8000"]

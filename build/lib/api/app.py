@@ -1,0 +1,39 @@
+"""The FastAPI application: routes, error mapping, upload limits."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+
+import esign
+from api import errors
+from api.limits import BodySizeLimit
+from api.routes import health, verify
+from esign.settings import Settings
+from esign.trust import TrustSettings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    app = FastAPI(
+        title="esign",
+        version=esign.__version__,
+        summary="Electronic signatures and official-document circulation for government bodies",
+        description=(
+            "Sign and verify PAdES signatures on PDFs. Every error answers "
+            '`{"code": ..., "message": ...}` with a fitting status.'
+        ),
+    )
+    app.state.settings = settings
+    app.state.trust = TrustSettings.from_files(
+        settings.trust_anchors,
+        allow_fetching=settings.allow_fetching,
+        revocation_mode=settings.revocation_mode,
+    )
+    errors.install(app)
+    app.add_middleware(BodySizeLimit, max_upload_bytes=settings.max_upload_bytes)
+    app.include_router(health.router)
+    app.include_router(verify.router)
+    logging.getLogger("esign").setLevel(logging.INFO)
+    return app

@@ -1,0 +1,261 @@
+"""The ``esign`` command line."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import tempfile
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from esign import errors, migrate
+from esign.appearance import Appearance
+from esign.audit import verify as verify_audit
+from esign.db import Database
+from esign.report import Indication, Verdict, VerificationReport
+from esign.settings import Settings
+from esign.sign import Certification, SignOptions, sign as sign_pdf
+from esign.signers import from_files
+from esign.trust import TrustSettings
+from esign.verify import verify as verify_pdf
+
+app = typer.Typer(help="esign: sign, verify and circulate official documents.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(audit_app, name="audit")
+
+out = Console()
+err = Console(stderr=True, soft_wrap=True)
+
+EXIT_INVALID = 1
+EXIT_UNREADABLE = 2
+
+
+def fail(message: str, code: int = EXIT_UNREADABLE) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def _database(settings: Settings) -> Database:
+    return Database.from_settings(settings)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+) -> None:
+    """Migrate the database, then serve the HTTP API."""
+    import uvicorn
+
+    settings = Settings()
+    database = _database(settings)
+    migrate.upgrade(database)
+    database.dispose()
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    out.print(f"esign {settings.public_url} — API docs at http://{shown}:{port}/docs", highlight=False)
+    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, log_level="info")
+
+
+@app.command()
+def init() -> None:
+    """First-start set-up of the embedded default (idempotent): data folder, blob store, schema."""
+    settings = Settings()
+    settings.blob_dir.mkdir(parents=True, exist_ok=True)
+    database = _database(settings)
+    migrate.upgrade(database)
+    database.dispose()
+    out.print(f"data directory {settings.data_dir.resolve()} ready; database at revision {migrate.current(database)}")
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+    """Apply the alembic migrations."""
+    database = _database(Settings())
+    migrate.upgrade(database, revision)
+    out.print(f"database at revision {migrate.current(database)}")
+    database.dispose()
+
+
+@audit_app.command("verify")
+def audit_verify(chain: Annotated[str | None, typer.Option(help="Check one chain only.")] = None) -> None:
+    """Re-check the audit chain; names the first broken event. Exit 0 intact, 1 broken."""
+    database = _database(Settings())
+    with database.transaction() as session:
+        result = verify_audit(session, chain=chain)
+    database.dispose()
+    if result.ok:
+        out.print(f"audit log intact: {result.events_checked} events in {result.chains_checked} chain(s)")
+        return
+    broken = result.broken
+    assert broken is not None
+    event = f"event id {broken.event_id}" if broken.event_id is not None else "no stored event"
+    err.print(
+        f"[bold red]audit log broken[/] in chain {broken.chain!r} at seq {broken.seq} ({event}): {broken.reason}",
+        highlight=False,
+    )
+    raise typer.Exit(EXIT_INVALID)
+
+
+class CertifyChoice(StrEnum):
+    none = "none"
+    form = "form"
+    annotate = "annotate"
+
+
+_CERTIFY = {
+    CertifyChoice.none: Certification.NO_CHANGES,
+    CertifyChoice.form: Certification.FORM_FILLING,
+    CertifyChoice.annotate: Certification.ANNOTATIONS,
+}
+
+
+def _parse_visible(spec: str) -> tuple[int, tuple[float, float, float, float]]:
+    try:
+        page, box = spec.split(":", 1)
+        x1, y1, x2, y2 = (float(v) for v in box.split(","))
+        return int(page), (x1, y1, x2, y2)
+    except ValueError:
+        raise typer.BadParameter("expected PAGE:x1,y1,x2,y2, e.g. 1:360,60,560,160") from None
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    path = path.resolve()
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+@app.command()
+def sign(
+    infile: Annotated[Path, typer.Argument(metavar="IN.pdf", help="PDF to sign.")],
+    output: Annotated[Path, typer.Option("-o", "--output", metavar="OUT.pdf", help="Where to write the signed PDF.")],
+    key: Annotated[Path | None, typer.Option(help="Private key (PEM or DER).")] = None,
+    cert: Annotated[Path | None, typer.Option(help="Signer certificate (PEM or DER).")] = None,
+    chain: Annotated[list[Path] | None, typer.Option(help="Chain certificates to embed (repeatable).")] = None,
+    p12: Annotated[Path | None, typer.Option(help="PKCS#12 bundle instead of --key/--cert.")] = None,
+    password: Annotated[
+        str | None, typer.Option(envvar="ESIGN_KEY_PASSWORD", help="Password of the key or PKCS#12 file.")
+    ] = None,
+    visible: Annotated[
+        str | None, typer.Option(metavar="PAGE:x1,y1,x2,y2", help="Draw the signature on PAGE in this box (points).")
+    ] = None,
+    seal: Annotated[str | None, typer.Option(help="Draw a red round seal with this text (with --visible).")] = None,
+    reason: Annotated[str | None, typer.Option(help="Reason for signing.")] = None,
+    location: Annotated[str | None, typer.Option(help="Where the signature was made.")] = None,
+    field: Annotated[str | None, typer.Option(help="Signature field name (default: the next SignatureN).")] = None,
+    certify: Annotated[
+        CertifyChoice | None,
+        typer.Option(help="Make a certification signature allowing no further changes, form filling, or annotations."),
+    ] = None,
+) -> None:
+    """Add a PAdES signature to a PDF as an incremental update."""
+    try:
+        data = infile.read_bytes()
+    except OSError as e:
+        raise fail(f"cannot read {infile}: {e.strerror}") from None
+    appearance = None
+    if visible:
+        page, box = _parse_visible(visible)
+        appearance = Appearance(page=page, box=box, seal_text=seal)
+    elif seal:
+        raise typer.BadParameter("--seal needs --visible to say where to draw it")
+    try:
+        signer = from_files(
+            key=key, cert=cert, chain=chain or [], p12=p12,
+            password=password.encode() if password is not None else None,
+        )
+        signed = sign_pdf(
+            data,
+            signer,
+            SignOptions(
+                reason=reason, location=location, field_name=field,
+                certify=_CERTIFY[certify] if certify else None, appearance=appearance,
+            ),
+        )
+    except errors.KeyMaterialError as e:
+        name = p12 or key
+        raise fail(f"{e.message} ({name})") from None
+    except errors.EsignError as e:
+        raise fail(e.message) from None
+    _write_atomically(output, signed)
+    out.print(f"signed {infile} → {output}", highlight=False)
+
+
+_STYLE = {
+    Indication.TOTAL_PASSED: "green",
+    Indication.TOTAL_FAILED: "red",
+    Indication.INDETERMINATE: "yellow",
+}
+_VERDICT_STYLE = {Verdict.VALID: "bold green", Verdict.INVALID: "bold red", Verdict.INDETERMINATE: "bold yellow", Verdict.UNSIGNED: "bold"}
+
+
+def _print_report(report: VerificationReport, name: str) -> None:
+    out.print(f"[{_VERDICT_STYLE[report.verdict]}]{report.verdict.value.upper()}[/] {name}: {report.summary}", highlight=False)
+    for sig in report.signatures:
+        table = Table(title=f"{sig.field_name} ({sig.type})", show_header=False, title_justify="left", min_width=60)
+        table.add_column(style="dim")
+        table.add_column()
+        indication = sig.indication.value + (f" / {sig.sub_indication}" if sig.sub_indication else "")
+        table.add_row("indication", f"[{_STYLE[sig.indication]}]{indication}[/]")
+        table.add_row("finding", sig.message)
+        if sig.signer:
+            table.add_row("signer", sig.signer.subject)
+            table.add_row("issuer", sig.signer.issuer)
+            table.add_row("serial", sig.signer.serial)
+            table.add_row("valid", f"{sig.signer.not_before:%Y-%m-%d} – {sig.signer.not_after:%Y-%m-%d}")
+        table.add_row("trust anchor", sig.trust_anchor or "none found")
+        table.add_row("signing time", str(sig.claimed_signing_time or "—"))
+        if sig.timestamp:
+            table.add_row("time-stamp", f"{sig.timestamp.time} ({'trusted' if sig.timestamp.trusted else 'untrusted'})")
+        table.add_row("algorithms", f"{sig.digest_algorithm} / {sig.signature_algorithm}")
+        table.add_row("PAdES level", sig.pades_level or "—")
+        table.add_row("coverage", f"{sig.coverage} (revision {sig.signed_revision} of {report.revisions})")
+        allowed = {True: "permitted", False: "NOT permitted", None: "undetermined"}[sig.modifications.allowed]
+        table.add_row("changes after", f"{sig.modifications.level or 'unknown'}: {allowed}")
+        out.print(table)
+
+
+@app.command()
+def verify(
+    file: Annotated[Path, typer.Argument(help="PDF to verify.")],
+    trust: Annotated[list[Path] | None, typer.Option(help="Trust anchor certificate file (repeatable).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the full report as JSON.")] = False,
+    allow_fetching: Annotated[
+        bool | None, typer.Option(help="Fetch certificates and revocation data over the network.")
+    ] = None,
+) -> None:
+    """Verify every signature. Exit 0 when all are valid and nothing disallowed changed, 1 otherwise, 2 unreadable."""
+    settings = Settings()
+    try:
+        data = file.read_bytes()
+    except OSError as e:
+        raise fail(f"cannot read {file}: {e.strerror}") from None
+    try:
+        trust_settings = TrustSettings.from_files(
+            [*settings.trust_anchors, *(trust or [])],
+            allow_fetching=settings.allow_fetching if allow_fetching is None else allow_fetching,
+            revocation_mode=settings.revocation_mode,
+        )
+        report = verify_pdf(data, trust_settings)
+    except errors.EsignError as e:
+        raise fail(f"{file}: {e.message}") from None
+    if as_json:
+        sys.stdout.write(report.model_dump_json(indent=2) + "\n")
+    else:
+        _print_report(report, str(file))
+    if not report.valid:
+        raise typer.Exit(EXIT_INVALID)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    app()

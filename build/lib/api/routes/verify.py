@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Header, UploadFile
+from fastapi.responses import Response
+
+from api.deps import SettingsDep, TrustDep
+from esign import report_pdf
+from esign.errors import TooLarge
+from esign.report import VerificationReport
+from esign.verify import verify as verify_pdf
+
+router = APIRouter(prefix="/v1", tags=["verification"])
+
+PDF_REPORT = "application/pdf"
+
+
+@router.post(
+    "/verify",
+    response_model=VerificationReport,
+    summary="Verify every signature in a PDF",
+    description=(
+        "Upload a PDF as the multipart field `file`. Extra trust anchors (PEM or DER certificates) may be "
+        "sent as `trust` fields; they add to the service's configured anchors for this request only. "
+        "With `Accept: application/pdf` the same report comes back as a PDF."
+    ),
+    responses={
+        200: {"content": {PDF_REPORT: {}}, "description": "The verification report"},
+        413: {"description": "The upload exceeds ESIGN_MAX_UPLOAD_MB (code `too_large`)"},
+        422: {"description": "Not a readable PDF (`pdf_malformed`), encrypted (`pdf_encrypted`), bad trust PEM"},
+    },
+)
+def verify(
+    file: Annotated[UploadFile, File(description="The PDF to verify")],
+    settings: SettingsDep,
+    trust: TrustDep,
+    extra_trust: Annotated[list[UploadFile] | None, File(alias="trust", description="Extra trust anchor certificates")] = None,
+    accept: Annotated[str | None, Header()] = None,
+) -> VerificationReport | Response:
+    data = file.file.read(settings.max_upload_bytes + 1)
+    if len(data) > settings.max_upload_bytes:
+        raise TooLarge(f"the upload exceeds the limit of {settings.max_upload_mb} MiB")
+    if extra_trust:
+        trust = trust.with_anchors(*(anchor.file.read() for anchor in extra_trust))
+    report = verify_pdf(data, trust)
+    if accept and PDF_REPORT in accept and "application/json" not in accept:
+        return Response(report_pdf.render(report), media_type=PDF_REPORT)
+    return report

@@ -1,0 +1,164 @@
+"""Visible signature appearances: a text block (signer, time, reason) and a red round seal.
+
+The seal follows the common form of Chinese official seals (公章): a red ring, a five-pointed star in the
+centre and the organisation's name set clockwise along the upper arc. It is drawn once per name as a small
+vector PDF with reportlab and imported into the signature's appearance stream as a form XObject.
+"""
+
+from __future__ import annotations
+
+import binascii
+import io
+import math
+import uuid
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from pyhanko.pdf_utils import layout
+from pyhanko.pdf_utils.content import PdfContent
+from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.pdf_utils.text import TextBoxStyle
+from pyhanko.stamp import BaseStampStyle, StaticStampStyle, TextStampStyle
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen import canvas
+
+from .errors import AppearanceError
+
+SEAL_RED = (0.86, 0.08, 0.08)
+_SEAL_SIZE = 170.0
+
+
+@dataclass(frozen=True)
+class Appearance:
+    """Where and how a visible signature is drawn.
+
+    ``page`` counts from 1; a negative number counts from the last page (-1 is the last).
+    ``box`` is (x1, y1, x2, y2) in PDF points from the page's lower-left corner.
+    ``seal_text``, when given, draws a red round seal with that text (the organisation's name).
+    ``show_details`` adds the signer's name, the signing time and the reason as text.
+    """
+
+    page: int = 1
+    box: tuple[float, float, float, float] = (360.0, 60.0, 560.0, 160.0)
+    seal_text: str | None = None
+    show_details: bool = True
+    font_size: int = 9
+
+    def __post_init__(self) -> None:
+        x1, y1, x2, y2 = self.box
+        if x2 <= x1 or y2 <= y1:
+            raise AppearanceError(f"signature box {self.box} must have x2 > x1 and y2 > y1")
+        if self.page == 0:
+            raise AppearanceError("pages count from 1 (or from -1 for the last page)")
+        if not self.show_details and not self.seal_text:
+            raise AppearanceError("an appearance needs details, a seal, or both")
+
+
+def _register_font(font_path: Path) -> str:
+    name = "esign-" + binascii.hexlify(str(font_path).encode()).decode()[-24:]
+    if name not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(TTFont(name, str(font_path)))
+    return name
+
+
+@lru_cache(maxsize=128)
+def seal_pdf(text: str, font_path: Path, caption: str = "") -> bytes:
+    """A one-page PDF holding the round seal for ``text`` (and an optional caption under the star)."""
+    font = _register_font(font_path)
+    size = _SEAL_SIZE
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf, pagesize=(size, size), pageCompression=1, invariant=1)
+    c.setStrokeColorRGB(*SEAL_RED)
+    c.setFillColorRGB(*SEAL_RED)
+    centre = size / 2
+    ring = size * 0.035
+    radius = size / 2 - ring / 2 - 1
+    c.setLineWidth(ring)
+    c.circle(centre, centre, radius, stroke=1, fill=0)
+
+    star_r = size * 0.16
+    points = []
+    for i in range(10):
+        r = star_r if i % 2 == 0 else star_r * 0.382
+        angle = math.radians(90 + i * 36)
+        points.append((centre + r * math.cos(angle), centre + r * math.sin(angle)))
+    path = c.beginPath()
+    path.moveTo(*points[0])
+    for p in points[1:]:
+        path.lineTo(*p)
+    path.close()
+    c.drawPath(path, stroke=0, fill=1)
+
+    chars = [ch for ch in text if not ch.isspace()]
+    if chars:
+        font_size = size * (0.15 if len(chars) <= 10 else max(0.08, 1.5 / len(chars)))
+        span = min(250.0, 22.0 * len(chars) * font_size / (size * 0.15))
+        step = span / max(len(chars) - 1, 1)
+        baseline = radius - ring / 2 - font_size * 1.05
+        c.setFont(font, font_size)
+        for i, ch in enumerate(chars):
+            angle = 90 + span / 2 - i * step if len(chars) > 1 else 90
+            c.saveState()
+            c.translate(centre, centre)
+            c.rotate(angle - 90)
+            c.drawCentredString(0, baseline, ch)
+            c.restoreState()
+    if caption:
+        cap_size = size * 0.1
+        c.setFont(font, cap_size)
+        c.drawCentredString(centre, centre - star_r - cap_size * 1.6, caption)
+    c.showPage()
+    c.save()
+    return buf.getvalue()
+
+
+class ImportedPdfBytes(PdfContent):
+    """The first page of a PDF held in memory, imported as a form XObject (pyhanko's ImportedPdfPage reads files)."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__()
+        self.data = data
+
+    def render(self) -> bytes:
+        reader = PdfFileReader(io.BytesIO(self.data))
+        xobj = self._ensure_writer.import_page_as_xobject(reader, page_ix=0)
+        resource_name = "/Import" + uuid.uuid4().hex
+        self.resources.xobject[resource_name] = xobj
+        x1, y1, x2, y2 = xobj.get_object()["/BBox"]
+        self.box = layout.BoxConstraints(width=abs(x1 - x2), height=abs(y1 - y2))
+        return resource_name.encode("ascii") + b" Do"
+
+
+_SEAL_LAYOUT = layout.SimpleBoxLayoutRule(
+    x_align=layout.AxisAlignment.ALIGN_MID,
+    y_align=layout.AxisAlignment.ALIGN_MID,
+    margins=layout.Margins.uniform(2),
+    inner_content_scaling=layout.InnerScaling.STRETCH_TO_FIT,
+)
+
+
+def stamp_style(appearance: Appearance, *, font_path: Path, reason: str | None) -> BaseStampStyle:
+    """The pyhanko stamp style drawing ``appearance``; the text uses ``%(signer)s`` and ``%(ts)s``."""
+    background = ImportedPdfBytes(seal_pdf(appearance.seal_text, font_path)) if appearance.seal_text else None
+    if not appearance.show_details:
+        return StaticStampStyle(
+            background=background, background_layout=_SEAL_LAYOUT, border_width=0, background_opacity=0.9
+        )
+    lines = ["签名人：%(signer)s", "时间：%(ts)s"]
+    if reason:
+        lines.append("原因：" + reason.replace("%", "%%"))
+    return TextStampStyle(
+        stamp_text="\n".join(lines),
+        text_box_style=TextBoxStyle(
+            font=GlyphAccumulatorFactory(str(font_path), font_size=appearance.font_size),
+            font_size=appearance.font_size,
+        ),
+        timestamp_format="%Y-%m-%d %H:%M:%S %Z",
+        background=background,
+        background_layout=_SEAL_LAYOUT,
+        background_opacity=0.85,
+        border_width=0,
+    )

@@ -1,0 +1,104 @@
+"""Content-addressed, write-once storage for PDF revisions and other immutable bytes.
+
+A blob's address is the lowercase hex SHA-256 of its bytes, so a stored blob can never be
+replaced by different content and a damaged one is detected on read. The protocol is kept to
+three calls so that an S3-compatible object store can stand behind it as well.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from esign.errors import BlobCorrupted, BlobNotFound
+
+if TYPE_CHECKING:
+    from esign.settings import Settings
+
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+
+
+class BlobStore(Protocol):
+    def put(self, data: bytes) -> str:
+        """Store ``data`` unless already present; return its SHA-256 (lowercase hex)."""
+        ...
+
+    def get(self, digest: str) -> bytes:
+        """Raise ``BlobNotFound`` if absent, ``BlobCorrupted`` if the bytes no longer match."""
+        ...
+
+    def exists(self, digest: str) -> bool: ...
+
+
+def check_digest(digest: str) -> str:
+    """Reject anything but 64 lowercase hex digits before it gets near a path or a key."""
+    if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
+        raise ValueError(f"not a lowercase hex SHA-256 digest: {digest!r}")
+    return digest
+
+
+class FilesystemBlobStore:
+    """Blobs at ``root/ab/cd/<digest>``, each file read-only once written."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def put(self, data: bytes) -> str:
+        digest = hashlib.sha256(data).hexdigest()
+        path = self._path(digest)
+        if path.exists():
+            return digest
+        new_directories = not path.parent.is_dir()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
+        try:
+            with os.fdopen(fd, "wb") as temp:
+                temp.write(data)
+                temp.flush()
+                os.fsync(temp.fileno())
+                os.fchmod(temp.fileno(), 0o444)
+            try:
+                # link() fails if the name exists, unlike rename(): a blob is never overwritten,
+                # and a concurrent put of the same bytes simply finds it already there.
+                os.link(temp_name, path)
+            except FileExistsError:
+                return digest
+        finally:
+            os.unlink(temp_name)
+        _fsync_directory(path.parent)
+        if new_directories:
+            _fsync_directory(path.parent.parent)
+            _fsync_directory(self.root)
+        return digest
+
+    def get(self, digest: str) -> bytes:
+        path = self._path(check_digest(digest))
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise BlobNotFound(f"no blob {digest}") from None
+        if hashlib.sha256(data).hexdigest() != digest:
+            raise BlobCorrupted(f"blob {digest} no longer matches its digest")
+        return data
+
+    def exists(self, digest: str) -> bool:
+        return self._path(check_digest(digest)).is_file()
+
+    def _path(self, digest: str) -> Path:
+        return self.root / digest[:2] / digest[2:4] / digest
+
+
+def blob_store_from_settings(settings: Settings) -> BlobStore:
+    return FilesystemBlobStore(settings.blob_dir)
+
+
+def _fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,130 @@
+"""The declarative base every package's models share, and the engine/session owner.
+
+Services receive a ``Session`` and never commit; whoever calls them (a route, a CLI command,
+a worker job) opens ``Database.transaction()`` so that a change, its audit event and its
+outbox event commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
+
+if TYPE_CHECKING:
+    from esign.settings import Settings
+
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+SQLITE_BUSY_TIMEOUT_S = 30
+
+_SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: DateTime(timezone=True),
+        dict[str, Any]: JSON(),
+    }
+
+
+class Database:
+    def __init__(self, url: str, *, schema: str | None = None) -> None:
+        self.url: URL = _normalise_url(make_url(url))
+        self.schema = schema
+        backend = self.url.get_backend_name()
+        if backend == "sqlite":
+            if schema is not None:
+                raise ValueError("a database schema can only be set for PostgreSQL")
+            self.engine: Engine = _sqlite_engine(self.url)
+        elif backend == "postgresql":
+            self.engine = _postgresql_engine(self.url, schema)
+        else:
+            raise ValueError(f"unsupported database backend {backend!r}: use sqlite or postgresql")
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        return cls(settings.effective_database_url, schema=settings.database_schema)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session in one transaction: committed when the block ends, rolled back if it raises."""
+        with self._sessions.begin() as session:
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def __repr__(self) -> str:
+        schema = f", schema={self.schema!r}" if self.schema else ""
+        return f"Database({self.url.render_as_string(hide_password=True)!r}{schema})"
+
+
+def _normalise_url(url: URL) -> URL:
+    """Plain ``postgresql://`` URLs would pick psycopg2, which is not a dependency."""
+    if url.drivername in ("postgresql", "postgres"):
+        return url.set(drivername="postgresql+psycopg")
+    return url
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    database = url.database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
+        # pysqlite's own BEGIN handling is switched off; _on_begin below emits BEGIN IMMEDIATE.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_S * 1000}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        # Taking the write lock up front makes concurrent writers queue on busy_timeout instead of
+        # failing with SQLITE_BUSY when a read transaction later tries to upgrade to a write.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _postgresql_engine(url: URL, schema: str | None) -> Engine:
+    connect_args: dict[str, str] = {}
+    if schema is not None:
+        if not _SCHEMA_NAME.fullmatch(schema):
+            raise ValueError(
+                f"invalid schema name {schema!r}: use lowercase letters, digits and underscores"
+            )
+        existing = url.query.get("options")
+        options = existing if isinstance(existing, str) else " ".join(existing or ())
+        # Only the schema, not "schema,public": otherwise a table missing from the schema
+        # (alembic_version on a fresh schema) would silently resolve to public's copy.
+        connect_args["options"] = f"{options} -csearch_path={schema}".strip()
+    return create_engine(url, connect_args=connect_args, pool_pre_ping=True)

@@ -1,0 +1,58 @@
+"""Errors of the kernel and the signature engine.
+
+Each carries a stable ``code`` that clients can rely on; ``api/`` maps the classes to HTTP statuses.
+"""
+
+from __future__ import annotations
+
+
+class EsignError(Exception):
+    code = "esign_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class PdfError(EsignError):
+    code = "pdf_invalid"
+
+
+class PdfMalformed(PdfError):
+    code = "pdf_malformed"
+
+
+class PdfEncrypted(PdfError):
+    code = "pdf_encrypted"
+
+
+class TooLarge(EsignError):
+    code = "too_large"
+
+
+class KeyMaterialError(EsignError):
+    """Key or certificate files that cannot be read (wrong password, wrong format)."""
+
+    code = "key_material_invalid"
+
+
+class SigningError(EsignError):
+    code = "signing_failed"
+
+
+class AppearanceError(SigningError):
+    code = "appearance_failed"
+
+
+class TrustError(EsignError):
+    """Trust anchors that cannot be read."""
+
+    code = "trust_anchor_invalid"
+
+
+class BlobNotFound(EsignError):
+    code = "blob_not_found"
+
+
+class BlobCorrupted(EsignError):
+    code = "blob_corrupted"

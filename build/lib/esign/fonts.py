@@ -1,0 +1,50 @@
+"""Finding the CJK TrueType faces used in signature appearances and reports.
+
+Names of officials and organisations are Chinese, so every text the engine draws needs a CJK face; it is
+embedded as a subset. The defaults are free faces packaged by Debian; a deployment points ``ESIGN_FONT_DIRS``
+at its licensed faces (e.g. 方正小标宋, 仿宋_GB2312) and they are preferred when their file names are listed
+first in ``CANDIDATES``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import lru_cache
+from pathlib import Path
+
+from .errors import AppearanceError
+
+SYSTEM_FONT_DIRS = (Path("/usr/share/fonts"), Path("/usr/local/share/fonts"), Path.home() / ".fonts")
+
+CANDIDATES = (
+    "simsun.ttf",  # 宋体, if a deployment supplies it
+    "gbsn00lp.ttf",  # AR PL SungtiL GB (Debian fonts-arphic-gbsn00lp)
+    "gkai00mp.ttf",  # AR PL KaitiM GB (Debian fonts-arphic-gkai00mp)
+)
+
+
+@lru_cache(maxsize=8)
+def _find(dirs: tuple[Path, ...]) -> Path | None:
+    for name in CANDIDATES:
+        for folder in dirs:
+            if not folder.is_dir():
+                continue
+            direct = folder / name
+            if direct.is_file():
+                return direct
+            found = next(folder.rglob(name), None)
+            if found is not None:
+                return found
+    return None
+
+
+def cjk_font(extra_dirs: Iterable[Path] = ()) -> Path:
+    """Path of a TrueType face covering simplified Chinese; ``AppearanceError`` naming the fix if none."""
+    found = _find((*tuple(extra_dirs), *SYSTEM_FONT_DIRS))
+    if found is None:
+        raise AppearanceError(
+            "no CJK TrueType font found for the signature appearance: install the Debian package "
+            "fonts-arphic-gbsn00lp or point ESIGN_FONT_DIRS at a folder holding one of "
+            + ", ".join(CANDIDATES)
+        )
+    return found

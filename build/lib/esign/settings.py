@@ -1,0 +1,66 @@
+"""Deployment settings, read from ``ESIGN_*`` environment variables and a ``.env`` file."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ESIGN_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    data_dir: Path = Field(
+        default=Path("var"),
+        description="Holds the SQLite file and the blob folder of the embedded default.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; defaults to the SQLite file esign.db in the data directory.",
+    )
+    database_schema: str | None = Field(
+        default=None, description="PostgreSQL schema to use instead of the search_path default."
+    )
+    max_upload_mb: int = Field(default=50, gt=0, description="Largest accepted upload, in MiB.")
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Base URL under which clients reach this service (used in certificates).",
+    )
+    trust_anchors: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="PEM/DER files of certificates trusted as roots when verifying.",
+    )
+    allow_fetching: bool = Field(
+        default=False,
+        description="Let verification fetch certificates, CRLs and OCSP responses over the network.",
+    )
+    revocation_mode: Literal["soft-fail", "hard-fail", "require"] = "soft-fail"
+    font_dirs: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list, description="Extra folders searched for CJK TrueType fonts."
+    )
+
+    @field_validator("trust_anchors", "font_dirs", mode="before")
+    @classmethod
+    def _split_paths(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [Path(p) for p in value.replace(",", ":").split(":") if p.strip()]
+        return value
+
+    @cached_property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    @cached_property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'esign.db').resolve()}"
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024

@@ -1,0 +1,188 @@
+"""Signing PDFs: PAdES baseline signatures added as incremental updates (ETSI EN 319 142-1).
+
+``sign`` works on bytes and never rewrites what it was given: the input is always a prefix of the output,
+so every earlier signature stays valid.
+"""
+
+from __future__ import annotations
+
+import enum
+import io
+from dataclasses import dataclass, field
+
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.layout import LayoutError
+from pyhanko.pdf_utils.misc import PdfError as PyhankoPdfError
+from pyhanko.sign import fields
+from pyhanko.sign.general import SigningError as PyhankoSigningError
+from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner, Signer
+from pyhanko.sign.timestamps import TimeStamper
+from pyhanko_certvalidator import ValidationContext
+
+from . import pdf
+from .appearance import Appearance, stamp_style
+from .errors import SigningError
+from .fonts import cjk_font
+
+
+class PadesLevel(enum.StrEnum):
+    """PAdES baseline levels, ETSI EN 319 142-1 §6."""
+
+    B_B = "B-B"
+    B_T = "B-T"
+    B_LT = "B-LT"
+    B_LTA = "B-LTA"
+
+    @property
+    def rank(self) -> int:
+        return list(PadesLevel).index(self)
+
+
+class Certification(enum.StrEnum):
+    """DocMDP permission of a certification signature (ISO 32000-1 §12.8.2.2, Table 254)."""
+
+    NO_CHANGES = "no_changes"
+    FORM_FILLING = "form_filling"
+    ANNOTATIONS = "annotations"
+
+    @property
+    def mdp(self) -> fields.MDPPerm:
+        return {
+            Certification.NO_CHANGES: fields.MDPPerm.NO_CHANGES,
+            Certification.FORM_FILLING: fields.MDPPerm.FILL_FORMS,
+            Certification.ANNOTATIONS: fields.MDPPerm.ANNOTATE,
+        }[self]
+
+
+@dataclass(frozen=True)
+class SignOptions:
+    """Everything about one signature except the key.
+
+    ``level`` B-T and above need ``timestamper`` (an RFC 3161 client); B-LT and B-LTA also need
+    ``validation_context``, from which the chain's revocation data is gathered into the DSS.
+    ``certify`` makes this the document's certification signature with that DocMDP permission;
+    ``None`` makes an approval signature. ``appearance`` ``None`` makes the signature invisible.
+    """
+
+    level: PadesLevel = PadesLevel.B_B
+    field_name: str | None = None
+    reason: str | None = None
+    location: str | None = None
+    contact: str | None = None
+    signer_name: str | None = None
+    certify: Certification | None = None
+    appearance: Appearance | None = None
+    digest_algorithm: str = "sha256"
+    timestamper: TimeStamper | None = field(default=None, compare=False)
+    validation_context: ValidationContext | None = field(default=None, compare=False)
+
+
+# Signed attributes, SignerInfo and SignedData framing come to well under 1 KiB in practice.
+_CMS_OVERHEAD = 1024
+_TIMESTAMP_ALLOWANCE = 12288
+
+
+def _signature_length(signer: Signer) -> int:
+    key = signer.signing_cert.public_key if signer.signing_cert is not None else None
+    if key is None:
+        return 512
+    if key.algorithm == "rsa":
+        return key.bit_size // 8
+    if key.algorithm == "ec":
+        return 2 * ((key.bit_size + 7) // 8) + 9  # DER SEQUENCE of two INTEGERs, at most
+    return 512
+
+
+def reserved_size(signer: Signer, level: PadesLevel) -> int:
+    """Bytes to reserve for the signature container, from the certificates it will embed.
+
+    Computing it avoids pyhanko's dry-run signature (a second private-key operation per document).
+    The hex encoding in /Contents doubles every byte.
+    """
+    certs = [signer.signing_cert, *signer.cert_registry]
+    size = sum(len(c.dump()) for c in certs if c is not None) + _signature_length(signer) + _CMS_OVERHEAD
+    if level.rank >= PadesLevel.B_T.rank:
+        size += _TIMESTAMP_ALLOWANCE
+    return 2 * size
+
+
+def _next_field_name(reader_fields: list[str]) -> str:
+    taken = set(reader_fields)
+    n = 1
+    while f"Signature{n}" in taken:
+        n += 1
+    return f"Signature{n}"
+
+
+def sign(data: bytes, signer: Signer, options: SignOptions = SignOptions()) -> bytes:
+    """Sign ``data`` with ``signer``; the result is ``data`` followed by one incremental update."""
+    if options.level.rank >= PadesLevel.B_T.rank and options.timestamper is None:
+        raise SigningError(f"PAdES {options.level} needs a time-stamp authority")
+    if options.level.rank >= PadesLevel.B_LT.rank and options.validation_context is None:
+        raise SigningError(f"PAdES {options.level} needs a validation context to gather revocation data")
+
+    writer = pdf.incremental_writer(data)
+    try:
+        existing = {name: value for name, value, _ in fields.enumerate_sig_fields(writer.prev)}
+    except pdf.PARSE_ERRORS as e:
+        raise pdf.PdfMalformed(f"the PDF's form fields cannot be read: {e}") from e
+    field_name = options.field_name or _next_field_name(list(existing))
+    if existing.get(field_name) is not None:
+        raise SigningError(f"signature field {field_name!r} is already signed")
+
+    field_spec = None
+    style = None
+    if options.appearance is not None:
+        appearance = options.appearance
+        page_count = int(writer.prev.root["/Pages"]["/Count"])
+        page = appearance.page - 1 if appearance.page > 0 else page_count + appearance.page
+        if not 0 <= page < page_count:
+            raise SigningError(f"page {appearance.page} does not exist; the document has {page_count}")
+        if field_name not in existing:
+            field_spec = fields.SigFieldSpec(
+                sig_field_name=field_name,
+                on_page=page,
+                box=tuple(round(v) for v in appearance.box),  # type: ignore[arg-type]
+            )
+        style = stamp_style(appearance, font_path=cjk_font(), reason=options.reason)
+
+    meta = PdfSignatureMetadata(
+        field_name=field_name,
+        md_algorithm=options.digest_algorithm,
+        reason=options.reason,
+        location=options.location,
+        contact_info=options.contact,
+        name=options.signer_name,
+        subfilter=fields.SigSeedSubFilter.PADES,
+        certify=options.certify is not None,
+        docmdp_permissions=options.certify.mdp if options.certify else fields.MDPPerm.FILL_FORMS,
+        embed_validation_info=options.level.rank >= PadesLevel.B_LT.rank,
+        use_pades_lta=options.level is PadesLevel.B_LTA,
+        validation_context=options.validation_context,
+    )
+    pdf_signer = PdfSigner(
+        meta,
+        signer,
+        timestamper=options.timestamper if options.level.rank >= PadesLevel.B_T.rank else None,
+        stamp_style=style,
+        new_field_spec=field_spec,
+    )
+    try:
+        return _sign_pdf(pdf_signer, writer, reserved_size(signer, options.level))
+    except PyhankoSigningError as e:
+        if not str(e).startswith("Final ByteRange payload larger than expected"):
+            raise SigningError(str(e)) from e
+    # The container outgrew the computed reservation (an unusually large time-stamp token, say):
+    # sign again and let pyhanko size it with a dry run.
+    return _sign_pdf(pdf_signer, pdf.incremental_writer(data), None)
+
+
+def _sign_pdf(pdf_signer: PdfSigner, writer: IncrementalPdfFileWriter, bytes_reserved: int | None) -> bytes:
+    out = io.BytesIO()
+    try:
+        pdf_signer.sign_pdf(writer, output=out, bytes_reserved=bytes_reserved, in_place=False)
+    except LayoutError as e:
+        raise SigningError(f"the signature appearance does not fit: {e}") from e
+    except PyhankoPdfError as e:
+        raise SigningError(f"the PDF cannot be signed: {e}") from e
+    return out.getvalue()
