@@ -99,28 +99,17 @@ def append(
     head = _lock_head(session, chain)
     seq = head.seq + 1
     at = datetime.now(UTC)
-    payload_digest = _sha256(canonical_payload)
-    event = AuditEvent(
+    hashed = dict(
         chain=chain,
         seq=seq,
         at=at,
         actor=actor,
         action=action,
         subject=subject,
-        payload=json.loads(canonical_payload),
-        payload_digest=payload_digest,
+        payload_digest=_sha256(canonical_payload),
         prev_hash=head.hash,
-        hash=event_hash(
-            chain=chain,
-            seq=seq,
-            at=at,
-            actor=actor,
-            action=action,
-            subject=subject,
-            payload_digest=payload_digest,
-            prev_hash=head.hash,
-        ),
     )
+    event = AuditEvent(**hashed, payload=json.loads(canonical_payload), hash=event_hash(**hashed))
     session.add(event)
     head.seq = seq
     head.hash = event.hash

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import struct
 import zlib
+from collections.abc import Callable
+from typing import TypeVar
 
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError as PyhankoPdfError
@@ -14,6 +16,8 @@ from . import pyhanko_speedups
 from .errors import PdfEncrypted, PdfMalformed
 
 pyhanko_speedups.install()
+
+T = TypeVar("T")
 
 # What a damaged file can make pyhanko's parser raise; all of it means "cannot be read", never a crash.
 PARSE_ERRORS: tuple[type[BaseException], ...] = (
@@ -41,33 +45,26 @@ def _check_not_encrypted(reader: PdfFileReader) -> None:
         raise PdfEncrypted("the PDF is encrypted; remove the encryption before signing or verifying")
 
 
-def read(data: bytes) -> PdfFileReader:
-    """Parse ``data`` strictly, falling back to pyhanko's tolerant mode for repairable damage."""
+def _open(data: bytes, open_with: Callable[[bool], T], reader_of: Callable[[T], PdfFileReader]) -> T:
+    """Strictly first, then with pyhanko's tolerant mode for repairable damage."""
     _check_header(data)
     last: BaseException | None = None
     for strict in (True, False):
         try:
-            reader = PdfFileReader(io.BytesIO(data), strict=strict)
-            reader.root  # noqa: B018 - forces the trailer and catalogue to resolve
+            opened = open_with(strict)
+            reader_of(opened).root  # noqa: B018 - forces the trailer and catalogue to resolve
         except PARSE_ERRORS as e:
             last = e
             continue
-        _check_not_encrypted(reader)
-        return reader
+        _check_not_encrypted(reader_of(opened))
+        return opened
     raise PdfMalformed(f"the PDF cannot be read: {last}") from last
+
+
+def read(data: bytes) -> PdfFileReader:
+    return _open(data, lambda strict: PdfFileReader(io.BytesIO(data), strict=strict), lambda r: r)
 
 
 def incremental_writer(data: bytes) -> IncrementalPdfFileWriter:
     """A writer appending an incremental update to ``data``; the original bytes stay a prefix."""
-    _check_header(data)
-    last: BaseException | None = None
-    for strict in (True, False):
-        try:
-            writer = IncrementalPdfFileWriter(io.BytesIO(data), strict=strict)
-            writer.root  # noqa: B018
-        except PARSE_ERRORS as e:
-            last = e
-            continue
-        _check_not_encrypted(writer.prev)
-        return writer
-    raise PdfMalformed(f"the PDF cannot be read: {last}") from last
+    return _open(data, lambda strict: IncrementalPdfFileWriter(io.BytesIO(data), strict=strict), lambda w: w.prev)

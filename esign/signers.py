@@ -23,7 +23,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
-from pyhanko.keys import load_certs_from_pemder_data
 from pyhanko.sign.attributes import CMSAttributeProvider, SigningCertificateV2Provider
 from pyhanko.sign.general import SigningError as PyhankoSigningError
 from pyhanko.sign.general import as_signing_certificate_v2
@@ -32,6 +31,7 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash, process_pss_params
 
 from .errors import KeyMaterialError
+from .trust import load_certificates
 
 SigningKey = (
     rsa.RSAPrivateKey
@@ -119,16 +119,6 @@ class KeySigner(Signer):
         raise PyhankoSigningError(f"signature mechanism {algo} does not fit a {type(key).__name__}")
 
 
-def _load_certs(data: bytes, what: str) -> list[asn1_x509.Certificate]:
-    try:
-        certs = list(load_certs_from_pemder_data(data))
-    except ValueError as e:
-        raise KeyMaterialError(f"cannot read {what}: {e}") from e
-    if not certs:
-        raise KeyMaterialError(f"{what} holds no certificate")
-    return certs
-
-
 def from_pem(
     key_data: bytes,
     cert_data: bytes,
@@ -146,8 +136,8 @@ def from_pem(
         raise KeyMaterialError(f"private key: {e}") from e
     except ValueError as e:
         raise KeyMaterialError(f"cannot read the private key (wrong password or not a key): {e}") from e
-    cert, *extra = _load_certs(cert_data, "the certificate file")
-    chain = [c for data in chain_data for c in _load_certs(data, "a chain file")]
+    cert, *extra = load_certificates(cert_data, "certificate file", KeyMaterialError)
+    chain = [c for data in chain_data for c in load_certificates(data, "chain file", KeyMaterialError)]
     return KeySigner(key, cert, [*extra, *chain])  # type: ignore[arg-type]
 
 

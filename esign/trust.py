@@ -10,19 +10,21 @@ from typing import Literal
 from asn1crypto import x509 as asn1_x509
 from pyhanko.keys import load_certs_from_pemder_data
 
-from .errors import TrustError
+from .errors import EsignError, TrustError
 
 RevocationMode = Literal["soft-fail", "hard-fail", "require"]
 
 
-def load_certificates(data: bytes, what: str = "trust anchor") -> list[asn1_x509.Certificate]:
-    """Certificates from PEM (one or many) or DER bytes."""
+def load_certificates(
+    data: bytes, what: str = "trust anchor", error: type[EsignError] = TrustError
+) -> list[asn1_x509.Certificate]:
+    """Certificates from PEM (one or many) or DER bytes; ``error`` says what is wrong with them."""
     try:
         certs = list(load_certs_from_pemder_data(data))
     except ValueError as e:
-        raise TrustError(f"cannot read the {what}: {e}") from e
+        raise error(f"cannot read the {what}: {e}") from e
     if not certs:
-        raise TrustError(f"the {what} holds no certificate")
+        raise error(f"the {what} holds no certificate")
     return certs
 
 
