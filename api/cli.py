@@ -20,7 +20,8 @@ from esign.audit import verify as verify_audit
 from esign.db import Database
 from esign.report import Indication, Verdict, VerificationReport
 from esign.settings import Settings
-from esign.sign import Certification, SignOptions, sign as sign_pdf
+from esign.sign import Certification, SignOptions
+from esign.sign import sign as sign_pdf
 from esign.signers import from_files
 from esign.trust import TrustSettings
 from esign.verify import verify as verify_pdf

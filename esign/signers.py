@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TypeAlias
 
 from asn1crypto import cms, tsp
 from asn1crypto import pkcs12 as asn1_pkcs12
@@ -33,12 +34,10 @@ from pyhanko_certvalidator.util import get_pyca_cryptography_hash, process_pss_p
 from .errors import KeyMaterialError
 from .trust import load_certificates
 
-SigningKey = (
-    rsa.RSAPrivateKey
-    | ec.EllipticCurvePrivateKey
-    | ed25519.Ed25519PrivateKey
-    | ed448.Ed448PrivateKey
+SigningKey: TypeAlias = (
+    rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey
 )
+_SIGNING_KEY_TYPES = (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)
 
 
 def to_asn1(cert: x509.Certificate) -> asn1_x509.Certificate:
@@ -67,7 +66,7 @@ class KeySigner(Signer):
         *,
         prefer_pss: bool = False,
     ) -> None:
-        if not isinstance(key, SigningKey):
+        if not isinstance(key, _SIGNING_KEY_TYPES):
             raise KeyMaterialError(f"unsupported key type {type(key).__name__}")
         if key.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -147,7 +146,7 @@ def from_pkcs12(data: bytes, password: bytes | None) -> KeySigner:
         key, cert, extra = pkcs12.load_key_and_certificates(data, password)
     except ValueError as e:
         try:
-            asn1_pkcs12.Pfx.load(data).native
+            _ = asn1_pkcs12.Pfx.load(data).native
         except ValueError:
             raise KeyMaterialError("not a PKCS#12 file") from e
         raise KeyMaterialError("wrong password for the PKCS#12 file") from e

@@ -26,7 +26,6 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESPassed, AdESStatus, AdESSubIndic
 from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY, DiffResult, ModificationLevel
 from pyhanko.sign.fields import MDPPerm, enumerate_sig_fields
-from pyhanko.sign.general import extract_signer_info
 from pyhanko.sign.validation import (
     EmbeddedPdfSignature,
     SignatureCoverageLevel,
@@ -451,7 +450,7 @@ def _verdict(reports: list[SignatureReport]) -> tuple[Verdict, str]:
     return Verdict.VALID, f"{counted}; changes made after signing are permitted ones"
 
 
-def verify(data: bytes, trust: TrustSettings = TrustSettings()) -> VerificationReport:
+def verify(data: bytes, trust: TrustSettings) -> VerificationReport:
     """Verify every signature in ``data``; raises ``PdfMalformed``/``PdfEncrypted`` for unreadable input.
 
     Runs its own event loop: call it from synchronous code (a worker thread under an async server).

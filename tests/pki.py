@@ -107,7 +107,7 @@ class TestPki:
 
     @classmethod
     def create(cls, name: str = "esign test", kind: KeyKind = "ec") -> TestPki:
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         root_key = new_key(kind)
         root = _issue(
             _name(f"{name} root CA", name), root_key, None, ca=True,
@@ -128,7 +128,7 @@ class TestPki:
         valid_days: int = 365,
         not_before: dt.datetime | None = None,
     ) -> Issued:
-        start = not_before or dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1)
+        start = not_before or dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
         return _issue(
             _name(common_name, org), new_key(kind), self.issuing, ca=False,
             not_before=start, not_after=start + dt.timedelta(days=valid_days),
@@ -137,7 +137,7 @@ class TestPki:
 
     def tsa(self, kind: KeyKind = "rsa") -> Issued:
         """A time-stamping unit (RFC 3161 §2.3: EKU id-kp-timeStamping only, critical)."""
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         return _issue(
             _name("esign test TSA", "esign test"), new_key(kind), self.issuing, ca=False,
             not_before=now - dt.timedelta(days=1), not_after=now + dt.timedelta(days=365),

@@ -47,7 +47,7 @@ def pdfsig(pdf: Path, nssdir: Path) -> list[PdfsigSignature]:
     ).stdout
     found = []
     for block in re.split(r"^Signature #\d+:\n", out, flags=re.M)[1:]:
-        def value(label: str) -> str:
+        def value(label: str, block: str = block) -> str:
             match = re.search(rf"- {label}: (.*)$", block, flags=re.M)
             return match.group(1).strip() if match else ""
 
