@@ -61,6 +61,7 @@ def _issue(
     not_after: dt.datetime,
     eku: list[ObjectIdentifier] | None = None,
     eku_critical: bool = False,
+    crl_url: str | None = None,
 ) -> Issued:
     signing_key = issuer.key if issuer else key
     builder = (
@@ -95,6 +96,9 @@ def _issue(
         )
     if eku:
         builder = builder.add_extension(x509.ExtendedKeyUsage(eku), critical=eku_critical)
+    if crl_url:
+        point = x509.DistributionPoint([x509.UniformResourceIdentifier(crl_url)], None, None, None)
+        builder = builder.add_extension(x509.CRLDistributionPoints([point]), critical=False)
     return Issued(key=key, cert=builder.sign(signing_key, hashes.SHA256()))
 
 
@@ -127,12 +131,13 @@ class TestPki:
         org: str = "广东省测试厅",
         valid_days: int = 365,
         not_before: dt.datetime | None = None,
+        crl_url: str | None = None,
     ) -> Issued:
         start = not_before or dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
         return _issue(
             _name(common_name, org), new_key(kind), self.issuing, ca=False,
             not_before=start, not_after=start + dt.timedelta(days=valid_days),
-            eku=[DOCUMENT_SIGNING, ExtendedKeyUsageOID.EMAIL_PROTECTION],
+            eku=[DOCUMENT_SIGNING, ExtendedKeyUsageOID.EMAIL_PROTECTION], crl_url=crl_url,
         )
 
     def tsa(self, kind: KeyKind = "rsa") -> Issued:

@@ -164,3 +164,37 @@ def test_truncated_signed_pdf_is_malformed_or_failed(ec_signer: KeySigner, one_p
     except PdfMalformed:
         return
     assert not report.valid
+
+
+def test_verification_stays_offline_unless_fetching_is_allowed(pki: TestPki, one_page_pdf: bytes) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    requests: list[str] = []
+
+    class Recorder(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            requests.append(self.path)
+            self.send_error(404)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/crl/issuing.crl"
+        issued = pki.signer("孙八", crl_url=url)
+        signed = sign(one_page_pdf, signers.from_pem(issued.key_pem(), issued.cert_pem(), [pki.chain_pem()]))
+        offline = TrustSettings().with_anchors(pki.root.cert_pem())
+
+        report = verify(signed, offline)
+        assert requests == [] and report.fetching_allowed is False
+        assert report.valid, "soft-fail: revocation data that cannot be had does not fail the signature"
+
+        from dataclasses import replace
+
+        verify(signed, replace(offline, allow_fetching=True))
+        assert requests and requests[0] == "/crl/issuing.crl"
+    finally:
+        server.shutdown()
