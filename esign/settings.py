@@ -6,8 +6,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+TSA_POLICY = "2.25.171802334187214520950305633593547016405"
+"""A policy OID under the UUID arc (ITU-T X.667), so it needs no registration."""
 
 
 class Settings(BaseSettings):
@@ -40,6 +44,23 @@ class Settings(BaseSettings):
         description="Let verification fetch certificates, CRLs and OCSP responses over the network.",
     )
     revocation_mode: Literal["soft-fail", "hard-fail", "require"] = "soft-fail"
+    ca_passphrase: SecretStr | None = Field(
+        default=None,
+        description="Encrypts the CA's private keys at rest. Without it, `esign init` generates one "
+        "into the data directory (development only).",
+    )
+    key_kind: Literal["ec", "rsa"] = Field(
+        default="ec", description="Keys the CA generates: ECDSA P-256 (ec) or RSA-3072 (rsa)."
+    )
+    pkcs11_module: Path | None = Field(
+        default=None, description="PKCS#11 module for keys held in tokens, e.g. /usr/lib/softhsm/libsofthsm2.so."
+    )
+    tsa_policy: str = Field(
+        default=TSA_POLICY,
+        description="Policy OID the time-stamping unit puts in its tokens (RFC 3161 TSTInfo.policy).",
+    )
+    crl_validity_hours: int = Field(default=24, gt=0, description="nextUpdate of the CRLs, from now.")
+    ocsp_validity_minutes: int = Field(default=60, gt=0, description="nextUpdate of OCSP responses, from now.")
     font_dirs: Annotated[list[Path], NoDecode] = Field(
         default_factory=list, description="Extra folders searched for CJK TrueType fonts."
     )

@@ -1,0 +1,266 @@
+"""Certificate profiles and issuance for the deployment's own CA (RFC 5280).
+
+A root CA signs one issuing CA; the issuing CA signs everything else: officials' signing certificates,
+organisations' seal certificates, the time-stamping unit and the OCSP responder. Every certificate the
+issuing CA signs points back at this service: AIA with the OCSP responder and the issuer's certificate,
+and a CRL distribution point, all under ``ESIGN_PUBLIC_URL``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass
+from typing import Literal, TypeAlias
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID, ObjectIdentifier
+
+KeyKind = Literal["ec", "rsa"]
+PrivateKey: TypeAlias = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+PublicKey: TypeAlias = ec.EllipticCurvePublicKey | rsa.RSAPublicKey
+
+DOCUMENT_SIGNING = ObjectIdentifier("1.3.6.1.5.5.7.3.36")
+"""id-kp-documentSigning, RFC 9336."""
+
+ORGANIZATION_IDENTIFIER = ObjectIdentifier("2.5.4.97")
+"""X.520 organizationIdentifier, carrying the unified social credit code of a seal's organisation."""
+
+
+def generate_key(kind: KeyKind = "ec") -> PrivateKey:
+    """ECDSA P-256 by default; RSA-3072 on request."""
+    if kind == "rsa":
+        return rsa.generate_private_key(public_exponent=65537, key_size=3072)
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+class Profile(enum.StrEnum):
+    ROOT_CA = "root_ca"
+    ISSUING_CA = "issuing_ca"
+    SIGNATURE = "signature"
+    SEAL = "seal"
+    TSA = "tsa"
+    OCSP = "ocsp"
+
+
+VALIDITY = {
+    Profile.ROOT_CA: dt.timedelta(days=20 * 365),
+    Profile.ISSUING_CA: dt.timedelta(days=10 * 365),
+    Profile.SIGNATURE: dt.timedelta(days=2 * 365),
+    Profile.SEAL: dt.timedelta(days=3 * 365),
+    Profile.TSA: dt.timedelta(days=5 * 365),
+    Profile.OCSP: dt.timedelta(days=365),
+}
+
+
+@dataclass(frozen=True)
+class PkiUrls:
+    """Where relying parties find this PKI's certificates, CRLs and OCSP responder."""
+
+    base: str
+
+    def _at(self, path: str) -> str:
+        return self.base.rstrip("/") + path
+
+    @property
+    def ocsp(self) -> str:
+        return self._at("/pki/ocsp")
+
+    @property
+    def crl(self) -> str:
+        return self._at("/pki/crl")
+
+    @property
+    def root_crl(self) -> str:
+        return self._at("/pki/crl/root")
+
+    @property
+    def issuing_cert(self) -> str:
+        return self._at("/pki/ca/issuing.der")
+
+    @property
+    def root_cert(self) -> str:
+        return self._at("/pki/ca/root.der")
+
+
+@dataclass(frozen=True)
+class Authority:
+    """A CA (or responder) that can sign: its certificate and its private key."""
+
+    cert: x509.Certificate
+    key: PrivateKey
+
+
+def person_name(name: str, *, organisation: str, department: str | None = None) -> x509.Name:
+    attributes = [
+        x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation),
+    ]
+    if department:
+        attributes.append(x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, department))
+    attributes.append(x509.NameAttribute(NameOID.COMMON_NAME, name))
+    return x509.Name(attributes)
+
+
+def organisation_name(name: str, *, uscc: str) -> x509.Name:
+    """The subject of a seal certificate: the organisation itself, identified by its unified code."""
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, name),
+            x509.NameAttribute(ORGANIZATION_IDENTIFIER, uscc),
+            x509.NameAttribute(NameOID.COMMON_NAME, name),
+        ]
+    )
+
+
+def service_name(common_name: str, *, organisation: str) -> x509.Name:
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
+
+
+def _key_usage(*, signing: bool = False, ca: bool = False, non_repudiation: bool = False) -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=signing,
+        content_commitment=non_repudiation,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=ca,
+        crl_sign=ca,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+def _distribution_point(url: str) -> x509.CRLDistributionPoints:
+    return x509.CRLDistributionPoints(
+        [x509.DistributionPoint([x509.UniformResourceIdentifier(url)], None, None, None)]
+    )
+
+
+def _aia(*, ocsp: str | None, ca_issuers: str) -> x509.AuthorityInformationAccess:
+    descriptions = []
+    if ocsp:
+        descriptions.append(
+            x509.AccessDescription(AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(ocsp))
+        )
+    descriptions.append(
+        x509.AccessDescription(
+            AuthorityInformationAccessOID.CA_ISSUERS, x509.UniformResourceIdentifier(ca_issuers)
+        )
+    )
+    return x509.AuthorityInformationAccess(descriptions)
+
+
+def _extensions(profile: Profile, urls: PkiUrls) -> list[tuple[x509.ExtensionType, bool]]:
+    """The profile's extensions besides the key identifiers."""
+    if profile is Profile.ROOT_CA:
+        return [(x509.BasicConstraints(ca=True, path_length=None), True), (_key_usage(ca=True), True)]
+    if profile is Profile.ISSUING_CA:
+        return [
+            (x509.BasicConstraints(ca=True, path_length=0), True),
+            (_key_usage(ca=True), True),
+            (_distribution_point(urls.root_crl), False),
+            (_aia(ocsp=None, ca_issuers=urls.root_cert), False),
+        ]
+    leaf: list[tuple[x509.ExtensionType, bool]] = [
+        (x509.BasicConstraints(ca=False, path_length=None), True),
+        (_distribution_point(urls.crl), False),
+    ]
+    if profile in (Profile.SIGNATURE, Profile.SEAL):
+        # emailProtection beside documentSigning: NSS (poppler, Firefox, Thunderbird) refuses a document
+        # signer whose EKU extension lacks it.
+        return [
+            *leaf,
+            (_key_usage(signing=True, non_repudiation=True), True),
+            (x509.ExtendedKeyUsage([DOCUMENT_SIGNING, ExtendedKeyUsageOID.EMAIL_PROTECTION]), False),
+            (_aia(ocsp=urls.ocsp, ca_issuers=urls.issuing_cert), False),
+        ]
+    if profile is Profile.TSA:
+        # RFC 3161 §2.3: the TSA certificate has exactly one EKU, id-kp-timeStamping, marked critical.
+        return [
+            *leaf,
+            (_key_usage(signing=True), True),
+            (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), True),
+            (_aia(ocsp=urls.ocsp, ca_issuers=urls.issuing_cert), False),
+        ]
+    # OCSP responder, RFC 6960 §4.2.2.2: delegated by the issuing CA; id-pkix-ocsp-nocheck so clients
+    # do not ask the responder about its own certificate.
+    return [
+        *leaf,
+        (_key_usage(signing=True), True),
+        (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.OCSP_SIGNING]), False),
+        (x509.OCSPNoCheck(), False),
+        (_aia(ocsp=None, ca_issuers=urls.issuing_cert), False),
+    ]
+
+
+def issue(
+    issuer: Authority | None,
+    *,
+    profile: Profile,
+    subject: x509.Name,
+    public_key: PublicKey,
+    urls: PkiUrls,
+    not_before: dt.datetime | None = None,
+    validity: dt.timedelta | None = None,
+    self_signing_key: PrivateKey | None = None,
+) -> x509.Certificate:
+    """A certificate of ``profile`` for ``public_key``; ``issuer`` None makes a self-signed root."""
+    start = not_before or dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    end = start + (validity or VALIDITY[profile])
+    if issuer is None:
+        if self_signing_key is None:
+            raise ValueError("a self-signed root needs its own key")
+        signing_key, issuer_name, issuer_public = self_signing_key, subject, public_key
+    else:
+        end = min(end, issuer.cert.not_valid_after_utc)
+        signing_key, issuer_name, issuer_public = issuer.key, issuer.cert.subject, issuer.key.public_key()
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer_name)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_public), critical=False)
+    )
+    for extension, critical in _extensions(profile, urls):
+        builder = builder.add_extension(extension, critical=critical)
+    return builder.sign(signing_key, hashes.SHA256())
+
+
+def new_root(common_name: str, *, organisation: str, urls: PkiUrls, kind: KeyKind = "ec") -> Authority:
+    key = generate_key(kind)
+    subject = service_name(common_name, organisation=organisation)
+    cert = issue(
+        None, profile=Profile.ROOT_CA, subject=subject, public_key=key.public_key(), urls=urls, self_signing_key=key
+    )
+    return Authority(cert=cert, key=key)
+
+
+def new_subordinate(
+    issuer: Authority, *, profile: Profile, common_name: str, organisation: str, urls: PkiUrls, kind: KeyKind = "ec"
+) -> Authority:
+    """A key and certificate for a service of the PKI itself: the issuing CA, the TSA, the OCSP responder."""
+    key = generate_key(kind)
+    subject = service_name(common_name, organisation=organisation)
+    return Authority(cert=issue(issuer, profile=profile, subject=subject, public_key=key.public_key(), urls=urls), key=key)
+
+
+def pem(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def der(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.DER)

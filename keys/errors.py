@@ -1,0 +1,59 @@
+"""Errors of identities, credentials, the CA and key custody; ``api/`` maps them to HTTP statuses."""
+
+from __future__ import annotations
+
+from esign.errors import EsignError
+
+
+class KeysError(EsignError):
+    code = "keys_error"
+
+
+class NotFound(KeysError):
+    """Unknown id, or one that belongs to another organisation: the caller cannot tell the two apart."""
+
+    code = "not_found"
+
+
+class Conflict(KeysError):
+    code = "conflict"
+
+
+class InvalidInput(KeysError):
+    code = "invalid_request"
+
+
+class Unauthenticated(KeysError):
+    code = "unauthorized"
+
+
+class Forbidden(KeysError):
+    code = "forbidden"
+
+
+class PinInvalid(KeysError):
+    code = "pin_invalid"
+
+    def __init__(self, message: str, *, tries_left: int) -> None:
+        super().__init__(message)
+        self.tries_left = tries_left
+
+
+class CredentialLocked(KeysError):
+    code = "credential_locked"
+
+
+class CredentialUnusable(KeysError):
+    """Revoked, expired or disabled: it can never sign again."""
+
+    code = "credential_unusable"
+
+
+class PkiNotInitialised(KeysError):
+    code = "pki_not_initialised"
+
+
+class TokenDeviceError(KeysError):
+    """A PKCS#11 module or token that cannot be used."""
+
+    code = "token_device_error"
