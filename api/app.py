@@ -3,20 +3,31 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 import esign
 from api import errors
 from api.limits import BodySizeLimit
-from api.routes import health, verify
+from api.routes import credentials, health, identities, pki, signing, verify
+from esign.db import Database
 from esign.settings import Settings
 from esign.trust import TrustSettings
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    database = Database.from_settings(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        database.dispose()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="esign",
         version=esign.__version__,
         summary="Electronic signatures and official-document circulation for government bodies",
@@ -26,6 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
     )
     app.state.settings = settings
+    app.state.database = database
     app.state.trust = TrustSettings.from_files(
         settings.trust_anchors,
         allow_fetching=settings.allow_fetching,
@@ -34,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_upload_bytes=settings.max_upload_bytes)
     app.include_router(health.router)
-    app.include_router(verify.router)
+    for module in (verify, signing, credentials, identities, pki):
+        app.include_router(module.router)
     logging.getLogger("esign").setLevel(logging.INFO)
     return app

@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from api.cli_keys import register as register_keys_commands
+from api.console import EXIT_INVALID, err, fail, out
 from esign import errors, migrate
 from esign.appearance import Appearance
 from esign.audit import verify as verify_audit
@@ -25,6 +26,8 @@ from esign.sign import sign as sign_pdf
 from esign.signers import from_files
 from esign.trust import TrustSettings
 from esign.verify import verify as verify_pdf
+from keys import authorities
+from keys import demo as demo_data
 
 app = typer.Typer(help="esign: sign, verify and circulate official documents.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -32,16 +35,9 @@ audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True
 app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
 
-out = Console()
-err = Console(stderr=True, soft_wrap=True)
+register_keys_commands(app)
 
-EXIT_INVALID = 1
-EXIT_UNREADABLE = 2
-
-
-def fail(message: str, code: int = EXIT_UNREADABLE) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(code)
+DEMO_TOKENS = "demo-tokens.tsv"
 
 
 def _database(settings: Settings) -> Database:
@@ -66,14 +62,38 @@ def serve(
 
 
 @app.command()
-def init() -> None:
-    """First-start set-up of the embedded default (idempotent): data folder, blob store, schema."""
+def init(
+    demo: Annotated[bool, typer.Option(help="Create the demo organisations, officials and credentials.")] = True,
+) -> None:
+    """First-start set-up (idempotent): data folder, schema, the PKI and the demo organisations."""
     settings = Settings()
     settings.blob_dir.mkdir(parents=True, exist_ok=True)
     database = _database(settings)
     migrate.upgrade(database)
-    database.dispose()
+    try:
+        with database.transaction() as session:
+            pki, created = authorities.ensure(session, settings)
+            made = demo_data.ensure(session, pki=pki, settings=settings) if demo else []
+    except errors.EsignError as e:
+        raise fail(e.message) from None
+    finally:
+        database.dispose()
     out.print(f"data directory {settings.data_dir.resolve()} ready; database at revision {migrate.current(database)}")
+    if created:
+        out.print(f"created the PKI: root CA serial {authorities.serial_hex(pki.root.cert.serial_number)}")
+        if settings.ca_passphrase is None:
+            out.print(
+                f"[yellow]the CA keys are encrypted under {settings.data_dir / authorities.PASSPHRASE_FILE}; "
+                "set ESIGN_CA_PASSPHRASE in production[/]"
+            )
+    if made:
+        tokens_file = settings.data_dir / DEMO_TOKENS
+        with tokens_file.open("w") as f:
+            tokens_file.chmod(0o600)
+            for t in made:
+                f.write(f"{t.token}\t{t.organisation}\t{t.official}\t{','.join(t.roles)}\n")
+        out.print(f"demo organisations created; every demo PIN is {demo_data.DEMO_PIN}")
+        out.print(f"demo tokens (one per official) are in {tokens_file}")
 
 
 @db_app.command("upgrade")

@@ -1,13 +1,22 @@
-"""Request dependencies: the settings and what the service trusts, built once per application."""
+"""Request dependencies: settings, trust, the database and the acting identity.
+
+Permissions are typed dependencies named for what they allow (``AdminOf``, ``SignerOf``); every service
+call then scopes its queries by the actor's organisation.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from esign.db import Database
 from esign.settings import Settings
 from esign.trust import TrustSettings
+from keys import tokens
+from keys.actor import Actor, Scope
+from keys.errors import Forbidden, Unauthenticated
 
 
 def get_settings(request: Request) -> Settings:
@@ -18,5 +27,42 @@ def get_trust(request: Request) -> TrustSettings:
     return request.app.state.trust  # type: ignore[no-any-return]
 
 
+def get_database(request: Request) -> Database:
+    return request.app.state.database  # type: ignore[no-any-return]
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 TrustDep = Annotated[TrustSettings, Depends(get_trust)]
+DatabaseDep = Annotated[Database, Depends(get_database)]
+
+
+_bearer = HTTPBearer(auto_error=False, description="An esign API token (`esign token create`)")
+
+
+def current_actor(
+    database: DatabaseDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Actor:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthenticated("a bearer token is required")
+    with database.transaction() as session:
+        return tokens.authenticate(session, credentials.credentials)
+
+
+def _admin(actor: Annotated[Actor, Depends(current_actor)]) -> Actor:
+    actor.require_admin()
+    return actor
+
+
+def _signer(actor: Annotated[Actor, Depends(current_actor)]) -> Actor:
+    actor.require_official()
+    if not actor.can(Scope.SIGN):
+        raise Forbidden("this token may not sign")
+    return actor
+
+
+ActorOf = Annotated[Actor, Depends(current_actor)]
+"""Any authenticated official or system of an organisation."""
+AdminOf = Annotated[Actor, Depends(_admin)]
+"""An administrator of the organisation (an official with the admin role)."""
+SignerOf = Annotated[Actor, Depends(_signer)]
+"""An official whose token may sign with the credentials they hold."""

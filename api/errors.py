@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from esign import errors
+from keys import errors as keys_errors
 
 logger = logging.getLogger("esign.api")
 
@@ -25,6 +26,16 @@ STATUS: dict[type[errors.EsignError], int] = {
     errors.TrustError: 422,
     errors.BlobNotFound: 404,
     errors.BlobCorrupted: 500,
+    keys_errors.NotFound: 404,
+    keys_errors.Conflict: 409,
+    keys_errors.InvalidInput: 422,
+    keys_errors.Unauthenticated: 401,
+    keys_errors.Forbidden: 403,
+    keys_errors.PinInvalid: 403,
+    keys_errors.CredentialLocked: 423,
+    keys_errors.CredentialUnusable: 409,
+    keys_errors.PkiNotInitialised: 503,
+    keys_errors.TokenDeviceError: 503,
 }
 
 
@@ -44,8 +55,8 @@ def status_for(error: errors.EsignError) -> int:
     return 400
 
 
-def body(code: str, message: str) -> dict[str, str]:
-    return {"code": code, "message": message}
+def body(code: str, message: str, details: dict[str, object] | None = None) -> dict[str, object]:
+    return {"code": code, "message": message, **(details or {})}
 
 
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
@@ -53,7 +64,8 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     status = status_for(exc)
     if status >= 500:
         logger.error("%s on %s %s: %s", exc.code, request.method, request.url.path, exc.message)
-    return JSONResponse(body(exc.code, exc.message), status_code=status)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body(exc.code, exc.message, exc.details), status_code=status, headers=headers)
 
 
 _HTTP_CODES = {

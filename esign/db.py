@@ -20,6 +20,8 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from esign.errors import EsignError
+
 if TYPE_CHECKING:
     from esign.settings import Settings
 
@@ -69,9 +71,15 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """A session in one transaction: committed when the block ends, rolled back if it raises."""
+        """A session in one transaction: committed when the block ends, rolled back if it raises,
+        except for a domain error marked ``keeps_changes``, which commits first."""
         with self._sessions.begin() as session:
-            yield session
+            try:
+                yield session
+            except EsignError as e:
+                if e.keeps_changes:
+                    session.commit()
+                raise
 
     def dispose(self) -> None:
         self.engine.dispose()

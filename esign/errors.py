@@ -8,10 +8,18 @@ from __future__ import annotations
 
 class EsignError(Exception):
     code = "esign_error"
+    keeps_changes = False
+    """True when what the failed operation wrote must still be committed (a counted wrong PIN, a lock):
+    ``Database.transaction`` commits before letting such an error through."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+    @property
+    def details(self) -> dict[str, object]:
+        """Machine-readable facts a client may act on, beside code and message."""
+        return {}
 
 
 class PdfError(EsignError):

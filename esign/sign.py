@@ -14,6 +14,7 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.layout import LayoutError
 from pyhanko.pdf_utils.misc import PdfError as PyhankoPdfError
 from pyhanko.sign import fields
+from pyhanko.sign.ades.api import CAdESSignedAttrSpec
 from pyhanko.sign.general import SigningError as PyhankoSigningError
 from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner, Signer
 from pyhanko.sign.timestamps import TimeStamper
@@ -59,7 +60,10 @@ class SignOptions:
     """Everything about one signature except the key.
 
     ``level`` B-T and above need ``timestamper`` (an RFC 3161 client); B-LT and B-LTA also need
-    ``validation_context``, from which the chain's revocation data is gathered into the DSS.
+    ``validation_context``, from which the chain's revocation data is gathered into the DSS. With a
+    time-stamp authority at hand, ``content_timestamp`` also puts a CAdES content-time-stamp among the
+    signed attributes (ETSI EN 319 122-1 §5.2.8): proof that the signature was made after that time, which
+    is what lets a verifier say REVOKED rather than "cannot tell" for a signature made after revocation.
     ``certify`` makes this the document's certification signature with that DocMDP permission;
     ``None`` makes an approval signature. ``appearance`` ``None`` makes the signature invisible.
     """
@@ -73,6 +77,7 @@ class SignOptions:
     certify: Certification | None = None
     appearance: Appearance | None = None
     digest_algorithm: str = "sha256"
+    content_timestamp: bool = True
     timestamper: TimeStamper | None = field(default=None, compare=False)
     validation_context: ValidationContext | None = field(default=None, compare=False)
 
@@ -93,7 +98,7 @@ def _signature_length(signer: Signer) -> int:
     return 512
 
 
-def reserved_size(signer: Signer, level: PadesLevel) -> int:
+def reserved_size(signer: Signer, level: PadesLevel, *, content_timestamp: bool = False) -> int:
     """Bytes to reserve for the signature container, from the certificates it will embed.
 
     Computing it avoids pyhanko's dry-run signature (a second private-key operation per document).
@@ -102,7 +107,7 @@ def reserved_size(signer: Signer, level: PadesLevel) -> int:
     certs = [signer.signing_cert, *signer.cert_registry]
     size = sum(len(c.dump()) for c in certs if c is not None) + _signature_length(signer) + _CMS_OVERHEAD
     if level.rank >= PadesLevel.B_T.rank:
-        size += _TIMESTAMP_ALLOWANCE
+        size += _TIMESTAMP_ALLOWANCE * (2 if content_timestamp else 1)
     return 2 * size
 
 
@@ -146,6 +151,8 @@ def sign(data: bytes, signer: Signer, options: SignOptions = SignOptions()) -> b
             )
         style = stamp_style(appearance, font_path=cjk_font(), reason=options.reason)
 
+    timestamped = options.level.rank >= PadesLevel.B_T.rank
+    stamped_content = timestamped and options.content_timestamp
     meta = PdfSignatureMetadata(
         field_name=field_name,
         md_algorithm=options.digest_algorithm,
@@ -157,18 +164,19 @@ def sign(data: bytes, signer: Signer, options: SignOptions = SignOptions()) -> b
         certify=options.certify is not None,
         docmdp_permissions=options.certify.mdp if options.certify else fields.MDPPerm.FILL_FORMS,
         embed_validation_info=options.level.rank >= PadesLevel.B_LT.rank,
+        cades_signed_attr_spec=CAdESSignedAttrSpec(timestamp_content=True) if stamped_content else None,
         use_pades_lta=options.level is PadesLevel.B_LTA,
         validation_context=options.validation_context,
     )
     pdf_signer = PdfSigner(
         meta,
         signer,
-        timestamper=options.timestamper if options.level.rank >= PadesLevel.B_T.rank else None,
+        timestamper=options.timestamper if timestamped else None,
         stamp_style=style,
         new_field_spec=field_spec,
     )
     try:
-        return _sign_pdf(pdf_signer, writer, reserved_size(signer, options.level))
+        return _sign_pdf(pdf_signer, writer, reserved_size(signer, options.level, content_timestamp=stamped_content))
     except PyhankoSigningError as e:
         if not str(e).startswith("Final ByteRange payload larger than expected"):
             raise SigningError(str(e)) from e

@@ -5,7 +5,8 @@ includes OpenSSL's key consistency check, ~30 ms), and ``sign_pdf`` signs twice 
 signature container. ``KeySigner`` holds the parsed ``cryptography`` key object for the lifetime of a
 signing session instead, so a batch pays the parse once.
 
-It also keeps the CMS structures that do not change between signatures in parsed (DER-backed) form.
+It also keeps the CMS structures that do not change between signatures in parsed (DER-backed) form
+(``ReusedAttributes``, which any pyhanko signer can mix in, PKCS#11 ones included).
 asn1crypto re-serialises freshly built objects at every nesting level each time they are dumped; the
 signing-certificate-v2 attribute alone cost ~4 ms per signature that way, more than the rest of the
 signature together.
@@ -55,7 +56,30 @@ class _FixedSigningCertificateV2(SigningCertificateV2Provider):
         return self._value
 
 
-class KeySigner(Signer):
+class ReusedAttributes:
+    """Mixin for any pyhanko ``Signer``: the constant CMS attributes kept in DER-backed form.
+
+    Put it before the pyhanko class in the bases (``class X(ReusedAttributes, PKCS11Signer)``).
+    """
+
+    signing_cert: asn1_x509.Certificate | None
+    _signing_certificate_v2: _FixedSigningCertificateV2 | None = None
+
+    def _signed_attr_providers(self, *args: object, **kwargs: object) -> Iterable[CMSAttributeProvider]:
+        for provider in super()._signed_attr_providers(*args, **kwargs):  # type: ignore[misc]
+            if isinstance(provider, SigningCertificateV2Provider) and self.signing_cert is not None:
+                if self._signing_certificate_v2 is None:
+                    self._signing_certificate_v2 = _FixedSigningCertificateV2(self.signing_cert)
+                yield self._signing_certificate_v2
+            else:
+                yield provider
+
+    async def signed_attrs(self, *args: object, **kwargs: object) -> cms.CMSAttributes:
+        attrs = await super().signed_attrs(*args, **kwargs)  # type: ignore[misc]
+        return cms.CMSAttributes.load(attrs.dump())
+
+
+class KeySigner(ReusedAttributes, Signer):
     """A pyhanko signer over an in-memory, already parsed private key."""
 
     def __init__(
@@ -76,7 +100,6 @@ class KeySigner(Signer):
         registry.register_multiple(list(chain))
         super().__init__(prefer_pss=prefer_pss, signing_cert=cert, cert_registry=registry)
         self._key = key
-        self._signing_certificate_v2 = _FixedSigningCertificateV2(cert)
 
     @property
     def key(self) -> SigningKey:
@@ -85,17 +108,6 @@ class KeySigner(Signer):
     @property
     def chain(self) -> list[asn1_x509.Certificate]:
         return list(self.cert_registry)
-
-    def _signed_attr_providers(self, *args: object, **kwargs: object) -> Iterable[CMSAttributeProvider]:
-        for provider in super()._signed_attr_providers(*args, **kwargs):  # type: ignore[arg-type]
-            if isinstance(provider, SigningCertificateV2Provider):
-                yield self._signing_certificate_v2
-            else:
-                yield provider
-
-    async def signed_attrs(self, *args: object, **kwargs: object) -> cms.CMSAttributes:
-        attrs = await super().signed_attrs(*args, **kwargs)  # type: ignore[arg-type]
-        return cms.CMSAttributes.load(attrs.dump())
 
     async def async_sign_raw(self, data: bytes, digest_algorithm: str, dry_run: bool = False) -> bytes:
         return self.sign_raw(data, digest_algorithm)

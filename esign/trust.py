@@ -41,6 +41,10 @@ class TrustSettings:
     other_certs: tuple[asn1_x509.Certificate, ...] = field(default=())
     allow_fetching: bool = False
     revocation_mode: RevocationMode = "soft-fail"
+    crls: tuple[bytes, ...] = ()
+    """DER CRLs known without fetching (a service knows its own CA's current CRL)."""
+    ocsps: tuple[bytes, ...] = ()
+    """DER OCSP responses known without fetching."""
 
     @classmethod
     def from_files(
@@ -58,6 +62,9 @@ class TrustSettings:
                 raise TrustError(f"cannot read trust anchor file {path}: {e.strerror}") from e
             anchors.extend(load_certificates(data, f"trust anchor file {path}"))
         return cls(anchors=tuple(anchors), allow_fetching=allow_fetching, revocation_mode=revocation_mode)
+
+    def with_revocation_data(self, *, crls: tuple[bytes, ...] = (), ocsps: tuple[bytes, ...] = ()) -> TrustSettings:
+        return replace(self, crls=(*self.crls, *crls), ocsps=(*self.ocsps, *ocsps))
 
     def with_anchors(self, *pem_or_der: bytes) -> TrustSettings:
         extra = [c for data in pem_or_der for c in load_certificates(data)]

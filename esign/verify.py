@@ -21,6 +21,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from asn1crypto import x509 as asn1_x509
+from asn1crypto.crl import CertificateList
+from asn1crypto.ocsp import OCSPResponse
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESPassed, AdESStatus, AdESSubIndic
@@ -57,6 +59,7 @@ from pyhanko.sign.validation.status import (
 )
 from pyhanko_certvalidator.context import CertValidationPolicySpec
 from pyhanko_certvalidator.ltv.types import ValidationTimingInfo
+from pyhanko_certvalidator.revinfo.archival import CRLContainer, OCSPContainer
 from pyhanko_certvalidator.policy_decl import CertRevTrustPolicy, RevocationCheckingPolicy
 from pyhanko_certvalidator.registry import SimpleTrustManager
 
@@ -147,42 +150,43 @@ def _validation_spec(trust: TrustSettings, dss: LocalKnowledge) -> SignatureVali
         revinfo_gathering_policy=gathering,
         local_knowledge=LocalKnowledge(
             known_certs=[*trust.other_certs, *dss.known_certs],
-            known_crls=dss.known_crls,
-            known_ocsps=dss.known_ocsps,
+            known_crls=[*dss.known_crls, *(CRLContainer(CertificateList.load(c)) for c in trust.crls)],
+            known_ocsps=[
+                *dss.known_ocsps,
+                *(item for o in trust.ocsps for item in OCSPContainer.load_multi(OCSPResponse.load(o))),
+            ],
         ),
         key_usage_settings=_KEY_USAGE,
     )
 
 
-def _last_change(reader: PdfFileReader, obj: generic.PdfObject) -> int | None:
-    if isinstance(obj, generic.IndirectObject):
-        return reader.xrefs.get_last_change(obj.reference)
-    return None
-
-
-def _dss_revision(reader: PdfFileReader) -> int | None:
-    """The revision in which the DSS last received revocation data, if it holds any."""
+def _dss_updates(reader: PdfFileReader) -> list[int]:
+    """Revisions (0-based) that wrote the document security store while it holds revocation data."""
     try:
-        dss_ref = reader.root.raw_get("/DSS")
+        latest = reader.root["/DSS"]
     except KeyError:
-        return None
-    dss = dss_ref.get_object()
-    if not any(key in dss for key in ("/OCSPs", "/CRLs")):
-        return None
-    changes = [_last_change(reader, dss_ref)]
-    changes += [_last_change(reader, dss.raw_get(k)) for k in ("/OCSPs", "/CRLs", "/Certs") if k in dss]
-    known = [c for c in changes if c is not None]
-    return max(known) if known else None
+        return []
+    if not any(key in latest for key in ("/OCSPs", "/CRLs")):
+        return []
+    updates = []
+    for revision in range(reader.xrefs.total_revisions):
+        root = reader.get_historical_root(revision)
+        dss_ref = root.raw_get("/DSS") if "/DSS" in root else None
+        if isinstance(dss_ref, generic.IndirectObject) and dss_ref.reference in reader.xrefs.explicit_refs_in_revision(revision):
+            updates.append(revision)
+    return updates
 
 
 def _has_signature_timestamp(es: EmbeddedPdfSignature) -> bool:
     return next(extract_tst_data_iter(es.signer_info, signed=False), None) is not None
 
 
-def _pades_level(
-    es: EmbeddedPdfSignature, doc_ts_revisions: list[int], dss_revision: int | None
-) -> str | None:
-    """PAdES baseline level by ETSI EN 319 142-1 §6: what the document carries for this signature."""
+def _pades_level(es: EmbeddedPdfSignature, doc_ts_revisions: list[int], dss_updates: list[int]) -> str | None:
+    """PAdES baseline level by ETSI EN 319 142-1 §6: what the document carries for this signature.
+
+    B-T needs a signature time-stamp (or a document time-stamp after it), B-LT validation data added to the
+    DSS after it, B-LTA a document time-stamp covering that DSS update.
+    """
     if es.sig_object.get("/SubFilter") != "/ETSI.CAdES.detached":
         return None
     signed_attr_types = {attr["type"].native for attr in es.signer_info["signed_attrs"]}
@@ -191,9 +195,10 @@ def _pades_level(
     later_timestamps = [r for r in doc_ts_revisions if r > es.signed_revision]
     if not _has_signature_timestamp(es) and not later_timestamps:
         return "B-B"
-    if dss_revision is None or dss_revision <= es.signed_revision:
+    later_dss = [r for r in dss_updates if r > es.signed_revision]
+    if not later_dss:
         return "B-T"
-    if any(r > dss_revision for r in later_timestamps):
+    if any(t >= min(later_dss) for t in later_timestamps):
         return "B-LTA"
     return "B-LT"
 
@@ -292,7 +297,7 @@ async def _verify_signature(
     spec: SignatureValidationSpec,
     certified_ref: generic.Reference | None,
     doc_ts_revisions: list[int],
-    dss_revision: int | None,
+    dss_updates: list[int],
 ) -> SignatureReport:
     es.compute_integrity_info(diff_policy=DEFAULT_DIFF_POLICY)
     modifications = _modifications(es)
@@ -367,7 +372,7 @@ async def _verify_signature(
         coverage=coverage,  # type: ignore[arg-type]
         signed_revision=signed_revision,
         modifications=modifications,
-        pades_level=_pades_level(es, doc_ts_revisions, dss_revision),  # type: ignore[arg-type]
+        pades_level=_pades_level(es, doc_ts_revisions, dss_updates),  # type: ignore[arg-type]
         indication=indication,
         sub_indication=sub_indication,
         message=message,
@@ -422,7 +427,7 @@ async def _verify_all(reader: PdfFileReader, trust: TrustSettings) -> list[Signa
         spec=_validation_spec(trust, _dss_to_local_knowledge(reader)),
         certified_ref=certified_ref,
         doc_ts_revisions=doc_ts_revisions,
-        dss_revision=_dss_revision(reader),
+        dss_updates=_dss_updates(reader),
     )
     for es in embedded:
         try:

@@ -33,14 +33,20 @@ class Forbidden(KeysError):
 
 class PinInvalid(KeysError):
     code = "pin_invalid"
+    keeps_changes = True
 
     def __init__(self, message: str, *, tries_left: int) -> None:
         super().__init__(message)
         self.tries_left = tries_left
 
+    @property
+    def details(self) -> dict[str, object]:
+        return {"tries_left": self.tries_left}
+
 
 class CredentialLocked(KeysError):
     code = "credential_locked"
+    keeps_changes = True
 
 
 class CredentialUnusable(KeysError):

@@ -12,7 +12,7 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy.engine import Connection
 
-import esign.audit  # noqa: F401  (registers its tables on Base.metadata)
+import migrations.models  # noqa: F401  (registers every table on Base.metadata)
 from esign.db import Base, Database
 from esign.settings import Settings
 

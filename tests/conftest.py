@@ -121,6 +121,7 @@ from reportlab.pdfgen import canvas  # noqa: E402
 
 from esign import signers  # noqa: E402
 from esign.signers import KeySigner  # noqa: E402
+from esign.settings import Settings  # noqa: E402
 from esign.trust import TrustSettings  # noqa: E402
 from tests.pki import TestPki  # noqa: E402
 from tests.validators import nss_db  # noqa: E402
@@ -188,3 +189,27 @@ def encrypted_pdf(one_page_pdf: bytes) -> bytes:
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
+
+
+# --- a served world: settings bound to the test database, and the identities built on it ---------
+
+
+@pytest.fixture
+def db_settings(db: Database, tmp_path: Path, root_pem_path: Path) -> Settings:
+    from esign.settings import Settings
+
+    return Settings(
+        data_dir=tmp_path / "var",
+        database_url=db.url.render_as_string(hide_password=False),
+        database_schema=db.schema,
+        ca_passphrase="test CA passphrase",
+        public_url="http://127.0.0.1:9",
+        max_upload_mb=2,
+    )
+
+
+@pytest.fixture
+def world(db: Database, db_settings: Settings):  # type: ignore[no-untyped-def]
+    from tests.world import build
+
+    return build(db, db_settings)

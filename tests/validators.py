@@ -39,10 +39,13 @@ def nss_db(folder: Path, roots: list[bytes]) -> Path:
     return folder
 
 
-def pdfsig(pdf: Path, nssdir: Path) -> list[PdfsigSignature]:
+def pdfsig(pdf: Path, nssdir: Path, *, ocsp: bool = True) -> list[PdfsigSignature]:
+    """``ocsp=False`` for certificates whose OCSP responder is not being served: poppler 22 then reports
+    "Unknown issue" instead of falling back. Its -no-ocsp has quirks of its own: it reports "Unknown issue"
+    for a certificate without AIA, and for every signature after the first."""
     require(shutil.which("pdfsig") is not None, "pdfsig (Debian poppler-utils) is not installed")
     out = subprocess.run(
-        ["pdfsig", "-nssdir", f"sql:{nssdir}", str(pdf)],
+        ["pdfsig", "-nssdir", f"sql:{nssdir}", *([] if ocsp else ["-no-ocsp"]), str(pdf)],
         capture_output=True, text=True, check=False,
     ).stdout
     found = []

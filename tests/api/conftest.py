@@ -11,8 +11,9 @@ from esign.settings import Settings
 
 
 @pytest.fixture
-def settings(tmp_path: Path, root_pem_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "var", trust_anchors=[root_pem_path], max_upload_mb=1)
+def settings(db_settings: Settings, root_pem_path: Path) -> Settings:
+    """The migrated test database, the test PKI's root trusted, and a 1 MiB upload limit."""
+    return db_settings.model_copy(update={"trust_anchors": [root_pem_path], "max_upload_mb": 1})
 
 
 @pytest.fixture

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -14,47 +11,14 @@ import pytest
 from esign.db import Database
 from esign.sign import sign
 from esign.signers import KeySigner
-from tests.api.cli import ESIGN, database_env
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.api.served import served
 
 
 @pytest.fixture
-def server(
-    tmp_path: Path, root_pem_path: Path, new_database: Callable[[], Database]
-) -> Iterator[str]:
-    """A served instance on its own database (a fresh schema on PostgreSQL), migrated by ``esign serve``."""
-    port = _free_port()
-    env = {
-        "ESIGN_DATA_DIR": str(tmp_path / "var"),
-        "ESIGN_TRUST_ANCHORS": str(root_pem_path),
-        "ESIGN_MAX_UPLOAD_MB": "1",
-        "PATH": str(ESIGN.parent),
-    }
-    if (database := new_database()).dialect == "postgresql":
-        env |= database_env(database)
-    process = subprocess.Popen(
-        [str(ESIGN), "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"esign serve did not come up:\n{process.stdout.read() if process.stdout else ''}")
-        time.sleep(0.2)
-    yield base
-    process.terminate()
-    process.wait(timeout=20)
+def server(tmp_path: Path, root_pem_path: Path, new_database: Callable[[], Database]) -> Iterator[str]:
+    env = {"ESIGN_TRUST_ANCHORS": str(root_pem_path), "ESIGN_MAX_UPLOAD_MB": "1"}
+    with served(tmp_path, new_database, init=False, extra_env=env) as instance:
+        yield instance.url
 
 
 def test_served_docs_limits_and_recovery(server: str, ec_signer: KeySigner, one_page_pdf: bytes) -> None:

@@ -185,6 +185,6 @@ def test_an_outgrown_reservation_is_signed_again_with_room(
 ) -> None:
     from esign import sign as sign_module
 
-    monkeypatch.setattr(sign_module, "reserved_size", lambda signer, level: 64)
+    monkeypatch.setattr(sign_module, "reserved_size", lambda signer, level, **_: 64)
     signed = sign(one_page_pdf, ec_signer)
     assert signed.startswith(one_page_pdf) and verify(signed, trust).valid

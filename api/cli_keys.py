@@ -1,0 +1,223 @@
+"""``esign`` commands for the operator: organisations, departments, officials, credentials, tokens, the PKI."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from sqlalchemy.orm import Session
+
+from esign.db import Database
+from esign.errors import EsignError
+from esign.settings import Settings
+from api.console import fail, out
+from keys import authorities, ca, certificates, credentials, identities, tokens
+from keys.actor import Actor, Role, Scope
+from keys.credentials import Purpose, Storage
+
+org_app = typer.Typer(help="Organisations.", no_args_is_help=True)
+department_app = typer.Typer(help="Departments of an organisation.", no_args_is_help=True)
+official_app = typer.Typer(help="Officials and their roles.", no_args_is_help=True)
+credential_app = typer.Typer(help="Officials' signing credentials and organisations' seals.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+pki_app = typer.Typer(help="The deployment's CA, time-stamping unit and OCSP responder.", no_args_is_help=True)
+
+
+@contextmanager
+def operation() -> Iterator[tuple[Session, Settings]]:
+    """One transaction; a domain error becomes a one-line message and exit status 2."""
+    settings = Settings()
+    database = Database.from_settings(settings)
+    try:
+        with database.transaction() as session:
+            yield session, settings
+    except EsignError as e:
+        raise fail(e.message) from None
+    finally:
+        database.dispose()
+
+
+def _table(title: str, columns: list[str], rows: list[list[str]]) -> None:
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*row)
+    out.print(table)
+
+
+OrgOption = Annotated[str, typer.Option("--org", help="Organisation id.")]
+
+
+@org_app.command("create")
+def org_create(
+    name: Annotated[str, typer.Option(help="Full name, e.g. 广东省人民政府办公厅.")],
+    short_name: Annotated[str, typer.Option(help="机关代字 used in document numbers, e.g. 粤府办.")],
+    uscc: Annotated[str, typer.Option(help="Unified social credit code (18 characters, GB 32100-2015).")],
+) -> None:
+    with operation() as (session, _):
+        org = identities.create_organisation(session, name=name, short_name=short_name, uscc_code=uscc)
+        out.print(org.id)
+
+
+@org_app.command("list")
+def org_list() -> None:
+    with operation() as (session, _):
+        rows = [[o.id, o.name, o.short_name, o.uscc, "disabled" if o.disabled else ""] for o in identities.list_organisations(session)]
+    _table("organisations", ["id", "name", "short name", "USCC", ""], rows)
+
+
+@org_app.command("disable")
+def org_disable(organisation_id: str) -> None:
+    with operation() as (session, _):
+        identities.set_organisation_disabled(session, organisation_id=organisation_id, disabled=True)
+
+
+@department_app.command("create")
+def department_create(org: OrgOption, name: Annotated[str, typer.Option()]) -> None:
+    with operation() as (session, _):
+        out.print(identities.create_department(session, actor=Actor.operator(org), name=name).id)
+
+
+@department_app.command("list")
+def department_list(org: OrgOption) -> None:
+    with operation() as (session, _):
+        rows = [[d.id, d.name, "disabled" if d.disabled else ""] for d in identities.list_departments(session, actor=Actor.operator(org))]
+    _table("departments", ["id", "name", ""], rows)
+
+
+@department_app.command("disable")
+def department_disable(org: OrgOption, department_id: str) -> None:
+    with operation() as (session, _):
+        identities.set_department_disabled(session, actor=Actor.operator(org), department_id=department_id, disabled=True)
+
+
+@official_app.command("create")
+def official_create(
+    org: OrgOption,
+    department: Annotated[str, typer.Option(help="Department id.")],
+    name: Annotated[str, typer.Option()],
+    roles: Annotated[str, typer.Option(help=f"Comma-separated among {', '.join(Role)}.")] = "official",
+) -> None:
+    with operation() as (session, _):
+        official = identities.create_official(
+            session, actor=Actor.operator(org), department_id=department, name=name,
+            roles=[r.strip() for r in roles.split(",") if r.strip()],
+        )
+        out.print(official.id)
+
+
+@official_app.command("list")
+def official_list(org: OrgOption) -> None:
+    with operation() as (session, _):
+        rows = [
+            [o.id, o.name, ", ".join(o.roles), "disabled" if o.disabled else ""]
+            for o in identities.list_officials(session, actor=Actor.operator(org))
+        ]
+    _table("officials", ["id", "name", "roles", ""], rows)
+
+
+@official_app.command("disable")
+def official_disable(org: OrgOption, official_id: str) -> None:
+    with operation() as (session, _):
+        identities.set_official_disabled(session, actor=Actor.operator(org), official_id=official_id, disabled=True)
+
+
+@credential_app.command("enrol")
+def credential_enrol(
+    org: OrgOption,
+    official: Annotated[str, typer.Option(help="The holder (for a seal: a seal custodian).")],
+    pin: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True, envvar="ESIGN_PIN")],
+    purpose: Annotated[Purpose, typer.Option()] = Purpose.SIGNATURE,
+    storage: Annotated[Storage, typer.Option()] = Storage.PIN,
+    token: Annotated[str | None, typer.Option(help="With --storage pkcs11: the label of the holder's token.")] = None,
+) -> None:
+    """Generate a key (encrypted under the PIN, or in the PKCS#11 token) and have the CA certify it."""
+    with operation() as (session, settings):
+        holder = identities.get_official(session, organisation_id=org, official_id=official)
+        actor = Actor(
+            organisation_id=org, official_id=holder.id, system_name=None, roles=holder.role_set, scopes=frozenset(Scope)
+        )
+        credential = credentials.enrol(
+            session, actor=actor, pki=authorities.load(session, settings), settings=settings,
+            purpose=purpose, pin=pin, storage=storage, token_label=token,
+        )
+        out.print(f"{credential.id} certificate serial {credential.serial}")
+
+
+@credential_app.command("list")
+def credential_list(org: OrgOption) -> None:
+    with operation() as (session, _):
+        rows = [
+            [c.id, c.purpose, c.official_id or "(organisation)", c.serial, credentials.effective_status(session, c).value]
+            for c in credentials.list_visible(session, actor=Actor.operator(org))
+        ]
+    _table("credentials", ["id", "purpose", "holder", "serial", "status"], rows)
+
+
+@credential_app.command("unlock")
+def credential_unlock(org: OrgOption, credential_id: str) -> None:
+    """Let a credential locked by wrong PINs sign again."""
+    with operation() as (session, _):
+        credentials.unlock_by_admin(session, actor=Actor.operator(org), credential_id=credential_id)
+
+
+@token_app.command("create")
+def token_create(
+    official: Annotated[str | None, typer.Option(help="Official id: a token acting as that official.")] = None,
+    system: Annotated[str | None, typer.Option(help="External system's name: a token of one organisation.")] = None,
+    org: Annotated[str | None, typer.Option(help="Organisation id (required with --system).")] = None,
+    scopes: Annotated[str, typer.Option(help=f"With --system, comma-separated among {', '.join(Scope)}.")] = "documents",
+    days: Annotated[int, typer.Option(help="Lifetime in days.")] = 90,
+) -> None:
+    """Print a new bearer token (only its hash is kept)."""
+    if (official is None) == (system is None):
+        raise fail("give either --official ID or --system NAME --org ID")
+    with operation() as (session, _):
+        if official is not None:
+            holder = session.get(identities.Official, official)
+            if holder is None:
+                raise fail(f"official {official} not found")
+            issued = tokens.create_for_official(
+                session, organisation_id=holder.organisation_id, official_id=official, lifetime=timedelta(days=days)
+            )
+        else:
+            if org is None:
+                raise fail("--system needs --org ID")
+            assert system is not None
+            issued = tokens.create_for_system(
+                session, organisation_id=org, name=system,
+                scopes=[Scope(s.strip()) for s in scopes.split(",") if s.strip()], lifetime=timedelta(days=days),
+            )
+    out.print(issued.token)
+
+
+@pki_app.command("revoke")
+def pki_revoke(
+    serial: Annotated[str, typer.Argument(help="Certificate serial number, hexadecimal.")],
+    reason: Annotated[str, typer.Option(help="RFC 5280 reason, e.g. keyCompromise.")] = "unspecified",
+) -> None:
+    """Revoke a certificate now: the CRL and the OCSP responder say so from the next request on."""
+    with operation() as (session, _):
+        issued = certificates.revoke(session, serial=serial, reason=reason, actor=None)
+        out.print(f"revoked {issued.serial} ({issued.revocation_reason}) at {issued.revoked_at}")
+
+
+@pki_app.command("show")
+def pki_show() -> None:
+    """The CA chain, in PEM."""
+    with operation() as (session, settings):
+        pki = authorities.load(session, settings)
+    typer.echo((b"".join(ca.pem(c) for c in pki.chain)).decode(), nl=False)
+
+
+def register(app: typer.Typer) -> None:
+    for name, sub in (
+        ("org", org_app), ("department", department_app), ("official", official_app),
+        ("credential", credential_app), ("token", token_app), ("pki", pki_app),
+    ):
+        app.add_typer(sub, name=name)

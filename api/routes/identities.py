@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import APIRouter, status
+
+from api.deps import ActorOf, AdminOf, DatabaseDep
+from api.schemas import DepartmentIn, DepartmentOut, OfficialIn, OfficialOut, OrganisationOut, SystemTokenIn, TokenOut
+from keys import identities, tokens
+
+router = APIRouter(prefix="/v1", tags=["identities"])
+
+
+@router.get("/organisation", response_model=OrganisationOut, summary="The caller's organisation")
+def organisation(actor: ActorOf, database: DatabaseDep) -> OrganisationOut:
+    with database.transaction() as session:
+        return OrganisationOut.model_validate(identities.get_organisation(session, actor.organisation_id))
+
+
+@router.get("/departments", response_model=list[DepartmentOut])
+def list_departments(actor: ActorOf, database: DatabaseDep) -> list[DepartmentOut]:
+    with database.transaction() as session:
+        return [DepartmentOut.model_validate(d) for d in identities.list_departments(session, actor=actor)]
+
+
+@router.post("/departments", response_model=DepartmentOut, status_code=status.HTTP_201_CREATED)
+def create_department(body: DepartmentIn, actor: AdminOf, database: DatabaseDep) -> DepartmentOut:
+    with database.transaction() as session:
+        return DepartmentOut.model_validate(identities.create_department(session, actor=actor, name=body.name))
+
+
+@router.post("/departments/{department_id}/disable", response_model=DepartmentOut)
+def disable_department(department_id: str, actor: AdminOf, database: DatabaseDep) -> DepartmentOut:
+    with database.transaction() as session:
+        department = identities.set_department_disabled(session, actor=actor, department_id=department_id, disabled=True)
+        return DepartmentOut.model_validate(department)
+
+
+@router.get("/officials", response_model=list[OfficialOut])
+def list_officials(actor: ActorOf, database: DatabaseDep, department_id: str | None = None) -> list[OfficialOut]:
+    with database.transaction() as session:
+        found = identities.list_officials(session, actor=actor, department_id=department_id)
+        return [OfficialOut.model_validate(o) for o in found]
+
+
+@router.post("/officials", response_model=OfficialOut, status_code=status.HTTP_201_CREATED)
+def create_official(body: OfficialIn, actor: AdminOf, database: DatabaseDep) -> OfficialOut:
+    with database.transaction() as session:
+        official = identities.create_official(
+            session, actor=actor, department_id=body.department_id, name=body.name, roles=body.roles
+        )
+        return OfficialOut.model_validate(official)
+
+
+@router.get("/officials/{official_id}", response_model=OfficialOut)
+def get_official(official_id: str, actor: ActorOf, database: DatabaseDep) -> OfficialOut:
+    with database.transaction() as session:
+        official = identities.get_official(session, organisation_id=actor.organisation_id, official_id=official_id)
+        return OfficialOut.model_validate(official)
+
+
+@router.post("/officials/{official_id}/disable", response_model=OfficialOut)
+def disable_official(official_id: str, actor: AdminOf, database: DatabaseDep) -> OfficialOut:
+    with database.transaction() as session:
+        official = identities.set_official_disabled(session, actor=actor, official_id=official_id, disabled=True)
+        return OfficialOut.model_validate(official)
+
+
+@router.post(
+    "/tokens", response_model=TokenOut, status_code=status.HTTP_201_CREATED,
+    summary="A token for an external system of the organisation",
+)
+def create_system_token(body: SystemTokenIn, actor: AdminOf, database: DatabaseDep) -> TokenOut:
+    with database.transaction() as session:
+        issued = tokens.create_for_system(
+            session, organisation_id=actor.organisation_id, name=body.name, scopes=body.scopes,
+            lifetime=timedelta(days=body.lifetime_days), by=actor.label,
+        )
+        return TokenOut(id=issued.id, token=issued.token, expires_at=issued.expires_at)
+
+
+@router.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
+def revoke_token(token_id: str, actor: ActorOf, database: DatabaseDep) -> None:
+    with database.transaction() as session:
+        tokens.revoke(session, actor=actor, token_id=token_id)

@@ -1,0 +1,123 @@
+"""What the API takes and gives for identities, tokens and credentials."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from keys.actor import Role, Scope
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class OrganisationOut(_Out):
+    id: str
+    name: str
+    short_name: str = Field(description="机关代字, the prefix of document numbers")
+    uscc: str = Field(description="Unified social credit code (GB 32100-2015)")
+    disabled: bool
+
+
+class DepartmentIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class DepartmentOut(_Out):
+    id: str
+    organisation_id: str
+    name: str
+    disabled: bool
+
+
+class OfficialIn(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    department_id: str
+    roles: list[Role] = Field(default=[Role.OFFICIAL], min_length=1)
+
+
+class OfficialOut(_Out):
+    id: str
+    organisation_id: str
+    department_id: str
+    name: str
+    roles: list[Role]
+    disabled: bool
+
+
+class SystemTokenIn(BaseModel):
+    name: str = Field(min_length=1, max_length=100, description="The external system's name")
+    scopes: list[Scope] = [Scope.DOCUMENTS]
+    lifetime_days: int = Field(default=90, ge=1, le=730)
+
+
+class TokenOut(BaseModel):
+    id: str
+    token: str = Field(description="Shown once; only its hash is stored")
+    expires_at: datetime
+
+
+class Pin(BaseModel):
+    pin: str = Field(min_length=1, max_length=128)
+
+
+class EnrolIn(Pin):
+    purpose: str = Field(default="signature", pattern="^(signature|seal)$")
+    storage: str = Field(default="pin", pattern="^(pin|pkcs11)$")
+    token_label: str | None = Field(
+        default=None, max_length=32, description="With storage pkcs11: the label of the holder's own token"
+    )
+
+
+class PinChangeIn(BaseModel):
+    old_pin: str = Field(min_length=1, max_length=128)
+    new_pin: str = Field(min_length=1, max_length=128)
+
+
+class CertificateOut(BaseModel):
+    serial: str
+    subject: str
+    issuer: str
+    not_before: datetime
+    not_after: datetime
+    pem: str
+
+
+class CredentialOut(BaseModel):
+    id: str
+    organisation_id: str
+    official_id: str | None
+    purpose: str
+    status: str
+    storage: str
+    failed_pin_attempts: int
+    certificate: CertificateOut
+    chain_pem: str = Field(description="Issuing CA and root, PEM")
+
+
+class SessionIn(Pin):
+    max_signatures: int = Field(default=100, ge=1, le=1000)
+    ttl_seconds: int = Field(default=900, ge=1, le=3600)
+
+
+class SessionOut(BaseModel):
+    id: str
+    session: str = Field(description="Secret for `session` in /v1/sign; shown once")
+    expires_at: datetime
+    signatures_left: int
+
+
+class RevocationIn(BaseModel):
+    reason: str = Field(
+        default="unspecified",
+        description="RFC 5280 reason: unspecified, keyCompromise, cACompromise, affiliationChanged, "
+        "superseded, cessationOfOperation, certificateHold, privilegeWithdrawn",
+    )
+
+
+class RevocationOut(BaseModel):
+    serial: str
+    revoked_at: datetime
+    reason: str

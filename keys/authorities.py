@@ -1,0 +1,182 @@
+"""The deployment's PKI: root CA, issuing CA, time-stamping unit and OCSP responder, kept in the database.
+
+Their private keys are stored encrypted under the CA passphrase (``ESIGN_CA_PASSPHRASE``). The embedded
+default generates one into the data directory on first start; that keeps the key next to its
+passphrase and is only fit for development, which ``esign init`` says.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from cryptography import x509
+from sqlalchemy import LargeBinary, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from esign import audit
+from esign.db import Base
+from esign.settings import Settings
+
+from . import ca, envelope
+from .ca import Authority, PkiUrls, Profile
+from .errors import PkiNotInitialised
+from .identities import now
+
+ROOT, ISSUING, TSA, OCSP = "root", "issuing", "tsa", "ocsp"
+PKI_ORGANISATION = "esign PKI"
+PASSPHRASE_FILE = "ca-passphrase"
+
+
+class PkiAuthority(Base):
+    __tablename__ = "pki_authorities"
+
+    name: Mapped[str] = mapped_column(String(20), primary_key=True)
+    certificate: Mapped[bytes] = mapped_column(LargeBinary)
+    encrypted_key: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=now)
+
+
+class IssuedCertificate(Base):
+    """Every certificate this PKI signed: what CRLs and the OCSP responder answer from."""
+
+    __tablename__ = "issued_certificates"
+
+    serial: Mapped[str] = mapped_column(String(40), primary_key=True, doc="lowercase hex")
+    issuer: Mapped[str] = mapped_column(String(20), doc="root or issuing")
+    profile: Mapped[str] = mapped_column(String(20))
+    subject: Mapped[str] = mapped_column(String(500))
+    organisation_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    certificate: Mapped[bytes] = mapped_column(LargeBinary)
+    not_before: Mapped[datetime]
+    not_after: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    revocation_reason: Mapped[str | None] = mapped_column(String(40))
+
+
+@dataclass(frozen=True)
+class Pki:
+    root: Authority
+    issuing: Authority
+    tsa: Authority
+    ocsp: Authority
+    urls: PkiUrls
+
+    @property
+    def chain(self) -> list[x509.Certificate]:
+        """The issuing CA and the root, as end-entity certificates need them."""
+        return [self.issuing.cert, self.root.cert]
+
+
+def serial_hex(serial: int) -> str:
+    return format(serial, "x")
+
+
+def record(session: Session, cert: x509.Certificate, *, issuer: str, profile: Profile, organisation_id: str | None) -> IssuedCertificate:
+    issued = IssuedCertificate(
+        serial=serial_hex(cert.serial_number),
+        issuer=issuer,
+        profile=profile.value,
+        subject=cert.subject.rfc4514_string()[:500],
+        organisation_id=organisation_id,
+        certificate=ca.der(cert),
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+    )
+    session.add(issued)
+    return issued
+
+
+def passphrase(settings: Settings, *, create: bool = False) -> bytes:
+    if settings.ca_passphrase is not None:
+        return settings.ca_passphrase.get_secret_value().encode()
+    path = settings.data_dir / PASSPHRASE_FILE
+    if not path.exists():
+        if not create:
+            raise PkiNotInitialised("no CA passphrase: set ESIGN_CA_PASSPHRASE or run `esign init`")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(32))
+    return Path(path).read_text().strip().encode()
+
+
+def _store(session: Session, name: str, authority: Authority, secret: bytes) -> None:
+    session.add(
+        PkiAuthority(
+            name=name,
+            certificate=ca.der(authority.cert),
+            encrypted_key=envelope.seal_key(authority.key, secret, context=f"pki:{name}".encode()),
+        )
+    )
+
+
+def ensure(session: Session, settings: Settings) -> tuple[Pki, bool]:
+    """The PKI, created on first use (root, issuing CA, TSA, OCSP responder); True when it was just made."""
+    if session.get(PkiAuthority, ROOT) is not None:
+        return load(session, settings), False
+    secret = passphrase(settings, create=True)
+    urls = PkiUrls(settings.public_url)
+    kind = settings.key_kind
+    root = ca.new_root("esign root CA", organisation=PKI_ORGANISATION, urls=urls, kind=kind)
+    issuing = ca.new_subordinate(
+        root, profile=Profile.ISSUING_CA, common_name="esign issuing CA", organisation=PKI_ORGANISATION, urls=urls, kind=kind
+    )
+    tsa = ca.new_subordinate(
+        issuing, profile=Profile.TSA, common_name="esign time-stamping unit", organisation=PKI_ORGANISATION, urls=urls, kind=kind
+    )
+    ocsp = ca.new_subordinate(
+        issuing, profile=Profile.OCSP, common_name="esign OCSP responder", organisation=PKI_ORGANISATION, urls=urls, kind=kind
+    )
+    for name, authority in ((ROOT, root), (ISSUING, issuing), (TSA, tsa), (OCSP, ocsp)):
+        _store(session, name, authority, secret)
+    record(session, issuing.cert, issuer=ROOT, profile=Profile.ISSUING_CA, organisation_id=None)
+    record(session, tsa.cert, issuer=ISSUING, profile=Profile.TSA, organisation_id=None)
+    record(session, ocsp.cert, issuer=ISSUING, profile=Profile.OCSP, organisation_id=None)
+    session.flush()
+    audit.append(
+        session, actor="operator", action="pki.created", subject="pki",
+        payload={"root": serial_hex(root.cert.serial_number), "issuing": serial_hex(issuing.cert.serial_number)},
+    )
+    return load(session, settings), True
+
+
+_cache: dict[str, Pki] = {}
+_cache_lock = threading.Lock()
+
+
+def _fingerprint(certificates: dict[str, bytes]) -> str:
+    return hashlib.sha256(b"".join(certificates[name] for name in sorted(certificates))).hexdigest()
+
+
+def load(session: Session, settings: Settings) -> Pki:
+    """The PKI with its keys decrypted; the decryption is paid once per process and PKI."""
+    rows = {row.name: row for row in session.scalars(select(PkiAuthority))}
+    if ROOT not in rows:
+        raise PkiNotInitialised("the PKI has not been created yet: run `esign init`")
+    key = _fingerprint({name: row.certificate for name, row in rows.items()})
+    with _cache_lock:
+        if key in _cache:
+            return _cache[key]
+    secret = passphrase(settings)
+
+    def authority(name: str) -> Authority:
+        row = rows[name]
+        try:
+            private_key = envelope.open_key(row.encrypted_key, secret, context=f"pki:{name}".encode())
+        except envelope.WrongSecret:
+            raise PkiNotInitialised("the CA passphrase does not open the CA's keys") from None
+        return Authority(cert=x509.load_der_x509_certificate(row.certificate), key=private_key)
+
+    pki = Pki(
+        root=authority(ROOT), issuing=authority(ISSUING), tsa=authority(TSA), ocsp=authority(OCSP),
+        urls=PkiUrls(settings.public_url),
+    )
+    with _cache_lock:
+        _cache[key] = pki
+    return pki

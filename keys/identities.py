@@ -1,0 +1,196 @@
+"""Organisations, their departments and their officials, with the roles officials hold."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, String, UniqueConstraint, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from esign import audit
+from esign.db import Base
+
+from . import uscc
+from .actor import Actor, Role
+from .errors import Conflict, InvalidInput, NotFound
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Organisation(Base):
+    __tablename__ = "organisations"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    short_name: Mapped[str] = mapped_column(String(50), doc="机关代字, the prefix of document numbers")
+    uscc: Mapped[str] = mapped_column(String(18), unique=True)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=now)
+
+
+class Department(Base):
+    __tablename__ = "departments"
+    __table_args__ = (UniqueConstraint("organisation_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=now)
+
+
+class Official(Base):
+    __tablename__ = "officials"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    department_id: Mapped[str] = mapped_column(ForeignKey("departments.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=now)
+
+    @property
+    def role_set(self) -> frozenset[Role]:
+        return frozenset(Role(r) for r in self.roles)
+
+
+def _audit(session: Session, actor: str, action: str, subject: str, organisation_id: str, **payload: Any) -> None:
+    audit.append(session, actor=actor, action=action, subject=subject, payload=payload, chain=organisation_id)
+
+
+# --- organisations (operator level: the CLI creates them) -----------------------------------------
+
+
+def create_organisation(session: Session, *, name: str, short_name: str, uscc_code: str, by: str = "operator") -> Organisation:
+    code = uscc_code.strip().upper()
+    if (why := uscc.problem(code)) is not None:
+        raise InvalidInput(f"unified social credit code {code!r}: {why}")
+    if not name.strip() or not short_name.strip():
+        raise InvalidInput("an organisation needs a name and a short name")
+    if session.scalar(select(Organisation.id).where(Organisation.uscc == code)):
+        raise Conflict(f"an organisation with unified social credit code {code} exists already")
+    org = Organisation(id=new_id(), name=name.strip(), short_name=short_name.strip(), uscc=code)
+    session.add(org)
+    session.flush()
+    _audit(session, by, "organisation.created", f"organisation:{org.id}", org.id, name=org.name, uscc=code)
+    return org
+
+
+def get_organisation(session: Session, organisation_id: str) -> Organisation:
+    org = session.get(Organisation, organisation_id)
+    if org is None:
+        raise NotFound(f"organisation {organisation_id} not found")
+    return org
+
+
+def list_organisations(session: Session) -> Sequence[Organisation]:
+    return session.scalars(select(Organisation).order_by(Organisation.created_at)).all()
+
+
+def set_organisation_disabled(session: Session, *, organisation_id: str, disabled: bool, by: str = "operator") -> Organisation:
+    org = get_organisation(session, organisation_id)
+    org.disabled = disabled
+    _audit(session, by, "organisation.disabled" if disabled else "organisation.enabled", f"organisation:{org.id}", org.id)
+    return org
+
+
+# --- departments and officials (scoped by the acting identity's organisation) --------------------
+
+
+def create_department(session: Session, *, actor: Actor, name: str) -> Department:
+    actor.require_admin()
+    organisation_id = get_organisation(session, actor.organisation_id).id
+    name = name.strip()
+    if not name:
+        raise InvalidInput("a department needs a name")
+    exists = select(Department.id).where(Department.organisation_id == organisation_id, Department.name == name)
+    if session.scalar(exists):
+        raise Conflict(f"department {name!r} exists already")
+    dept = Department(id=new_id(), organisation_id=organisation_id, name=name)
+    session.add(dept)
+    session.flush()
+    _audit(session, actor.label, "department.created", f"department:{dept.id}", organisation_id, name=name)
+    return dept
+
+
+def get_department(session: Session, *, organisation_id: str, department_id: str) -> Department:
+    dept = session.get(Department, department_id)
+    if dept is None or dept.organisation_id != organisation_id:
+        raise NotFound(f"department {department_id} not found")
+    return dept
+
+
+def list_departments(session: Session, *, actor: Actor) -> Sequence[Department]:
+    query = select(Department).where(Department.organisation_id == actor.organisation_id)
+    return session.scalars(query.order_by(Department.name)).all()
+
+
+def set_department_disabled(session: Session, *, actor: Actor, department_id: str, disabled: bool) -> Department:
+    actor.require_admin()
+    dept = get_department(session, organisation_id=actor.organisation_id, department_id=department_id)
+    dept.disabled = disabled
+    action = "department.disabled" if disabled else "department.enabled"
+    _audit(session, actor.label, action, f"department:{dept.id}", dept.organisation_id)
+    return dept
+
+
+def _roles(roles: Sequence[str]) -> list[str]:
+    try:
+        return sorted({Role(r).value for r in roles})
+    except ValueError:
+        raise InvalidInput(f"roles must be among {', '.join(r.value for r in Role)}") from None
+
+
+def create_official(
+    session: Session, *, actor: Actor, department_id: str, name: str, roles: Sequence[str] = (Role.OFFICIAL,)
+) -> Official:
+    actor.require_admin()
+    organisation_id = actor.organisation_id
+    dept = get_department(session, organisation_id=organisation_id, department_id=department_id)
+    if dept.disabled:
+        raise InvalidInput(f"department {dept.name!r} is disabled")
+    if not name.strip():
+        raise InvalidInput("an official needs a name")
+    official = Official(
+        id=new_id(), organisation_id=organisation_id, department_id=dept.id, name=name.strip(), roles=_roles(roles)
+    )
+    session.add(official)
+    session.flush()
+    _audit(
+        session, actor.label, "official.created", f"official:{official.id}", organisation_id,
+        name=official.name, roles=official.roles,
+    )
+    return official
+
+
+def get_official(session: Session, *, organisation_id: str, official_id: str) -> Official:
+    official = session.get(Official, official_id)
+    if official is None or official.organisation_id != organisation_id:
+        raise NotFound(f"official {official_id} not found")
+    return official
+
+
+def list_officials(session: Session, *, actor: Actor, department_id: str | None = None) -> Sequence[Official]:
+    query = select(Official).where(Official.organisation_id == actor.organisation_id)
+    if department_id is not None:
+        query = query.where(Official.department_id == department_id)
+    return session.scalars(query.order_by(Official.name)).all()
+
+
+def set_official_disabled(session: Session, *, actor: Actor, official_id: str, disabled: bool) -> Official:
+    actor.require_admin()
+    official = get_official(session, organisation_id=actor.organisation_id, official_id=official_id)
+    official.disabled = disabled
+    action = "official.disabled" if disabled else "official.enabled"
+    _audit(session, actor.label, action, f"official:{official.id}", official.organisation_id)
+    return official

@@ -1,0 +1,140 @@
+"""Opaque bearer tokens for officials and external systems.
+
+A token is 32 random bytes shown once; only its SHA-256 is stored (the token has full entropy, so a
+plain hash is as good as a slow one and keeps every request's lookup cheap).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import JSON, ForeignKey, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from esign import audit
+from esign.db import Base
+
+from .actor import Actor, Role, Scope
+from .errors import InvalidInput, NotFound, Unauthenticated
+from .identities import Official, Organisation, get_official, get_organisation, new_id, now
+
+PREFIX = "esk_"
+DEFAULT_LIFETIME = timedelta(days=90)
+
+# What an official's token may do, by role; a system token gets the scopes it is created with.
+OFFICIAL_SCOPES = {
+    Role.OFFICIAL: {Scope.SIGN, Scope.DOCUMENTS},
+    Role.LEADER: {Scope.SIGN, Scope.DOCUMENTS},
+    Role.CLERK: {Scope.DOCUMENTS},
+    Role.SEAL_CUSTODIAN: {Scope.SIGN, Scope.DOCUMENTS},
+    Role.ADMIN: {Scope.ADMIN},
+}
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    official_id: Mapped[str | None] = mapped_column(ForeignKey("officials.id"), index=True)
+    system_name: Mapped[str | None] = mapped_column(String(100))
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=now)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    """The bearer token itself; it is not stored and cannot be shown again."""
+    id: str
+    expires_at: datetime
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _issue(session: Session, *, record: ApiToken, by: str) -> IssuedToken:
+    token = PREFIX + secrets.token_urlsafe(32)
+    record.token_hash = _hash(token)
+    session.add(record)
+    session.flush()
+    audit.append(
+        session, actor=by, action="token.created", subject=f"token:{record.id}", chain=record.organisation_id,
+        payload={"official_id": record.official_id, "system_name": record.system_name, "scopes": record.scopes},
+    )
+    return IssuedToken(token=token, id=record.id, expires_at=record.expires_at)
+
+
+def create_for_official(
+    session: Session, *, organisation_id: str, official_id: str, lifetime: timedelta = DEFAULT_LIFETIME, by: str = "operator"
+) -> IssuedToken:
+    official = get_official(session, organisation_id=organisation_id, official_id=official_id)
+    if official.disabled:
+        raise InvalidInput(f"official {official.name} is disabled")
+    record = ApiToken(
+        id=new_id(), organisation_id=organisation_id, official_id=official.id, scopes=[], expires_at=now() + lifetime
+    )
+    return _issue(session, record=record, by=by)
+
+
+def create_for_system(
+    session: Session,
+    *,
+    organisation_id: str,
+    name: str,
+    scopes: Iterable[Scope] = (Scope.DOCUMENTS,),
+    lifetime: timedelta = DEFAULT_LIFETIME,
+    by: str = "operator",
+) -> IssuedToken:
+    get_organisation(session, organisation_id)
+    if not name.strip():
+        raise InvalidInput("a system token needs the system's name")
+    record = ApiToken(
+        id=new_id(), organisation_id=organisation_id, system_name=name.strip(),
+        scopes=sorted({Scope(s).value for s in scopes}), expires_at=now() + lifetime,
+    )
+    return _issue(session, record=record, by=by)
+
+
+def authenticate(session: Session, token: str) -> Actor:
+    """The actor a bearer token stands for; ``Unauthenticated`` for a missing, unknown, expired or revoked one."""
+    record = session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash(token)))
+    if record is None or record.revoked_at is not None:
+        raise Unauthenticated("unknown or revoked token")
+    expires = record.expires_at if record.expires_at.tzinfo else record.expires_at.replace(tzinfo=now().tzinfo)
+    if expires <= now():
+        raise Unauthenticated("the token has expired")
+    org = session.get(Organisation, record.organisation_id)
+    if org is None or org.disabled:
+        raise Unauthenticated("the token's organisation is disabled")
+    if record.official_id is None:
+        return Actor(
+            organisation_id=record.organisation_id, official_id=None, system_name=record.system_name,
+            roles=frozenset(), scopes=frozenset(Scope(s) for s in record.scopes), token_id=record.id,
+        )
+    official = session.get(Official, record.official_id)
+    if official is None or official.disabled:
+        raise Unauthenticated("the token's official is disabled")
+    roles = official.role_set
+    return Actor(
+        organisation_id=record.organisation_id, official_id=official.id, system_name=None, roles=roles,
+        scopes=frozenset(scope for role in roles for scope in OFFICIAL_SCOPES[role]), token_id=record.id,
+    )
+
+
+def revoke(session: Session, *, actor: Actor, token_id: str) -> None:
+    record = session.get(ApiToken, token_id)
+    if record is None or record.organisation_id != actor.organisation_id:
+        raise NotFound(f"token {token_id} not found")
+    if record.official_id != actor.official_id:
+        actor.require_admin()
+    record.revoked_at = now()
+    audit.append(session, actor=actor.label, action="token.revoked", subject=f"token:{record.id}", chain=record.organisation_id)

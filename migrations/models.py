@@ -1,0 +1,8 @@
+"""Every model module, imported so that their tables are on ``Base.metadata``: one list for alembic and the tests."""
+
+import esign.audit  # noqa: F401
+import keys.authorities  # noqa: F401
+import keys.credentials  # noqa: F401
+import keys.custody  # noqa: F401
+import keys.identities  # noqa: F401
+import keys.tokens  # noqa: F401
