@@ -11,10 +11,10 @@ import typer
 from rich.table import Table
 from sqlalchemy.orm import Session
 
+from api.console import fail, out
 from esign.db import Database
 from esign.errors import EsignError
 from esign.settings import Settings
-from api.console import fail, out
 from keys import authorities, ca, certificates, credentials, identities, tokens
 from keys.actor import Actor, Role, Scope
 from keys.credentials import Purpose, Storage

@@ -99,7 +99,7 @@ def append(
     head = _lock_head(session, chain)
     seq = head.seq + 1
     at = datetime.now(UTC)
-    hashed = dict(
+    hashed: dict[str, Any] = dict(
         chain=chain,
         seq=seq,
         at=at,

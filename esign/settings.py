@@ -9,7 +9,6 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-
 TSA_POLICY = "2.25.171802334187214520950305633593547016405"
 """A policy OID under the UUID arc (ITU-T X.667), so it needs no registration."""
 

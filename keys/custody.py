@@ -23,8 +23,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from esign import audit
 from esign.db import Base
-from esign.signers import KeySigner, to_asn1
 from esign.settings import Settings
+from esign.signers import KeySigner, to_asn1
 
 from . import envelope, pkcs11
 from .actor import Actor

@@ -16,7 +16,7 @@ from esign.sign import PadesLevel
 from esign.signers import to_asn1
 from esign.trust import TrustSettings
 
-from . import certificates, ca
+from . import ca, certificates
 from .authorities import ISSUING, ROOT, Pki
 from .tsa import LocalTimeStamper
 

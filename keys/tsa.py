@@ -7,6 +7,7 @@ service, obtain signature time-stamps (PAdES B-T) from the same unit without an 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,9 +22,10 @@ from pyhanko.sign.timestamps import TimeStamper
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
-from esign.signers import KeySigner, to_asn1
+from esign.signers import KeySigner
 
-from .ca import Authority
+from . import ca
+from .ca import Authority, PrivateKey
 
 IMPRINT_LENGTHS = {"sha256": 32, "sha384": 48, "sha512": 64}
 """Hash algorithms accepted in a request's messageImprint, with their digest lengths.
@@ -137,11 +139,37 @@ def _signing_time(moment: datetime) -> cms.Time:
     return cms.Time(name="generalized_time", value=core.GeneralizedTime(moment))
 
 
+@dataclass(frozen=True)
+class _Unit:
+    """What does not change between one TSA's tokens, parsed once and kept DER-backed: asn1crypto
+    re-serialises freshly built structures at every nesting level, which made a token cost ~50 ms."""
+
+    cert: asn1_x509.Certificate
+    signer: KeySigner
+    digest_algorithm: str
+    signing_certificate: cms.CMSAttribute
+    certificates: cms.CertificateSet
+
+
+@functools.lru_cache(maxsize=8)
+def _unit(tsa_der: bytes, key: PrivateKey, chain_der: tuple[bytes, ...]) -> _Unit:
+    tsa_cert = asn1_x509.Certificate.load(tsa_der)
+    certs = [tsa_cert, *(asn1_x509.Certificate.load(c) for c in chain_der if c != tsa_der)]
+    attribute = simple_cms_attribute("signing_certificate_v2", as_signing_certificate_v2(tsa_cert))
+    choices = cms.CertificateSet([cms.CertificateChoices(name="certificate", value=c) for c in certs])
+    return _Unit(
+        cert=tsa_cert,
+        signer=KeySigner(key, tsa_cert),
+        digest_algorithm=select_suitable_signing_md(tsa_cert.public_key),
+        signing_certificate=cms.CMSAttribute.load(attribute.dump()),
+        certificates=cms.CertificateSet.load(choices.dump()),
+    )
+
+
 def _token(
     tst_info: tsp.TSTInfo,
     *,
-    tsa: Authority,
-    chain: Sequence[x509.Certificate],
+    unit: _Unit,
     signing_time: datetime,
     include_certs: bool,
 ) -> cms.ContentInfo:
@@ -151,32 +179,32 @@ def _token(
     signing-certificate-v2 attribute naming the TSA certificate by its SHA-256 hash (RFC 5816 §2.2.1).
     Certificates go along only when the request set certReq (RFC 3161 §2.4.1).
     """
-    tsa_cert = to_asn1(tsa.cert)
-    signer = KeySigner(tsa.key, tsa_cert)
     content = tst_info.dump()
-    digest_algorithm = select_suitable_signing_md(tsa_cert.public_key)
-    digest = hashes.Hash(get_pyca_cryptography_hash(digest_algorithm))
+    digest = hashes.Hash(get_pyca_cryptography_hash(unit.digest_algorithm))
     digest.update(content)
-    signed_attrs = cms.CMSAttributes(
-        [
-            simple_cms_attribute("content_type", "tst_info"),
-            simple_cms_attribute("message_digest", digest.finalize()),
-            simple_cms_attribute("signing_time", _signing_time(signing_time)),
-            simple_cms_attribute("signing_certificate_v2", as_signing_certificate_v2(tsa_cert)),
-        ]
+    signed_attrs = cms.CMSAttributes.load(
+        cms.CMSAttributes(
+            [
+                simple_cms_attribute("content_type", "tst_info"),
+                simple_cms_attribute("message_digest", digest.finalize()),
+                simple_cms_attribute("signing_time", _signing_time(signing_time)),
+                unit.signing_certificate,
+            ]
+        ).dump()
     )
-    signature = signer.sign_raw(signed_attrs.dump(), digest_algorithm)
-    signer_info = signer.signer_info(digest_algorithm, signed_attrs, signature)
+    signature = unit.signer.sign_raw(signed_attrs.dump(), unit.digest_algorithm)
+    signer_info = cms.SignerInfo.load(unit.signer.signer_info(unit.digest_algorithm, signed_attrs, signature).dump())
     signed_data: dict[str, object] = {
         "version": "v3",
-        "digest_algorithms": [algos.DigestAlgorithm({"algorithm": digest_algorithm})],
+        "digest_algorithms": [algos.DigestAlgorithm({"algorithm": unit.digest_algorithm})],
         "encap_content_info": {"content_type": "tst_info", "content": cms.ParsableOctetString(content)},
         "signer_infos": [signer_info],
     }
     if include_certs:
-        certs = [tsa_cert, *(to_asn1(c) for c in chain if c != tsa.cert)]
-        signed_data["certificates"] = [cms.CertificateChoices(name="certificate", value=c) for c in certs]
-    return cms.ContentInfo({"content_type": "signed_data", "content": cms.SignedData(signed_data)})
+        signed_data["certificates"] = unit.certificates
+    return cms.ContentInfo.load(
+        cms.ContentInfo({"content_type": "signed_data", "content": cms.SignedData(signed_data)}).dump()
+    )
 
 
 def timestamp_response(
@@ -210,12 +238,9 @@ def timestamp_response(
     gen_time = now.astimezone(UTC)
     if accuracy >= timedelta(seconds=1):
         gen_time = gen_time.replace(microsecond=0)
-    tst_info = _tst_info(
-        parsed, tsa=to_asn1(tsa.cert), policy=policy, gen_time=gen_time, serial=serial, accuracy=accuracy
-    )
-    token = _token(
-        tst_info, tsa=tsa, chain=chain, signing_time=gen_time, include_certs=bool(parsed["cert_req"].native)
-    )
+    unit = _unit(ca.der(tsa.cert), tsa.key, tuple(ca.der(c) for c in chain))
+    tst_info = _tst_info(parsed, tsa=unit.cert, policy=policy, gen_time=gen_time, serial=serial, accuracy=accuracy)
+    token = _token(tst_info, unit=unit, signing_time=gen_time, include_certs=bool(parsed["cert_req"].native))
     status = tsp.PKIStatusInfo({"status": "granted"})
     return tsp.TimeStampResp({"status": status, "time_stamp_token": token}).dump()
 

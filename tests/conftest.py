@@ -120,8 +120,8 @@ from pathlib import Path  # noqa: E402
 from reportlab.pdfgen import canvas  # noqa: E402
 
 from esign import signers  # noqa: E402
-from esign.signers import KeySigner  # noqa: E402
 from esign.settings import Settings  # noqa: E402
+from esign.signers import KeySigner  # noqa: E402
 from esign.trust import TrustSettings  # noqa: E402
 from tests.pki import TestPki  # noqa: E402
 from tests.validators import nss_db  # noqa: E402

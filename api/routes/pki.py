@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-
-from cryptography import x509
 from typing import Annotated
 
+from cryptography import x509
 from fastapi import APIRouter, Body
 from fastapi.responses import Response
 

@@ -18,7 +18,7 @@ from keys.credentials import Purpose, Status, Storage
 from keys.errors import CredentialLocked, PinInvalid
 from tests.keys.softhsm import MODULE, SoftHsm, environment
 from tests.validators import nss_db, pdfsig
-from tests.world import PIN, World, actor_for
+from tests.world import World, actor_for
 
 
 @pytest.fixture(scope="session")
