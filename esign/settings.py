@@ -63,8 +63,25 @@ class Settings(BaseSettings):
     font_dirs: Annotated[list[Path], NoDecode] = Field(
         default_factory=list, description="Extra folders searched for CJK TrueType fonts."
     )
+    font_mark: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list, description="Faces for the issuing-authority mark (发文机关标志), first that has the glyph wins."
+    )
+    font_title: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list, description="Faces for titles (方正小标宋 in the standard)."
+    )
+    font_body: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list, description="Faces for the body (仿宋_GB2312 in the standard)."
+    )
+    font_heading: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list, description="Faces for first-level headings and labels (黑体)."
+    )
+    font_kai: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list, description="Faces for second-level headings and the signer's name (楷体)."
+    )
 
-    @field_validator("trust_anchors", "font_dirs", mode="before")
+    @field_validator(
+        "trust_anchors", "font_dirs", "font_mark", "font_title", "font_body", "font_heading", "font_kai", mode="before"
+    )
     @classmethod
     def _split_paths(cls, value: object) -> object:
         if isinstance(value, str):
