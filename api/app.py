@@ -11,7 +11,8 @@ from fastapi import FastAPI
 import esign
 from api import errors
 from api.limits import BodySizeLimit
-from api.routes import credentials, health, identities, pki, signing, verify
+from api.routes import credentials, documents, health, identities, pki, signing, verify
+from esign.blobs import blob_store_from_settings
 from esign.db import Database
 from esign.settings import Settings
 from esign.trust import TrustSettings
@@ -38,6 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.database = database
+    app.state.blobs = blob_store_from_settings(settings)
     app.state.trust = TrustSettings.from_files(
         settings.trust_anchors,
         allow_fetching=settings.allow_fetching,
@@ -46,7 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_upload_bytes=settings.max_upload_bytes)
     app.include_router(health.router)
-    for module in (verify, signing, credentials, identities, pki):
+    for module in (verify, signing, documents, credentials, identities, pki):
         app.include_router(module.router)
     logging.getLogger("esign").setLevel(logging.INFO)
     return app

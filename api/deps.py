@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from esign.blobs import BlobStore
 from esign.db import Database
 from esign.settings import Settings
 from esign.trust import TrustSettings
@@ -29,6 +30,10 @@ def get_trust(request: Request) -> TrustSettings:
 
 def get_database(request: Request) -> Database:
     return request.app.state.database  # type: ignore[no-any-return]
+
+
+def get_blobs(request: Request) -> BlobStore:
+    return request.app.state.blobs  # type: ignore[no-any-return]
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -13,7 +13,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from esign import errors
+from documents import errors as documents_errors
+from esign import errors, idempotency
 from keys import errors as keys_errors
 
 logger = logging.getLogger("esign.api")
@@ -36,6 +37,11 @@ STATUS: dict[type[errors.EsignError], int] = {
     keys_errors.CredentialUnusable: 409,
     keys_errors.PkiNotInitialised: 503,
     keys_errors.TokenDeviceError: 503,
+    idempotency.IdempotencyConflict: 409,
+    idempotency.InvalidIdempotencyKey: 422,
+    documents_errors.DocumentNotFound: 404,
+    documents_errors.InvalidDocument: 422,
+    documents_errors.StateConflict: 409,
 }
 
 

@@ -121,3 +121,41 @@ class RevocationOut(BaseModel):
     serial: str
     revoked_at: datetime
     reason: str
+
+
+class RevisionOut(_Out):
+    seq: int
+    reason: str
+    sha256: str
+    size: int
+    detail: dict[str, object]
+    created_by: str
+    created_at: datetime
+    has_verification: bool = Field(description="A verification report was stored when it arrived")
+
+
+class DocumentOut(_Out):
+    id: str
+    organisation_id: str
+    kind: str
+    direction: str
+    title: str
+    number: str | None
+    secrecy: str | None
+    urgency: str | None
+    state: str
+    revisions: int = Field(description="How many revisions the document has; the latest is the current PDF")
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class DocumentSignIn(BaseModel):
+    credential_id: str
+    pin: str | None = Field(default=None, max_length=128)
+    session: str | None = Field(default=None, description="A signing session secret instead of the PIN")
+    level: str = Field(default="B-B", pattern="^B-(B|T|LT|LTA)$")
+    reason: str | None = Field(default=None, max_length=200)
+    visible: str | None = Field(
+        default=None, description="PAGE:x1,y1,x2,y2 in points; a seal goes over the date by default"
+    )

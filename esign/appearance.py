@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pyhanko.pdf_utils import layout
 from pyhanko.pdf_utils.content import PdfContent
@@ -39,6 +40,8 @@ class Appearance:
     ``box`` is (x1, y1, x2, y2) in PDF points from the page's lower-left corner.
     ``seal_text``, when given, draws a red round seal with that text (the organisation's name).
     ``show_details`` adds the signer's name, the signing time and the reason as text.
+    ``text`` instead draws just that text, e.g. a document number stamped where the layout left room for
+    it, in ``font`` (default: the engine's CJK face) aligned ``align`` in the box.
     """
 
     page: int = 1
@@ -46,6 +49,9 @@ class Appearance:
     seal_text: str | None = None
     show_details: bool = True
     font_size: int = 9
+    text: str | None = None
+    font: Path | None = None
+    align: Literal["left", "centre", "right"] = "centre"
 
     def __post_init__(self) -> None:
         x1, y1, x2, y2 = self.box
@@ -53,8 +59,8 @@ class Appearance:
             raise AppearanceError(f"signature box {self.box} must have x2 > x1 and y2 > y1")
         if self.page == 0:
             raise AppearanceError("pages count from 1 (or from -1 for the last page)")
-        if not self.show_details and not self.seal_text:
-            raise AppearanceError("an appearance needs details, a seal, or both")
+        if not self.show_details and not self.seal_text and not self.text:
+            raise AppearanceError("an appearance needs details, a seal, a text, or a combination")
 
 
 def _register_font(font_path: Path) -> str:
@@ -140,8 +146,28 @@ _SEAL_LAYOUT = layout.SimpleBoxLayoutRule(
 )
 
 
+_ALIGN = {
+    "left": layout.AxisAlignment.ALIGN_MIN,
+    "centre": layout.AxisAlignment.ALIGN_MID,
+    "right": layout.AxisAlignment.ALIGN_MAX,
+}
+
+
 def stamp_style(appearance: Appearance, *, font_path: Path, reason: str | None) -> BaseStampStyle:
     """The pyhanko stamp style drawing ``appearance``; the text uses ``%(signer)s`` and ``%(ts)s``."""
+    if appearance.text is not None:
+        return TextStampStyle(
+            stamp_text=appearance.text.replace("%", "%%"),
+            text_box_style=TextBoxStyle(
+                font=GlyphAccumulatorFactory(str(appearance.font or font_path), font_size=appearance.font_size),
+                font_size=appearance.font_size,
+            ),
+            inner_content_layout=layout.SimpleBoxLayoutRule(
+                x_align=_ALIGN[appearance.align], y_align=layout.AxisAlignment.ALIGN_MID,
+                margins=layout.Margins.uniform(0), inner_content_scaling=layout.InnerScaling.NO_SCALING,
+            ),
+            border_width=0,
+        )
     background = ImportedPdfBytes(seal_pdf(appearance.seal_text, font_path)) if appearance.seal_text else None
     if not appearance.show_details:
         return StaticStampStyle(

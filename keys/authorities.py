@@ -28,7 +28,7 @@ from .ca import Authority, PkiUrls, Profile
 from .errors import PkiNotInitialised
 from .identities import now
 
-ROOT, ISSUING, TSA, OCSP = "root", "issuing", "tsa", "ocsp"
+ROOT, ISSUING, TSA, OCSP, REGISTRY = "root", "issuing", "tsa", "ocsp", "registry"
 PKI_ORGANISATION = "esign PKI"
 PASSPHRASE_FILE = "ca-passphrase"
 
@@ -65,6 +65,8 @@ class Pki:
     issuing: Authority
     tsa: Authority
     ocsp: Authority
+    registry: Authority
+    """Signs the registration of document numbers: the number is stamped as its visible appearance."""
     urls: PkiUrls
 
     @property
@@ -116,34 +118,58 @@ def _store(session: Session, name: str, authority: Authority, secret: bytes) -> 
     )
 
 
+_SERVICES = (
+    (TSA, Profile.TSA, "esign time-stamping unit"),
+    (OCSP, Profile.OCSP, "esign OCSP responder"),
+    (REGISTRY, Profile.SIGNATURE, "esign 公文登记 document registry"),
+)
+
+
 def ensure(session: Session, settings: Settings) -> tuple[Pki, bool]:
-    """The PKI, created on first use (root, issuing CA, TSA, OCSP responder); True when it was just made."""
-    if session.get(PkiAuthority, ROOT) is not None:
+    """The PKI, with whatever of it is missing created (root, issuing CA, TSA, OCSP responder, registry);
+    True when the root was just made. Running it again changes nothing."""
+    existing = set(session.scalars(select(PkiAuthority.name)))
+    if {ROOT, ISSUING, *(name for name, _, _ in _SERVICES)} <= existing:
         return load(session, settings), False
     secret = passphrase(settings, create=True)
     urls = PkiUrls(settings.public_url)
     kind = settings.key_kind
-    root = ca.new_root("esign root CA", organisation=PKI_ORGANISATION, urls=urls, kind=kind)
-    issuing = ca.new_subordinate(
-        root, profile=Profile.ISSUING_CA, common_name="esign issuing CA", organisation=PKI_ORGANISATION, urls=urls, kind=kind
-    )
-    tsa = ca.new_subordinate(
-        issuing, profile=Profile.TSA, common_name="esign time-stamping unit", organisation=PKI_ORGANISATION, urls=urls, kind=kind
-    )
-    ocsp = ca.new_subordinate(
-        issuing, profile=Profile.OCSP, common_name="esign OCSP responder", organisation=PKI_ORGANISATION, urls=urls, kind=kind
-    )
-    for name, authority in ((ROOT, root), (ISSUING, issuing), (TSA, tsa), (OCSP, ocsp)):
-        _store(session, name, authority, secret)
-    record(session, issuing.cert, issuer=ROOT, profile=Profile.ISSUING_CA, organisation_id=None)
-    record(session, tsa.cert, issuer=ISSUING, profile=Profile.TSA, organisation_id=None)
-    record(session, ocsp.cert, issuer=ISSUING, profile=Profile.OCSP, organisation_id=None)
+    created = ROOT not in existing
+    if created:
+        root = ca.new_root("esign root CA", organisation=PKI_ORGANISATION, urls=urls, kind=kind)
+        issuing = ca.new_subordinate(
+            root, profile=Profile.ISSUING_CA, common_name="esign issuing CA", organisation=PKI_ORGANISATION,
+            urls=urls, kind=kind,
+        )
+        _store(session, ROOT, root, secret)
+        _store(session, ISSUING, issuing, secret)
+        record(session, issuing.cert, issuer=ROOT, profile=Profile.ISSUING_CA, organisation_id=None)
+    else:
+        issuing = _open(session.get(PkiAuthority, ISSUING), secret)  # type: ignore[arg-type]
+    for name, profile, common_name in _SERVICES:
+        if name in existing:
+            continue
+        service = ca.new_subordinate(
+            issuing, profile=profile, common_name=common_name, organisation=PKI_ORGANISATION, urls=urls, kind=kind
+        )
+        _store(session, name, service, secret)
+        record(session, service.cert, issuer=ISSUING, profile=profile, organisation_id=None)
     session.flush()
-    audit.append(
-        session, actor="operator", action="pki.created", subject="pki",
-        payload={"root": serial_hex(root.cert.serial_number), "issuing": serial_hex(issuing.cert.serial_number)},
-    )
-    return load(session, settings), True
+    pki = load(session, settings)
+    if created:
+        audit.append(
+            session, actor="operator", action="pki.created", subject="pki",
+            payload={"root": serial_hex(pki.root.cert.serial_number), "issuing": serial_hex(pki.issuing.cert.serial_number)},
+        )
+    return pki, created
+
+
+def _open(row: PkiAuthority, secret: bytes) -> Authority:
+    try:
+        private_key = envelope.open_key(row.encrypted_key, secret, context=f"pki:{row.name}".encode())
+    except envelope.WrongSecret:
+        raise PkiNotInitialised("the CA passphrase does not open the CA's keys") from None
+    return Authority(cert=x509.load_der_x509_certificate(row.certificate), key=private_key)
 
 
 _cache: dict[str, Pki] = {}
@@ -157,25 +183,16 @@ def _fingerprint(certificates: dict[str, bytes]) -> str:
 def load(session: Session, settings: Settings) -> Pki:
     """The PKI with its keys decrypted; the decryption is paid once per process and PKI."""
     rows = {row.name: row for row in session.scalars(select(PkiAuthority))}
-    if ROOT not in rows:
-        raise PkiNotInitialised("the PKI has not been created yet: run `esign init`")
+    if not {ROOT, ISSUING, TSA, OCSP, REGISTRY} <= set(rows):
+        raise PkiNotInitialised("the PKI has not been created (or completed) yet: run `esign init`")
     key = _fingerprint({name: row.certificate for name, row in rows.items()})
     with _cache_lock:
         if key in _cache:
             return _cache[key]
     secret = passphrase(settings)
-
-    def authority(name: str) -> Authority:
-        row = rows[name]
-        try:
-            private_key = envelope.open_key(row.encrypted_key, secret, context=f"pki:{name}".encode())
-        except envelope.WrongSecret:
-            raise PkiNotInitialised("the CA passphrase does not open the CA's keys") from None
-        return Authority(cert=x509.load_der_x509_certificate(row.certificate), key=private_key)
-
     pki = Pki(
-        root=authority(ROOT), issuing=authority(ISSUING), tsa=authority(TSA), ocsp=authority(OCSP),
-        urls=PkiUrls(settings.public_url),
+        root=_open(rows[ROOT], secret), issuing=_open(rows[ISSUING], secret), tsa=_open(rows[TSA], secret),
+        ocsp=_open(rows[OCSP], secret), registry=_open(rows[REGISTRY], secret), urls=PkiUrls(settings.public_url),
     )
     with _cache_lock:
         _cache[key] = pki

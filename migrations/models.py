@@ -1,6 +1,8 @@
 """Every model module, imported so that their tables are on ``Base.metadata``: one list for alembic and the tests."""
 
+import documents.records  # noqa: F401
 import esign.audit  # noqa: F401
+import esign.idempotency  # noqa: F401
 import keys.authorities  # noqa: F401
 import keys.credentials  # noqa: F401
 import keys.custody  # noqa: F401

@@ -14,7 +14,7 @@ from keys.errors import InvalidInput
 router = APIRouter(prefix="/v1", tags=["signing"])
 
 
-def _box(visible: str | None) -> tuple[int | None, tuple[float, float, float, float] | None]:
+def parse_visible(visible: str | None) -> tuple[int | None, tuple[float, float, float, float] | None]:
     if not visible:
         return None, None
     try:
@@ -57,7 +57,7 @@ def sign(
         raise TooLarge(f"the upload exceeds the limit of {settings.max_upload_mb} MiB")
     if (pin is None) == (session is None):
         raise InvalidInput("give either pin or session")
-    page, box = _box(visible)
+    page, box = parse_visible(visible)
     request = signing.SignRequest(pdf=data, level=level, reason=reason, location=location, page=page, box=box)
     with database.transaction() as db:
         pki = authorities.load(db, settings)

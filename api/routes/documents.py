@@ -1,0 +1,235 @@
+"""Official documents: intake (rendered or uploaded, idempotent), revisions, numbering, signing."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from api.deps import ActorOf, DatabaseDep, SettingsDep, SignerOf, TrustDep, get_blobs
+from api.routes.signing import parse_visible
+from api.schemas import DocumentOut, DocumentSignIn, RevisionOut
+from documents import intake, numbering, revisions, signing
+from documents.records import Direction, Document, Kind
+from documents.render import DocumentContent
+from esign import idempotency
+from esign.errors import TooLarge
+from esign.report import VerificationReport
+from esign.settings import Settings
+from esign.sign import PadesLevel
+from esign.trust import TrustSettings
+from esign.verify import verify
+from keys import authorities, levels
+from keys.actor import Actor
+from keys.errors import InvalidInput
+
+router = APIRouter(prefix="/v1/documents", tags=["documents"])
+
+IdempotencyKey = Annotated[
+    str | None, Header(alias="Idempotency-Key", description="Makes a retry return what the first request made")
+]
+
+
+def document_out(document: Document) -> DocumentOut:
+    return DocumentOut(
+        id=document.id, organisation_id=document.organisation_id, kind=document.kind, direction=document.direction,
+        title=document.title, number=document.number, secrecy=document.secrecy, urgency=document.urgency,
+        state=document.state, revisions=document.revision_count, created_by=document.created_by,
+        created_at=document.created_at, updated_at=document.updated_at,
+    )
+
+
+def _content(raw: bytes) -> DocumentContent:
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise InvalidInput("the body is not JSON") from None
+    if not isinstance(body, dict) or "content" not in body:
+        raise InvalidInput('send {"content": {...}} with the document\'s structured content, or a multipart PDF upload')
+    try:
+        return DocumentContent.model_validate(body["content"])
+    except ValidationError as e:
+        problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
+        raise InvalidInput(f"content: {problems}") from None
+
+
+@router.post(
+    "",
+    summary="Create a document from structured content (rendered per GB/T 9704) or an uploaded PDF",
+    description=(
+        "`application/json`: `{\"content\": {...}}`, laid out per GB/T 9704-2012 as PDF/A-2b. "
+        "`multipart/form-data`: `file` (a PDF; its signatures are verified and the report kept), and optional "
+        "`title`, `kind` (notice, request, report, reply, letter, minutes) and `direction` (outgoing, incoming). "
+        "With `Idempotency-Key`, a retry returns the same document (200) and creates nothing; the same key "
+        "with a different body is 409 `idempotency_conflict`."
+    ),
+    status_code=201,
+    response_model=DocumentOut,
+    responses={200: {"description": "Replayed: the document an earlier request with this key created"}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"type": "object", "properties": {"content": DocumentContent.model_json_schema()}}},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file"],
+                        "properties": {
+                            "file": {"type": "string", "format": "binary"},
+                            "title": {"type": "string"},
+                            "kind": {"type": "string", "enum": [k.value for k in Kind]},
+                            "direction": {"type": "string", "enum": [d.value for d in Direction]},
+                        },
+                    }
+                },
+            },
+        }
+    },
+)
+async def create(
+    request: Request, actor: ActorOf, database: DatabaseDep, settings: SettingsDep, trust: TrustDep, key: IdempotencyKey = None
+) -> Response:
+    blobs = get_blobs(request)
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        form = await request.form()
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise InvalidInput("a multipart request needs the PDF as the field `file`")
+        data = await upload.read(settings.max_upload_bytes + 1)
+        if len(data) > settings.max_upload_bytes:
+            raise TooLarge(f"the upload exceeds the limit of {settings.max_upload_mb} MiB")
+        title = form.get("title")
+        try:
+            kind = Kind(str(form.get("kind") or Kind.NOTICE.value))
+            direction = Direction(str(form.get("direction") or Direction.INCOMING.value))
+        except ValueError as e:
+            raise InvalidInput(str(e)) from None
+
+        def store() -> intake.Intake:
+            with database.transaction() as session:
+                verification_trust = _trust(session, settings, trust)
+                made = intake.from_upload(
+                    session, actor=actor, blobs=blobs, trust=verification_trust, data=data,
+                    title=str(title) if title else None, kind=kind, direction=direction, idempotency_key=key,
+                )
+                return made
+
+        made = await run_in_threadpool(store)
+    else:
+        content = _content(await request.body())
+
+        def render() -> intake.Intake:
+            with database.transaction() as session:
+                return intake.from_content(
+                    session, actor=actor, blobs=blobs, settings=settings, content=content, idempotency_key=key
+                )
+
+        made = await run_in_threadpool(render)
+    body = document_out(made.document).model_dump(mode="json")
+    return JSONResponse(body, status_code=201 if made.created else 200)
+
+
+def _trust(session: Session, settings: Settings, trust: TrustSettings) -> TrustSettings:
+    return levels.trust_with_own_pki(session, pki=authorities.load(session, settings), settings=settings, base=trust)
+
+
+@router.get("/{document_id}", response_model=DocumentOut)
+def get_document(document_id: str, actor: ActorOf, database: DatabaseDep) -> DocumentOut:
+    with database.transaction() as session:
+        return document_out(revisions.get_document(session, actor=actor, document_id=document_id))
+
+
+@router.get("/{document_id}/revisions", response_model=list[RevisionOut])
+def list_revisions(document_id: str, actor: ActorOf, database: DatabaseDep) -> list[RevisionOut]:
+    with database.transaction() as session:
+        return [
+            RevisionOut.model_validate(r).model_copy(update={"has_verification": r.verification is not None})
+            for r in revisions.listing(session, actor=actor, document_id=document_id)
+        ]
+
+
+def _pdf(request: Request, session: Session, actor: Actor, document_id: str, seq: int | None) -> Response:
+    if seq is None:
+        revision = revisions.latest(session, revisions.get_document(session, actor=actor, document_id=document_id))
+    else:
+        revision = revisions.get(session, actor=actor, document_id=document_id, seq=seq)
+    data = revisions.pdf(get_blobs(request), revision)
+    return Response(data, media_type="application/pdf", headers={"ETag": f'"{revision.sha256}"'})
+
+
+@router.get("/{document_id}/pdf", summary="The current PDF (the latest revision)", response_class=Response)
+def latest_pdf(document_id: str, request: Request, actor: ActorOf, database: DatabaseDep) -> Response:
+    with database.transaction() as session:
+        return _pdf(request, session, actor, document_id, None)
+
+
+@router.get("/{document_id}/revisions/{seq}/pdf", summary="One revision's PDF, byte for byte", response_class=Response)
+def revision_pdf(document_id: str, seq: int, request: Request, actor: ActorOf, database: DatabaseDep) -> Response:
+    with database.transaction() as session:
+        return _pdf(request, session, actor, document_id, seq)
+
+
+@router.get(
+    "/{document_id}/verification", response_model=VerificationReport,
+    summary="The verification report of the current PDF",
+)
+def verification(
+    document_id: str, request: Request, actor: ActorOf, database: DatabaseDep, settings: SettingsDep, trust: TrustDep
+) -> VerificationReport:
+    with database.transaction() as session:
+        document = revisions.get_document(session, actor=actor, document_id=document_id)
+        data = revisions.pdf(get_blobs(request), revisions.latest(session, document))
+        verification_trust = _trust(session, settings, trust)
+    return verify(data, verification_trust)
+
+
+@router.post("/{document_id}/register", response_model=DocumentOut, summary="Register and number (登记编号)")
+def register(
+    document_id: str, request: Request, actor: ActorOf, database: DatabaseDep, settings: SettingsDep, key: IdempotencyKey = None
+) -> DocumentOut:
+    with database.transaction() as session:
+        claim = None
+        if key is not None:
+            claim = idempotency.claim(
+                session, scope=f"{actor.organisation_id}:register", key=key,
+                request_fingerprint=idempotency.fingerprint("register", document_id),
+            )
+            if claim.replay is not None:
+                return document_out(revisions.get_document(session, actor=actor, document_id=document_id))
+        document = numbering.register(
+            session, actor=actor, blobs=get_blobs(request), pki=authorities.load(session, settings), settings=settings,
+            document_id=document_id, font=_body_font(settings),
+        )
+        if claim is not None:
+            idempotency.complete(session, claim, f"document:{document.id}")
+        return document_out(document)
+
+
+def _body_font(settings: SettingsDep):  # type: ignore[no-untyped-def]
+    from documents.render import body_font
+
+    return body_font(settings)
+
+
+@router.post("/{document_id}/sign", response_model=RevisionOut, summary="Sign or seal the current PDF")
+def sign(
+    document_id: str, body: DocumentSignIn, request: Request, actor: SignerOf, database: DatabaseDep, settings: SettingsDep
+) -> RevisionOut:
+    if (body.pin is None) == (body.session is None):
+        raise InvalidInput("give either pin or session")
+    page, box = parse_visible(body.visible)
+    with database.transaction() as session:
+        revision = signing.sign_document(
+            session, actor=actor, blobs=get_blobs(request), pki=authorities.load(session, settings), settings=settings,
+            document_id=document_id, credential_id=body.credential_id, pin=body.pin, session_secret=body.session,
+            level=PadesLevel(body.level), reason=body.reason, page=page, box=box,
+        )
+        return RevisionOut.model_validate(revision).model_copy(update={"has_verification": False})

@@ -1,0 +1,96 @@
+"""Documents and their revisions: every change to a document's PDF is a new, immutable revision."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from esign.db import Base
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Direction(enum.StrEnum):
+    OUTGOING = "outgoing"
+    INCOMING = "incoming"
+
+
+class Kind(enum.StrEnum):
+    NOTICE = "notice"
+    REQUEST = "request"
+    REPORT = "report"
+    REPLY = "reply"
+    LETTER = "letter"
+    MINUTES = "minutes"
+
+
+class Reason(enum.StrEnum):
+    """Why a revision exists."""
+
+    RENDERED = "rendered"
+    UPLOADED = "uploaded"
+    NUMBERED = "numbered"
+    SIGNED = "signed"
+    SEALED = "sealed"
+    RECEIVED = "received"
+
+
+class Document(Base):
+    __tablename__ = "documents"
+    __table_args__ = (UniqueConstraint("organisation_id", "number"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    direction: Mapped[str] = mapped_column(String(20))
+    title: Mapped[str] = mapped_column(String(500))
+    number: Mapped[str | None] = mapped_column(String(100))
+    secrecy: Mapped[str | None] = mapped_column(String(20))
+    urgency: Mapped[str | None] = mapped_column(String(20))
+    state: Mapped[str] = mapped_column(String(30), default="draft")
+    content: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    layout: Mapped[dict[str, Any] | None] = mapped_column(JSON, doc="where the number and the seal go")
+    revision_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=now)
+    updated_at: Mapped[datetime] = mapped_column(default=now)
+
+
+class Revision(Base):
+    __tablename__ = "revisions"
+    __table_args__ = (UniqueConstraint("document_id", "seq"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"), index=True)
+    organisation_id: Mapped[str] = mapped_column(String(36), index=True)
+    seq: Mapped[int] = mapped_column(Integer, doc="1, 2, ... within the document")
+    parent_id: Mapped[str | None] = mapped_column(ForeignKey("revisions.id"))
+    sha256: Mapped[str] = mapped_column(String(64), doc="the PDF in the blob store")
+    size: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    verification: Mapped[dict[str, Any] | None] = mapped_column(JSON, doc="report stored when received")
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=now)
+
+
+class NumberSequence(Base):
+    """The last number given per organisation, prefix (机关代字) and year: the row lock makes numbers gap-free."""
+
+    __tablename__ = "number_sequences"
+
+    organisation_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    prefix: Mapped[str] = mapped_column(String(50), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,93 @@
+"""Adding and reading revisions. A revision is immutable: its PDF lives in the blob store under its SHA-256,
+and every revision after the first extends its parent byte for byte (an incremental update), so the
+signatures in earlier revisions stay valid."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from esign import audit
+from esign.blobs import BlobStore
+from keys.actor import Actor
+
+from .errors import DocumentNotFound, InvalidDocument
+from .records import Document, Reason, Revision, new_id, now
+
+
+def get_document(session: Session, *, actor: Actor, document_id: str, for_update: bool = False) -> Document:
+    """The document if it belongs to the actor's organisation; ``for_update`` locks it, so two changes to one
+    document (two signatures, a signature and a number) queue up instead of forking its revisions."""
+    document = session.get(Document, document_id, with_for_update=for_update, populate_existing=for_update)
+    if document is None or document.organisation_id != actor.organisation_id:
+        raise DocumentNotFound(f"document {document_id} not found")
+    return document
+
+
+def latest(session: Session, document: Document) -> Revision:
+    revision = session.scalar(
+        select(Revision).where(Revision.document_id == document.id, Revision.seq == document.revision_count)
+    )
+    if revision is None:
+        raise DocumentNotFound(f"document {document.id} has no revision")
+    return revision
+
+
+def listing(session: Session, *, actor: Actor, document_id: str) -> Sequence[Revision]:
+    document = get_document(session, actor=actor, document_id=document_id)
+    return session.scalars(select(Revision).where(Revision.document_id == document.id).order_by(Revision.seq)).all()
+
+
+def get(session: Session, *, actor: Actor, document_id: str, seq: int) -> Revision:
+    document = get_document(session, actor=actor, document_id=document_id)
+    revision = session.scalar(select(Revision).where(Revision.document_id == document.id, Revision.seq == seq))
+    if revision is None:
+        raise DocumentNotFound(f"document {document_id} has no revision {seq}")
+    return revision
+
+
+def pdf(blobs: BlobStore, revision: Revision) -> bytes:
+    return blobs.get(revision.sha256)
+
+
+def add(
+    session: Session,
+    *,
+    blobs: BlobStore,
+    document: Document,
+    data: bytes,
+    reason: Reason,
+    by: str,
+    detail: dict[str, Any] | None = None,
+    verification: dict[str, Any] | None = None,
+) -> Revision:
+    """Append a revision; the caller holds the document's lock (``get_document(..., for_update=True)``)."""
+    parent = latest(session, document) if document.revision_count else None
+    if parent is not None and not data.startswith(pdf(blobs, parent)):
+        raise InvalidDocument("a new revision must extend the previous one as an incremental update")
+    digest = blobs.put(data)
+    revision = Revision(
+        id=new_id(),
+        document_id=document.id,
+        organisation_id=document.organisation_id,
+        seq=document.revision_count + 1,
+        parent_id=parent.id if parent else None,
+        sha256=digest,
+        size=len(data),
+        reason=reason.value,
+        detail=detail or {},
+        verification=verification,
+        created_by=by,
+    )
+    session.add(revision)
+    document.revision_count = revision.seq
+    document.updated_at = now()
+    session.flush()
+    audit.append(
+        session, actor=by, action=f"document.{reason.value}", subject=f"document:{document.id}",
+        chain=document.organisation_id, payload={"revision": revision.seq, "sha256": digest, **(detail or {})},
+    )
+    return revision

@@ -1,0 +1,65 @@
+"""Signing and sealing a document: the latest revision, signed with the actor's credential, becomes the next."""
+
+from __future__ import annotations
+
+
+from sqlalchemy.orm import Session
+
+from esign.blobs import BlobStore
+from esign.sign import PadesLevel
+from esign.settings import Settings
+from keys import credentials, signing
+from keys.actor import Actor
+from keys.authorities import Pki
+from keys.credentials import Purpose
+
+from . import revisions
+from .records import Reason, Revision
+
+
+def sign_document(
+    session: Session,
+    *,
+    actor: Actor,
+    blobs: BlobStore,
+    pki: Pki,
+    settings: Settings,
+    document_id: str,
+    credential_id: str,
+    pin: str | None = None,
+    session_secret: str | None = None,
+    level: PadesLevel = PadesLevel.B_B,
+    reason: str | None = None,
+    page: int | None = None,
+    box: tuple[float, float, float, float] | None = None,
+) -> Revision:
+    """Sign (or, with a seal credential, seal) the document's latest revision into a new one.
+
+    A seal goes where the layout put the seal (pressed over the issuer's name and the date) unless a box
+    is given; a personal signature is invisible unless a box is given.
+    """
+    document = revisions.get_document(session, actor=actor, document_id=document_id, for_update=True)
+    credential = credentials.get(session, actor=actor, credential_id=credential_id)
+    sealing = credential.purpose == Purpose.SEAL.value
+    if sealing and box is None and document.layout and document.layout.get("seal_box"):
+        seal_page, *seal_box = document.layout["seal_box"]
+        page, box = int(seal_page) + 1, tuple(seal_box)  # type: ignore[assignment]
+    request = signing.SignRequest(
+        pdf=revisions.pdf(blobs, revisions.latest(session, document)), level=level, reason=reason, page=page, box=box
+    )
+    if session_secret is not None:
+        signed = signing.with_session(
+            session, actor=actor, pki=pki, settings=settings, credential_id=credential_id, secret=session_secret,
+            request=request,
+        )
+    else:
+        signed = signing.with_pin(
+            session, actor=actor, pki=pki, settings=settings, credential_id=credential_id, pin=pin or "",
+            request=request,
+        )
+    cert = credentials.certificate(session, credential)
+    return revisions.add(
+        session, blobs=blobs, document=document, data=signed, reason=Reason.SEALED if sealing else Reason.SIGNED,
+        by=actor.label,
+        detail={"credential": credential.id, "signer": cert.subject.rfc4514_string(), "level": level.value},
+    )

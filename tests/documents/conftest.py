@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from esign.blobs import BlobStore, blob_store_from_settings
+from esign.settings import Settings
+
+
+@pytest.fixture
+def api(db_settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(db_settings), raise_server_exceptions=False) as client:
+        yield client
+
+
+@pytest.fixture
+def blobs(db_settings: Settings) -> BlobStore:
+    return blob_store_from_settings(db_settings)
