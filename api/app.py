@@ -11,7 +11,7 @@ from fastapi import FastAPI
 import esign
 from api import errors
 from api.limits import BodySizeLimit
-from api.routes import credentials, documents, health, identities, pki, signing, verify
+from api.routes import credentials, health, identities, pki, signing, verify
 from esign.blobs import blob_store_from_settings
 from esign.db import Database
 from esign.settings import Settings
@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_upload_bytes=settings.max_upload_bytes)
     app.include_router(health.router)
-    for module in (verify, signing, documents, credentials, identities, pki):
+    for module in (verify, signing, credentials, identities, pki):
         app.include_router(module.router)
     logging.getLogger("esign").setLevel(logging.INFO)
     return app
