@@ -5,9 +5,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     ESIGN_DATA_DIR=/data
 
-# The CJK face used in signature appearances, seals and reports.
+# The CJK faces of official documents, signature appearances, seals and reports.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends fonts-arphic-gbsn00lp \
+ && apt-get install -y --no-install-recommends fonts-arphic-gbsn00lp fonts-arphic-gkai00mp fonts-arphic-ukai \
+      fonts-cwtex-fs fonts-wqy-zenhei \
  && rm -rf /var/lib/apt/lists/*
 
 RUN useradd --create-home --uid 10001 esign \

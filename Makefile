@@ -32,8 +32,10 @@ test: $(VENV)/.test-installed
 	@scripts/system-packages test
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-bench: $(VENV)/.run-installed
+bench: $(VENV)/.test-installed
 	$(BIN)/python bench/sign.py
+	$(BIN)/python bench/render.py
+	$(BIN)/python bench/pki.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

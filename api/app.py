@@ -3,28 +3,34 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 
 import esign
 from api import errors
 from api.limits import BodySizeLimit
-from api.routes import credentials, health, identities, pki, signing, verify
+from api.routes import circulation, credentials, documents, health, identities, pki, signing, verify, webhooks
 from esign.blobs import blob_store_from_settings
 from esign.db import Database
 from esign.settings import Settings
 from esign.trust import TrustSettings
+from esign.worker import Job, start_background
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, background_jobs: Sequence[Job] = ()) -> FastAPI:
+    """``background_jobs`` run in a thread for as long as the app is up (``esign serve``'s embedded worker)."""
     settings = settings or Settings()
     database = Database.from_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        embedded = start_background(database, background_jobs) if background_jobs else None
         yield
+        if embedded is not None:
+            await run_in_threadpool(embedded.stop)
         database.dispose()
 
     app = FastAPI(
@@ -48,7 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_upload_bytes=settings.max_upload_bytes)
     app.include_router(health.router)
-    for module in (verify, signing, credentials, identities, pki):
+    for module in (verify, signing, documents, circulation, credentials, identities, pki, webhooks):
         app.include_router(module.router)
     logging.getLogger("esign").setLevel(logging.INFO)
     return app

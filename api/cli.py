@@ -13,9 +13,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from api.cli_documents import register as register_document_commands
 from api.cli_keys import register as register_keys_commands
 from api.console import EXIT_INVALID, err, fail, out
-from esign import errors, migrate
+from documents.circulation import sweeps
+from esign import errors, migrate, webhooks
+from esign import worker as background
 from esign.appearance import Appearance
 from esign.audit import verify as verify_audit
 from esign.db import Database
@@ -28,6 +31,7 @@ from esign.trust import TrustSettings
 from esign.verify import verify as verify_pdf
 from keys import authorities
 from keys import demo as demo_data
+from keys.errors import PkiNotInitialised
 
 app = typer.Typer(help="esign: sign, verify and circulate official documents.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -36,6 +40,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
 
 register_keys_commands(app)
+register_document_commands(app)
 
 DEMO_TOKENS = "demo-tokens.tsv"
 
@@ -44,21 +49,56 @@ def _database(settings: Settings) -> Database:
     return Database.from_settings(settings)
 
 
+def _background_jobs(settings: Settings) -> list[background.Job]:
+    """What `esign worker` (and the thread of `esign serve`) runs: webhook deliveries and circulation's
+    reminders and escalations."""
+    cipher = webhooks.SecretCipher.derive(authorities.passphrase(settings))
+    return [webhooks.delivery_job(webhooks.DeliveryOptions(cipher=cipher)), *sweeps.jobs()]
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    worker: Annotated[
+        bool, typer.Option("--worker/--no-worker", help="Also run the background jobs (webhooks, reminders) here.")
+    ] = True,
 ) -> None:
-    """Migrate the database, then serve the HTTP API."""
+    """Migrate the database, then serve the HTTP API (and, by default, run the background jobs)."""
     import uvicorn
+
+    from api.app import create_app
 
     settings = Settings()
     database = _database(settings)
     migrate.upgrade(database)
     database.dispose()
+    jobs: list[background.Job] = []
+    if worker:
+        try:
+            jobs = _background_jobs(settings)
+        except PkiNotInitialised as e:
+            err.print(f"[yellow]background jobs not started: {e.message}[/]", highlight=False)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     out.print(f"esign serving on http://{shown}:{port} — API docs at http://{shown}:{port}/docs", highlight=False)
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, log_level="info")
+    # The jobs' thread lives in the app's lifespan, so that uvicorn's graceful shutdown stops it too.
+    uvicorn.run(create_app(settings, background_jobs=jobs), host=host, port=port, log_level="info")
+
+
+@app.command("worker")
+def worker_command() -> None:
+    """Run the background jobs (webhook deliveries, reminders, escalations) until SIGTERM or SIGINT."""
+    settings = Settings()
+    database = _database(settings)
+    logging.getLogger("esign").setLevel(logging.INFO)
+    try:
+        jobs = _background_jobs(settings)
+        out.print(f"esign worker running {len(jobs)} job(s); stop with SIGTERM or Ctrl-C", highlight=False)
+        background.run_until_signalled(database, jobs)
+    except errors.EsignError as e:
+        raise fail(e.message) from None
+    finally:
+        database.dispose()
 
 
 @app.command()

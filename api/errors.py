@@ -14,7 +14,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from documents import errors as documents_errors
-from esign import errors, idempotency
+from documents.render import errors as render_errors
+from esign import errors, idempotency, webhooks
 from keys import errors as keys_errors
 
 logger = logging.getLogger("esign.api")
@@ -39,9 +40,16 @@ STATUS: dict[type[errors.EsignError], int] = {
     keys_errors.TokenDeviceError: 503,
     idempotency.IdempotencyConflict: 409,
     idempotency.InvalidIdempotencyKey: 422,
+    webhooks.WebhookNotFound: 404,
+    webhooks.InvalidWebhook: 422,
+    webhooks.SubscriptionDisabled: 409,
+    webhooks.DeliveryPending: 409,
+    webhooks.SecretUnreadable: 500,
     documents_errors.DocumentNotFound: 404,
     documents_errors.InvalidDocument: 422,
     documents_errors.StateConflict: 409,
+    render_errors.RenderError: 422,
+    render_errors.FontUnavailable: 503,
 }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,6 +19,12 @@ class OrganisationOut(_Out):
     short_name: str = Field(description="机关代字, the prefix of document numbers")
     uscc: str = Field(description="Unified social credit code (GB 32100-2015)")
     disabled: bool
+
+
+class DirectoryEntryOut(_Out):
+    id: str
+    name: str
+    short_name: str
 
 
 class DepartmentIn(BaseModel):
@@ -159,3 +165,115 @@ class DocumentSignIn(BaseModel):
     visible: str | None = Field(
         default=None, description="PAGE:x1,y1,x2,y2 in points; a seal goes over the date by default"
     )
+
+
+class StepOut(_Out):
+    id: str
+    document_id: str
+    route_id: str
+    stage: int
+    kind: str
+    state: str
+    assignee_official_id: str | None
+    assignee_department_id: str | None
+    assignee_role: str | None
+    requires_signature: bool
+    opened_at: datetime
+    due_on: date
+    completed_at: datetime | None
+    completed_by: str | None
+    outcome: str | None
+    opinion: str | None
+    revision_seq: int | None
+
+
+class InboxOut(BaseModel):
+    steps: list[StepOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
+
+
+class AssigneeIn(BaseModel):
+    official_id: str | None = None
+    department_id: str | None = None
+    role: Role | None = None
+
+
+class StepActionIn(BaseModel):
+    opinion: str | None = Field(default=None, max_length=4000)
+    credential_id: str | None = None
+    pin: str | None = Field(default=None, max_length=128)
+    session: str | None = None
+    level: str = Field(default="B-B", pattern="^B-(B|T|LT|LTA)$")
+    recipients: list[str] = Field(default=[], description="Organisations a dispatch step sends to")
+    handlers: list[AssigneeIn] = Field(default=[], description="Assignees of the next stage (a leader's instruction)")
+    override_reason: str | None = Field(default=None, max_length=400)
+
+
+class ReturnIn(BaseModel):
+    opinion: str | None = Field(default=None, max_length=4000)
+    to_stage: int | None = Field(default=None, ge=0, description="Default: the previous stage")
+
+
+class DelegateIn(BaseModel):
+    official_id: str
+    opinion: str | None = Field(default=None, max_length=4000)
+
+
+class RerouteIn(BaseModel):
+    department_id: str
+    opinion: str | None = Field(default=None, max_length=4000)
+
+
+class RouteStartIn(BaseModel):
+    template_id: str | None = None
+    definition: dict[str, object] | None = Field(default=None, description="A route definition instead of a template")
+
+
+class RouteOut(_Out):
+    id: str
+    document_id: str
+    template_id: str | None
+    template_version: int | None
+    state: str
+    stage: int
+
+
+class TemplateIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    direction: str = Field(default="outgoing", pattern="^(outgoing|incoming)$")
+    definition: dict[str, object]
+
+
+class TemplateOut(_Out):
+    id: str
+    name: str
+    version: int
+    direction: str
+    definition: dict[str, object]
+    retired: bool
+    created_at: datetime
+
+
+class TimelineEntryOut(BaseModel):
+    at: datetime
+    type: str
+    by: str | None
+    detail: dict[str, object]
+
+
+class OverrideIn(BaseModel):
+    day: date
+    working: bool = Field(description="true: a working day; false: a day off")
+    note: str = Field(default="", max_length=200)
+
+
+class OverrideOut(_Out):
+    day: date
+    working: bool
+    note: str
+    scope: str
+
+
+class WorkingDayOut(BaseModel):
+    day: date
+    working: bool

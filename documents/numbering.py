@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Executable, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -31,10 +30,10 @@ from keys.authorities import Pki
 from keys.errors import Forbidden
 
 from . import revisions
+from .render import body_font
 from .errors import StateConflict
-from .records import Document, NumberSequence, Reason
+from .records import CHINA, Document, NumberSequence, Reason
 
-CHINA = ZoneInfo("Asia/Shanghai")
 REGISTRY_FIELD = "DocumentNumber"
 
 # Where the number goes in a PDF the service did not lay out: the top right of the first page.
@@ -90,7 +89,6 @@ def register(
     pki: Pki,
     settings: Settings,
     document_id: str,
-    font: Path | None = None,
     today: datetime | None = None,
 ) -> Document:
     """Give the document its number and stamp it in; a clerk's (or a system's) act, once per document."""
@@ -108,7 +106,10 @@ def register(
     stamped = sign(
         current,
         _registry_signer(pki),
-        SignOptions(field_name=REGISTRY_FIELD, reason=f"登记编号 {number}", appearance=_appearance(document, number, font)),
+        SignOptions(
+            field_name=REGISTRY_FIELD, reason=f"登记编号 {number}",
+            appearance=_appearance(document, number, body_font(settings, number)),
+        ),
     )
     document.number = number
     document.state = "registered"

@@ -6,11 +6,20 @@ import enum
 import uuid
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from esign.db import Base
+
+from .render.content import Kind
+
+__all__ = ["CHINA", "Direction", "Document", "Kind", "NumberSequence", "Reason", "Revision"]
+
+
+CHINA = ZoneInfo("Asia/Shanghai")
+"""Official dates (document numbers' years, deadlines) are Beijing dates."""
 
 
 def new_id() -> str:
@@ -24,15 +33,6 @@ def now() -> datetime:
 class Direction(enum.StrEnum):
     OUTGOING = "outgoing"
     INCOMING = "incoming"
-
-
-class Kind(enum.StrEnum):
-    NOTICE = "notice"
-    REQUEST = "request"
-    REPORT = "report"
-    REPLY = "reply"
-    LETTER = "letter"
-    MINUTES = "minutes"
 
 
 class Reason(enum.StrEnum):
@@ -62,6 +62,10 @@ class Document(Base):
     content: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     layout: Mapped[dict[str, Any] | None] = mapped_column(JSON, doc="where the number and the seal go")
     revision_count: Mapped[int] = mapped_column(Integer, default=0)
+    flagged: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false(), doc="received with signatures that do not verify"
+    )
+    flag_override: Mapped[str | None] = mapped_column(String(500), doc="who registered it anyway, and why")
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=now)
     updated_at: Mapped[datetime] = mapped_column(default=now)
@@ -83,6 +87,10 @@ class Revision(Base):
     verification: Mapped[dict[str, Any] | None] = mapped_column(JSON, doc="report stored when received")
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=now)
+
+    @property
+    def has_verification(self) -> bool:
+        return self.verification is not None
 
 
 class NumberSequence(Base):

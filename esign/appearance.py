@@ -76,7 +76,9 @@ def seal_pdf(text: str, font_path: Path, caption: str = "") -> bytes:
     font = _register_font(font_path)
     size = _SEAL_SIZE
     buf = io.BytesIO()
-    c = canvas.Canvas(buf, pagesize=(size, size), pageCompression=1, invariant=1)
+    # The initial font is the embedded face: reportlab's default Helvetica would otherwise sit in the page's
+    # resources unembedded, which PDF/A forbids even for a font that draws nothing.
+    c = canvas.Canvas(buf, pagesize=(size, size), pageCompression=1, invariant=1, initialFontName=font)
     c.setStrokeColorRGB(*SEAL_RED)
     c.setFillColorRGB(*SEAL_RED)
     centre = size / 2

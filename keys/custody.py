@@ -88,14 +88,19 @@ def _usable(session: Session, *, actor: Actor, credential_id: str, pin_attempt: 
 
 
 def _failed_attempt(session: Session, *, actor: Actor, credential: Credential) -> Exception:
+    """Count a wrong PIN on the credential (the caller's transaction commits it: ``keeps_changes``).
+
+    Only the lock it may cause is an audit event: a wrong PIN changes nothing else, and a failed
+    transition (a sign-off with a wrong PIN) must leave the audit log as it was.
+    """
     credential.failed_pin_attempts += 1
     left = MAX_PIN_ATTEMPTS - credential.failed_pin_attempts
     if left <= 0:
         credential.status = Status.LOCKED.value
-    audit.append(
-        session, actor=actor.label, action="credential.pin_rejected", subject=f"credential:{credential.id}",
-        chain=credential.organisation_id, payload={"attempt": credential.failed_pin_attempts, "locked": left <= 0},
-    )
+        audit.append(
+            session, actor=actor.label, action="credential.locked", subject=f"credential:{credential.id}",
+            chain=credential.organisation_id, payload={"attempts": credential.failed_pin_attempts},
+        )
     session.flush()
     if left <= 0:
         return CredentialLocked(f"wrong PIN; credential {credential.id} is now locked")

@@ -97,6 +97,11 @@ def list_organisations(session: Session) -> Sequence[Organisation]:
     return session.scalars(select(Organisation).order_by(Organisation.created_at)).all()
 
 
+def directory(session: Session) -> Sequence[Organisation]:
+    """Every active organisation: whom a document can be dispatched to (names are public, like a phone book)."""
+    return session.scalars(select(Organisation).where(Organisation.disabled.is_(False)).order_by(Organisation.name)).all()
+
+
 def set_organisation_disabled(session: Session, *, organisation_id: str, disabled: bool, by: str = "operator") -> Organisation:
     org = get_organisation(session, organisation_id)
     org.disabled = disabled

@@ -151,7 +151,7 @@ def get_document(document_id: str, actor: ActorOf, database: DatabaseDep) -> Doc
 def list_revisions(document_id: str, actor: ActorOf, database: DatabaseDep) -> list[RevisionOut]:
     with database.transaction() as session:
         return [
-            RevisionOut.model_validate(r).model_copy(update={"has_verification": r.verification is not None})
+            RevisionOut.model_validate(r)
             for r in revisions.listing(session, actor=actor, document_id=document_id)
         ]
 
@@ -206,17 +206,11 @@ def register(
                 return document_out(revisions.get_document(session, actor=actor, document_id=document_id))
         document = numbering.register(
             session, actor=actor, blobs=get_blobs(request), pki=authorities.load(session, settings), settings=settings,
-            document_id=document_id, font=_body_font(settings),
+            document_id=document_id,
         )
         if claim is not None:
             idempotency.complete(session, claim, f"document:{document.id}")
         return document_out(document)
-
-
-def _body_font(settings: SettingsDep):  # type: ignore[no-untyped-def]
-    from documents.render import body_font
-
-    return body_font(settings)
 
 
 @router.post("/{document_id}/sign", response_model=RevisionOut, summary="Sign or seal the current PDF")
@@ -232,4 +226,4 @@ def sign(
             document_id=document_id, credential_id=body.credential_id, pin=body.pin, session_secret=body.session,
             level=PadesLevel(body.level), reason=body.reason, page=page, box=box,
         )
-        return RevisionOut.model_validate(revision).model_copy(update={"has_verification": False})
+        return RevisionOut.model_validate(revision)

@@ -5,7 +5,7 @@ from datetime import timedelta
 from fastapi import APIRouter, status
 
 from api.deps import ActorOf, AdminOf, DatabaseDep
-from api.schemas import DepartmentIn, DepartmentOut, OfficialIn, OfficialOut, OrganisationOut, SystemTokenIn, TokenOut
+from api.schemas import DepartmentIn, DirectoryEntryOut, DepartmentOut, OfficialIn, OfficialOut, OrganisationOut, SystemTokenIn, TokenOut
 from keys import identities, tokens
 
 router = APIRouter(prefix="/v1", tags=["identities"])
@@ -15,6 +15,15 @@ router = APIRouter(prefix="/v1", tags=["identities"])
 def organisation(actor: ActorOf, database: DatabaseDep) -> OrganisationOut:
     with database.transaction() as session:
         return OrganisationOut.model_validate(identities.get_organisation(session, actor.organisation_id))
+
+
+@router.get(
+    "/organisations", response_model=list[DirectoryEntryOut],
+    summary="The directory of organisations, to address a dispatch",
+)
+def directory(actor: ActorOf, database: DatabaseDep) -> list[DirectoryEntryOut]:
+    with database.transaction() as session:
+        return [DirectoryEntryOut.model_validate(o) for o in identities.directory(session)]
 
 
 @router.get("/departments", response_model=list[DepartmentOut])

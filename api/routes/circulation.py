@@ -1,0 +1,184 @@
+"""Circulation: the inbox, acting on steps, routes and their templates, timelines, calendar, statistics."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from api.deps import ActorOf, AdminOf, DatabaseDep, SettingsDep, TrustDep, get_blobs
+from api.schemas import (
+    DelegateIn,
+    InboxOut,
+    OverrideIn,
+    OverrideOut,
+    RerouteIn,
+    ReturnIn,
+    RouteOut,
+    RouteStartIn,
+    StepActionIn,
+    StepOut,
+    TemplateIn,
+    TemplateOut,
+    TimelineEntryOut,
+    WorkingDayOut,
+)
+from documents.circulation import calendar, flows, inbox, stats, templates, timeline
+from documents.circulation.model import Assignee, Outcome, RouteDefinition
+from documents.records import Direction
+from esign.db import Database
+from esign.settings import Settings
+from esign.sign import PadesLevel
+from esign.trust import TrustSettings
+from keys import authorities, levels
+from keys.actor import Actor
+from keys.errors import InvalidInput
+
+router = APIRouter(prefix="/v1", tags=["circulation"])
+
+
+def _definition(raw: dict[str, object]) -> RouteDefinition:
+    try:
+        return RouteDefinition.model_validate(raw)
+    except ValidationError as e:
+        problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
+        raise InvalidInput(f"definition: {problems}") from None
+
+
+def _services(request: Request, session: Session, settings: Settings, trust: TrustSettings) -> flows.Services:
+    pki = authorities.load(session, settings)
+    return flows.Services(
+        blobs=get_blobs(request), pki=pki, settings=settings,
+        trust=levels.trust_with_own_pki(session, pki=pki, settings=settings, base=trust),
+    )
+
+
+@router.get("/inbox", response_model=InboxOut, summary="The caller's open steps, by due date")
+def my_inbox(
+    actor: ActorOf, database: DatabaseDep, limit: Annotated[int, Query(ge=1, le=200)] = 50, cursor: str | None = None
+) -> InboxOut:
+    with database.transaction() as session:
+        page = inbox.inbox(session, actor=actor, limit=limit, cursor=cursor)
+        return InboxOut(steps=[StepOut.model_validate(s) for s in page.steps], next_cursor=page.next_cursor)
+
+
+def _act(
+    request: Request, actor: Actor, database: Database, settings: Settings, trust: TrustSettings, step_id: str,
+    action: flows.Action,
+) -> StepOut:
+    with database.transaction() as session:
+        step = flows.act(session, actor=actor, services=_services(request, session, settings, trust), step_id=step_id, action=action)
+        return StepOut.model_validate(step)
+
+
+@router.post("/steps/{step_id}/approve", response_model=StepOut, summary="Approve: complete the step (signing, numbering, sealing or dispatching as its kind needs)")
+def approve(step_id: str, body: StepActionIn, request: Request, actor: ActorOf, database: DatabaseDep, settings: SettingsDep, trust: TrustDep) -> StepOut:
+    action = flows.Action(
+        outcome=Outcome.APPROVE, opinion=body.opinion, credential_id=body.credential_id, pin=body.pin,
+        session_secret=body.session, level=PadesLevel(body.level), recipients=tuple(body.recipients),
+        handlers=tuple(Assignee(**h.model_dump()) for h in body.handlers), override_reason=body.override_reason,
+    )
+    return _act(request, actor, database, settings, trust, step_id, action)
+
+
+@router.post("/steps/{step_id}/comment", response_model=StepOut, summary="Complete the step with comments only")
+def comment(step_id: str, body: StepActionIn, request: Request, actor: ActorOf, database: DatabaseDep, settings: SettingsDep, trust: TrustDep) -> StepOut:
+    return _act(request, actor, database, settings, trust, step_id, flows.Action(outcome=Outcome.COMMENT, opinion=body.opinion))
+
+
+@router.post("/steps/{step_id}/return", response_model=StepOut, summary="Return the document to an earlier stage")
+def return_(step_id: str, body: ReturnIn, request: Request, actor: ActorOf, database: DatabaseDep, settings: SettingsDep, trust: TrustDep) -> StepOut:
+    action = flows.Action(outcome=Outcome.RETURN, opinion=body.opinion, return_to_stage=body.to_stage)
+    return _act(request, actor, database, settings, trust, step_id, action)
+
+
+@router.post("/steps/{step_id}/delegate", response_model=StepOut, summary="Hand the step to another official")
+def delegate(step_id: str, body: DelegateIn, request: Request, actor: ActorOf, database: DatabaseDep, settings: SettingsDep, trust: TrustDep) -> StepOut:
+    action = flows.Action(outcome=Outcome.DELEGATE, opinion=body.opinion, delegate_to=body.official_id)
+    return _act(request, actor, database, settings, trust, step_id, action)
+
+
+@router.post("/steps/{step_id}/reroute", response_model=StepOut, summary="Send a misdirected step to the right department (回流)")
+def reroute(step_id: str, body: RerouteIn, request: Request, actor: ActorOf, database: DatabaseDep, settings: SettingsDep, trust: TrustDep) -> StepOut:
+    action = flows.Action(outcome=Outcome.REROUTE, opinion=body.opinion, reroute_to=body.department_id)
+    return _act(request, actor, database, settings, trust, step_id, action)
+
+
+@router.post("/documents/{document_id}/route", response_model=RouteOut, status_code=201, summary="Start the document's route")
+def start_route(document_id: str, body: RouteStartIn, actor: ActorOf, database: DatabaseDep) -> RouteOut:
+    definition = _definition(body.definition) if body.definition is not None else None
+    with database.transaction() as session:
+        route = flows.start(session, actor=actor, document_id=document_id, template_id=body.template_id, definition=definition)
+        return RouteOut.model_validate(route)
+
+
+@router.get("/documents/{document_id}/timeline", response_model=list[TimelineEntryOut])
+def document_timeline(document_id: str, actor: ActorOf, database: DatabaseDep) -> list[TimelineEntryOut]:
+    with database.transaction() as session:
+        return [TimelineEntryOut(**asdict(e)) for e in timeline.timeline(session, actor=actor, document_id=document_id)]
+
+
+@router.get("/route-templates", response_model=list[TemplateOut])
+def list_templates(actor: ActorOf, database: DatabaseDep, include_retired: bool = False) -> list[TemplateOut]:
+    with database.transaction() as session:
+        return [TemplateOut.model_validate(t) for t in templates.listing(session, actor=actor, include_retired=include_retired)]
+
+
+@router.post("/route-templates", response_model=TemplateOut, status_code=201, summary="Save a template (a new version if the name exists)")
+def save_template(body: TemplateIn, actor: AdminOf, database: DatabaseDep) -> TemplateOut:
+    definition = _definition(body.definition)
+    with database.transaction() as session:
+        template = templates.save(session, actor=actor, name=body.name, direction=Direction(body.direction), definition=definition)
+        return TemplateOut.model_validate(template)
+
+
+@router.get("/route-templates/{template_id}", response_model=TemplateOut)
+def get_template(template_id: str, actor: ActorOf, database: DatabaseDep) -> TemplateOut:
+    with database.transaction() as session:
+        return TemplateOut.model_validate(templates.get(session, actor=actor, template_id=template_id))
+
+
+@router.post("/route-templates/{template_id}/retire", response_model=TemplateOut)
+def retire_template(template_id: str, actor: AdminOf, database: DatabaseDep) -> TemplateOut:
+    with database.transaction() as session:
+        return TemplateOut.model_validate(templates.retire(session, actor=actor, template_id=template_id))
+
+
+@router.get("/calendar/overrides", response_model=list[OverrideOut])
+def list_overrides(actor: ActorOf, database: DatabaseDep) -> list[OverrideOut]:
+    with database.transaction() as session:
+        return [OverrideOut.model_validate(o) for o in calendar.list_overrides(session, organisation_id=actor.organisation_id)]
+
+
+@router.post("/calendar/overrides", response_model=OverrideOut, summary="Declare a day off or a working day for the organisation")
+def set_override(body: OverrideIn, actor: AdminOf, database: DatabaseDep) -> OverrideOut:
+    with database.transaction() as session:
+        return OverrideOut.model_validate(calendar.set_override(session, actor=actor, day=body.day, working=body.working, note=body.note))
+
+
+@router.get("/calendar/{day}", response_model=WorkingDayOut, summary="Whether a day is a working day for the organisation")
+def working_day(day: date, actor: ActorOf, database: DatabaseDep) -> WorkingDayOut:
+    with database.transaction() as session:
+        return WorkingDayOut(day=day, working=calendar.load(session, organisation_id=actor.organisation_id).is_working_day(day))
+
+
+@router.get(
+    "/stats/departments", summary="Per-department figures for a period; `format=csv` for a CSV export",
+    responses={200: {"content": {"application/json": {}, "text/csv": {}}}},
+)
+def department_stats(
+    actor: ActorOf, database: DatabaseDep, from_: Annotated[date, Query(alias="from")], to: date,
+    format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+) -> Response:
+    with database.transaction() as session:
+        rows = stats.departments(session, actor=actor, start=from_, end=to)
+    if format == "csv":
+        return Response(stats.as_csv(rows), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="departments-{from_}-{to}.csv"'})
+    return Response(json.dumps([asdict(r) for r in rows], ensure_ascii=False), media_type="application/json")

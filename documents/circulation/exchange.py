@@ -1,0 +1,121 @@
+"""Documents between organisations: dispatch (分发) into recipients' inboxes, and receipts (回执) back.
+
+A dispatched document arrives as an incoming document whose first revision is the sender's PDF byte for
+byte. It is verified on arrival and the report kept; a document whose signatures or seal do not verify is
+flagged, and cannot be registered without an explicit, audited override.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from esign import audit, outbox
+from esign.blobs import BlobStore
+from esign.trust import TrustSettings
+from esign.verify import verify
+from keys import identities
+from keys.actor import Actor
+
+from .. import revisions
+from ..errors import InvalidDocument, StateConflict
+from ..records import Direction, Document, Reason, new_id, now
+from .model import Dispatch
+
+
+def dispatch(
+    session: Session,
+    *,
+    actor: Actor,
+    blobs: BlobStore,
+    trust: TrustSettings,
+    document: Document,
+    recipients: Sequence[str],
+) -> list[Document]:
+    """Send the document's current PDF to each recipient organisation; the incoming documents made."""
+    if not recipients:
+        raise InvalidDocument("a dispatch needs at least one recipient organisation")
+    if len(set(recipients)) != len(recipients):
+        raise InvalidDocument("a recipient organisation is listed twice")
+    already = set(session.scalars(select(Dispatch.recipient_organisation_id).where(Dispatch.document_id == document.id)))
+    data = revisions.pdf(blobs, revisions.latest(session, document))
+    report = verify(data, trust)
+    incoming: list[Document] = []
+    for organisation_id in recipients:
+        recipient = identities.get_organisation(session, organisation_id)
+        if recipient.id == document.organisation_id:
+            raise InvalidDocument("a document is dispatched to other organisations, not its own")
+        if recipient.disabled:
+            raise InvalidDocument(f"organisation {recipient.name} is disabled")
+        if recipient.id in already:
+            raise StateConflict(f"the document was dispatched to {recipient.name} already")
+        arrived = Document(
+            id=new_id(),
+            organisation_id=recipient.id,
+            kind=document.kind,
+            direction=Direction.INCOMING.value,
+            title=document.title,
+            number=None,
+            secrecy=document.secrecy,
+            urgency=document.urgency,
+            state="arrived",
+            flagged=not report.valid,
+            content=None,
+            layout=document.layout,
+            created_by=f"dispatch:{document.organisation_id}",
+        )
+        session.add(arrived)
+        session.flush()
+        revisions.add(
+            session, blobs=blobs, document=arrived, data=data, reason=Reason.RECEIVED, by=arrived.created_by,
+            detail={"from_organisation": document.organisation_id, "from_document": document.id,
+                    "sender_number": document.number, "verdict": report.verdict.value},
+            verification=report.model_dump(mode="json"),
+        )
+        session.add(Dispatch(
+            id=new_id(), organisation_id=document.organisation_id, document_id=document.id,
+            recipient_organisation_id=recipient.id, incoming_document_id=arrived.id,
+        ))
+        outbox.emit(
+            session, organisation_id=recipient.id, type="document.received", subject=f"document:{arrived.id}",
+            payload={"document_id": arrived.id, "title": arrived.title, "sender_number": document.number,
+                     "from_organisation": document.organisation_id, "flagged": arrived.flagged},
+        )
+        incoming.append(arrived)
+    document.state = "dispatched"
+    session.flush()
+    outbox.emit(
+        session, organisation_id=document.organisation_id, type="document.dispatched", subject=f"document:{document.id}",
+        payload={"document_id": document.id, "number": document.number, "recipients": list(recipients)},
+    )
+    audit.append(
+        session, actor=actor.label, action="document.dispatched", subject=f"document:{document.id}",
+        chain=document.organisation_id, payload={"recipients": list(recipients), "verdict": report.verdict.value},
+    )
+    return incoming
+
+
+def acknowledge(session: Session, *, actor: Actor, document: Document) -> Dispatch | None:
+    """The recipient signed for an incoming document: its receipt goes back to the sender."""
+    record = session.scalar(
+        select(Dispatch).where(Dispatch.incoming_document_id == document.id).with_for_update()
+    )
+    if record is None:
+        return None
+    if record.received_at is not None:
+        raise StateConflict("the receipt was sent already")
+    record.received_at = now()
+    record.received_by = actor.label
+    outbox.emit(
+        session, organisation_id=record.organisation_id, type="receipt.received", subject=f"document:{record.document_id}",
+        payload={"document_id": record.document_id, "recipient_organisation_id": record.recipient_organisation_id,
+                 "received_at": record.received_at.isoformat()},
+    )
+    audit.append(
+        session, actor=actor.label, action="document.receipt", subject=f"document:{record.document_id}",
+        chain=record.organisation_id,
+        payload={"recipient_organisation_id": record.recipient_organisation_id, "incoming_document_id": document.id},
+    )
+    return record

@@ -1,0 +1,121 @@
+"""Per-department performance figures over a period, in working days.
+
+A step counts for the department that handled it: the department of the official who completed it (or,
+for a step still open, the department it is assigned to or its official's department). Handling time is
+the working days from the day a step opened to the day it was completed, on the organisation's calendar;
+the 90th percentile is the nearest-rank one.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import statistics
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from datetime import date
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from keys.actor import Actor
+from keys.identities import Department, Official
+from keys.errors import InvalidInput
+
+from . import calendar
+from .model import Outcome, Step, StepState
+
+
+@dataclass(frozen=True)
+class DepartmentStats:
+    department_id: str
+    department: str
+    documents_handled: int
+    steps_completed: int
+    median_days: float | None
+    p90_days: int | None
+    on_time_rate: float | None
+    overdue_now: int
+    returns: int
+    reroutes: int
+
+
+def _p90(values: list[int]) -> int:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(0.9 * len(ordered)) - 1)]
+
+
+def departments(session: Session, *, actor: Actor, start: date, end: date, today: date | None = None) -> list[DepartmentStats]:
+    if end < start:
+        raise InvalidInput("the period ends before it starts")
+    day = today or calendar.today()
+    working = calendar.load(session, organisation_id=actor.organisation_id)
+    names = dict(session.execute(
+        select(Department.id, Department.name).where(Department.organisation_id == actor.organisation_id)
+    ).all())
+    official_department = dict(session.execute(
+        select(Official.id, Official.department_id).where(Official.organisation_id == actor.organisation_id)
+    ).all())
+    completed = session.scalars(
+        select(Step).where(
+            Step.organisation_id == actor.organisation_id,
+            Step.completed_on >= start, Step.completed_on <= end,
+            Step.state.in_([StepState.DONE.value, StepState.RETURNED.value, StepState.REROUTED.value, StepState.DELEGATED.value]),
+        )
+    ).all()
+    overdue = session.scalars(
+        select(Step).where(
+            Step.organisation_id == actor.organisation_id, Step.state == StepState.OPEN.value, Step.due_on < day,
+            or_(Step.assignee_department_id.is_not(None), Step.assignee_official_id.is_not(None)),
+        )
+    ).all()
+    durations: dict[str, list[int]] = defaultdict(list)
+    on_time: dict[str, int] = defaultdict(int)
+    documents: dict[str, set[str]] = defaultdict(set)
+    returns: dict[str, int] = defaultdict(int)
+    reroutes: dict[str, int] = defaultdict(int)
+    for step in completed:
+        department = step.handled_by_department_id
+        if department is None:
+            continue
+        if step.outcome == Outcome.RETURN.value:
+            returns[department] += 1
+        elif step.outcome == Outcome.REROUTE.value:
+            reroutes[department] += 1
+        if step.state != StepState.DONE.value:
+            continue
+        assert step.completed_on is not None
+        durations[department].append(working.working_days_between(step.opened_on, step.completed_on))
+        on_time[department] += step.completed_on <= step.due_on
+        documents[department].add(step.document_id)
+    overdue_now: dict[str, int] = defaultdict(int)
+    for step in overdue:
+        department = step.assignee_department_id or official_department.get(step.assignee_official_id or "")
+        if department:
+            overdue_now[department] += 1
+    result = []
+    for department_id, name in sorted(names.items(), key=lambda item: item[1]):
+        times = durations[department_id]
+        result.append(DepartmentStats(
+            department_id=department_id,
+            department=name,
+            documents_handled=len(documents[department_id]),
+            steps_completed=len(times),
+            median_days=statistics.median(times) if times else None,
+            p90_days=_p90(times) if times else None,
+            on_time_rate=round(on_time[department_id] / len(times), 4) if times else None,
+            overdue_now=overdue_now[department_id],
+            returns=returns[department_id],
+            reroutes=reroutes[department_id],
+        ))
+    return result
+
+
+def as_csv(rows: list[DepartmentStats]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(DepartmentStats.__dataclass_fields__))
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: "" if v is None else v for k, v in asdict(row).items()})
+    return buf.getvalue()

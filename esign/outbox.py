@@ -1,0 +1,123 @@
+"""The transactional outbox: events written in the same transaction as the change they announce.
+
+A service that changes something calls :func:`emit` (or :func:`emit_many`) with the caller's session. The
+event row and one webhook delivery per matching subscription are added to that session and nothing is
+committed here, so the change, its event and its deliveries commit together or not at all: an event of a
+transaction that rolls back never existed, and a committed change always has its event.
+
+Fan-out happens here, in the emitting transaction, rather than in a later pass over the outbox, because it
+fixes who receives an event without a cursor or a clock: the subscriptions that are active and committed
+when the event is written receive it, and a subscription created afterwards never does. (A poller that
+derives deliveries later would have to follow commit order, which PostgreSQL ids and timestamps do not
+give.) Delivery itself happens later, in the worker (:mod:`esign.webhooks`).
+
+Event types are dotted names (``document.signed``, ``step.overdue``); any such name can be emitted, and
+subscribers pick types with patterns (see :func:`esign.webhooks.matches`). Every table is keyed by
+(organisation_id, id), so that it can be distributed by organisation.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from esign.db import Base
+
+EVENT_TYPE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
+"""Dotted lowercase names with at least two parts, e.g. ``document.signed``."""
+MAX_TYPE_LENGTH = 100
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class OutboxEvent(Base):
+    __tablename__ = "outbox_events"
+
+    organisation_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id, doc="also the public event id")
+    type: Mapped[str] = mapped_column(String(MAX_TYPE_LENGTH))
+    subject: Mapped[str] = mapped_column(String(255), doc="what the event is about, e.g. document:<id>")
+    payload: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=now)
+
+
+@dataclass(frozen=True)
+class Event:
+    """An event to emit; :func:`emit_many` writes several in one go."""
+
+    organisation_id: str
+    type: str
+    """A dotted name such as ``document.signed``."""
+    subject: str
+    """What the event is about, as ``kind:id`` (``document:<id>``, ``step:<id>``)."""
+    payload: Mapping[str, Any] = field(default_factory=dict)
+    """JSON-serialisable facts; receivers get them as ``data``."""
+    subscription_id: str | None = None
+    """Deliver to this subscription only, whatever types it chose (``webhook.test``); None: every match."""
+
+
+def emit(
+    session: Session,
+    *,
+    organisation_id: str,
+    type: str,
+    subject: str,
+    payload: Mapping[str, Any] | None = None,
+    subscription_id: str | None = None,
+) -> OutboxEvent:
+    """Add an event and its webhook deliveries to the caller's transaction (flushed, never committed).
+
+    ``subscription_id`` restricts delivery to that one subscription (of the same organisation); it is
+    how ``webhook.test`` reaches only the endpoint being tried.
+    """
+    event = Event(
+        organisation_id=organisation_id, type=type, subject=subject, payload=payload or {},
+        subscription_id=subscription_id,
+    )
+    return emit_many(session, [event])[0]
+
+
+def emit_many(session: Session, events: Sequence[Event]) -> list[OutboxEvent]:
+    """:func:`emit` for a batch (a sweep's reminders): one query for the subscriptions of all of them."""
+    rows = [_row(event) for event in events]
+    if not rows:
+        return []
+    session.add_all(rows)
+    session.flush()
+    # Imported here because esign.webhooks builds on this module's table: the dependency stays one-way
+    # at import time, and emitting cannot skip the fan-out whatever the caller imported.
+    from esign import webhooks
+
+    webhooks.fan_out(session, [(row, event.subscription_id) for row, event in zip(rows, events, strict=True)])
+    return rows
+
+
+def _row(event: Event) -> OutboxEvent:
+    if len(event.type) > MAX_TYPE_LENGTH or not EVENT_TYPE.fullmatch(event.type):
+        raise ValueError(f"event type {event.type!r} is not a dotted lowercase name such as document.signed")
+    if not event.organisation_id or not event.subject:
+        raise ValueError("an event needs an organisation and a subject")
+    try:
+        # A round trip through JSON stores exactly what receivers will be sent, and fails here, inside the
+        # emitting transaction, rather than in the worker.
+        payload = json.loads(json.dumps(dict(event.payload), ensure_ascii=False, allow_nan=False))
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"the payload of {event.type} is not JSON: {e}") from None
+    return OutboxEvent(
+        organisation_id=event.organisation_id, id=new_id(), type=event.type, subject=event.subject,
+        payload=payload, created_at=now(),
+    )
