@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from cryptography import x509
 from sqlalchemy import select, update
@@ -85,7 +85,7 @@ def _status(issued: IssuedCertificate) -> revocation.CertStatus:
         return revocation.Good()
     return revocation.Revoked(
         serial=int(issued.serial, 16),
-        revoked_at=issued.revoked_at if issued.revoked_at.tzinfo else issued.revoked_at.replace(tzinfo=UTC),
+        revoked_at=issued.revoked_at,
         reason=parse_reason(issued.revocation_reason or "unspecified"),
     )
 

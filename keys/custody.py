@@ -218,8 +218,7 @@ def session_signer(session: Session, *, actor: Actor, secret: str, pki: Pki, use
     )
     if record is None or record.organisation_id != actor.organisation_id or record.official_id != (actor.official_id or ""):
         raise NotFound("no such signing session")
-    expires = record.expires_at if record.expires_at.tzinfo else record.expires_at.replace(tzinfo=now().tzinfo)
-    if expires <= now() or record.signatures_left < uses:
+    if record.expires_at <= now() or record.signatures_left < uses:
         raise InvalidInput("the signing session has expired or has no signatures left; unlock the credential again")
     credential = _usable(session, actor=actor, credential_id=record.credential_id, pin_attempt=False)
     record.signatures_left -= uses

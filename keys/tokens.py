@@ -109,8 +109,7 @@ def authenticate(session: Session, token: str) -> Actor:
     record = session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash(token)))
     if record is None or record.revoked_at is not None:
         raise Unauthenticated("unknown or revoked token")
-    expires = record.expires_at if record.expires_at.tzinfo else record.expires_at.replace(tzinfo=now().tzinfo)
-    if expires <= now():
+    if record.expires_at <= now():
         raise Unauthenticated("the token has expired")
     org = session.get(Organisation, record.organisation_id)
     if org is None or org.disabled:
