@@ -1,0 +1,49 @@
+"""The README's walk-through, run as written against `esign init` + `esign serve`, so it cannot rot."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from esign.db import Database
+from tests.api.served import free_port, served
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def walkthrough() -> str:
+    """Every shell block from "## A walk-through" up to its "### Demo data"."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## A walk-through"):readme.index("### Demo data")]
+    return "\n".join(re.findall(r"```sh\n(.*?)```", section, re.S))
+
+
+def test_the_walkthrough_runs_top_to_bottom(tmp_path: Path, new_database: Callable[[], Database]) -> None:
+    with served(tmp_path / "service", new_database, init=True) as instance:
+        work = tmp_path / "work"
+        shutil.copytree(ROOT / "docs" / "examples", work / "docs" / "examples")
+        (work / "var").symlink_to(instance.data_dir)
+        (work / ".venv").symlink_to(Path(sys.executable).parent.parent)
+        script = walkthrough().replace("API=http://127.0.0.1:8000", f"API={instance.url}")
+        script = script.replace("8765", str(free_port()))
+        (work / "walkthrough.sh").write_text("set -euo pipefail\n" + script, encoding="utf-8")
+        result = subprocess.run(
+            ["bash", "walkthrough.sh"], cwd=work, capture_output=True, text=True, timeout=600,
+            env={**os.environ, **instance.env},
+        )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    out = result.stdout
+    assert "all 3 signatures are valid" in out, out[-2000:]
+    assert '"code":"pin_invalid"' in out and "dispatch.receipt" in out
+    log = (work / "webhook.log").read_text()
+    for event in ("document.signed", "document.sealed", "document.dispatched", "receipt.received"):
+        assert event in log, log
+    deliveries = out.strip().splitlines()[-12:]
+    assert "delivered" in deliveries and "dead" not in deliveries, deliveries
+    for produced in ("signed.pdf", "draft.pdf", "sealed.pdf", "report.pdf", "self-signed.pdf"):
+        assert (work / produced).stat().st_size > 1000, produced
