@@ -251,8 +251,7 @@ def event_body(event: OutboxEvent) -> bytes:
 
 
 def _utc(at: datetime) -> datetime:
-    """SQLite gives datetimes back naive; they are UTC."""
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    return at.astimezone(UTC)
 
 
 # --- subscriptions ----------------------------------------------------------------------------------

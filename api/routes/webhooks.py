@@ -29,8 +29,8 @@ CipherDep = Annotated[SecretCipher, Depends(secret_cipher)]
 
 
 def _utc(at: datetime) -> datetime:
-    """SQLite gives stored times back naive; they are UTC, and answers say so on every database."""
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    """Answers give times in UTC, on every database."""
+    return at.astimezone(UTC)
 
 
 Utc = Annotated[datetime, AfterValidator(_utc)]
