@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 import esign
 from api import errors
 from api.limits import BodySizeLimit
-from api.routes import circulation, credentials, documents, health, identities, pki, signing, verify, webhooks
+from api.routes import circulation, credentials, csc, documents, health, identities, pki, signing, verify, webhooks
 from esign.blobs import blob_store_from_settings
 from esign.db import Database
 from esign.settings import Settings
@@ -56,5 +56,7 @@ def create_app(settings: Settings | None = None, *, background_jobs: Sequence[Jo
     app.include_router(health.router)
     for module in (verify, signing, documents, circulation, credentials, identities, pki, webhooks):
         app.include_router(module.router)
+    for router in csc.routers:
+        app.include_router(router)
     logging.getLogger("esign").setLevel(logging.INFO)
     return app

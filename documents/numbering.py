@@ -30,9 +30,9 @@ from keys.authorities import Pki
 from keys.errors import Forbidden
 
 from . import revisions
-from .render import body_font
 from .errors import StateConflict
 from .records import CHINA, Document, NumberSequence, Reason
+from .render import body_font
 
 REGISTRY_FIELD = "DocumentNumber"
 

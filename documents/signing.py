@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-
 from sqlalchemy.orm import Session
 
 from esign.blobs import BlobStore
-from esign.sign import PadesLevel
 from esign.settings import Settings
+from esign.sign import PadesLevel
 from keys import credentials, signing
 from keys.actor import Actor
 from keys.authorities import Pki

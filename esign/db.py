@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import JSON, DateTime, Engine, MetaData, TypeDecorator, create_engine, event
-from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 

@@ -13,7 +13,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Executable, String, UniqueConstraint, select
+from sqlalchemy import Executable, String, Text, UniqueConstraint, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -41,6 +41,7 @@ class IdempotencyRecord(Base):
     key: Mapped[str] = mapped_column(String(MAX_KEY_LENGTH))
     fingerprint: Mapped[str] = mapped_column(String(64), doc="SHA-256 of the request that claimed the key")
     resource: Mapped[str | None] = mapped_column(String(200), doc="what the request created, e.g. document:<id>")
+    response: Mapped[str | None] = mapped_column(Text, doc="the answer the first request got, to give again")
     created_at: Mapped[datetime] = mapped_column(default=lambda: datetime.now(UTC))
 
 
@@ -49,6 +50,8 @@ class Claim:
     record_id: int
     replay: str | None
     """The resource the first request created; None when this request is the first and must create it."""
+    response: str | None = None
+    """The answer the first request got, when it stored one."""
 
 
 def fingerprint(*parts: bytes | str) -> str:
@@ -80,11 +83,12 @@ def claim(session: Session, *, scope: str, key: str, request_fingerprint: str) -
         raise IdempotencyConflict(f"Idempotency-Key {key!r} was used before with a different request")
     if record.resource is None:
         return Claim(record_id=record.id, replay=None)
-    return Claim(record_id=record.id, replay=record.resource)
+    return Claim(record_id=record.id, replay=record.resource, response=record.response)
 
 
-def complete(session: Session, claimed: Claim, resource: str) -> None:
+def complete(session: Session, claimed: Claim, resource: str, *, response: str | None = None) -> None:
     record = session.get(IdempotencyRecord, claimed.record_id)
     assert record is not None
     record.resource = resource
+    record.response = response
     session.flush()

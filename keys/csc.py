@@ -31,7 +31,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
 from asn1crypto import algos
@@ -550,10 +550,6 @@ def _sign_in_token(
         raise TokenDeviceError(f"token {ref.token_label!r}: [{type(e).__name__}] {e}") from e
 
 
-def _aware(at: datetime) -> datetime:
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
-
-
 def _covered(record: SignatureActivation, digests: Sequence[bytes]) -> list[str] | None:
     """The SAD's hashes left once ``digests`` are signed (None when it is not bound to hashes), or a refusal
     when it does not cover them: too many, or a hash it does not authorise (or authorised once, and signed)."""
@@ -598,7 +594,7 @@ def _live_activation(
         or record.credential_id != credential_id
     ):
         raise CscRefused(Refusal.INVALID_SAD, "unknown SAD, or one issued for another credential or caller")
-    if _aware(record.expires_at) <= now():
+    if record.expires_at <= now():
         raise CscRefused(Refusal.SAD_EXPIRED, "the SAD has expired; authorise again")
     _covered(record, digests)
     return record

@@ -9,10 +9,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
 from api.deps import ActorOf, AdminOf, DatabaseDep, SettingsDep, TrustDep, get_blobs
+from api.idempotent import IdempotencyKey, once
 from api.schemas import (
     DelegateIn,
     InboxOut,
@@ -70,52 +71,83 @@ def my_inbox(
 
 def _act(
     request: Request, actor: Actor, database: Database, settings: Settings, trust: TrustSettings, step_id: str,
-    action: flows.Action,
-) -> StepOut:
-    with database.transaction() as session:
-        step = flows.act(session, actor=actor, services=_services(request, session, settings, trust), step_id=step_id, action=action)
-        return StepOut.model_validate(step)
+    action: flows.Action, key: str | None, body: BaseModel,
+) -> Response:
+    def act(session: Session) -> StepOut:
+        services = _services(request, session, settings, trust)
+        return StepOut.model_validate(flows.act(session, actor=actor, services=services, step_id=step_id, action=action))
+
+    return once(
+        database, actor=actor, key=key, operation=f"step.{action.outcome.value}:{step_id}", request=body,
+        model=StepOut, create=act, status=200,
+    )
 
 
-@router.post("/steps/{step_id}/approve", response_model=StepOut, summary="Approve: complete the step (signing, numbering, sealing or dispatching as its kind needs)")
-def approve(step_id: str, body: StepActionIn, request: Request, actor: ActorOf, database: DatabaseDep, settings: SettingsDep, trust: TrustDep) -> StepOut:
+@router.post(
+    "/steps/{step_id}/approve", response_model=StepOut,
+    summary="Approve: complete the step (signing, numbering, sealing or dispatching as its kind needs)",
+)
+def approve(
+    step_id: str, body: StepActionIn, request: Request, actor: ActorOf, database: DatabaseDep, settings: SettingsDep,
+    trust: TrustDep, key: IdempotencyKey = None,
+) -> Response:
     action = flows.Action(
         outcome=Outcome.APPROVE, opinion=body.opinion, credential_id=body.credential_id, pin=body.pin,
         session_secret=body.session, level=PadesLevel(body.level), recipients=tuple(body.recipients),
         handlers=tuple(Assignee(**h.model_dump()) for h in body.handlers), override_reason=body.override_reason,
     )
-    return _act(request, actor, database, settings, trust, step_id, action)
+    return _act(request, actor, database, settings, trust, step_id, action, key, body)
 
 
 @router.post("/steps/{step_id}/comment", response_model=StepOut, summary="Complete the step with comments only")
-def comment(step_id: str, body: StepActionIn, request: Request, actor: ActorOf, database: DatabaseDep, settings: SettingsDep, trust: TrustDep) -> StepOut:
-    return _act(request, actor, database, settings, trust, step_id, flows.Action(outcome=Outcome.COMMENT, opinion=body.opinion))
+def comment(
+    step_id: str, body: StepActionIn, request: Request, actor: ActorOf, database: DatabaseDep, settings: SettingsDep,
+    trust: TrustDep, key: IdempotencyKey = None,
+) -> Response:
+    action = flows.Action(outcome=Outcome.COMMENT, opinion=body.opinion)
+    return _act(request, actor, database, settings, trust, step_id, action, key, body)
 
 
 @router.post("/steps/{step_id}/return", response_model=StepOut, summary="Return the document to an earlier stage")
-def return_(step_id: str, body: ReturnIn, request: Request, actor: ActorOf, database: DatabaseDep, settings: SettingsDep, trust: TrustDep) -> StepOut:
+def return_(
+    step_id: str, body: ReturnIn, request: Request, actor: ActorOf, database: DatabaseDep, settings: SettingsDep,
+    trust: TrustDep, key: IdempotencyKey = None,
+) -> Response:
     action = flows.Action(outcome=Outcome.RETURN, opinion=body.opinion, return_to_stage=body.to_stage)
-    return _act(request, actor, database, settings, trust, step_id, action)
+    return _act(request, actor, database, settings, trust, step_id, action, key, body)
 
 
 @router.post("/steps/{step_id}/delegate", response_model=StepOut, summary="Hand the step to another official")
-def delegate(step_id: str, body: DelegateIn, request: Request, actor: ActorOf, database: DatabaseDep, settings: SettingsDep, trust: TrustDep) -> StepOut:
+def delegate(
+    step_id: str, body: DelegateIn, request: Request, actor: ActorOf, database: DatabaseDep, settings: SettingsDep,
+    trust: TrustDep, key: IdempotencyKey = None,
+) -> Response:
     action = flows.Action(outcome=Outcome.DELEGATE, opinion=body.opinion, delegate_to=body.official_id)
-    return _act(request, actor, database, settings, trust, step_id, action)
+    return _act(request, actor, database, settings, trust, step_id, action, key, body)
 
 
-@router.post("/steps/{step_id}/reroute", response_model=StepOut, summary="Send a misdirected step to the right department (回流)")
-def reroute(step_id: str, body: RerouteIn, request: Request, actor: ActorOf, database: DatabaseDep, settings: SettingsDep, trust: TrustDep) -> StepOut:
+@router.post(
+    "/steps/{step_id}/reroute", response_model=StepOut, summary="Send a misdirected step to the right department (回流)"
+)
+def reroute(
+    step_id: str, body: RerouteIn, request: Request, actor: ActorOf, database: DatabaseDep, settings: SettingsDep,
+    trust: TrustDep, key: IdempotencyKey = None,
+) -> Response:
     action = flows.Action(outcome=Outcome.REROUTE, opinion=body.opinion, reroute_to=body.department_id)
-    return _act(request, actor, database, settings, trust, step_id, action)
+    return _act(request, actor, database, settings, trust, step_id, action, key, body)
 
 
 @router.post("/documents/{document_id}/route", response_model=RouteOut, status_code=201, summary="Start the document's route")
-def start_route(document_id: str, body: RouteStartIn, actor: ActorOf, database: DatabaseDep) -> RouteOut:
+def start_route(
+    document_id: str, body: RouteStartIn, actor: ActorOf, database: DatabaseDep, key: IdempotencyKey = None
+) -> Response:
     definition = _definition(body.definition) if body.definition is not None else None
-    with database.transaction() as session:
-        route = flows.start(session, actor=actor, document_id=document_id, template_id=body.template_id, definition=definition)
-        return RouteOut.model_validate(route)
+    return once(
+        database, actor=actor, key=key, operation=f"route.start:{document_id}", request=body, model=RouteOut,
+        create=lambda session: RouteOut.model_validate(flows.start(
+            session, actor=actor, document_id=document_id, template_id=body.template_id, definition=definition
+        )),
+    )
 
 
 @router.get("/documents/{document_id}/timeline", response_model=list[TimelineEntryOut])
@@ -131,11 +163,14 @@ def list_templates(actor: ActorOf, database: DatabaseDep, include_retired: bool 
 
 
 @router.post("/route-templates", response_model=TemplateOut, status_code=201, summary="Save a template (a new version if the name exists)")
-def save_template(body: TemplateIn, actor: AdminOf, database: DatabaseDep) -> TemplateOut:
+def save_template(body: TemplateIn, actor: AdminOf, database: DatabaseDep, key: IdempotencyKey = None) -> Response:
     definition = _definition(body.definition)
-    with database.transaction() as session:
-        template = templates.save(session, actor=actor, name=body.name, direction=Direction(body.direction), definition=definition)
-        return TemplateOut.model_validate(template)
+    return once(
+        database, actor=actor, key=key, operation="route_template.save", request=body, model=TemplateOut,
+        create=lambda session: TemplateOut.model_validate(templates.save(
+            session, actor=actor, name=body.name, direction=Direction(body.direction), definition=definition
+        )),
+    )
 
 
 @router.get("/route-templates/{template_id}", response_model=TemplateOut)

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
 from sqlalchemy.orm import Session
 
 from api.deps import ActorOf, AdminOf, DatabaseDep, SettingsDep, SignerOf
+from api.idempotent import IdempotencyKey, once
 from api.schemas import (
     CertificateOut,
     CredentialOut,
@@ -49,14 +50,18 @@ def _out(session: Session, credential: Credential, pki: Pki) -> CredentialOut:
     "/credentials", response_model=CredentialOut, status_code=status.HTTP_201_CREATED,
     summary="Enrol a key and certificate: your own signing credential, or (as seal custodian) the seal",
 )
-def enrol(body: EnrolIn, actor: SignerOf, database: DatabaseDep, settings: SettingsDep) -> CredentialOut:
-    with database.transaction() as session:
+def enrol(
+    body: EnrolIn, actor: SignerOf, database: DatabaseDep, settings: SettingsDep, key: IdempotencyKey = None
+) -> Response:
+    def create(session: Session) -> CredentialOut:
         pki = authorities.load(session, settings)
         credential = credentials.enrol(
             session, actor=actor, pki=pki, settings=settings, purpose=Purpose(body.purpose), pin=body.pin,
             storage=Storage(body.storage), token_label=body.token_label,
         )
         return _out(session, credential, pki)
+
+    return once(database, actor=actor, key=key, operation="credential.enrol", request=body, model=CredentialOut, create=create)
 
 
 @router.get("/credentials", response_model=list[CredentialOut])
@@ -96,9 +101,10 @@ def unlock(credential_id: str, actor: AdminOf, database: DatabaseDep, settings: 
     summary="Unlock once for a batch: a signing session good for N signatures or T seconds",
 )
 def open_session(
-    credential_id: str, body: SessionIn, actor: SignerOf, database: DatabaseDep, settings: SettingsDep
-) -> SessionOut:
-    with database.transaction() as session:
+    credential_id: str, body: SessionIn, actor: SignerOf, database: DatabaseDep, settings: SettingsDep,
+    key: IdempotencyKey = None,
+) -> Response:
+    def create(session: Session) -> SessionOut:
         opened = custody.open_session(
             session, actor=actor, credential_id=credential_id, pin=body.pin,
             pki=authorities.load(session, settings), settings=settings,
@@ -108,10 +114,20 @@ def open_session(
             id=opened.id, session=opened.secret, expires_at=opened.expires_at, signatures_left=opened.signatures_left
         )
 
+    return once(
+        database, actor=actor, key=key, operation=f"session.open:{credential_id}", request=f"{body.max_signatures}/{body.ttl_seconds}",
+        model=SessionOut, create=create,
+    )
+
 
 @router.post("/certificates/{serial}/revoke", response_model=RevocationOut, summary="Revoke a certificate now")
-def revoke(serial: str, body: RevocationIn, actor: AdminOf, database: DatabaseDep) -> RevocationOut:
-    with database.transaction() as session:
+def revoke(serial: str, body: RevocationIn, actor: AdminOf, database: DatabaseDep, key: IdempotencyKey = None) -> Response:
+    def create(session: Session) -> RevocationOut:
         issued = certificates.revoke(session, serial=serial, reason=body.reason, actor=actor)
         assert issued.revoked_at is not None and issued.revocation_reason is not None
         return RevocationOut(serial=issued.serial, revoked_at=issued.revoked_at, reason=issued.revocation_reason)
+
+    return once(
+        database, actor=actor, key=key, operation=f"certificate.revoke:{serial}", request=body, model=RevocationOut,
+        create=create, status=200,
+    )

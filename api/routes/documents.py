@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -13,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from api.deps import ActorOf, DatabaseDep, SettingsDep, SignerOf, TrustDep, get_blobs
+from api.idempotent import IdempotencyKey, once
 from api.routes.signing import parse_visible
 from api.schemas import DocumentOut, DocumentSignIn, RevisionOut
 from documents import intake, numbering, revisions, signing
@@ -30,11 +30,6 @@ from keys.actor import Actor
 from keys.errors import InvalidInput
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
-
-IdempotencyKey = Annotated[
-    str | None, Header(alias="Idempotency-Key", description="Makes a retry return what the first request made")
-]
-
 
 def document_out(document: Document) -> DocumentOut:
     return DocumentOut(
@@ -215,15 +210,22 @@ def register(
 
 @router.post("/{document_id}/sign", response_model=RevisionOut, summary="Sign or seal the current PDF")
 def sign(
-    document_id: str, body: DocumentSignIn, request: Request, actor: SignerOf, database: DatabaseDep, settings: SettingsDep
-) -> RevisionOut:
+    document_id: str, body: DocumentSignIn, request: Request, actor: SignerOf, database: DatabaseDep,
+    settings: SettingsDep, key: IdempotencyKey = None,
+) -> Response:
     if (body.pin is None) == (body.session is None):
         raise InvalidInput("give either pin or session")
     page, box = parse_visible(body.visible)
-    with database.transaction() as session:
+
+    def create(session: Session) -> RevisionOut:
         revision = signing.sign_document(
             session, actor=actor, blobs=get_blobs(request), pki=authorities.load(session, settings), settings=settings,
             document_id=document_id, credential_id=body.credential_id, pin=body.pin, session_secret=body.session,
             level=PadesLevel(body.level), reason=body.reason, page=page, box=box,
         )
         return RevisionOut.model_validate(revision)
+
+    return once(
+        database, actor=actor, key=key, operation=f"document.sign:{document_id}", request=body, model=RevisionOut,
+        create=create, status=200,
+    )

@@ -2,10 +2,21 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
+from sqlalchemy.orm import Session
 
 from api.deps import ActorOf, AdminOf, DatabaseDep
-from api.schemas import DepartmentIn, DirectoryEntryOut, DepartmentOut, OfficialIn, OfficialOut, OrganisationOut, SystemTokenIn, TokenOut
+from api.idempotent import IdempotencyKey, once
+from api.schemas import (
+    DepartmentIn,
+    DepartmentOut,
+    DirectoryEntryOut,
+    OfficialIn,
+    OfficialOut,
+    OrganisationOut,
+    SystemTokenIn,
+    TokenOut,
+)
 from keys import identities, tokens
 
 router = APIRouter(prefix="/v1", tags=["identities"])
@@ -33,9 +44,11 @@ def list_departments(actor: ActorOf, database: DatabaseDep) -> list[DepartmentOu
 
 
 @router.post("/departments", response_model=DepartmentOut, status_code=status.HTTP_201_CREATED)
-def create_department(body: DepartmentIn, actor: AdminOf, database: DatabaseDep) -> DepartmentOut:
-    with database.transaction() as session:
-        return DepartmentOut.model_validate(identities.create_department(session, actor=actor, name=body.name))
+def create_department(body: DepartmentIn, actor: AdminOf, database: DatabaseDep, key: IdempotencyKey = None) -> Response:
+    return once(
+        database, actor=actor, key=key, operation="department.create", request=body, model=DepartmentOut,
+        create=lambda session: DepartmentOut.model_validate(identities.create_department(session, actor=actor, name=body.name)),
+    )
 
 
 @router.post("/departments/{department_id}/disable", response_model=DepartmentOut)
@@ -53,12 +66,13 @@ def list_officials(actor: ActorOf, database: DatabaseDep, department_id: str | N
 
 
 @router.post("/officials", response_model=OfficialOut, status_code=status.HTTP_201_CREATED)
-def create_official(body: OfficialIn, actor: AdminOf, database: DatabaseDep) -> OfficialOut:
-    with database.transaction() as session:
-        official = identities.create_official(
+def create_official(body: OfficialIn, actor: AdminOf, database: DatabaseDep, key: IdempotencyKey = None) -> Response:
+    return once(
+        database, actor=actor, key=key, operation="official.create", request=body, model=OfficialOut,
+        create=lambda session: OfficialOut.model_validate(identities.create_official(
             session, actor=actor, department_id=body.department_id, name=body.name, roles=body.roles
-        )
-        return OfficialOut.model_validate(official)
+        )),
+    )
 
 
 @router.get("/officials/{official_id}", response_model=OfficialOut)
@@ -79,13 +93,15 @@ def disable_official(official_id: str, actor: AdminOf, database: DatabaseDep) ->
     "/tokens", response_model=TokenOut, status_code=status.HTTP_201_CREATED,
     summary="A token for an external system of the organisation",
 )
-def create_system_token(body: SystemTokenIn, actor: AdminOf, database: DatabaseDep) -> TokenOut:
-    with database.transaction() as session:
+def create_system_token(body: SystemTokenIn, actor: AdminOf, database: DatabaseDep, key: IdempotencyKey = None) -> Response:
+    def create(session: Session) -> TokenOut:
         issued = tokens.create_for_system(
             session, organisation_id=actor.organisation_id, name=body.name, scopes=body.scopes,
             lifetime=timedelta(days=body.lifetime_days), by=actor.label,
         )
         return TokenOut(id=issued.id, token=issued.token, expires_at=issued.expires_at)
+
+    return once(database, actor=actor, key=key, operation="token.create", request=body, model=TokenOut, create=create)
 
 
 @router.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -93,7 +93,7 @@ def load(session: Session, *, organisation_id: str, around: Iterable[date] = ())
         )
     ).all()
     overrides: dict[date, bool] = {}
-    for scope, day, working in sorted(rows, key=lambda r: r.scope != GLOBAL):
+    for _scope, day, working in sorted(rows, key=lambda r: r.scope != GLOBAL):
         overrides[day] = working
     return WorkingCalendar(overrides=overrides)
 

@@ -20,8 +20,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from keys.actor import Actor
-from keys.identities import Department, Official
 from keys.errors import InvalidInput
+from keys.identities import Department, Official
 
 from . import calendar
 from .model import Outcome, Step, StepState

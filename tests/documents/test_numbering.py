@@ -8,15 +8,14 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from documents import numbering
+from documents import intake, numbering
 from documents.records import Direction, Kind
-from documents import intake
 from esign.blobs import blob_store_from_settings
 from esign.db import Database
 from esign.settings import Settings
 from esign.trust import TrustSettings
 from keys import ca
-from keys.actor import Actor, Role, Scope
+from keys.actor import Actor, Scope
 from tests.conftest import make_pdf
 from tests.validators import nss_db, pdfsig
 from tests.world import PIN, World

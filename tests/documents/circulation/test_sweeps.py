@@ -7,9 +7,9 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 
+from documents import intake
 from documents.circulation import calendar, flows, sweeps
 from documents.circulation.model import Assignee, RouteDefinition, StageSpec, Step, StepKind, StepSpec
-from documents import intake
 from documents.records import Direction, Kind
 from esign.blobs import blob_store_from_settings
 from esign.db import Database

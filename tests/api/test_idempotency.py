@@ -1,0 +1,64 @@
+"""Every POST that creates something honours Idempotency-Key: a retry answers the same and creates nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from esign.settings import Settings
+from tests.conftest import make_pdf
+from tests.world import PIN, World
+
+
+@pytest.fixture
+def api(db_settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(db_settings), raise_server_exceptions=False) as client:
+        yield client
+
+
+def _twice(api: TestClient, path: str, headers: dict[str, str], key: str, **kwargs: object) -> tuple:
+    first = api.post(path, headers={**headers, "Idempotency-Key": key}, **kwargs)
+    again = api.post(path, headers={**headers, "Idempotency-Key": key}, **kwargs)
+    return first, again
+
+
+def test_creating_posts_replay_their_first_answer(api: TestClient, world: World) -> None:
+    a = world.orgs["A"]
+    admin, leader, clerk = a.members["admin"].headers, a.members["leader"], a.members["clerk"]
+
+    first, again = _twice(api, "/v1/departments", admin, "dept-1", json={"name": "督查室"})
+    assert (first.status_code, again.status_code) == (201, 200) and first.json() == again.json()
+    assert [d["name"] for d in api.get("/v1/departments", headers=admin).json()].count("督查室") == 1
+    conflict = api.post("/v1/departments", headers={**admin, "Idempotency-Key": "dept-1"}, json={"name": "另一个"})
+    assert conflict.status_code == 409 and conflict.json()["code"] == "idempotency_conflict"
+
+    first, again = _twice(api, "/v1/officials", admin, "off-1",
+                          json={"name": "新同志", "department_id": first.json()["id"], "roles": ["official"]})
+    assert (first.status_code, again.status_code) == (201, 200) and first.json()["id"] == again.json()["id"]
+
+    first, again = _twice(api, "/v1/credentials", leader.headers, "cred-1", json={"pin": PIN})
+    assert (first.status_code, again.status_code) == (201, 200) and first.json()["id"] == again.json()["id"]
+    assert len(api.get("/v1/credentials", headers=leader.headers).json()) == 2
+
+    first, again = _twice(api, "/v1/tokens", admin, "tok-1", json={"name": "OA"})
+    assert (first.status_code, again.status_code) == (201, 200) and first.json()["token"] == again.json()["token"]
+
+    document = api.post("/v1/documents", headers=clerk.headers, files={"file": ("d.pdf", make_pdf(), "application/pdf")}).json()["id"]
+    first, again = _twice(api, f"/v1/documents/{document}/sign", leader.headers, "sign-1",
+                          json={"credential_id": leader.credential_id, "pin": PIN})
+    assert (first.status_code, again.status_code) == (200, 200) and first.json() == again.json()
+    assert len(api.get(f"/v1/documents/{document}/revisions", headers=clerk.headers).json()) == 2, "signed once"
+
+    route = {"definition": {"stages": [{"steps": [{"kind": "comment", "assignee": {"official_id": leader.official_id}}]}]}}
+    first, again = _twice(api, f"/v1/documents/{document}/route", clerk.headers, "route-1", json=route)
+    assert (first.status_code, again.status_code) == (201, 200) and first.json()["id"] == again.json()["id"]
+    [step] = [s for s in api.get("/v1/inbox", headers=leader.headers).json()["steps"] if s["document_id"] == document]
+    first, again = _twice(api, f"/v1/steps/{step['id']}/comment", leader.headers, "step-1", json={"opinion": "阅"})
+    assert (first.status_code, again.status_code) == (200, 200) and again.json()["state"] == "done"
+
+    template = {"name": "简易", "definition": route["definition"]}
+    first, again = _twice(api, "/v1/route-templates", admin, "tpl-1", json=template)
+    assert (first.status_code, again.status_code) == (201, 200) and first.json()["version"] == again.json()["version"] == 1
