@@ -15,7 +15,8 @@ from esign.blobs import BlobStore
 from esign.db import Database
 from esign.settings import Settings
 from esign.trust import TrustSettings
-from keys import tokens
+from esign.webhooks import SecretCipher
+from keys import authorities, tokens
 from keys.actor import Actor, Scope
 from keys.errors import Forbidden, Unauthenticated
 
@@ -39,6 +40,15 @@ def get_blobs(request: Request) -> BlobStore:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 TrustDep = Annotated[TrustSettings, Depends(get_trust)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
+
+
+def secret_cipher(settings: SettingsDep) -> SecretCipher:
+    """Secrets kept to be shown again (webhook secrets, idempotent answers that carry a token) are encrypted
+    under a key derived from the server secret (the CA passphrase)."""
+    return SecretCipher.derive(authorities.passphrase(settings))
+
+
+CipherDep = Annotated[SecretCipher, Depends(secret_cipher)]
 
 
 _bearer = HTTPBearer(auto_error=False, description="An esign API token (`esign token create`)")

@@ -3,6 +3,10 @@
 The first request's answer is stored with what it created, in the same transaction; a retry with the key
 gets that answer again (200 instead of 201) and creates nothing. The same key with a different request is
 409 ``idempotency_conflict``. Keys are scoped by organisation and operation.
+
+Secrets stay out of what is kept: PINs and session secrets are left out of the request's fingerprint (a
+SHA-256 of a six-digit PIN is no protection), and an answer that shows a secret once (a token, a session)
+is stored encrypted.
 """
 
 from __future__ import annotations
@@ -17,9 +21,12 @@ from sqlalchemy.orm import Session
 
 from esign import idempotency
 from esign.db import Database
+from esign.webhooks import SecretCipher
 from keys.actor import Actor
 
 Out = TypeVar("Out", bound=BaseModel)
+
+SECRET_FIELDS = frozenset({"pin", "old_pin", "new_pin", "session", "token", "secret"})
 
 IdempotencyKey = Annotated[
     str | None,
@@ -37,21 +44,28 @@ def once(
     create: Callable[[Session], Out],
     model: type[Out],
     status: int = 201,
+    sealed: SecretCipher | None = None,
 ) -> JSONResponse:
-    """Run ``create`` in one transaction, unless ``key`` replays an earlier request; answer as JSON."""
+    """Run ``create`` in one transaction, unless ``key`` replays an earlier request; answer as JSON.
+
+    ``sealed``: the answer carries a secret, so it is kept encrypted under this cipher.
+    """
     fingerprint = idempotency.fingerprint(
-        operation, request.model_dump_json() if isinstance(request, BaseModel) else request or ""
+        operation, request.model_dump_json(exclude=SECRET_FIELDS) if isinstance(request, BaseModel) else request or ""
     )
+    scope = f"{actor.organisation_id}:{operation}"
     with database.transaction() as session:
         claim = None
         if key is not None:
-            claim = idempotency.claim(
-                session, scope=f"{actor.organisation_id}:{operation}", key=key, request_fingerprint=fingerprint
-            )
+            claim = idempotency.claim(session, scope=scope, key=key, request_fingerprint=fingerprint)
             if claim.replay is not None and claim.response is not None:
-                replayed = model.model_validate_json(claim.response)
+                kept = sealed.decrypt(claim.response, context=f"idempotency:{scope}:{key}") if sealed else claim.response
+                replayed = model.model_validate_json(kept)
                 return JSONResponse(replayed.model_dump(mode="json"), status_code=200 if status == 201 else status)
         result = create(session)
         if claim is not None:
-            idempotency.complete(session, claim, operation, response=result.model_dump_json())
+            answer = result.model_dump_json()
+            if sealed is not None:
+                answer = sealed.encrypt(answer, context=f"idempotency:{scope}:{key}")
+            idempotency.complete(session, claim, operation, response=answer)
     return JSONResponse(result.model_dump(mode="json"), status_code=status)

@@ -2,7 +2,8 @@
 
 Every intake honours an ``Idempotency-Key``: a retry returns the document the first request made.
 An uploaded PDF is checked (readable, not encrypted) and its signatures are verified; the report is
-kept with the revision.
+kept with the revision. With a route template the document starts circulating in the same transaction,
+so another system never sees a document that was posted but not yet routed.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from keys.actor import Actor, Scope
 from keys.errors import Forbidden
 
 from . import render, revisions
+from .circulation import flows
 from .errors import DocumentNotFound
 from .records import Direction, Document, Kind, Reason, new_id
 
@@ -59,11 +61,13 @@ def from_content(
     blobs: BlobStore,
     settings: Settings,
     content: render.DocumentContent,
+    route_template_id: str | None = None,
     idempotency_key: str | None = None,
 ) -> Intake:
     _require(actor)
     claim, replay = _replayed(
-        session, actor=actor, key=idempotency_key, fingerprint=idempotency.fingerprint("content", content.model_dump_json())
+        session, actor=actor, key=idempotency_key,
+        fingerprint=idempotency.fingerprint("content", content.model_dump_json(), route_template_id or ""),
     )
     if replay is not None:
         return replay
@@ -86,9 +90,7 @@ def from_content(
     session.flush()
     revisions.add(session, blobs=blobs, document=document, data=rendered.pdf, reason=Reason.RENDERED, by=actor.label,
                   detail={"pages": rendered.pages})
-    if claim is not None:
-        idempotency.complete(session, claim, f"document:{document.id}")
-    return Intake(document=document, created=True)
+    return _created(session, actor=actor, document=document, route_template_id=route_template_id, claim=claim)
 
 
 def from_upload(
@@ -101,10 +103,11 @@ def from_upload(
     title: str | None,
     kind: Kind,
     direction: Direction,
+    route_template_id: str | None = None,
     idempotency_key: str | None = None,
 ) -> Intake:
     _require(actor)
-    fingerprint = idempotency.fingerprint("upload", data, title or "", kind.value, direction.value)
+    fingerprint = idempotency.fingerprint("upload", data, title or "", kind.value, direction.value, route_template_id or "")
     claim, replay = _replayed(session, actor=actor, key=idempotency_key, fingerprint=fingerprint)
     if replay is not None:
         return replay
@@ -126,6 +129,14 @@ def from_upload(
         detail={"verdict": report.verdict.value, "signatures": len(report.signatures)},
         verification=report.model_dump(mode="json"),
     )
+    return _created(session, actor=actor, document=document, route_template_id=route_template_id, claim=claim)
+
+
+def _created(
+    session: Session, *, actor: Actor, document: Document, route_template_id: str | None, claim: idempotency.Claim | None
+) -> Intake:
+    if route_template_id is not None:
+        flows.start(session, actor=actor, document_id=document.id, template_id=route_template_id)
     if claim is not None:
         idempotency.complete(session, claim, f"document:{document.id}")
     return Intake(document=document, created=True)

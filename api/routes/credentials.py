@@ -5,7 +5,7 @@ from datetime import timedelta
 from fastapi import APIRouter, Response, status
 from sqlalchemy.orm import Session
 
-from api.deps import ActorOf, AdminOf, DatabaseDep, SettingsDep, SignerOf
+from api.deps import ActorOf, AdminOf, CipherDep, DatabaseDep, SettingsDep, SignerOf
 from api.idempotent import IdempotencyKey, once
 from api.schemas import (
     CertificateOut,
@@ -101,7 +101,7 @@ def unlock(credential_id: str, actor: AdminOf, database: DatabaseDep, settings: 
     summary="Unlock once for a batch: a signing session good for N signatures or T seconds",
 )
 def open_session(
-    credential_id: str, body: SessionIn, actor: SignerOf, database: DatabaseDep, settings: SettingsDep,
+    credential_id: str, body: SessionIn, actor: SignerOf, database: DatabaseDep, settings: SettingsDep, cipher: CipherDep,
     key: IdempotencyKey = None,
 ) -> Response:
     def create(session: Session) -> SessionOut:
@@ -116,7 +116,7 @@ def open_session(
 
     return once(
         database, actor=actor, key=key, operation=f"session.open:{credential_id}", request=f"{body.max_signatures}/{body.ttl_seconds}",
-        model=SessionOut, create=create,
+        model=SessionOut, create=create, sealed=cipher,
     )
 
 

@@ -40,17 +40,23 @@ def document_out(document: Document) -> DocumentOut:
     )
 
 
-def _content(raw: bytes) -> DocumentContent:
+def _content(raw: bytes) -> tuple[DocumentContent, str | None]:
+    """The structured content and the route template of a JSON intake."""
     try:
         body = json.loads(raw)
     except ValueError:
         raise InvalidInput("the body is not JSON") from None
     if not isinstance(body, dict) or "content" not in body:
         raise InvalidInput('send {"content": {...}} with the document\'s structured content, or a multipart PDF upload')
+    template = body.get("route_template_id")
+    if template is not None and not isinstance(template, str):
+        raise InvalidInput("route_template_id is a template's id")
     try:
-        return DocumentContent.model_validate(body["content"])
+        return DocumentContent.model_validate(body["content"]), template
     except ValidationError as e:
-        problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
+        problems = "; ".join(
+            f"{'.'.join(map(str, err['loc']))}: {err['msg']}" if err["loc"] else err["msg"] for err in e.errors()
+        )
         raise InvalidInput(f"content: {problems}") from None
 
 
@@ -61,6 +67,7 @@ def _content(raw: bytes) -> DocumentContent:
         "`application/json`: `{\"content\": {...}}`, laid out per GB/T 9704-2012 as PDF/A-2b. "
         "`multipart/form-data`: `file` (a PDF; its signatures are verified and the report kept), and optional "
         "`title`, `kind` (notice, request, report, reply, letter, minutes) and `direction` (outgoing, incoming). "
+        "Either form takes `route_template_id`: the document then starts on that route in the same transaction. "
         "With `Idempotency-Key`, a retry returns the same document (200) and creates nothing; the same key "
         "with a different body is 409 `idempotency_conflict`."
     ),
@@ -71,7 +78,16 @@ def _content(raw: bytes) -> DocumentContent:
         "requestBody": {
             "required": True,
             "content": {
-                "application/json": {"schema": {"type": "object", "properties": {"content": DocumentContent.model_json_schema()}}},
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["content"],
+                        "properties": {
+                            "content": DocumentContent.model_json_schema(),
+                            "route_template_id": {"type": "string"},
+                        },
+                    }
+                },
                 "multipart/form-data": {
                     "schema": {
                         "type": "object",
@@ -81,6 +97,7 @@ def _content(raw: bytes) -> DocumentContent:
                             "title": {"type": "string"},
                             "kind": {"type": "string", "enum": [k.value for k in Kind]},
                             "direction": {"type": "string", "enum": [d.value for d in Direction]},
+                            "route_template_id": {"type": "string"},
                         },
                     }
                 },
@@ -102,6 +119,7 @@ async def create(
         if len(data) > settings.max_upload_bytes:
             raise TooLarge(f"the upload exceeds the limit of {settings.max_upload_mb} MiB")
         title = form.get("title")
+        template = form.get("route_template_id")
         try:
             kind = Kind(str(form.get("kind") or Kind.NOTICE.value))
             direction = Direction(str(form.get("direction") or Direction.INCOMING.value))
@@ -113,18 +131,20 @@ async def create(
                 verification_trust = _trust(session, settings, trust)
                 made = intake.from_upload(
                     session, actor=actor, blobs=blobs, trust=verification_trust, data=data,
-                    title=str(title) if title else None, kind=kind, direction=direction, idempotency_key=key,
+                    title=str(title) if title else None, kind=kind, direction=direction,
+                    route_template_id=str(template) if template else None, idempotency_key=key,
                 )
                 return made
 
         made = await run_in_threadpool(store)
     else:
-        content = _content(await request.body())
+        content, template_id = _content(await request.body())
 
         def render() -> intake.Intake:
             with database.transaction() as session:
                 return intake.from_content(
-                    session, actor=actor, blobs=blobs, settings=settings, content=content, idempotency_key=key
+                    session, actor=actor, blobs=blobs, settings=settings, content=content,
+                    route_template_id=template_id, idempotency_key=key,
                 )
 
         made = await run_in_threadpool(render)

@@ -5,7 +5,7 @@ from datetime import timedelta
 from fastapi import APIRouter, Response, status
 from sqlalchemy.orm import Session
 
-from api.deps import ActorOf, AdminOf, DatabaseDep
+from api.deps import ActorOf, AdminOf, CipherDep, DatabaseDep
 from api.idempotent import IdempotencyKey, once
 from api.schemas import (
     DepartmentIn,
@@ -93,7 +93,9 @@ def disable_official(official_id: str, actor: AdminOf, database: DatabaseDep) ->
     "/tokens", response_model=TokenOut, status_code=status.HTTP_201_CREATED,
     summary="A token for an external system of the organisation",
 )
-def create_system_token(body: SystemTokenIn, actor: AdminOf, database: DatabaseDep, key: IdempotencyKey = None) -> Response:
+def create_system_token(
+    body: SystemTokenIn, actor: AdminOf, database: DatabaseDep, cipher: CipherDep, key: IdempotencyKey = None
+) -> Response:
     def create(session: Session) -> TokenOut:
         issued = tokens.create_for_system(
             session, organisation_id=actor.organisation_id, name=body.name, scopes=body.scopes,
@@ -101,7 +103,9 @@ def create_system_token(body: SystemTokenIn, actor: AdminOf, database: DatabaseD
         )
         return TokenOut(id=issued.id, token=issued.token, expires_at=issued.expires_at)
 
-    return once(database, actor=actor, key=key, operation="token.create", request=body, model=TokenOut, create=create)
+    return once(
+        database, actor=actor, key=key, operation="token.create", request=body, model=TokenOut, create=create, sealed=cipher
+    )
 
 
 @router.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)

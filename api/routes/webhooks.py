@@ -5,27 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from api.deps import AdminOf, DatabaseDep, SettingsDep
+from api.deps import AdminOf, CipherDep, DatabaseDep
+from api.idempotent import IdempotencyKey
 from esign import webhooks
-from esign.webhooks import DeliveryStatus, SecretCipher, WebhookDelivery, WebhookSubscription
-from keys import authorities
+from esign.webhooks import DeliveryStatus, WebhookDelivery, WebhookSubscription
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
-IdempotencyKey = Annotated[
-    str | None, Header(alias="Idempotency-Key", description="Makes a retry return what the first request made")
-]
-
-
-def secret_cipher(settings: SettingsDep) -> SecretCipher:
-    """Subscription secrets are encrypted under a key derived from the server secret (the CA passphrase)."""
-    return SecretCipher.derive(authorities.passphrase(settings))
-
-
-CipherDep = Annotated[SecretCipher, Depends(secret_cipher)]
 
 
 def _utc(at: datetime) -> datetime:

@@ -377,6 +377,8 @@ def _advance(session: Session, *, route: Route, definition: RouteDefinition, doc
             document.state = "archived"
         audit.append(session, actor="system:flow", action="route.completed", subject=f"document:{document.id}",
                      chain=document.organisation_id, payload={"route": route.id})
+        outbox.emit(session, organisation_id=document.organisation_id, type="route.completed", subject=f"document:{document.id}",
+                    payload={"document_id": document.id, "route_id": route.id, "state": document.state})
         return
     stage = definition.stages[route.stage]
     if action.handlers:

@@ -84,7 +84,7 @@ class StepState(enum.StrEnum):
 class Assignee(BaseModel):
     """One of: an official, a department, or any official of the organisation holding ``role``."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
     official_id: str | None = None
     department_id: str | None = None
     role: Role | None = None
@@ -97,7 +97,7 @@ class Assignee(BaseModel):
 
 
 class StepSpec(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
     kind: StepKind
     assignee: Assignee
     deadline_days: int | None = Field(default=None, ge=0, le=90, description="Working days; the kind's default if absent")
@@ -117,7 +117,7 @@ class StepSpec(BaseModel):
 class StageSpec(BaseModel):
     """Steps that run in parallel; the stage is done when all of them (or any one) are."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
     name: str | None = None
     steps: list[StepSpec] = Field(min_length=1)
     quorum: Literal["all", "any"] = "all"
@@ -126,7 +126,7 @@ class StageSpec(BaseModel):
 class RouteDefinition(BaseModel):
     """Stages in serial order."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
     stages: list[StageSpec] = Field(min_length=1)
 
 

@@ -6,8 +6,11 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from api.app import create_app
+from esign.db import Database
+from esign.idempotency import IdempotencyRecord
 from esign.settings import Settings
 from tests.conftest import make_pdf
 from tests.world import PIN, World
@@ -62,3 +65,31 @@ def test_creating_posts_replay_their_first_answer(api: TestClient, world: World)
     template = {"name": "简易", "definition": route["definition"]}
     first, again = _twice(api, "/v1/route-templates", admin, "tpl-1", json=template)
     assert (first.status_code, again.status_code) == (201, 200) and first.json()["version"] == again.json()["version"] == 1
+
+
+def test_secrets_are_not_kept_in_the_clear(api: TestClient, world: World, db: Database) -> None:
+    """A token or session shown once is replayed from an encrypted answer; a PIN never shapes a fingerprint."""
+    a = world.orgs["A"]
+    admin, leader = a.members["admin"].headers, a.members["leader"]
+    first, again = _twice(api, "/v1/tokens", admin, "tok-secret", json={"name": "OA"})
+    token = first.json()["token"]
+    assert again.json()["token"] == token
+    assert api.get("/v1/inbox", headers={"Authorization": f"Bearer {token}"}).status_code != 401, "the token works"
+
+    first, again = _twice(api, f"/v1/credentials/{leader.credential_id}/sessions", leader.headers, "sess-secret",
+                          json={"pin": PIN, "max_signatures": 2, "ttl_seconds": 60})
+    assert first.status_code == 201 and again.json()["session"] == first.json()["session"]
+
+    with db.transaction() as session:
+        kept = [r.response or "" for r in session.scalars(select(IdempotencyRecord))]
+    assert kept and not any(token in answer or first.json()["session"] in answer for answer in kept)
+
+    # The PIN is not part of the fingerprint: a retry that mistyped it replays the first answer instead
+    # of conflicting, and the kept fingerprint cannot be searched for the PIN.
+    document = api.post("/v1/documents", headers=a.members["clerk"].headers,
+                        files={"file": ("d.pdf", make_pdf(), "application/pdf")}).json()["id"]
+    body = {"credential_id": leader.credential_id, "pin": PIN}
+    signed = api.post(f"/v1/documents/{document}/sign", headers={**leader.headers, "Idempotency-Key": "pin-1"}, json=body)
+    retried = api.post(f"/v1/documents/{document}/sign", headers={**leader.headers, "Idempotency-Key": "pin-1"},
+                       json={**body, "pin": "999999"})
+    assert signed.status_code == retried.status_code == 200 and signed.json() == retried.json()
