@@ -51,7 +51,7 @@ def once(
     ``sealed``: the answer carries a secret, so it is kept encrypted under this cipher.
     """
     fingerprint = idempotency.fingerprint(
-        operation, request.model_dump_json(exclude=SECRET_FIELDS) if isinstance(request, BaseModel) else request or ""
+        operation, request.model_dump_json(exclude=set(SECRET_FIELDS)) if isinstance(request, BaseModel) else request or ""
     )
     scope = f"{actor.organisation_id}:{operation}"
     with database.transaction() as session:

@@ -24,7 +24,6 @@ from tests.webhooks.conftest import FAST, drain
 from tests.webhooks.receiver import Receiver, receiver_namespace
 from tests.world import World
 
-
 CONTENT = {"kind": "letter", "issuer": "甲市人民政府办公室", "title": "关于报送数据的函", "date": "2026-11-23",
            "recipients": ["乙县人民政府"], "body": [{"type": "paragraph", "text": "请于两个工作日内报送。"}]}
 
