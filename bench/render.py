@@ -25,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.timing import rate  # noqa: E402
 from documents.render import (  # noqa: E402
     Colophon,
     DocumentContent,
@@ -100,18 +101,6 @@ def plain_reportlab(fonts: FontSet, text: str) -> Callable[[], bytes]:
         return buf.getvalue()
 
     return draw
-
-
-def rate(operation: Callable[[], object], seconds: float, rounds: int) -> float:
-    operation()
-    results = []
-    for _ in range(rounds):
-        count, start = 0, time.perf_counter()
-        while (elapsed := time.perf_counter() - start) < seconds:
-            operation()
-            count += 1
-        results.append(count / elapsed)
-    return statistics.median(results)
 
 
 def main() -> None:

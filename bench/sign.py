@@ -17,31 +17,18 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.timing import rate  # noqa: E402
+
 KINDS = {"rsa": "RSA-2048", "ec": "ECDSA P-256"}
 TARGETS = {("sign", "rsa"): 7.0, ("sign", "ec"): 2.0, ("verify", "rsa"): 1.0, ("verify", "ec"): 1.0}
-
-
-def rate(operation: Callable[[], object], seconds: float, rounds: int) -> float:
-    operation()
-    results = []
-    for _ in range(rounds):
-        count, start = 0, time.perf_counter()
-        while (elapsed := time.perf_counter() - start) < seconds:
-            operation()
-            count += 1
-        results.append(count / elapsed)
-    return statistics.median(results)
 
 
 def one_page_pdf() -> bytes:
