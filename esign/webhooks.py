@@ -62,9 +62,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, selectinload
 
 from esign import audit, idempotency, outbox
-from esign.db import Base, Database
+from esign.db import Base, Database, table_of
 from esign.errors import EsignError
-from esign.outbox import OutboxEvent, new_id, now
+from esign.outbox import Emitted, OutboxEvent, new_id, now
 
 logger = logging.getLogger("esign.webhooks")
 
@@ -436,7 +436,7 @@ def send_test(session: Session, *, organisation_id: str, subscription_id: str, b
     ).one()
 
 
-def fan_out(session: Session, events: Sequence[tuple[OutboxEvent, str | None]]) -> int:
+def fan_out(session: Session, events: Sequence[tuple[Emitted, str | None]]) -> int:
     """Add the deliveries of freshly emitted events (called by :func:`esign.outbox.emit_many`).
 
     Each event goes to the active subscriptions of its organisation whose patterns match it, or, when
@@ -468,7 +468,7 @@ def fan_out(session: Session, events: Sequence[tuple[OutboxEvent, str | None]]) 
                     "next_attempt_at": stamp, "created_at": stamp,
                 })
     if rows:
-        session.execute(insert(WebhookDelivery), rows)
+        session.execute(insert(table_of(WebhookDelivery)), rows)
     return len(rows)
 
 

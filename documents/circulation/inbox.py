@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlalchemy import Select, select, tuple_
 from sqlalchemy.orm import Session
@@ -51,7 +52,7 @@ def inbox(session: Session, *, actor: Actor, limit: int = 50, cursor: str | None
     open_steps = select(Step).where(Step.state == StepState.OPEN.value)
     if cursor is not None:
         open_steps = open_steps.where(tuple_(Step.due_on, Step.id) > tuple_(*_after(cursor)))
-    queries: list[Select[tuple[Step]]] = [
+    queries: list[Select[Any]] = [
         open_steps.where(Step.assignee_official_id == official.id),
         open_steps.where(Step.assignee_official_id.is_(None), Step.assignee_department_id == official.department_id),
     ]

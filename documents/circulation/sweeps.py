@@ -1,11 +1,12 @@
 """Periodic work on open steps: a reminder (催办) to the assignee when a step is due within one working day,
 escalation (督办) to the supervising leader once it is overdue.
 
-Each sweep claims and marks a batch of steps in one statement, ``UPDATE ... WHERE id IN (SELECT ... FOR UPDATE
-SKIP LOCKED) RETURNING ...`` (PostgreSQL; SQLite's write lock serialises instead), and writes their
-notifications to the outbox in the same transaction, so with any number of workers each reminder and each
-escalation happens exactly once. The reminder threshold uses the official calendar with the overrides
-declared for everyone; an organisation's own overrides already shaped its due dates when the steps opened.
+Each sweep claims and marks a batch of steps in one statement, ``UPDATE steps ... WHERE id = ANY(ARRAY(SELECT
+id ... FOR UPDATE SKIP LOCKED)) RETURNING ...`` (PostgreSQL; on SQLite ``id IN (SELECT ...)``, and its write
+lock serialises the workers instead), and writes their notifications to the outbox in the same transaction,
+so with any number of workers each reminder and each escalation happens exactly once. The reminder threshold
+uses the official calendar with the overrides declared for everyone; an organisation's own overrides already
+shaped its due dates when the steps opened.
 
 The claim works on rows, not ORM objects: a sweep touches thousands of steps a second and needs eight of
 their columns.
@@ -22,7 +23,7 @@ from sqlalchemy import ARRAY, ColumnElement, Row, String, any_, bindparam, cast,
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from esign import outbox
-from esign.db import Database
+from esign.db import Database, table_of
 from esign.worker import Job
 from keys.actor import Role
 from keys.identities import Official
@@ -33,7 +34,7 @@ from .model import Step, StepState
 
 BATCH = 1000
 
-_STEPS = Step.__table__
+_STEPS = table_of(Step)
 _CLAIMED = (
     _STEPS.c.id, _STEPS.c.organisation_id, _STEPS.c.document_id, _STEPS.c.kind, _STEPS.c.due_on,
     _STEPS.c.assignee_official_id, _STEPS.c.assignee_department_id, _STEPS.c.assignee_role,

@@ -107,7 +107,9 @@ def test_a_system_posts_onto_a_route_follows_it_by_webhook_and_fetches_the_resul
     events = receiver.wait_for(3)
     verify = receiver_namespace()["verify"]
     assert all(verify(secret, e.body, e.headers["Esign-Signature"]) for e in events)
-    assert [e.event["type"] for e in events] == ["step.assigned", "step.assigned", "route.completed"]
+    assert sorted(e.event["type"] for e in events) == ["route.completed", "step.assigned", "step.assigned"], (
+        "deliveries run in parallel, so in no fixed order"
+    )
     assert {e.event["data"].get("document_id") for e in events} == {document}
     receiver.quiet_for(0.2)
 
