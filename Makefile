@@ -36,6 +36,7 @@ bench: $(VENV)/.test-installed
 	$(BIN)/python bench/sign.py
 	$(BIN)/python bench/render.py
 	$(BIN)/python bench/pki.py
+	$(BIN)/python bench/csc.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
