@@ -24,8 +24,9 @@ What it seeds, sized from the design point's ratios (110k organisations, 1.5M of
 - ``--in-flight`` of the documents are still circulating: their current stage's steps are open (a parallel
   stage may have some done already), opened a few days ago (exponential, mean 6 days, a tail up to 90),
   due after the kind's working-day limit, so a realistic share is due within a working day or overdue. All
-  other steps are done: in a mature deployment most steps are. The reminder/escalation markers start empty:
-  a backlog, the sweeps' worst day.
+  other steps are done: in a mature deployment most steps are. Every open step has both its alerts queued
+  (``step_alerts``), none sent yet: a backlog, the sweeps' worst day. (A deployment also holds the alerts of
+  steps closed before they fell due, until the sweeps take and drop them; they are left out.)
 
 Seeding uses bulk inserts: PostgreSQL ``COPY`` (``--pg-load insert`` runs SQLAlchemy Core ``insert()`` with
 lists of rows instead, about 3x slower), SQLite ``executemany`` through Core; one transaction per chunk. The
@@ -39,9 +40,10 @@ What it measures, per database:
   open steps in their inbox (their own, their department's, their roles'), and for second pages (the
   cursor of a first page that had more);
 - sweeps: ``sweeps.remind`` and ``sweeps.escalate`` run to exhaustion by 1 worker and by ``--workers``
-  concurrent workers (threads sharing one ``Database``; processes, each with its own), steps/s = steps
-  marked / wall time. Before each run the markers are emptied and the outbox deleted (and PostgreSQL
-  vacuumed); after it, every run is checked: one outbox event per eligible step, no step twice. Next to
+  concurrent workers (threads sharing one ``Database``; processes, each with its own), steps/s = alerts
+  taken / wall time. Before each run the open steps' alerts are queued again and the outbox deleted (and
+  PostgreSQL vacuumed); after it, every run is checked: one outbox event per eligible step, no step twice,
+  no eligible alert left. Next to
   the rate, the CPU each step cost, in the workers' Python and in their PostgreSQL backends (read from
   /proc when the server is local): unlike the rate, it does not depend on what else the machine runs.
 
@@ -76,7 +78,14 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import Connection, MetaData, func, make_url, select, text  # noqa: E402
 
 from documents.circulation import calendar, inbox, sweeps  # noqa: E402
-from documents.circulation.model import DEFAULT_DEADLINE_DAYS, Step, StepKind, StepState  # noqa: E402
+from documents.circulation.model import (  # noqa: E402
+    DEFAULT_DEADLINE_DAYS,
+    AlertKind,
+    Step,
+    StepAlert,
+    StepKind,
+    StepState,
+)
 from esign import migrate  # noqa: E402
 from esign.db import Database  # noqa: E402
 from keys.actor import Actor, Role, Scope  # noqa: E402
@@ -94,7 +103,9 @@ TARGET_SWEEP_RATE = 20_000.0
 DEFAULT_POSTGRESQL_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 APPLICATION = f"esign-bench-{os.getpid()}"
 """The PostgreSQL application name of this run's connections, to find their backends."""
-LOADED_TABLES = ("organisations", "departments", "officials", "webhook_subscriptions", "documents", "routes", "steps")
+LOADED_TABLES = (
+    "organisations", "departments", "officials", "webhook_subscriptions", "documents", "routes", "steps", "step_alerts",
+)
 
 Row = tuple[Any, ...]
 
@@ -276,6 +287,7 @@ class Batch:
     documents: list[Row] = field(default_factory=list)
     routes: list[Row] = field(default_factory=list)
     steps: list[Row] = field(default_factory=list)
+    alerts: list[Row] = field(default_factory=list)
 
 
 class Circulation:
@@ -316,6 +328,8 @@ class Circulation:
                 state = self._state(open_stage, quorum, position, len(specs))
                 row = self._step_row(org, route_id, document_id, index, position, spec, opened, done_on, state)
                 batch.steps.append(row)
+                if state is StepState.OPEN:
+                    batch.alerts += [(row[0], kind.value, org.id, row[14]) for kind in AlertKind]
             opened = done_on
         finished = None if flying else _at(opened, rng)
         batch.routes.append((
@@ -357,7 +371,7 @@ class Circulation:
             role.value if role else None, kind is StepKind.SIGN_OFF, state.value, _at(opened, self.rng), opened,
             _due(opened, days), _at(done_on, self.rng) if done else None, done_on if done else None,
             f"official:{actor}" if done else None, "approve" if state is StepState.DONE else None,
-            "同意" if state is StepState.DONE else None, None, department if done else None, None, None, None,
+            "同意" if state is StepState.DONE else None, None, department if done else None, None,
         )
 
 
@@ -387,8 +401,9 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "id", "route_id", "document_id", "organisation_id", "stage", "position", "kind", "assignee_official_id",
         "assignee_department_id", "assignee_role", "requires_signature", "state", "opened_at", "opened_on", "due_on",
         "completed_at", "completed_on", "completed_by", "outcome", "opinion", "revision_seq",
-        "handled_by_department_id", "previous_step_id", "reminded_at", "escalated_at",
+        "handled_by_department_id", "previous_step_id",
     ),
+    "step_alerts": ("step_id", "kind", "organisation_id", "due_on"),
 }
 JSON_COLUMNS: dict[str, frozenset[str]] = {
     "officials": frozenset({"roles"}),
@@ -556,6 +571,7 @@ def _seed_circulation(rng: random.Random, loader: Loader, province: Province, si
         loader.write("documents", batch.documents)
         loader.write("routes", batch.routes)
         loader.write("steps", batch.steps)
+        loader.write("step_alerts", batch.alerts)
         steps += len(batch.steps)
 
 
@@ -670,9 +686,9 @@ def _mean(values: Sequence[int]) -> float:
 
 # --- sweep throughput --------------------------------------------------------------------------------
 
-JOBS: dict[str, tuple[Callable[..., int], str, str]] = {
-    "remind": (sweeps.remind, "reminded_at", "step.due_soon"),
-    "escalate": (sweeps.escalate, "escalated_at", "step.overdue"),
+JOBS: dict[str, tuple[Callable[..., int], AlertKind, str]] = {
+    "remind": (sweeps.remind, AlertKind.DUE_SOON, "step.due_soon"),
+    "escalate": (sweeps.escalate, AlertKind.OVERDUE, "step.overdue"),
 }
 
 
@@ -718,35 +734,43 @@ def _reset(database: Database) -> None:
     with database.engine.begin() as connection:
         connection.execute(text("DELETE FROM webhook_deliveries"))
         connection.execute(text("DELETE FROM outbox_events"))
-        for column in ("reminded_at", "escalated_at"):
+        connection.execute(text("DELETE FROM step_alerts"))
+        for kind in AlertKind:
             connection.execute(text(
-                f"UPDATE steps SET {column} = NULL WHERE state = 'open' AND {column} IS NOT NULL"
-            ))
+                "INSERT INTO step_alerts (step_id, kind, organisation_id, due_on)"
+                " SELECT id, :kind, organisation_id, due_on FROM steps WHERE state = 'open'"
+            ), {"kind": kind.value})
     if database.dialect == "postgresql":
         with database.engine.connect() as connection:
             connection.execution_options(isolation_level="AUTOCOMMIT")
-            connection.execute(text("VACUUM ANALYZE steps, outbox_events, webhook_deliveries"))
+            connection.execute(text("VACUUM ANALYZE step_alerts, outbox_events, webhook_deliveries"))
+
+
+def _due_alerts(job: str, due_by: date) -> Any:
+    kind = JOBS[job][1]
+    return select(func.count()).select_from(StepAlert).where(StepAlert.kind == kind.value, StepAlert.due_on <= due_by)
 
 
 def _eligible(database: Database, job: str, today: date) -> int:
-    marker = getattr(Step, JOBS[job][1])
-    query = select(func.count()).where(
-        Step.state == StepState.OPEN.value, marker.is_(None), Step.due_on <= _threshold(database, job, today)
+    """Open steps with an alert of the job's kind due by its threshold."""
+    query = _due_alerts(job, _threshold(database, job, today)).join(Step, Step.id == StepAlert.step_id).where(
+        Step.state == StepState.OPEN.value
     )
     with database.transaction() as session:
         return session.execute(query).scalar_one()
 
 
-def _check(database: Database, job: str, eligible: int, marked: int) -> None:
-    _, column, event = JOBS[job]
+def _check(database: Database, job: str, today: date, eligible: int, marked: int) -> None:
+    event = JOBS[job][2]
     with database.engine.connect() as connection:
         events, subjects = connection.execute(
             text("SELECT count(*), count(DISTINCT subject) FROM outbox_events WHERE type = :type"), {"type": event}
         ).one()
-        stamped = connection.execute(text(f"SELECT count(*) FROM steps WHERE {column} IS NOT NULL")).scalar_one()
-    if not marked == events == subjects == stamped == eligible:
+    with database.transaction() as session:
+        left = session.execute(_due_alerts(job, _threshold(database, job, today))).scalar_one()
+    if not marked == events == subjects == eligible or left:
         raise SystemExit(
-            f"{job}: {eligible} eligible, {marked} reported, {events} events for {subjects} steps, {stamped} marked"
+            f"{job}: {eligible} eligible, {marked} reported, {events} events for {subjects} steps, {left} due alerts left"
         )
 
 
@@ -861,7 +885,7 @@ def measure_sweeps(database: Database, options: Options, today: date) -> list[Sw
             eligible = _eligible(database, job, today)
             run = _processes if mode == "processes" else _threads
             measured = run(database, job, today, options.batch, workers)
-            _check(database, job, eligible, measured.marked)
+            _check(database, job, today, eligible, measured.marked)
             runs.append(SweepRun(job, mode, workers, eligible, measured))
             print(
                 f"  {job:<8} {workers} {mode:<9} {measured.marked:>9,} steps in {measured.seconds:6.2f} s ="

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import String, insert
+from sqlalchemy import Select, String, func, insert, literal, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from esign.db import Base, table_of
@@ -125,9 +125,48 @@ def emit_many(session: Session, events: Sequence[Event]) -> list[Emitted]:
     return rows
 
 
+def emit_selected(session: Session, *, type: str, rows: Select[Any]) -> int:
+    """:func:`emit_many` for events the database can describe itself: one event of ``type`` per row of
+    ``rows``, whose columns are ``organisation_id``, ``subject`` and ``payload`` (a JSON object built in the
+    query, see :mod:`esign.sqljson`); the number of events.
+
+    On PostgreSQL this is one ``INSERT ... SELECT`` that also fans the events out to their deliveries
+    (:func:`esign.webhooks.fan_out_selected`), so a sweep's thousands of events never travel to Python and
+    back. Elsewhere the rows are read and emitted as :func:`emit_many` does.
+    """
+    _check_type(type)
+    if session.get_bind().dialect.name != "postgresql":
+        found = session.execute(rows).all()
+        events = [Event(organisation_id=r.organisation_id, type=type, subject=r.subject, payload=r.payload) for r in found]
+        return len(emit_many(session, events))
+    from esign import webhooks
+
+    table = table_of(OutboxEvent)
+    source = rows.subquery("source")
+    stamp = now()
+    written = (
+        insert(table)
+        .from_select(
+            ["organisation_id", "id", "type", "subject", "payload", "created_at"],
+            select(
+                source.c.organisation_id, func.gen_random_uuid().cast(String), literal(type, String),
+                source.c.subject, source.c.payload, literal(stamp, table.c.created_at.type),
+            ),
+        )
+        .returning(table.c.organisation_id, table.c.id)
+        .cte("events")
+    )
+    deliveries = webhooks.fan_out_selected(written, event_type=type, stamp=stamp).cte("deliveries")
+    return int(session.execute(select(func.count()).select_from(written).add_cte(deliveries)).scalar_one())
+
+
+def _check_type(type: str) -> None:
+    if len(type) > MAX_TYPE_LENGTH or not EVENT_TYPE.fullmatch(type):
+        raise ValueError(f"event type {type!r} is not a dotted lowercase name such as document.signed")
+
+
 def _row(event: Event, stamp: datetime) -> Emitted:
-    if len(event.type) > MAX_TYPE_LENGTH or not EVENT_TYPE.fullmatch(event.type):
-        raise ValueError(f"event type {event.type!r} is not a dotted lowercase name such as document.signed")
+    _check_type(event.type)
     if not event.organisation_id or not event.subject:
         raise ValueError("an event needs an organisation and a subject")
     try:

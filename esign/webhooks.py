@@ -48,15 +48,20 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import (
+    CTE,
     JSON,
     Boolean,
     ForeignKeyConstraint,
     Index,
+    Insert,
     Integer,
     String,
     UniqueConstraint,
+    cast,
     func,
     insert,
+    literal,
+    or_,
     select,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, selectinload
@@ -183,13 +188,16 @@ class WebhookDelivery(Base):
 # --- event types, secrets and signatures --------------------------------------------------------------
 
 
+def patterns_for(event_type: str) -> list[str]:
+    """Every pattern that selects an event type: ``*``, each of its prefixes with ``.*`` (``document.*``),
+    and the type itself."""
+    parts = event_type.split(".")
+    return ["*", *(".".join(parts[:n]) + ".*" for n in range(1, len(parts))), event_type]
+
+
 def matches(pattern: str, event_type: str) -> bool:
     """Whether a subscription's pattern selects an event type: ``*``, ``document.*`` or an exact type."""
-    if pattern == "*":
-        return True
-    if pattern.endswith(".*"):
-        return event_type.startswith(pattern[:-1])
-    return pattern == event_type
+    return pattern in patterns_for(event_type)
 
 
 def new_secret() -> str:
@@ -470,6 +478,30 @@ def fan_out(session: Session, events: Sequence[tuple[Emitted, str | None]]) -> i
     if rows:
         session.execute(insert(table_of(WebhookDelivery)), rows)
     return len(rows)
+
+
+def fan_out_selected(events: CTE, *, event_type: str, stamp: datetime) -> Insert:
+    """:func:`fan_out` as one ``INSERT ... SELECT`` (PostgreSQL): the deliveries of ``events``, a CTE of the
+    freshly inserted events' ``organisation_id`` and ``id``, all of type ``event_type``, to the active
+    subscriptions of their organisations with a pattern among :func:`patterns_for` the type. A subscription's
+    patterns are stored as a JSON array of validated names (no quotes, no escapes), so a pattern is among
+    them exactly when its quoted form is in the array's text."""
+    subscriptions = table_of(WebhookSubscription)
+    listed = cast(subscriptions.c.event_types, String)
+    table = table_of(WebhookDelivery)
+    return insert(table).from_select(
+        ["organisation_id", "id", "subscription_id", "event_id", "status", "attempts", "next_attempt_at", "created_at"],
+        select(
+            events.c.organisation_id, func.gen_random_uuid().cast(String), subscriptions.c.id, events.c.id,
+            literal(DeliveryStatus.PENDING.value, String), literal(0), literal(stamp, table.c.created_at.type),
+            literal(stamp, table.c.created_at.type),
+        )
+        .join(subscriptions, subscriptions.c.organisation_id == events.c.organisation_id)
+        .where(
+            subscriptions.c.active.is_(True),
+            or_(*(listed.contains(f'"{p}"', autoescape=True) for p in patterns_for(event_type))),
+        ),
+    )
 
 
 def _valid_url(url: str) -> str:

@@ -7,7 +7,20 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, String, UniqueConstraint, select
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ColumnElement,
+    ForeignKey,
+    Index,
+    String,
+    UniqueConstraint,
+    and_,
+    cast,
+    literal_column,
+    select,
+    text,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from esign import audit
@@ -48,8 +61,19 @@ class Department(Base):
     created_at: Mapped[datetime] = mapped_column(default=now)
 
 
+_LEADER_PATTERN = f"'%\"{Role.LEADER.value}\"%'"
+"""Roles are a JSON list of role names (validated), so the quoted name in its text is exactly that role."""
+
+
 class Official(Base):
     __tablename__ = "officials"
+    __table_args__ = (
+        Index(
+            "ix_officials_leaders", "organisation_id", "department_id",
+            postgresql_where=text(f"CAST(roles AS VARCHAR) LIKE {_LEADER_PATTERN} AND disabled IS false"),
+            sqlite_where=text(f"CAST(roles AS VARCHAR) LIKE {_LEADER_PATTERN} AND disabled IS 0"),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
@@ -62,6 +86,13 @@ class Official(Base):
     @property
     def role_set(self) -> frozenset[Role]:
         return frozenset(Role(r) for r in self.roles)
+
+
+def active_leader() -> ColumnElement[bool]:
+    """Officials who hold the leader role and are not disabled: the predicate of ``ix_officials_leaders``,
+    written with the same literal, so that the database finds an organisation's or a department's leaders
+    in that index without decoding anyone's roles."""
+    return and_(cast(Official.roles, String).like(literal_column(_LEADER_PATTERN)), Official.disabled.is_(False))
 
 
 def _audit(session: Session, actor: str, action: str, subject: str, organisation_id: str, **payload: Any) -> None:

@@ -32,6 +32,7 @@ from ..records import Direction, Document, new_id, now
 from . import calendar, exchange
 from .model import (
     REQUIRED_ROLE,
+    AlertKind,
     Assignee,
     Outcome,
     Route,
@@ -41,6 +42,7 @@ from .model import (
     Step,
     StepKind,
     StepSpec,
+    StepAlert,
     StepState,
 )
 
@@ -202,6 +204,9 @@ def _new_step(
         previous_step_id=previous.id if previous else None,
     )
     session.add(step)
+    session.add_all(
+        StepAlert(step_id=step.id, kind=kind.value, organisation_id=step.organisation_id, due_on=due_on) for kind in AlertKind
+    )
     session.flush()
     outbox.emit(
         session, organisation_id=route.organisation_id, type="step.assigned", subject=f"step:{step.id}",

@@ -177,14 +177,6 @@ class Step(Base):
             postgresql_where=text("state = 'open' AND assignee_role IS NOT NULL"),
             sqlite_where=text("state = 'open' AND assignee_role IS NOT NULL"),
         ),
-        Index(
-            "ix_steps_to_remind", "due_on", postgresql_where=text("state = 'open' AND reminded_at IS NULL"),
-            sqlite_where=text("state = 'open' AND reminded_at IS NULL"),
-        ),
-        Index(
-            "ix_steps_to_escalate", "due_on", postgresql_where=text("state = 'open' AND escalated_at IS NULL"),
-            sqlite_where=text("state = 'open' AND escalated_at IS NULL"),
-        ),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -210,8 +202,32 @@ class Step(Base):
     revision_seq: Mapped[int | None] = mapped_column(Integer, doc="the revision a signature, number or seal made")
     handled_by_department_id: Mapped[str | None] = mapped_column(String(36), doc="for statistics")
     previous_step_id: Mapped[str | None] = mapped_column(String(36), doc="the step this one was delegated or rerouted from")
-    reminded_at: Mapped[datetime | None]
-    escalated_at: Mapped[datetime | None]
+
+
+class AlertKind(enum.StrEnum):
+    DUE_SOON = "due_soon"
+    """A reminder (催办) to the assignee, once the step is due within one working day."""
+    OVERDUE = "overdue"
+    """Escalation (督办) to the supervising leaders, once the step is overdue."""
+
+
+class StepAlert(Base):
+    """A reminder or an escalation still to come: written with its step, taken (deleted) by the sweep that
+    sends it.
+
+    A queue of its own rather than a mark on the step: taking an alert deletes a row of a narrow table,
+    where marking a step would write a new version of the wide steps row and of every index on it, the most
+    expensive thing a sweep would do. A step's alerts are not removed when it closes: the sweep takes them
+    when they fall due and sends nothing for a step no longer open.
+    """
+
+    __tablename__ = "step_alerts"
+    __table_args__ = (Index("ix_step_alerts_due", "kind", "due_on"),)
+
+    step_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    organisation_id: Mapped[str] = mapped_column(String(36))
+    due_on: Mapped[date] = mapped_column(Date, doc="the step's due date")
 
 
 class Dispatch(Base):

@@ -1,22 +1,26 @@
-"""Reminders and escalations: each exactly once, even with four workers sweeping at the same time."""
+"""Reminders and escalations: each exactly once, even with four workers sweeping at the same time; their
+payloads and webhook deliveries, which the database builds, as the documentation gives them."""
 
 from __future__ import annotations
 
 import threading
 from datetime import date, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from documents import intake
 from documents.circulation import calendar, flows, sweeps
-from documents.circulation.model import Assignee, RouteDefinition, StageSpec, Step, StepKind, StepSpec
+from documents.circulation.model import Assignee, RouteDefinition, StageSpec, Step, StepAlert, StepKind, StepSpec, StepState
 from documents.records import Direction, Kind
+from esign import webhooks
 from esign.blobs import blob_store_from_settings
 from esign.db import Database
 from esign.outbox import OutboxEvent
 from esign.settings import Settings
 from esign.trust import TrustSettings
-from keys.actor import Actor, Scope
+from esign.webhooks import SecretCipher, WebhookDelivery
+from keys import identities
+from keys.actor import Actor, Role, Scope
 from tests.conftest import make_pdf
 from tests.world import World
 
@@ -83,8 +87,91 @@ def test_reminders_and_escalations_happen_exactly_once_with_four_workers(world: 
     assert sum(_race(sweeps.escalate, db, after + timedelta(days=3))) == 0
 
     with db.transaction() as session:
-        steps = session.scalars(select(Step)).all()
-        assert all(s.reminded_at is not None and s.escalated_at is not None for s in steps)
+        assert session.scalar(select(func.count()).select_from(StepAlert)) == 0
         supervisors = session.scalars(select(OutboxEvent.payload).where(OutboxEvent.type == "step.overdue")).all()
     leader = world.orgs["A"].members["leader"].official_id
-    assert all(leader in p["supervisors"] for p in supervisors), "the department's leader supervises"
+    assert all(p["supervisors"] == [leader] for p in supervisors), "the department's leader supervises"
+
+
+def _system(world: World) -> Actor:
+    return Actor(organisation_id=world.orgs["A"].id, official_id=None, system_name="OA", roles=frozenset(),
+                 scopes=frozenset({Scope.DOCUMENTS}))
+
+
+def test_payloads_deliveries_and_closed_steps(world: World, db: Database, db_settings: Settings) -> None:
+    """One route with a step for an official, one for a department without a leader and one for a role,
+    in parallel; another document whose step closes before it falls due. A subscription to ``step.*``
+    receives every alert, one to ``document.*`` none. Each payload is the step's, and the supervisors are
+    the department's leaders, or the organisation's when the department has none or a role is assigned."""
+    org = world.orgs["A"]
+    operator = Actor.operator(org.id)
+    with db.transaction() as session:
+        archive = identities.create_department(session, actor=operator, name="档案处")
+        second = identities.create_department(session, actor=operator, name="法规处")
+        second_leader = identities.create_official(
+            session, actor=operator, department_id=second.id, name="法规处长", roles=(Role.LEADER,)
+        ).id
+        cipher = SecretCipher.derive(b"sweep test")
+        steps_hook = webhooks.create_subscription(
+            session, organisation_id=org.id, url="http://127.0.0.1:9/steps", event_types=["step.*"], cipher=cipher, by="test"
+        ).subscription.id
+        webhooks.create_subscription(
+            session, organisation_id=org.id, url="http://127.0.0.1:9/docs", event_types=["document.*"], cipher=cipher, by="test"
+        )
+    opened = date(2026, 11, 16)
+    assignees = [
+        Assignee(official_id=org.members["official"].official_id),
+        Assignee(department_id=archive.id),
+        Assignee(role=Role.CLERK),
+    ]
+    definition = RouteDefinition(stages=[StageSpec(steps=[StepSpec(kind=StepKind.COMMENT, assignee=a) for a in assignees])])
+    blobs = blob_store_from_settings(db_settings)
+    with db.transaction() as session:
+        documents = [
+            intake.from_upload(session, actor=_system(world), blobs=blobs, trust=TrustSettings(), data=make_pdf(),
+                               title=title, kind=Kind.NOTICE, direction=Direction.OUTGOING).document.id
+            for title in ("征求意见", "已办结")
+        ]
+        for document_id in documents:
+            flows.start(session, actor=_system(world), document_id=document_id, definition=definition, today=opened)
+        closed = session.scalars(select(Step).where(Step.document_id == documents[1])).all()
+        for step in closed:
+            step.state = StepState.DONE.value
+    with db.transaction() as session:
+        open_steps = {s.id: s for s in session.scalars(select(Step).where(Step.document_id == documents[0]))}
+
+    overdue = calendar.WorkingCalendar().add_working_days(opened, 5) + timedelta(days=1)
+    assert sweeps.remind(db, today=overdue) == 6, "every alert that fell due is taken, the closed steps' too"
+    assert sweeps.escalate(db, today=overdue) == 6
+    assert sweeps.remind(db, today=overdue) == sweeps.escalate(db, today=overdue) == 0
+
+    leaders = {org.members["leader"].official_id, second_leader}
+    expected_supervisors = {
+        assignees[0].official_id: [org.members["leader"].official_id],
+        archive.id: sorted(leaders),
+        Role.CLERK.value: sorted(leaders),
+    }
+    with db.transaction() as session:
+        events = session.scalars(select(OutboxEvent).where(OutboxEvent.type.in_(["step.due_soon", "step.overdue"]))).all()
+        delivered = session.execute(
+            select(WebhookDelivery.subscription_id, WebhookDelivery.event_id).where(
+                WebhookDelivery.event_id.in_([e.id for e in events])
+            )
+        ).all()
+    assert sorted((e.type, e.subject) for e in events) == sorted(
+        (t, f"step:{i}") for t in ("step.due_soon", "step.overdue") for i in open_steps
+    ), "one event of each kind per open step, none for the closed ones"
+    for event in events:
+        step = open_steps[event.subject.removeprefix("step:")]
+        assert event.organisation_id == org.id
+        expected = {
+            "step_id": step.id, "document_id": step.document_id, "kind": "comment", "due_on": step.due_on.isoformat(),
+            "official_id": step.assignee_official_id, "department_id": step.assignee_department_id,
+            "role": step.assignee_role,
+        }
+        if event.type == "step.overdue":
+            who = step.assignee_official_id or step.assignee_department_id or step.assignee_role
+            expected["supervisors"] = expected_supervisors[who]
+            event.payload["supervisors"] = sorted(event.payload["supervisors"])
+        assert event.payload == expected
+    assert sorted(delivered) == sorted((steps_hook, e.id) for e in events), "step.* receives each, document.* none"
