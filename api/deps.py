@@ -21,15 +21,19 @@ from keys.actor import Actor, Scope
 from keys.errors import Forbidden, Unauthenticated
 
 
-def get_settings(request: Request) -> Settings:
+# Dependencies that only read or check something are ``async``: FastAPI runs a plain ``def`` dependency in
+# its thread pool, and the hop to another thread costs more than reading an attribute.
+
+
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-def get_trust(request: Request) -> TrustSettings:
+async def get_trust(request: Request) -> TrustSettings:
     return request.app.state.trust  # type: ignore[no-any-return]
 
 
-def get_database(request: Request) -> Database:
+async def get_database(request: Request) -> Database:
     return request.app.state.database  # type: ignore[no-any-return]
 
 
@@ -63,12 +67,12 @@ def current_actor(
         return tokens.authenticate(session, credentials.credentials)
 
 
-def _admin(actor: Annotated[Actor, Depends(current_actor)]) -> Actor:
+async def _admin(actor: Annotated[Actor, Depends(current_actor)]) -> Actor:
     actor.require_admin()
     return actor
 
 
-def _signer(actor: Annotated[Actor, Depends(current_actor)]) -> Actor:
+async def _signer(actor: Annotated[Actor, Depends(current_actor)]) -> Actor:
     actor.require_official()
     if not actor.can(Scope.SIGN):
         raise Forbidden("this token may not sign")

@@ -38,6 +38,7 @@ STATUS: dict[type[errors.EsignError], int] = {
     keys_errors.CredentialUnusable: 409,
     keys_errors.PkiNotInitialised: 503,
     keys_errors.TokenDeviceError: 503,
+    keys_errors.SigningUnavailable: 503,
     idempotency.IdempotencyConflict: 409,
     idempotency.InvalidIdempotencyKey: 422,
     webhooks.WebhookNotFound: 404,

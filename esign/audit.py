@@ -21,12 +21,25 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Executable, Integer, String, Text, UniqueConstraint, cast, select
+from sqlalchemy import (
+    BigInteger,
+    Executable,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    bindparam,
+    cast,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from esign.db import Base
+from esign.db import Base, table_of
 
 GENESIS_HASH = "0" * 64
 HASH_VERSION = "esign.audit/1"
@@ -62,6 +75,16 @@ class AuditEvent(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
+_HEADS = table_of(AuditHead)
+_EVENTS = table_of(AuditEvent)
+# Built once: every state change appends, and building a statement costs about as much as running it.
+_LOCK_HEAD = select(_HEADS.c.seq, _HEADS.c.hash).where(_HEADS.c.chain == bindparam("head_chain")).with_for_update()
+_INSERT_EVENT = insert(_EVENTS).returning(_EVENTS.c.id)
+_MOVE_HEAD = (
+    update(_HEADS).where(_HEADS.c.chain == bindparam("head_chain")).values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+)
+
+
 @dataclass(frozen=True)
 class BrokenLink:
     chain: str
@@ -81,6 +104,17 @@ class AuditVerification:
     broken: BrokenLink | None = None
 
 
+@dataclass(frozen=True)
+class Appended:
+    """An event as :func:`append` wrote it."""
+
+    id: int
+    chain: str
+    seq: int
+    prev_hash: str
+    hash: str
+
+
 def append(
     session: Session,
     *,
@@ -89,32 +123,35 @@ def append(
     subject: str,
     payload: Mapping[str, Any] | None = None,
     chain: str = "system",
-) -> AuditEvent:
-    """Add an event at the end of ``chain`` in the caller's transaction (flushed, not committed).
+) -> Appended:
+    """Add an event at the end of ``chain`` in the caller's transaction (written, not committed).
 
     The chain's head row stays locked until that transaction ends, so concurrent appenders to
     the same chain queue up rather than fork it; the unique (chain, seq) constraint backs this.
+    Every state change appends, so it is three Core statements (lock the head, insert, move the
+    head) on the session's connection, without the ORM's bookkeeping.
     """
     canonical_payload = _canonical_json(dict(payload or {}))
-    head = _lock_head(session, chain)
-    seq = head.seq + 1
-    at = datetime.now(UTC)
+    session.flush()  # the change being logged is written before its event, as an ORM query would have
+    connection = session.connection()
+    head_seq, head_hash = _lock_head(connection, chain)
+    seq = head_seq + 1
     hashed: dict[str, Any] = dict(
         chain=chain,
         seq=seq,
-        at=at,
+        at=datetime.now(UTC),
         actor=actor,
         action=action,
         subject=subject,
         payload_digest=_sha256(canonical_payload),
-        prev_hash=head.hash,
+        prev_hash=head_hash,
     )
-    event = AuditEvent(**hashed, payload=json.loads(canonical_payload), hash=event_hash(**hashed))
-    session.add(event)
-    head.seq = seq
-    head.hash = event.hash
-    session.flush()
-    return event
+    digest = event_hash(**hashed)
+    event_id = connection.execute(
+        _INSERT_EVENT, {**hashed, "payload": json.loads(canonical_payload), "hash": digest}
+    ).scalar_one()
+    connection.execute(_MOVE_HEAD, {"head_chain": chain, "new_seq": seq, "new_hash": digest})
+    return Appended(id=event_id, chain=chain, seq=seq, prev_hash=head_hash, hash=digest)
 
 
 def verify(session: Session, *, chain: str | None = None) -> AuditVerification:
@@ -176,26 +213,22 @@ def _canonical_time(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _lock_head(session: Session, chain: str) -> AuditHead:
-    locked = (
-        select(AuditHead)
-        .where(AuditHead.chain == chain)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    head = session.scalars(locked).one_or_none()
+def _lock_head(connection: Connection, chain: str) -> tuple[int, str]:
+    """The chain's head (seq, hash), locked; created at the genesis on the chain's first event."""
+    head = connection.execute(_LOCK_HEAD, {"head_chain": chain}).one_or_none()
     if head is not None:
-        return head
-    dialect = session.get_bind().dialect.name
-    insert: Executable
+        return head.seq, head.hash
+    dialect = connection.dialect.name
+    create: Executable
     if dialect == "postgresql":
-        insert = postgresql_insert(AuditHead).on_conflict_do_nothing(index_elements=["chain"])
+        create = postgresql_insert(_HEADS).on_conflict_do_nothing(index_elements=["chain"])
     elif dialect == "sqlite":
-        insert = sqlite_insert(AuditHead).on_conflict_do_nothing(index_elements=["chain"])
+        create = sqlite_insert(_HEADS).on_conflict_do_nothing(index_elements=["chain"])
     else:
         raise NotImplementedError(f"audit chains are not implemented for {dialect}")
-    session.execute(insert, {"chain": chain, "seq": 0, "hash": GENESIS_HASH})
-    return session.scalars(locked).one()
+    connection.execute(create, {"chain": chain, "seq": 0, "hash": GENESIS_HASH})
+    head = connection.execute(_LOCK_HEAD, {"head_chain": chain}).one()
+    return head.seq, head.hash
 
 
 def _verify_chain(session: Session, chain: str) -> tuple[int, BrokenLink | None]:

@@ -177,9 +177,14 @@ def list_visible(session: Session, *, actor: Actor) -> Sequence[Credential]:
 
 
 def may_use(actor: Actor, credential: Credential) -> bool:
-    if credential.purpose == Purpose.SEAL.value:
+    return holder_may_use(actor, purpose=credential.purpose, holder_id=credential.official_id)
+
+
+def holder_may_use(actor: Actor, *, purpose: str, holder_id: str | None) -> bool:
+    """A personal credential is its holder's alone; the organisation's seal is every seal custodian's."""
+    if purpose == Purpose.SEAL.value:
         return actor.official_id is not None and actor.has_role(Role.SEAL_CUSTODIAN)
-    return credential.official_id is not None and credential.official_id == actor.official_id
+    return holder_id is not None and holder_id == actor.official_id
 
 
 def unlock_by_admin(session: Session, *, actor: Actor, credential_id: str) -> Credential:

@@ -32,22 +32,21 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from asn1crypto import algos
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from pkcs11 import MGF, Attribute, Mechanism, ObjectClass, SignMixin
 from pkcs11 import exceptions as p11_errors
 from pkcs11.util.ec import encode_ecdsa_signature
-from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String, delete, select
+from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, Row, String, bindparam, delete, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from esign import audit
-from esign.db import Base
+from esign.db import Base, table_of
 from esign.settings import Settings
 from esign.signers import KeySigner, to_asn1
 
@@ -63,11 +62,13 @@ from .credentials import (
     Storage,
     certificate,
     effective_status,
+    holder_may_use,
     list_visible,
     may_use,
 )
 from .errors import CredentialLocked, CredentialUnusable, Forbidden, KeysError, NotFound, TokenDeviceError
 from .identities import new_id, now
+from .signing_process import DigestSigning, HashName, Scheme, signing_process
 
 SPECS_V1 = "1.0.4.0"
 SPECS_V2 = "2.0.0.2"
@@ -86,17 +87,12 @@ SHA256_WITH_RSA, SHA384_WITH_RSA, SHA512_WITH_RSA = "1.2.840.113549.1.1.11", "1.
 ECDSA_WITH_SHA256, ECDSA_WITH_SHA384, ECDSA_WITH_SHA512 = "1.2.840.10045.4.3.2", "1.2.840.10045.4.3.3", "1.2.840.10045.4.3.4"
 _CURVES = {"secp256r1": "1.2.840.10045.3.1.7", "secp384r1": "1.3.132.0.34", "secp521r1": "1.3.132.0.35"}
 
-HashName = Literal["sha256", "sha384", "sha512"]
 _HASHES: dict[str, HashName] = {SHA256: "sha256", SHA384: "sha384", SHA512: "sha512"}
 _DIGEST_SIZES: dict[HashName, int] = {"sha256": 32, "sha384": 48, "sha512": 64}
-_HASH_CLASSES: dict[HashName, type[hashes.HashAlgorithm]] = {
-    "sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512,
-}
 _P11_HASHES = {"sha256": Mechanism.SHA256, "sha384": Mechanism.SHA384, "sha512": Mechanism.SHA512}
 _P11_MGFS = {"sha256": MGF.SHA256, "sha384": MGF.SHA384, "sha512": MGF.SHA512}
 
 KeyType = Literal["rsa", "ec"]
-Scheme = Literal["pkcs1v15", "pss", "ecdsa"]
 # signAlgo → (key type, scheme, the hash it implies or None when hashAlgo / signAlgoParams name it)
 _SIGN_ALGOS: dict[str, tuple[KeyType, Scheme, HashName | None]] = {
     SHA256_WITH_RSA: ("rsa", "pkcs1v15", "sha256"),
@@ -447,6 +443,10 @@ class SignatureAlgorithm:
     def digest_size(self) -> int:
         return _DIGEST_SIZES[self.hash]
 
+    @property
+    def signing(self) -> DigestSigning:
+        return DigestSigning(scheme=self.scheme, hash=self.hash, salt_length=self.salt_length)
+
 
 def _hash_named(oid: str | None) -> HashName | None:
     if oid is None:
@@ -509,19 +509,6 @@ def _check_fits(algorithm: SignatureAlgorithm, key_type: KeyType, key_bits: int)
         raise CscRefused(Refusal.INVALID_SIGN_ALGO_PARAMS, "the PSS salt is too long for this key")
 
 
-def _sign_with_key(key: PrivateKey, algorithm: SignatureAlgorithm, digests: Sequence[bytes]) -> list[bytes]:
-    """Each digest signed as prehashed: the per-hash cost is the private-key operation alone."""
-    prehashed = Prehashed(_HASH_CLASSES[algorithm.hash]())
-    if isinstance(key, ec.EllipticCurvePrivateKey):
-        ecdsa = ec.ECDSA(prehashed)
-        return [key.sign(d, ecdsa) for d in digests]
-    pad: padding.AsymmetricPadding = padding.PKCS1v15()
-    if algorithm.scheme == "pss":
-        assert algorithm.salt_length is not None
-        pad = padding.PSS(mgf=padding.MGF1(_HASH_CLASSES[algorithm.hash]()), salt_length=algorithm.salt_length)
-    return [key.sign(d, pad, prehashed) for d in digests]
-
-
 def _digest_info(hash_name: HashName, digest: bytes) -> bytes:
     """RFC 8017 §9.2 DigestInfo: what RSASSA-PKCS1-v1_5 pads, for a token's raw CKM_RSA_PKCS."""
     return algos.DigestInfo({"digest_algorithm": {"algorithm": hash_name}, "digest": digest}).dump()
@@ -550,7 +537,7 @@ def _sign_in_token(
         raise TokenDeviceError(f"token {ref.token_label!r}: [{type(e).__name__}] {e}") from e
 
 
-def _covered(record: SignatureActivation, digests: Sequence[bytes]) -> list[str] | None:
+def _covered(record: SignatureActivation | Row[Any], digests: Sequence[bytes]) -> list[str] | None:
     """The SAD's hashes left once ``digests`` are signed (None when it is not bound to hashes), or a refusal
     when it does not cover them: too many, or a hash it does not authorise (or authorised once, and signed)."""
     if record.signatures_left < len(digests):
@@ -566,46 +553,67 @@ def _covered(record: SignatureActivation, digests: Sequence[bytes]) -> list[str]
     return list((left - wanted).elements())
 
 
-def _live_credential(session: Session, *, actor: Actor, credential_id: str) -> Credential:
-    """The credential of a live SAD, if it may still sign: what ``custody._usable`` decides, without
+def _check_credential(found: Row[Any], *, actor: Actor) -> None:
+    """Whether the credential of a live SAD may still sign: what ``custody._usable`` decides, without
     reading the certificate. A SAD never outlives its certificate (``authorize`` clamps its expiry to the
     certificate's notAfter), so only the status column can have changed since: locked, or revoked."""
-    credential = session.get(Credential, credential_id, populate_existing=True)
-    if credential is None or credential.organisation_id != actor.organisation_id or not may_use(actor, credential):
-        raise CscRefused(Refusal.INVALID_CREDENTIAL, f"no credential {credential_id} the caller may sign with")
-    if credential.status == Status.LOCKED.value:
-        raise CredentialLocked(f"credential {credential.id} is locked after {MAX_PIN_ATTEMPTS} wrong PINs")
-    if credential.status != Status.ACTIVE.value:
-        raise CscRefused(Refusal.CREDENTIAL_DISABLED, f"credential {credential.id} is {credential.status}")
-    return credential
+    if found.credential_organisation_id != actor.organisation_id or not holder_may_use(
+        actor, purpose=found.purpose, holder_id=found.holder_id
+    ):
+        raise CscRefused(Refusal.INVALID_CREDENTIAL, f"no credential {found.credential_id} the caller may sign with")
+    if found.status == Status.LOCKED.value:
+        raise CredentialLocked(f"credential {found.credential_id} is locked after {MAX_PIN_ATTEMPTS} wrong PINs")
+    if found.status != Status.ACTIVE.value:
+        raise CscRefused(Refusal.CREDENTIAL_DISABLED, f"credential {found.credential_id} is {found.status}")
 
 
-def _live_activation(
-    session: Session, *, actor: Actor, credential_id: str, digests: Sequence[bytes], lock: bool, **where: str
-) -> SignatureActivation:
-    """The SAD's row (by ``secret_hash`` or ``id``), if it is the caller's, for this credential, unexpired,
-    and covers ``digests``."""
-    query = select(SignatureActivation).filter_by(**where).execution_options(populate_existing=True)
-    record = session.scalar(query.with_for_update() if lock else query)
+# Built once: a signHash runs them, and building a statement costs about as much as running it.
+_ACTIVATIONS = table_of(SignatureActivation)
+_CREDENTIALS = table_of(Credential)
+_LOCK_ACTIVATION = (
+    select(
+        _ACTIVATIONS, _CREDENTIALS.c.organisation_id.label("credential_organisation_id"),
+        _CREDENTIALS.c.official_id.label("holder_id"), _CREDENTIALS.c.purpose, _CREDENTIALS.c.status,
+        _CREDENTIALS.c.storage, _CREDENTIALS.c.token_uri,
+    )
+    .join(_CREDENTIALS, _CREDENTIALS.c.id == _ACTIVATIONS.c.credential_id)
+    .where(_ACTIVATIONS.c.secret_hash == bindparam("secret_hash"))
+    .with_for_update(of=_ACTIVATIONS)
+)
+_SPEND = (
+    update(_ACTIVATIONS)
+    .where(_ACTIVATIONS.c.id == bindparam("activation_id"))
+    .values(hashes=bindparam("hashes_left"), signatures_left=bindparam("count_left"))
+)
+_SPENT = delete(_ACTIVATIONS).where(_ACTIVATIONS.c.id == bindparam("activation_id"))
+
+
+def _locked_activation(session: Session, *, actor: Actor, credential_id: str, sad_hash: str) -> Row[Any]:
+    """The SAD's row, locked, with what its credential's checks need, in one query of plain columns, if the
+    SAD is the caller's, for this credential and unexpired."""
+    found = session.connection().execute(_LOCK_ACTIVATION, {"secret_hash": sad_hash}).one_or_none()
     if (
-        record is None
-        or record.organisation_id != actor.organisation_id
-        or record.official_id != (actor.official_id or "")
-        or record.credential_id != credential_id
+        found is None
+        or found.organisation_id != actor.organisation_id
+        or found.official_id != (actor.official_id or "")
+        or found.credential_id != credential_id
     ):
         raise CscRefused(Refusal.INVALID_SAD, "unknown SAD, or one issued for another credential or caller")
-    if record.expires_at <= now():
+    if found.expires_at <= now():
         raise CscRefused(Refusal.SAD_EXPIRED, "the SAD has expired; authorise again")
-    _covered(record, digests)
-    return record
+    return found
+
+
+_ROW = tuple(c.key for c in _ACTIVATIONS.columns)
 
 
 @dataclass(frozen=True)
-class PreparedSignatures:
-    """A ``signHash`` batch checked against its SAD and ready to sign, outside any transaction; nothing is
-    spent until ``record_signatures`` commits it. Holds the unsealed key (or the token's PIN) meanwhile."""
+class SpentBatch:
+    """A ``signHash`` batch checked against its SAD and spent on it, ready to sign outside any transaction.
+    Holds the unsealed key (or the token's PIN) meanwhile, and the SAD's row as it was before the spending,
+    so that ``refund`` can give the batch back if the key cannot sign it."""
 
-    activation_id: str
+    activation: dict[str, object] = field(repr=False)
     sad_hash: str
     credential_id: str
     algorithm: SignatureAlgorithm
@@ -615,15 +623,16 @@ class PreparedSignatures:
     """The token's key, the PIN to log in with, and the certificate it must match."""
 
     def sign(self) -> list[bytes]:
-        """Each digest signed as prehashed: per hash, the private-key operation alone."""
+        """Each digest signed as prehashed: per hash, the private-key operation alone; a software key's
+        batch in the signing process (see ``keys.signing_process``), a token's in its token."""
         if self.key is not None:
-            return _sign_with_key(self.key, self.algorithm, self.hashes)
+            return signing_process.sign(self.key, self.algorithm.signing, self.hashes)
         assert self.token is not None
         ref, pin, cert = self.token
         return _sign_in_token(ref, pin, cert, self.algorithm, self.hashes)
 
 
-def prepare_signatures(
+def spend(
     session: Session,
     *,
     actor: Actor,
@@ -633,13 +642,16 @@ def prepare_signatures(
     sign_algo: str,
     sign_algo_params: bytes | None = None,
     hash_algo: str | None = None,
-) -> PreparedSignatures:
-    """Every check of ``signatures/signHash`` (CSC API v1.0.4.0 §11.9, v2.0.0.2 §11.10), without locking
-    or spending anything: the algorithm, the hashes, the SAD (the caller's, for this credential, unexpired,
-    covering these hashes) and the credential (still active). A refusal here comes before any signature.
+) -> SpentBatch:
+    """Every check of ``signatures/signHash`` (CSC API v1.0.4.0 §11.9, v2.0.0.2 §11.10), then the batch spent
+    on its SAD under the SAD row's lock and logged, in the caller's transaction: the algorithm, the hashes,
+    the SAD (the caller's, for this credential, unexpired, covering these hashes) and the credential (still
+    active). A refusal comes before anything is spent or signed.
 
-    The key is unsealed from the SAD's row at most once per SAD and process (then cached for its later
-    batches); a token's PIN is unsealed for this batch alone.
+    The signatures are made afterwards, by ``SpentBatch.sign`` outside any transaction, so no database lock
+    (SQLite's is the whole database's) is held while the key works, and none of them exists before its
+    spending has committed. The key is unsealed from the SAD's row at most once per SAD and process (then
+    cached for its later batches); a token's PIN is unsealed for this batch alone.
     """
     if not hashes:
         raise CscRefused(Refusal.EMPTY_HASHES, "no hashes to sign")
@@ -647,54 +659,69 @@ def prepare_signatures(
     if any(len(h) != algorithm.digest_size for h in hashes):
         raise CscRefused(Refusal.INVALID_HASH_LENGTH, f"every hash must be a {algorithm.hash} digest")
     digest = _secret_hash(sad)
-    record = _live_activation(
-        session, actor=actor, credential_id=credential_id, digests=hashes, lock=False, secret_hash=digest
+    record = _locked_activation(session, actor=actor, credential_id=credential_id, sad_hash=digest)
+    left = _covered(record, hashes)
+    _check_credential(record, actor=actor)
+    batch = SpentBatch(
+        activation={name: record._mapping[name] for name in _ROW}, sad_hash=digest, credential_id=credential_id,
+        algorithm=algorithm, hashes=tuple(hashes),
     )
-    credential = _live_credential(session, actor=actor, credential_id=credential_id)
-    prepared = PreparedSignatures(
-        activation_id=record.id, sad_hash=digest, credential_id=credential.id, algorithm=algorithm, hashes=tuple(hashes)
-    )
-    if credential.storage == Storage.PKCS11.value:
-        assert record.wrapped_pin is not None and credential.token_uri is not None
+    if record.storage == Storage.PKCS11.value:
+        assert record.wrapped_pin is not None and record.token_uri is not None
+        credential = session.get(Credential, credential_id)
+        assert credential is not None
         cert = certificate(session, credential)
         key_type, bits, _ = _key_type(cert)
         _check_fits(algorithm, key_type, bits)
-        pin = envelope.open_bytes(record.wrapped_pin, sad.encode(), context=_context(credential.id)).decode()
-        return replace(prepared, token=(pkcs11.TokenKey.from_uri(credential.token_uri), pin, to_asn1(cert)))
-    key = _keys.get(digest, credential.id)
-    if key is None:
-        assert record.wrapped_key is not None
-        key = envelope.open_key(record.wrapped_key, sad.encode(), context=_context(credential.id))
-        _keys.put(digest, credential.id, key)
-    _check_fits(algorithm, "ec" if isinstance(key, ec.EllipticCurvePrivateKey) else "rsa", key.key_size)
-    return replace(prepared, key=key)
-
-
-def record_signatures(session: Session, *, actor: Actor, prepared: PreparedSignatures) -> None:
-    """Spend the batch on its SAD, under the SAD row's lock, and log it; call it once the signatures are
-    made, and release them only if it succeeds.
-
-    Between ``prepare_signatures`` and this, another batch may have spent the SAD, it may have expired or
-    its credential been locked or revoked: all is checked again here, and a refusal spends nothing (the
-    signatures made meanwhile are then discarded, never returned).
-    """
-    record = _live_activation(
-        session, actor=actor, credential_id=prepared.credential_id, digests=prepared.hashes, lock=True,
-        id=prepared.activation_id,
-    )
-    credential = _live_credential(session, actor=actor, credential_id=prepared.credential_id)
-    record.hashes = _covered(record, prepared.hashes)
-    record.signatures_left -= len(prepared.hashes)
-    if record.signatures_left == 0:
-        session.delete(record)
-        _keys.drop(prepared.sad_hash)
+        pin = envelope.open_bytes(record.wrapped_pin, sad.encode(), context=_context(credential_id)).decode()
+        batch = replace(batch, token=(pkcs11.TokenKey.from_uri(record.token_uri), pin, to_asn1(cert)))
+    else:
+        key = _keys.get(digest, credential_id)
+        if key is None:
+            assert record.wrapped_key is not None
+            key = envelope.open_key(record.wrapped_key, sad.encode(), context=_context(credential_id))
+            _keys.put(digest, credential_id, key)
+        _check_fits(algorithm, "ec" if isinstance(key, ec.EllipticCurvePrivateKey) else "rsa", key.key_size)
+        batch = replace(batch, key=key)
+    count_left = record.signatures_left - len(hashes)
+    if count_left == 0:
+        session.connection().execute(_SPENT, {"activation_id": record.id})
+        _keys.drop(digest)
+    else:
+        session.connection().execute(
+            _SPEND, {"activation_id": record.id, "hashes_left": left, "count_left": count_left}
+        )
     audit.append(
-        session, actor=actor.label, action="credential.csc_signed", subject=f"credential:{credential.id}",
-        chain=credential.organisation_id,
+        session, actor=actor.label, action="credential.csc_signed", subject=f"credential:{credential_id}",
+        chain=record.credential_organisation_id,
         payload={
-            "activation": record.id, "signatures": len(prepared.hashes), "sign_algo": prepared.algorithm.oid,
-            "hashes_sha256": hashlib.sha256(b"".join(prepared.hashes)).hexdigest(),
+            "activation": record.id, "signatures": len(hashes), "sign_algo": algorithm.oid,
+            "hashes_sha256": hashlib.sha256(b"".join(hashes)).hexdigest(),
         },
+    )
+    return batch
+
+
+def refund(session: Session, *, actor: Actor, batch: SpentBatch, reason: str) -> None:
+    """Give a spent batch back to its SAD when it could not be signed (a token that failed or no longer takes
+    the PIN, a signing process that stopped): the SAD authorises those hashes again, as if the batch had never
+    been sent, and the log says why. A SAD used up by the batch is restored."""
+    activation_id = str(batch.activation["id"])
+    record = session.scalar(
+        select(SignatureActivation).filter_by(id=activation_id).with_for_update().execution_options(populate_existing=True)
+    )
+    bound = batch.activation["hashes"] is not None
+    if record is None:
+        record = SignatureActivation(**{**batch.activation, "signatures_left": 0, "hashes": [] if bound else None})
+        session.add(record)
+    record.signatures_left += len(batch.hashes)
+    if bound:
+        record.hashes = [*(record.hashes or []), *(h.hex() for h in batch.hashes)]
+    session.flush()
+    audit.append(
+        session, actor=actor.label, action="credential.csc_refunded", subject=f"credential:{batch.credential_id}",
+        chain=actor.organisation_id,
+        payload={"activation": activation_id, "signatures": len(batch.hashes), "reason": reason},
     )
 
 
@@ -711,20 +738,16 @@ def sign_hash(
 ) -> list[bytes]:
     """Raw signatures of ``hashes``, in order, under one SAD (CSC API v1.0.4.0 §11.9, v2.0.0.2 §11.10
     ``signatures/signHash``): RSASSA-PKCS1-v1_5, RSASSA-PSS or ECDSA (DER ``Ecdsa-Sig-Value``), in the
-    caller's one transaction.
+    caller's one transaction, which must not release them unless it commits.
 
-    The HTTP API instead runs ``prepare_signatures`` and ``record_signatures`` in two short transactions
-    with ``PreparedSignatures.sign`` between them, so that no database lock (SQLite's is the whole
-    database's) is held while the keys work. Either way, per batch: one token lookup (the caller's), one
-    SAD row lock, at most one key unseal, one audit event; per hash, the signature alone.
+    The HTTP API instead commits ``spend`` first and runs ``SpentBatch.sign`` outside any transaction,
+    giving the batch back with ``refund`` if the key fails. Either way, per batch: one token lookup (the
+    caller's), one SAD row lock, at most one key unseal, one audit event; per hash, the signature alone.
     """
-    prepared = prepare_signatures(
+    return spend(
         session, actor=actor, credential_id=credential_id, sad=sad, hashes=hashes, sign_algo=sign_algo,
         sign_algo_params=sign_algo_params, hash_algo=hash_algo,
-    )
-    signatures = prepared.sign()
-    record_signatures(session, actor=actor, prepared=prepared)
-    return signatures
+    ).sign()
 
 
 class _KeyCache:

@@ -63,3 +63,9 @@ class TokenDeviceError(KeysError):
     """A PKCS#11 module or token that cannot be used."""
 
     code = "token_device_error"
+
+
+class SigningUnavailable(KeysError):
+    """The process that signs with software keys stopped or did not answer: nothing was signed; try again."""
+
+    code = "signing_unavailable"

@@ -44,6 +44,7 @@ from keys.errors import (
     NotFound,
     PinInvalid,
     PkiNotInitialised,
+    SigningUnavailable,
     TokenDeviceError,
     Unauthenticated,
 )
@@ -101,8 +102,9 @@ _V2_DESCRIPTIONS: dict[Refusal, str] = {
 }
 """v2.0.0.2 renames ``hash`` to ``hashes``, ``hashAlgo`` to ``hashAlgorithmOID`` and carries the PIN in ``authData``."""
 
-_UNAVAILABLE = (TokenDeviceError, PkiNotInitialised, Conflict)
-"""A token that cannot be reached or is busy, a PKI not set up: 503, try again later (§10.1)."""
+_UNAVAILABLE = (TokenDeviceError, SigningUnavailable, PkiNotInitialised, Conflict)
+"""A token or the signing process that cannot be reached or is busy, a PKI not set up: 503, try again
+later (§10.1)."""
 
 
 def _problem(error: EsignError, version: Version) -> CscProblem:
@@ -529,19 +531,23 @@ def _sign_hash(
     sign_algo_params: str | None,
     hash_algo: str | None,
 ) -> Response:
-    """Check in one short transaction, sign outside any, spend and log in a second one: no database lock
-    is held while the key works. The signatures are released only once their spending has committed."""
+    """Check and spend in one short transaction, then sign outside any: no database lock is held while the
+    key works, and no signature exists before its spending has committed. A key that fails gives the
+    batch back to the SAD."""
     digests = csc.decode_hashes(hashes)
     params = _params(sign_algo_params)
     with database.transaction() as session:
         actor = _caller(session, bearer)
-        prepared = csc.prepare_signatures(
+        batch = csc.spend(
             session, actor=actor, credential_id=credential_id, sad=sad, hashes=digests, sign_algo=sign_algo,
             sign_algo_params=params, hash_algo=hash_algo,
         )
-    signatures = prepared.sign()
-    with database.transaction() as session:
-        csc.record_signatures(session, actor=actor, prepared=prepared)
+    try:
+        signatures = batch.sign()
+    except (csc.CscRefused, TokenDeviceError, SigningUnavailable) as e:
+        with database.transaction() as session:
+            csc.refund(session, actor=actor, batch=batch, reason=e.message)
+        raise
     return JSONResponse({"signatures": [_b64(s) for s in signatures]})
 
 

@@ -8,22 +8,29 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
+import signal
 import threading
 from datetime import timedelta
 from typing import Any
 
+import pkcs11
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
+from api.app import create_app
+
 from esign import audit
 from esign.audit import AuditEvent
 from esign.db import Database
+from esign.settings import Settings
 from keys import credentials, csc
-from keys.credentials import Credential, Purpose, Status
+from keys.credentials import Credential, Purpose, Status, Storage
 from keys.csc import CscRefused, Refusal, SignatureActivation
+from keys.signing_process import signing_process
 from keys.identities import now
 from tests.csc.helpers import (
     ECDSA_SHA256,
@@ -39,6 +46,7 @@ from tests.csc.helpers import (
     sign_hash,
     verifies,
 )
+from tests.keys.softhsm import MODULE, SoftHsm, environment
 from tests.world import PIN, World, actor_for
 
 SHA256_RSA, SHA384_RSA, SHA512_RSA = "1.2.840.113549.1.1.11", "1.2.840.113549.1.1.12", "1.2.840.113549.1.1.13"
@@ -374,9 +382,8 @@ def test_a_revoked_credential_signs_nothing_more(client: TestClient, world: Worl
 
 
 def test_concurrent_batches_cannot_overspend_a_sad(world: World, db: Database) -> None:
-    """As the HTTP API does it: check, sign outside any transaction, then spend under the SAD's row lock.
-    Four batches of two race for a SAD of five; all pass the check, two are spent, two are refused at the
-    spend and their signatures never leave."""
+    """As the HTTP API does it: check and spend under the SAD's row lock, then sign outside any transaction.
+    Four batches of two race for a SAD of five: two are spent and signed, two are refused and sign nothing."""
     official = world.orgs["A"].members["official"]
     assert official.credential_id is not None
     credential_id = official.credential_id
@@ -386,22 +393,21 @@ def test_concurrent_batches_cannot_overspend_a_sad(world: World, db: Database) -
             session, actor=actor, pki=world.pki, settings=world.settings, credential_id=credential_id,
             pin=PIN, num_signatures=5,
         ).sad
-    checked = threading.Barrier(4)
+    start = threading.Barrier(4)
     outcomes: list[str] = []
 
     def spend() -> None:
-        with db.transaction() as session:
-            prepared = csc.prepare_signatures(
-                session, actor=actor, credential_id=credential_id, sad=sad, hashes=digests(2), sign_algo=ECDSA_SHA256,
-            )
-        checked.wait()
-        assert len(prepared.sign()) == 2
+        start.wait()
         try:
             with db.transaction() as session:
-                csc.record_signatures(session, actor=actor, prepared=prepared)
-            outcomes.append("signed")
+                batch = csc.spend(
+                    session, actor=actor, credential_id=credential_id, sad=sad, hashes=digests(2), sign_algo=ECDSA_SHA256,
+                )
         except CscRefused as e:
             outcomes.append(e.refusal.value)
+            return
+        assert len(batch.sign()) == 2
+        outcomes.append("signed")
 
     threads = [threading.Thread(target=spend) for _ in range(4)]
     for t in threads:
@@ -410,6 +416,74 @@ def test_concurrent_batches_cannot_overspend_a_sad(world: World, db: Database) -
         t.join()
     assert sorted(outcomes) == [Refusal.INVALID_SAD.value] * 2 + ["signed"] * 2
     assert _left(db, sad) == 1 and _signed_events(db) == 2
+
+
+@pytest.fixture(scope="session")
+def hsm(tmp_path_factory: pytest.TempPathFactory) -> SoftHsm:
+    return environment(tmp_path_factory.mktemp("softhsm"))
+
+
+def test_a_batch_the_token_refuses_is_given_back_to_its_sad(
+    world: World, db: Database, db_settings: Settings, hsm: SoftHsm
+) -> None:
+    """A batch is spent before the key works. When the token then refuses (its PIN was changed since the SAD
+    was authorised), the client gets the refusal and the SAD gets the batch back, and the log says so: once
+    the token takes the PIN again, the same hashes sign under the same SAD."""
+    settings = db_settings.model_copy(update={"pkcs11_module": MODULE})
+    token = hsm.new_token("csc-refund")
+    leader = world.orgs["A"].members["leader"]
+    with db.transaction() as session:
+        credential_id = credentials.enrol(
+            session, actor=actor_for(world.orgs["A"].id, leader.official_id, leader.roles), pki=world.pki,
+            settings=settings, purpose=Purpose.SIGNATURE, pin=token.user_pin, storage=Storage.PKCS11,
+            token_label=token.label,
+        ).id
+
+    def change_pin(old: str, new: str) -> None:
+        with pkcs11.lib(str(MODULE)).get_token(token_label=token.label).open(user_pin=old, rw=True) as session:
+            session.set_pin(old, new)
+
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        cert = certificate(client, leader.token, credential_id)
+        values = digests(2)
+        sad = authorize(client, leader.token, credential_id, token.user_pin, n=2, hashes_=values)
+        change_pin(token.user_pin, "changed")
+        _refused(sign_hash(client, leader.token, credential_id, sad, values), "Invalid parameter SAD")
+        assert _left(db, sad) == 2
+        change_pin("changed", token.user_pin)
+        signed = sign_hash(client, leader.token, credential_id, sad, values)
+        assert signed.status_code == 200, signed.json()
+        signatures = [base64.b64decode(s) for s in signed.json()["signatures"]]
+        assert all(verifies(cert, s, v) for s, v in zip(signatures, values, strict=True))
+        _refused(sign_hash(client, leader.token, credential_id, sad, values[:1]), "Invalid parameter SAD")
+    with db.transaction() as session:
+        actions = session.scalars(
+            select(AuditEvent.action).where(AuditEvent.action.like("credential.csc_%")).order_by(AuditEvent.id)
+        ).all()
+    assert actions == ["credential.csc_authorized", "credential.csc_signed", "credential.csc_refunded", "credential.csc_signed"]
+
+
+def test_a_signing_process_that_died_fails_its_batch_which_the_sad_gets_back(
+    client: TestClient, world: World, db: Database
+) -> None:
+    """Software keys sign in a child process. One killed between two batches fails the next one (503, nothing
+    signed, the SAD keeps the batch), and the batch after starts a new child and signs."""
+    token, credential_id = _member(world, "official")
+    cert = certificate(client, token, credential_id)
+    values = digests(3)
+    sad = authorize(client, token, credential_id, PIN, n=3, hashes_=values)
+    assert sign_hash(client, token, credential_id, sad, values[:1]).status_code == 200
+    [pid] = signing_process.pids()
+    os.kill(pid, signal.SIGKILL)
+    failed = _refused(sign_hash(client, token, credential_id, sad, values[1:]), "the signing process stopped; nothing was "
+                      "signed, try again", status=503, error="temporarily_unavailable")
+    assert failed and _left(db, sad) == 2
+    again = sign_hash(client, token, credential_id, sad, values[1:])
+    assert again.status_code == 200, again.json()
+    assert signing_process.pids() != [pid]
+    signatures = [base64.b64decode(s) for s in again.json()["signatures"]]
+    assert all(verifies(cert, s, v) for s, v in zip(signatures, values[1:], strict=True))
+    assert _left(db, sad) is None
 
 
 def test_the_openapi_document_describes_both_versions(client: TestClient) -> None:
