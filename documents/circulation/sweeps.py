@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import ARRAY, ColumnElement, Row, Select, String, any_, bindparam, delete, func, literal, select
+from sqlalchemy import ARRAY, ColumnElement, Select, String, any_, bindparam, delete, func, literal, select
 from sqlalchemy.orm import Session
 
 from esign import outbox
@@ -40,9 +40,8 @@ _OFFICIALS = table_of(Official)
 _EVENTS = {AlertKind.DUE_SOON: "step.due_soon", AlertKind.OVERDUE: "step.overdue"}
 
 
-def _take(session: Session, *, kind: AlertKind, due_by: date, batch: int) -> Sequence[Row[Any]]:
-    """Delete up to ``batch`` alerts of ``kind`` due by ``due_by``, earliest first; their steps' ids and
-    organisations."""
+def _take(session: Session, *, kind: AlertKind, due_by: date, batch: int) -> Sequence[str]:
+    """Delete up to ``batch`` alerts of ``kind`` due by ``due_by``, earliest first; their steps' ids."""
     chosen = (
         select(_ALERTS.c.step_id)
         .where(_ALERTS.c.kind == kind.value, _ALERTS.c.due_on <= due_by)
@@ -56,10 +55,8 @@ def _take(session: Session, *, kind: AlertKind, due_by: date, batch: int) -> Seq
         which = _ALERTS.c.step_id == any_(func.array(chosen.scalar_subquery()))
     else:
         which = _ALERTS.c.step_id.in_(chosen.scalar_subquery())
-    taken = delete(_ALERTS).where(_ALERTS.c.kind == kind.value, which).returning(
-        _ALERTS.c.step_id, _ALERTS.c.organisation_id
-    )
-    return session.execute(taken).all()
+    taken = delete(_ALERTS).where(_ALERTS.c.kind == kind.value, which).returning(_ALERTS.c.step_id)
+    return session.scalars(taken).all()
 
 
 def _among(session: Session, column: ColumnElement[str], values: Sequence[str]) -> ColumnElement[bool]:
@@ -79,14 +76,14 @@ def _fields() -> dict[str, ColumnElement[Any]]:
     }
 
 
-def _rows(session: Session, taken: Sequence[Row[Any]], payload: dict[str, ColumnElement[Any]]) -> Select[Any]:
-    """One event per step still open among those whose alerts were ``taken``."""
+def _rows(session: Session, step_ids: Sequence[str], payload: dict[str, ColumnElement[Any]]) -> Select[Any]:
+    """One event per step still open among ``step_ids``."""
     return select(
         _STEPS.c.organisation_id.label("organisation_id"),
         (literal("step:", String) + _STEPS.c.id).label("subject"),
         json_object(payload).label("payload"),
     ).where(
-        _among(session, _STEPS.c.id, [t.step_id for t in taken]),
+        _among(session, _STEPS.c.id, step_ids),
         # Tested on an expression of the column, not the column: ``state = 'open'`` would let PostgreSQL AND
         # the thousand primary-key probes with a partial inbox index holding every open step, which costs
         # more than the rest of the statement.
@@ -114,7 +111,7 @@ def _leaders(*where: ColumnElement[bool]) -> ColumnElement[Any]:
     )
 
 
-def _escalations(session: Session, taken: Sequence[Row[Any]]) -> Select[Any]:
+def _escalations(session: Session, step_ids: Sequence[str]) -> Select[Any]:
     """The events of overdue steps: an alert's payload and the supervisors, the leaders of the assignee's
     department (the department of an official assignee) or, when it has none or the step is assigned to a
     role, every leader of the organisation. Both are read from the leaders' index, the organisation's only
@@ -129,7 +126,7 @@ def _escalations(session: Session, taken: Sequence[Row[Any]]) -> Select[Any]:
     )
     in_organisation = _OFFICIALS.c.organisation_id == _STEPS.c.organisation_id
     supervisors = first_array(_leaders(in_organisation, _OFFICIALS.c.department_id == department), _leaders(in_organisation))
-    return _rows(session, taken, {**_fields(), "supervisors": supervisors})
+    return _rows(session, step_ids, {**_fields(), "supervisors": supervisors})
 
 
 def escalate(database: Database, *, today: date | None = None, batch: int = BATCH) -> int:
