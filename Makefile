@@ -1,5 +1,5 @@
-# The two commands: `make run` serves the embedded default; `make test` runs the whole suite.
-# Both create .venv when it is missing.
+# The two commands: `make run` serves the embedded default; `make test` runs lint, types and the whole suite.
+# Both create .venv when it is missing and install exactly what the lock files in requirements/ pin.
 
 PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
 	if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; \
@@ -7,30 +7,54 @@ PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
 VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?= -n auto
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# The tool that regenerates the lock files (`make lock`); installing never needs it.
+UV_VERSION := 0.13.9
+LINTED := esign keys documents webhooks api migrations tests bench docs scripts conftest.py
+TYPED := esign keys documents webhooks api
 
-.PHONY: run test bench clean
+.PHONY: run test lint lock bench clean
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "esign needs Python 3.11 or newer on PATH (python3.11, python3.12, ...)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.run-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+# --require-hashes: every distribution is the one the lock names, byte for byte; --no-deps: nothing beyond it.
+# The project itself is installed editable with the locked setuptools, so no build step fetches anything.
+$(VENV)/.run-installed: requirements/run.lock pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements/run.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@rm -f $(VENV)/.test-installed
 	@touch $@
 
-$(VENV)/.test-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
+$(VENV)/.test-installed: requirements/test.lock pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements/test.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $@ $(VENV)/.run-installed
 
 run: $(VENV)/.run-installed
 	@scripts/system-packages run
 	$(BIN)/esign init
-	$(BIN)/esign serve
+	$(BIN)/esign serve --host $(HOST) --port $(PORT)
 
-test: $(VENV)/.test-installed
+lint: $(VENV)/.test-installed
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/mypy $(TYPED)
+
+test: lint
 	@scripts/system-packages test
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Regenerates requirements/*.lock from pyproject.toml: the newest versions within its ranges, for every
+# supported Python and platform, with the hashes of every file PyPI serves for them.
+lock: | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	for lock in run test; do \
+	  extra=$$( [ $$lock = test ] && echo "--extra test" ); \
+	  $(BIN)/uv pip compile pyproject.toml requirements/build.in $$extra --universal --python-version 3.11 \
+	    --generate-hashes --no-header --quiet --upgrade -o requirements/$$lock.lock || exit 1; \
+	done
 
 bench: $(VENV)/.test-installed
 	$(BIN)/python bench/sign.py
@@ -39,4 +63,4 @@ bench: $(VENV)/.test-installed
 	$(BIN)/python bench/csc.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -13,14 +13,16 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+import webhooks
 from api.cli_documents import register as register_document_commands
 from api.cli_keys import register as register_keys_commands
 from api.console import EXIT_INVALID, err, fail, out
 from documents.circulation import sweeps
-from esign import errors, migrate, webhooks
+from esign import errors, migrate
 from esign import worker as background
 from esign.appearance import Appearance
 from esign.audit import verify as verify_audit
+from esign.cipher import SecretCipher
 from esign.db import Database
 from esign.report import Indication, Verdict, VerificationReport
 from esign.settings import Settings
@@ -52,7 +54,7 @@ def _database(settings: Settings) -> Database:
 def _background_jobs(settings: Settings) -> list[background.Job]:
     """What `esign worker` (and the thread of `esign serve`) runs: webhook deliveries and circulation's
     reminders and escalations."""
-    cipher = webhooks.SecretCipher.derive(authorities.passphrase(settings))
+    cipher = SecretCipher.derive(authorities.passphrase(settings))
     return [webhooks.delivery_job(webhooks.DeliveryOptions(cipher=cipher)), *sweeps.jobs()]
 
 

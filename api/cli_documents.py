@@ -10,7 +10,7 @@ import typer
 from api.cli_keys import operation
 from api.console import out
 from documents.circulation import calendar
-from keys.actor import Actor
+from esign.identity import Actor
 
 calendar_app = typer.Typer(help="The working-day calendar (statutory holidays, 调休, overrides).", no_args_is_help=True)
 

@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 from api.console import fail, out
 from esign.db import Database
 from esign.errors import EsignError
+from esign.identity import Actor, Role, Scope
 from esign.settings import Settings
 from keys import authorities, ca, certificates, credentials, identities, tokens
-from keys.actor import Actor, Role, Scope
 from keys.credentials import Purpose, Storage
 
 org_app = typer.Typer(help="Organisations.", no_args_is_help=True)

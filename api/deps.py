@@ -12,14 +12,13 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from esign.blobs import BlobStore
+from esign.cipher import SecretCipher
 from esign.db import Database
+from esign.errors import Forbidden, Unauthenticated
+from esign.identity import Actor, Scope
 from esign.settings import Settings
 from esign.trust import TrustSettings
-from esign.webhooks import SecretCipher
 from keys import authorities, tokens
-from keys.actor import Actor, Scope
-from keys.errors import Forbidden, Unauthenticated
-
 
 # Dependencies that only read or check something are ``async``: FastAPI runs a plain ``def`` dependency in
 # its thread pool, and the hop to another thread costs more than reading an attribute.

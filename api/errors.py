@@ -13,14 +13,18 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from documents import errors as documents_errors
 from documents.render import errors as render_errors
-from esign import errors, idempotency, webhooks
+from esign import errors, idempotency
 from keys import errors as keys_errors
 
 logger = logging.getLogger("esign.api")
 
 STATUS: dict[type[errors.EsignError], int] = {
+    errors.NotFound: 404,
+    errors.Conflict: 409,
+    errors.InvalidInput: 422,
+    errors.Unauthenticated: 401,
+    errors.Forbidden: 403,
     errors.PdfError: 422,
     errors.TooLarge: 413,
     errors.KeyMaterialError: 422,
@@ -28,11 +32,7 @@ STATUS: dict[type[errors.EsignError], int] = {
     errors.TrustError: 422,
     errors.BlobNotFound: 404,
     errors.BlobCorrupted: 500,
-    keys_errors.NotFound: 404,
-    keys_errors.Conflict: 409,
-    keys_errors.InvalidInput: 422,
-    keys_errors.Unauthenticated: 401,
-    keys_errors.Forbidden: 403,
+    errors.SecretUnreadable: 500,
     keys_errors.PinInvalid: 403,
     keys_errors.CredentialLocked: 423,
     keys_errors.CredentialUnusable: 409,
@@ -41,14 +41,6 @@ STATUS: dict[type[errors.EsignError], int] = {
     keys_errors.SigningUnavailable: 503,
     idempotency.IdempotencyConflict: 409,
     idempotency.InvalidIdempotencyKey: 422,
-    webhooks.WebhookNotFound: 404,
-    webhooks.InvalidWebhook: 422,
-    webhooks.SubscriptionDisabled: 409,
-    webhooks.DeliveryPending: 409,
-    webhooks.SecretUnreadable: 500,
-    documents_errors.DocumentNotFound: 404,
-    documents_errors.InvalidDocument: 422,
-    documents_errors.StateConflict: 409,
     render_errors.RenderError: 422,
     render_errors.FontUnavailable: 503,
 }

@@ -20,9 +20,9 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from esign import idempotency
+from esign.cipher import SecretCipher
 from esign.db import Database
-from esign.webhooks import SecretCipher
-from keys.actor import Actor
+from esign.identity import Actor
 
 Out = TypeVar("Out", bound=BaseModel)
 

@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from keys.actor import Role, Scope
+from esign.identity import Role, Scope
 
 
 class _Out(BaseModel):

@@ -88,7 +88,7 @@ from documents.circulation.model import (  # noqa: E402
 )
 from esign import migrate  # noqa: E402
 from esign.db import Database  # noqa: E402
-from keys.actor import Actor, Role, Scope  # noqa: E402
+from esign.identity import Actor, Role, Scope  # noqa: E402
 from keys.identities import Official  # noqa: E402
 
 DESIGN_ORGS, DESIGN_OFFICIALS, DESIGN_STEPS = 110_000, 1_500_000, 10_000_000
@@ -776,7 +776,7 @@ def _check(database: Database, job: str, today: date, eligible: int, marked: int
 
 def _warm_up(database: Database, today: date) -> None:
     """Imports, calendars and statement caches a worker builds on its first round, before the clock starts."""
-    import esign.webhooks  # noqa: F401  (emit_many imports it on first use)
+    import webhooks  # noqa: F401  (emit_many imports it on first use)
 
     for job, (sweep, _, _) in JOBS.items():
         _threshold(database, job, today)

@@ -15,16 +15,16 @@ from sqlalchemy.orm import Session
 from esign import idempotency
 from esign import pdf as pdf_module
 from esign.blobs import BlobStore
+from esign.errors import Forbidden, NotFound
+from esign.identity import Actor, Scope
+from esign.ids import new_id
 from esign.settings import Settings
 from esign.trust import TrustSettings
 from esign.verify import verify
-from keys.actor import Actor, Scope
-from keys.errors import Forbidden
 
 from . import render, revisions
 from .circulation import flows
-from .errors import DocumentNotFound
-from .records import Direction, Document, Kind, Reason, new_id
+from .records import Direction, Document, Kind, Reason
 
 SCOPE = "documents"
 
@@ -50,7 +50,7 @@ def _replayed(session: Session, *, actor: Actor, key: str | None, fingerprint: s
     document_id = claim.replay.removeprefix("document:")
     document = session.get(Document, document_id)
     if document is None:
-        raise DocumentNotFound(f"document {document_id} of an earlier request is gone")
+        raise NotFound(f"document {document_id} of an earlier request is gone")
     return claim, Intake(document=document, created=False)
 
 

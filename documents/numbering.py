@@ -21,13 +21,13 @@ from sqlalchemy.orm import Session
 
 from esign.appearance import Appearance
 from esign.blobs import BlobStore
+from esign.errors import Forbidden
+from esign.identity import Actor, Role, Scope
 from esign.settings import Settings
 from esign.sign import SignOptions, sign
 from esign.signers import KeySigner, to_asn1
 from keys import identities
-from keys.actor import Actor, Role, Scope
 from keys.authorities import Pki
-from keys.errors import Forbidden
 
 from . import revisions
 from .errors import StateConflict

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import enum
-import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -12,6 +11,7 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstra
 from sqlalchemy.orm import Mapped, mapped_column
 
 from esign.db import Base
+from esign.ids import new_id, now
 
 from .render.content import Kind
 
@@ -20,14 +20,6 @@ __all__ = ["CHINA", "Direction", "Document", "Kind", "NumberSequence", "Reason",
 
 CHINA = ZoneInfo("Asia/Shanghai")
 """Official dates (document numbers' years, deadlines) are Beijing dates."""
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 class Direction(enum.StrEnum):

@@ -12,10 +12,12 @@ from sqlalchemy.orm import Session
 
 from esign import audit
 from esign.blobs import BlobStore
-from keys.actor import Actor
+from esign.errors import NotFound
+from esign.identity import Actor
+from esign.ids import new_id, now
 
-from .errors import DocumentNotFound, InvalidDocument
-from .records import Document, Reason, Revision, new_id, now
+from .errors import InvalidDocument
+from .records import Document, Reason, Revision
 
 
 def get_document(session: Session, *, actor: Actor, document_id: str, for_update: bool = False) -> Document:
@@ -23,7 +25,7 @@ def get_document(session: Session, *, actor: Actor, document_id: str, for_update
     document (two signatures, a signature and a number) queue up instead of forking its revisions."""
     document = session.get(Document, document_id, with_for_update=for_update, populate_existing=for_update)
     if document is None or document.organisation_id != actor.organisation_id:
-        raise DocumentNotFound(f"document {document_id} not found")
+        raise NotFound(f"document {document_id} not found")
     return document
 
 
@@ -32,7 +34,7 @@ def latest(session: Session, document: Document) -> Revision:
         select(Revision).where(Revision.document_id == document.id, Revision.seq == document.revision_count)
     )
     if revision is None:
-        raise DocumentNotFound(f"document {document.id} has no revision")
+        raise NotFound(f"document {document.id} has no revision")
     return revision
 
 
@@ -45,7 +47,7 @@ def get(session: Session, *, actor: Actor, document_id: str, seq: int) -> Revisi
     document = get_document(session, actor=actor, document_id=document_id)
     revision = session.scalar(select(Revision).where(Revision.document_id == document.id, Revision.seq == seq))
     if revision is None:
-        raise DocumentNotFound(f"document {document_id} has no revision {seq}")
+        raise NotFound(f"document {document_id} has no revision {seq}")
     return revision
 
 

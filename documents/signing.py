@@ -5,10 +5,10 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from esign.blobs import BlobStore
+from esign.identity import Actor
 from esign.settings import Settings
 from esign.sign import PadesLevel
 from keys import credentials, signing
-from keys.actor import Actor
 from keys.authorities import Pki
 from keys.credentials import Purpose
 

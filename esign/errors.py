@@ -22,6 +22,30 @@ class EsignError(Exception):
         return {}
 
 
+class NotFound(EsignError):
+    """Unknown id, or one that belongs to another organisation: the caller cannot tell the two apart."""
+
+    code = "not_found"
+
+
+class Conflict(EsignError):
+    """The record is not in a state that allows this (numbered twice, disabled, already decided)."""
+
+    code = "conflict"
+
+
+class InvalidInput(EsignError):
+    code = "invalid_request"
+
+
+class Unauthenticated(EsignError):
+    code = "unauthorized"
+
+
+class Forbidden(EsignError):
+    code = "forbidden"
+
+
 class PdfError(EsignError):
     code = "pdf_invalid"
 
@@ -56,6 +80,12 @@ class TrustError(EsignError):
     """Trust anchors that cannot be read."""
 
     code = "trust_anchor_invalid"
+
+
+class SecretUnreadable(EsignError):
+    """A stored secret does not decrypt: the server secret it was encrypted under has changed."""
+
+    code = "secret_unreadable"
 
 
 class BlobNotFound(EsignError):

@@ -1,18 +1,21 @@
 """The transactional outbox: events written in the same transaction as the change they announce.
 
 A service that changes something calls :func:`emit` (or :func:`emit_many`) with the caller's session. The
-event row and one webhook delivery per matching subscription are added to that session and nothing is
-committed here, so the change, its event and its deliveries commit together or not at all: an event of a
+event row and, through the fan-outs registered with :func:`subscribe`, one webhook delivery per matching
+subscription are added to that session and nothing is committed here, so the change, its event and its deliveries commit together or not at all: an event of a
 transaction that rolls back never existed, and a committed change always has its event.
 
 Fan-out happens here, in the emitting transaction, rather than in a later pass over the outbox, because it
 fixes who receives an event without a cursor or a clock: the subscriptions that are active and committed
 when the event is written receive it, and a subscription created afterwards never does. (A poller that
 derives deliveries later would have to follow commit order, which PostgreSQL ids and timestamps do not
-give.) Delivery itself happens later, in the worker (:mod:`esign.webhooks`).
+give.) Delivery itself happens later, in the worker (:mod:`webhooks.delivery`).
+
+The kernel knows nothing of webhooks: the ``webhooks`` package registers its fan-out when it is imported,
+as every entry point that serves or works does (``api.app``, ``api.cli``).
 
 Event types are dotted names (``document.signed``, ``step.overdue``); any such name can be emitted, and
-subscribers pick types with patterns (see :func:`esign.webhooks.matches`). Every table is keyed by
+subscribers pick types with patterns (see :func:`webhooks.events.matches`). Every table is keyed by
 (organisation_id, id), so that it can be distributed by organisation.
 """
 
@@ -20,28 +23,20 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, String, func, insert, literal, select
+from sqlalchemy import Insert, Select, String, func, insert, literal, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from esign.db import Base, table_of
+from esign.ids import new_id, now
 
 EVENT_TYPE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
 """Dotted lowercase names with at least two parts, e.g. ``document.signed``."""
 MAX_TYPE_LENGTH = 100
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 class OutboxEvent(Base):
@@ -117,11 +112,9 @@ def emit_many(session: Session, events: Sequence[Event]) -> list[Emitted]:
          "payload": r.payload, "created_at": r.created_at}
         for r in rows
     ])
-    # Imported here because esign.webhooks builds on this module's table: the dependency stays one-way
-    # at import time, and emitting cannot skip the fan-out whatever the caller imported.
-    from esign import webhooks
-
-    webhooks.fan_out(session, [(row, event.subscription_id) for row, event in zip(rows, events, strict=True)])
+    emitted = [(row, event.subscription_id) for row, event in zip(rows, events, strict=True)]
+    for fan_out in _fan_outs:
+        fan_out.rows(session, emitted)
     return rows
 
 
@@ -131,7 +124,7 @@ def emit_selected(session: Session, *, type: str, rows: Select[Any]) -> int:
     query, see :mod:`esign.sqljson`); the number of events.
 
     On PostgreSQL this is one ``INSERT ... SELECT`` that also fans the events out to their deliveries
-    (:func:`esign.webhooks.fan_out_selected`), so a sweep's thousands of events never travel to Python and
+    (:attr:`FanOut.selected`), so a sweep's thousands of events never travel to Python and
     back. Elsewhere the rows are read and emitted as :func:`emit_many` does.
     """
     _check_type(type)
@@ -139,8 +132,6 @@ def emit_selected(session: Session, *, type: str, rows: Select[Any]) -> int:
         found = session.execute(rows).all()
         events = [Event(organisation_id=r.organisation_id, type=type, subject=r.subject, payload=r.payload) for r in found]
         return len(emit_many(session, events))
-    from esign import webhooks
-
     table = table_of(OutboxEvent)
     source = rows.subquery("source")
     stamp = now()
@@ -156,8 +147,31 @@ def emit_selected(session: Session, *, type: str, rows: Select[Any]) -> int:
         .returning(table.c.organisation_id, table.c.id)
         .cte("events")
     )
-    deliveries = webhooks.fan_out_selected(written, event_type=type, stamp=stamp).cte("deliveries")
-    return int(session.execute(select(func.count()).select_from(written).add_cte(deliveries)).scalar_one())
+    counted = select(func.count()).select_from(written)
+    for n, fan_out in enumerate(_fan_outs):
+        counted = counted.add_cte(fan_out.selected(written, event_type=type, stamp=stamp).cte(f"fan_out_{n}"))
+    return int(session.execute(counted).scalar_one())
+
+
+@dataclass(frozen=True)
+class FanOut:
+    """What turns freshly written events into deliveries, in the emitting transaction.
+
+    ``rows`` takes the events (each with the one subscription it is meant for, or None for every match) and
+    writes their deliveries; ``selected`` builds the same as one ``INSERT ... SELECT`` over a CTE of the new
+    events' ``organisation_id`` and ``id``, all of ``event_type`` (PostgreSQL)."""
+
+    rows: Callable[[Session, Sequence[tuple[Emitted, str | None]]], int]
+    selected: Callable[..., Insert]
+
+
+_fan_outs: list[FanOut] = []
+
+
+def subscribe(fan_out: FanOut) -> None:
+    """Register a fan-out; registering the same one again changes nothing."""
+    if fan_out not in _fan_outs:
+        _fan_outs.append(fan_out)
 
 
 def _check_type(type: str) -> None:

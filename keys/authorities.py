@@ -21,12 +21,12 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from esign import audit
 from esign.db import Base
+from esign.ids import now
 from esign.settings import Settings
 
 from . import ca, envelope
 from .ca import Authority, PkiUrls, Profile
 from .errors import PkiNotInitialised
-from .identities import now
 
 ROOT, ISSUING, TSA, OCSP, REGISTRY = "root", "issuing", "tsa", "ocsp", "registry"
 PKI_ORGANISATION = "esign PKI"

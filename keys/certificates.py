@@ -10,14 +10,14 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from esign import audit
+from esign.errors import Conflict, InvalidInput, NotFound
+from esign.identity import Actor
+from esign.ids import now
 from esign.settings import Settings
 
 from . import revocation
-from .actor import Actor
 from .authorities import ISSUING, IssuedCertificate, Pki
 from .credentials import Credential, Status
-from .errors import Conflict, InvalidInput, NotFound
-from .identities import now
 
 REASONS = {flag.value: flag for flag in x509.ReasonFlags if flag is not x509.ReasonFlags.remove_from_crl}
 

@@ -17,14 +17,15 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from esign import audit
 from esign.db import Base
+from esign.errors import Conflict, Forbidden, InvalidInput, NotFound
+from esign.identity import Actor, Role
+from esign.ids import new_id, now
 from esign.settings import Settings
 
 from . import ca, envelope, pkcs11
-from .actor import Actor, Role
 from .authorities import ISSUING, IssuedCertificate, Pki, record, serial_hex
 from .ca import Profile
-from .errors import Conflict, Forbidden, InvalidInput, NotFound
-from .identities import Official, get_department, get_official, get_organisation, new_id, now
+from .identities import Official, get_department, get_official, get_organisation
 
 MIN_PIN_LENGTH = 6
 MAX_PIN_ATTEMPTS = 5

@@ -47,11 +47,13 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from esign import audit
 from esign.db import Base, table_of
+from esign.errors import Forbidden, NotFound
+from esign.identity import Actor
+from esign.ids import new_id, now
 from esign.settings import Settings
 from esign.signers import KeySigner, to_asn1
 
 from . import custody, envelope, pkcs11
-from .actor import Actor
 from .authorities import IssuedCertificate, Pki, serial_hex
 from .ca import PrivateKey
 from .credentials import (
@@ -66,8 +68,7 @@ from .credentials import (
     list_visible,
     may_use,
 )
-from .errors import CredentialLocked, CredentialUnusable, Forbidden, KeysError, NotFound, TokenDeviceError
-from .identities import new_id, now
+from .errors import CredentialLocked, CredentialUnusable, KeysError, TokenDeviceError
 from .signing_process import DigestSigning, HashName, Scheme, signing_process
 
 SPECS_V1 = "1.0.4.0"

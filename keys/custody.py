@@ -23,11 +23,13 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from esign import audit
 from esign.db import Base
+from esign.errors import Forbidden, InvalidInput, NotFound
+from esign.identity import Actor
+from esign.ids import new_id, now
 from esign.settings import Settings
 from esign.signers import KeySigner, to_asn1
 
 from . import envelope, pkcs11
-from .actor import Actor
 from .authorities import Pki
 from .ca import PrivateKey
 from .credentials import (
@@ -42,8 +44,7 @@ from .credentials import (
     get,
     may_use,
 )
-from .errors import CredentialLocked, CredentialUnusable, Forbidden, InvalidInput, NotFound, PinInvalid
-from .identities import new_id, now
+from .errors import CredentialLocked, CredentialUnusable, PinInvalid
 
 # A session secret has 256 bits of entropy; one fast HKDF-like pass is enough to turn it into a key.
 _SESSION_KDF = envelope.KdfParams(n=2, r=1, p=1)

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from esign.identity import Actor, Role
 from esign.settings import Settings
 
 from . import credentials, identities, tokens, uscc
-from .actor import Actor, Role
 from .authorities import Pki
 from .credentials import Purpose
 from .identities import Organisation

@@ -1,4 +1,7 @@
-"""Errors of identities, credentials, the CA and key custody; ``api/`` maps them to HTTP statuses."""
+"""Errors of identities, credentials, the CA and key custody; ``api/`` maps them to HTTP statuses.
+
+The generic ones (not found, conflict, invalid input, unauthenticated, forbidden) are the kernel's:
+:mod:`esign.errors`."""
 
 from __future__ import annotations
 
@@ -7,28 +10,6 @@ from esign.errors import EsignError
 
 class KeysError(EsignError):
     code = "keys_error"
-
-
-class NotFound(KeysError):
-    """Unknown id, or one that belongs to another organisation: the caller cannot tell the two apart."""
-
-    code = "not_found"
-
-
-class Conflict(KeysError):
-    code = "conflict"
-
-
-class InvalidInput(KeysError):
-    code = "invalid_request"
-
-
-class Unauthenticated(KeysError):
-    code = "unauthorized"
-
-
-class Forbidden(KeysError):
-    code = "forbidden"
 
 
 class PinInvalid(KeysError):

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -25,18 +24,11 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from esign import audit
 from esign.db import Base
+from esign.errors import Conflict, InvalidInput, NotFound
+from esign.identity import Actor, Role
+from esign.ids import new_id, now
 
 from . import uscc
-from .actor import Actor, Role
-from .errors import Conflict, InvalidInput, NotFound
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 class Organisation(Base):

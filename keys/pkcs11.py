@@ -31,10 +31,11 @@ from pkcs11.util.ec import encode_ec_public_key, encode_named_curve_parameters
 from pyhanko.config.pkcs11 import TokenCriteria
 from pyhanko.sign.pkcs11 import PKCS11Signer, find_token
 
+from esign.errors import Conflict, InvalidInput
 from esign.signers import ReusedAttributes
 
 from .ca import KeyKind, PublicKey
-from .errors import Conflict, CredentialLocked, InvalidInput, PinInvalid, TokenDeviceError
+from .errors import CredentialLocked, PinInvalid, TokenDeviceError
 
 if TYPE_CHECKING:
     from pkcs11._pkcs11 import lib as Module

@@ -10,14 +10,14 @@ from sqlalchemy.orm import Session
 
 from esign import audit
 from esign.appearance import Appearance
+from esign.errors import InvalidInput
+from esign.identity import Actor
 from esign.settings import Settings
 from esign.sign import PadesLevel, SignOptions, sign
 
 from . import custody, identities, levels
-from .actor import Actor
 from .authorities import Pki
 from .credentials import Credential, Purpose, get
-from .errors import InvalidInput
 
 
 @dataclass(frozen=True)

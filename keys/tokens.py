@@ -17,10 +17,11 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from esign import audit
 from esign.db import Base
+from esign.errors import InvalidInput, NotFound, Unauthenticated
+from esign.identity import Actor, Role, Scope
+from esign.ids import new_id, now
 
-from .actor import Actor, Role, Scope
-from .errors import InvalidInput, NotFound, Unauthenticated
-from .identities import Official, Organisation, get_official, get_organisation, new_id, now
+from .identities import Official, Organisation, get_official, get_organisation
 
 PREFIX = "esk_"
 DEFAULT_LIFETIME = timedelta(days=90)

@@ -6,10 +6,10 @@ import documents.records  # noqa: F401
 import esign.audit  # noqa: F401
 import esign.idempotency  # noqa: F401
 import esign.outbox  # noqa: F401
-import esign.webhooks  # noqa: F401
 import keys.authorities  # noqa: F401
 import keys.credentials  # noqa: F401
 import keys.csc  # noqa: F401
 import keys.custody  # noqa: F401
 import keys.identities  # noqa: F401
 import keys.tokens  # noqa: F401
+import webhooks  # noqa: F401

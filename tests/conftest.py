@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from sqlalchemy import MetaData, text
 
+import webhooks  # noqa: F401  (registers the outbox fan-out, as every entry point that serves or works does)
 from esign import migrate
 from esign.db import Database
 

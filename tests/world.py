@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from esign.db import Database
+from esign.identity import Actor, Role, Scope
 from esign.settings import Settings
 from keys import authorities, credentials, identities, tokens, uscc
-from keys.actor import Actor, Role, Scope
 from keys.authorities import Pki
 from keys.credentials import Purpose
 

@@ -34,12 +34,12 @@ from documents.circulation import calendar, flows, inbox, stats, templates, time
 from documents.circulation.model import Assignee, Outcome, RouteDefinition
 from documents.records import Direction
 from esign.db import Database
+from esign.errors import InvalidInput
+from esign.identity import Actor
 from esign.settings import Settings
 from esign.sign import PadesLevel
 from esign.trust import TrustSettings
 from keys import authorities, levels
-from keys.actor import Actor
-from keys.errors import InvalidInput
 
 router = APIRouter(prefix="/v1", tags=["circulation"])
 

@@ -32,21 +32,17 @@ from sqlalchemy.orm import Session
 from api.deps import DatabaseDep, SettingsDep
 from api.errors import status_for
 from esign.db import Database
-from esign.errors import EsignError
+from esign.errors import Conflict, EsignError, Forbidden, NotFound, Unauthenticated
+from esign.identity import Actor, Scope
 from keys import authorities, csc, tokens
-from keys.actor import Actor, Scope
 from keys.csc import Refusal
 from keys.errors import (
-    Conflict,
     CredentialLocked,
     CredentialUnusable,
-    Forbidden,
-    NotFound,
     PinInvalid,
     PkiNotInitialised,
     SigningUnavailable,
     TokenDeviceError,
-    Unauthenticated,
 )
 
 Version = Literal["v1", "v2"]

@@ -19,15 +19,14 @@ from documents import intake, numbering, revisions, signing
 from documents.records import Direction, Document, Kind
 from documents.render import DocumentContent
 from esign import idempotency
-from esign.errors import TooLarge
+from esign.errors import InvalidInput, TooLarge
+from esign.identity import Actor
 from esign.report import VerificationReport
 from esign.settings import Settings
 from esign.sign import PadesLevel
 from esign.trust import TrustSettings
 from esign.verify import verify
 from keys import authorities, levels
-from keys.actor import Actor
-from keys.errors import InvalidInput
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
 

@@ -11,9 +11,9 @@ from fastapi import APIRouter, Body
 from fastapi.responses import Response
 
 from api.deps import DatabaseDep, SettingsDep
+from esign.ids import now
 from keys import authorities, ca, certificates, tsa
 from keys.authorities import ISSUING, ROOT
-from keys.identities import now
 
 router = APIRouter(prefix="/pki", tags=["pki"])
 

@@ -6,10 +6,9 @@ from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import Response
 
 from api.deps import DatabaseDep, SettingsDep, SignerOf
-from esign.errors import TooLarge
+from esign.errors import InvalidInput, TooLarge
 from esign.sign import PadesLevel
 from keys import authorities, signing
-from keys.errors import InvalidInput
 
 router = APIRouter(prefix="/v1", tags=["signing"])
 

@@ -8,10 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+import webhooks
 from api.deps import AdminOf, CipherDep, DatabaseDep
 from api.idempotent import IdempotencyKey
-from esign import webhooks
-from esign.webhooks import DeliveryStatus, WebhookDelivery, WebhookSubscription
+from webhooks import DeliveryStatus, WebhookDelivery, WebhookSubscription
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 

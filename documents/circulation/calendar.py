@@ -23,9 +23,10 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from esign import audit
 from esign.db import Base
-from keys.actor import Actor
+from esign.identity import Actor
+from esign.ids import new_id, now
 
-from ..records import CHINA, new_id, now
+from ..records import CHINA
 
 _SEARCH_LIMIT = 3 * 366
 

@@ -14,14 +14,15 @@ from sqlalchemy.orm import Session
 
 from esign import audit, outbox
 from esign.blobs import BlobStore
+from esign.identity import Actor
+from esign.ids import new_id, now
 from esign.trust import TrustSettings
 from esign.verify import verify
 from keys import identities
-from keys.actor import Actor
 
 from .. import revisions
 from ..errors import InvalidDocument, StateConflict
-from ..records import Direction, Document, Reason, new_id, now
+from ..records import Direction, Document, Reason
 from .model import Dispatch
 
 

@@ -18,17 +18,18 @@ from sqlalchemy.orm import Session
 
 from esign import audit, outbox
 from esign.blobs import BlobStore
+from esign.errors import Forbidden, InvalidInput, NotFound
+from esign.identity import Actor, Role
+from esign.ids import new_id, now
 from esign.settings import Settings
 from esign.sign import PadesLevel
 from esign.trust import TrustSettings
 from keys import identities
-from keys.actor import Actor, Role
 from keys.authorities import Pki
-from keys.errors import Forbidden, InvalidInput
 
 from .. import numbering, revisions, signing
-from ..errors import DocumentNotFound, StateConflict
-from ..records import Direction, Document, new_id, now
+from ..errors import StateConflict
+from ..records import Direction, Document
 from . import calendar, exchange
 from .model import (
     REQUIRED_ROLE,
@@ -40,9 +41,9 @@ from .model import (
     RouteTemplate,
     StageSpec,
     Step,
+    StepAlert,
     StepKind,
     StepSpec,
-    StepAlert,
     StepState,
 )
 
@@ -104,7 +105,7 @@ def _definition(session: Session, *, actor: Actor, template_id: str | None, defi
         return definition, None
     template = session.get(RouteTemplate, template_id)
     if template is None or template.organisation_id != actor.organisation_id:
-        raise DocumentNotFound(f"route template {template_id} not found")
+        raise NotFound(f"route template {template_id} not found")
     if template.retired:
         raise StateConflict(f"route template {template.name} v{template.version} is retired")
     return RouteDefinition.model_validate(template.definition), template
@@ -223,7 +224,7 @@ def _new_step(
 def _step_for_update(session: Session, *, actor: Actor, step_id: str) -> Step:
     step = session.get(Step, step_id)
     if step is None or step.organisation_id != actor.organisation_id:
-        raise DocumentNotFound(f"step {step_id} not found")
+        raise NotFound(f"step {step_id} not found")
     return step
 
 

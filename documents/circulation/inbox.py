@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy import Select, select, tuple_
 from sqlalchemy.orm import Session
 
+from esign.errors import Forbidden, InvalidInput
+from esign.identity import Actor
 from keys import identities
-from keys.actor import Actor
-from keys.errors import Forbidden, InvalidInput
 
 from .model import Step, StepState
 

@@ -12,9 +12,8 @@ from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from esign.db import Base
-from keys.actor import Role
-
-from ..records import new_id, now
+from esign.identity import Role
+from esign.ids import new_id, now
 
 
 class StepKind(enum.StrEnum):

@@ -19,8 +19,8 @@ from datetime import date
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from keys.actor import Actor
-from keys.errors import InvalidInput
+from esign.errors import InvalidInput
+from esign.identity import Actor
 from keys.identities import Department, Official
 
 from . import calendar

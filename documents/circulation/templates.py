@@ -9,10 +9,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from esign import audit
-from keys.actor import Actor
+from esign.errors import NotFound
+from esign.identity import Actor
+from esign.ids import new_id
 
-from ..errors import DocumentNotFound
-from ..records import Direction, new_id
+from ..records import Direction
 from .flows import check_assignees
 from .model import RouteDefinition, RouteTemplate
 
@@ -43,7 +44,7 @@ def save(session: Session, *, actor: Actor, name: str, direction: Direction, def
 def get(session: Session, *, actor: Actor, template_id: str) -> RouteTemplate:
     template = session.get(RouteTemplate, template_id)
     if template is None or template.organisation_id != actor.organisation_id:
-        raise DocumentNotFound(f"route template {template_id} not found")
+        raise NotFound(f"route template {template_id} not found")
     return template
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from keys.actor import Actor
+from esign.identity import Actor
 
 from .. import revisions
 from ..records import Revision

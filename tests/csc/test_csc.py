@@ -22,16 +22,15 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
 from api.app import create_app
-
 from esign import audit
 from esign.audit import AuditEvent
 from esign.db import Database
+from esign.ids import now
 from esign.settings import Settings
 from keys import credentials, csc
 from keys.credentials import Credential, Purpose, Status, Storage
 from keys.csc import CscRefused, Refusal, SignatureActivation
 from keys.signing_process import signing_process
-from keys.identities import now
 from tests.csc.helpers import (
     ECDSA_SHA256,
     SHA256,

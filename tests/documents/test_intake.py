@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from documents import intake
 from documents.records import Direction, Document, Kind, Revision
 from esign.db import Database
+from esign.identity import Actor, Scope
 from esign.settings import Settings
 from esign.trust import TrustSettings
-from keys.actor import Actor, Scope
 from tests.conftest import make_pdf
 from tests.world import World
 

@@ -12,10 +12,10 @@ from documents import intake, numbering
 from documents.records import Direction, Kind
 from esign.blobs import blob_store_from_settings
 from esign.db import Database
+from esign.identity import Actor, Scope
 from esign.settings import Settings
 from esign.trust import TrustSettings
 from keys import ca
-from keys.actor import Actor, Scope
 from tests.conftest import make_pdf
 from tests.validators import nss_db, pdfsig
 from tests.world import PIN, World

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from esign.db import Database
+from esign.ids import now
 from esign.report import Indication
 from esign.settings import Settings
 from esign.sign import PadesLevel, SignOptions, sign
@@ -17,7 +18,6 @@ from esign.trust import TrustSettings
 from esign.verify import verify
 from keys import authorities, ca, certificates, credentials, envelope, levels
 from keys.credentials import Credential
-from keys.identities import now
 from tests.world import PIN, World
 
 

@@ -20,13 +20,14 @@ from cryptography.x509 import ocsp
 from pkcs11 import Attribute, KeyType, ObjectClass
 from pkcs11 import exceptions as p11_errors
 
+from esign.errors import Conflict, InvalidInput
 from esign.sign import sign
 from esign.signers import to_asn1
 from esign.trust import TrustSettings
 from esign.verify import verify
 from keys import ca
 from keys.ca import Authority, KeyKind, PkiUrls, Profile
-from keys.errors import Conflict, InvalidInput, PinInvalid, TokenDeviceError
+from keys.errors import PinInvalid, TokenDeviceError
 from keys.pkcs11 import TokenKey, TokenPinRejected, generate_key, open_signer
 from tests.conftest import make_pdf
 from tests.keys import softhsm

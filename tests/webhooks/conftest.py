@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from esign import webhooks
+import webhooks
+from esign.cipher import SecretCipher
 from esign.db import Database
-from esign.webhooks import DeliveryOptions, RetryPolicy, SecretCipher, WebhookDelivery
 from tests.webhooks.receiver import Receiver
+from webhooks import DeliveryOptions, RetryPolicy, WebhookDelivery
 
 SERVER_SECRET = b"test server secret"
 FAST = RetryPolicy(max_attempts=4, base=timedelta(milliseconds=20), cap=timedelta(milliseconds=80))

@@ -10,12 +10,14 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from esign import outbox, webhooks, worker
+import webhooks
+from esign import outbox, worker
+from esign.cipher import SecretCipher
 from esign.db import Database
-from esign.webhooks import DeliveryOptions, SecretCipher, WebhookDelivery
 from tests.support import require
 from tests.webhooks.conftest import deliveries, organisation, subscribe
 from tests.webhooks.receiver import Receiver
+from webhooks import DeliveryOptions, WebhookDelivery
 
 EVENTS = 200
 WORKERS = 4

@@ -10,13 +10,16 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from esign import outbox, webhooks
+import webhooks
+from esign import outbox
+from esign.cipher import SecretCipher
 from esign.db import Database
+from esign.errors import NotFound
 from esign.outbox import OutboxEvent
-from esign.webhooks import DeliveryOptions, DeliveryStatus, RetryPolicy, SecretCipher, WebhookDelivery
 from tests.api.served import free_port
 from tests.webhooks.conftest import deliveries, drain, organisation, subscribe
 from tests.webhooks.receiver import Receiver
+from webhooks import DeliveryOptions, DeliveryStatus, RetryPolicy, WebhookDelivery
 
 
 def _emit(db: Database, organisation_id: str, type: str = "document.signed", subject: str = "document:d-1") -> str:
@@ -186,7 +189,7 @@ def test_only_the_organisations_own_subscriptions_receive_its_events(
                 session, organisation_id=b, subscription_id=b_subscription, delivery_id=a_delivery, by="t"
             ),
         ):
-            with pytest.raises(webhooks.WebhookNotFound):
+            with pytest.raises(NotFound):
                 call()
 
 

@@ -10,11 +10,14 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from esign import outbox, webhooks
+import webhooks
+from esign import outbox
+from esign.cipher import SecretCipher
 from esign.db import Database
-from esign.webhooks import DeliveryOptions, SecretCipher, WebhookSubscription
+from esign.errors import SecretUnreadable
 from tests.webhooks.conftest import drain, organisation, subscribe
 from tests.webhooks.receiver import RECEIVER_CODE, Receiver, receiver_namespace
+from webhooks import DeliveryOptions, WebhookSubscription
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -84,7 +87,7 @@ def test_secrets_are_stored_encrypted_and_bound_to_their_subscription(db: Databa
         stored = {s.id: s.encrypted_secret for s in session.scalars(select(WebhookSubscription))}
     assert secret not in stored[first] and secret[6:] not in stored[first]
     assert cipher.decrypt(stored[first], context=f"webhook:{org}:{first}") == secret
-    with pytest.raises(webhooks.SecretUnreadable):
+    with pytest.raises(SecretUnreadable):
         cipher.decrypt(stored[first], context=f"webhook:{org}:{second}")
-    with pytest.raises(webhooks.SecretUnreadable):
+    with pytest.raises(SecretUnreadable):
         SecretCipher.derive(b"another server secret").decrypt(stored[first], context=f"webhook:{org}:{first}")

@@ -8,13 +8,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from esign.cipher import SecretCipher
 from esign.db import Database
 from esign.settings import Settings
-from esign.webhooks import DeliveryOptions, SecretCipher
 from keys import authorities
 from tests.webhooks.conftest import FAST, drain
 from tests.webhooks.receiver import Receiver, receiver_namespace
 from tests.world import World
+from webhooks import DeliveryOptions
 
 
 @pytest.fixture

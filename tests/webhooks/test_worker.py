@@ -15,11 +15,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from esign import outbox, webhooks, worker
+import webhooks
+from esign import outbox, worker
+from esign.cipher import SecretCipher
 from esign.db import Database
-from esign.webhooks import DeliveryOptions, SecretCipher
 from tests.webhooks.conftest import deliveries, drain, organisation, subscribe
 from tests.webhooks.receiver import Receiver
+from webhooks import DeliveryOptions
 
 ROOT = Path(__file__).resolve().parents[2]
 

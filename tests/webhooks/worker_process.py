@@ -9,10 +9,12 @@ import argparse
 import logging
 from datetime import timedelta
 
-from esign import webhooks, worker
+import webhooks
+from esign import worker
+from esign.cipher import SecretCipher
 from esign.db import Database
-from esign.webhooks import DeliveryOptions, SecretCipher
 from tests.webhooks.conftest import FAST, SERVER_SECRET
+from webhooks import DeliveryOptions
 
 
 def main() -> None:

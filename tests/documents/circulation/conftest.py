@@ -8,9 +8,9 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from esign.db import Database
+from esign.identity import Actor, Role
 from esign.settings import Settings
 from keys import identities, tokens
-from keys.actor import Actor, Role
 from tests.world import World
 
 

@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from esign.audit import AuditEvent
 from esign.db import Database
+from esign.identity import Actor, Role
 from keys import identities, tokens
-from keys.actor import Actor, Role
 from tests.conftest import make_pdf
 from tests.world import World
 

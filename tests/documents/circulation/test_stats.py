@@ -12,10 +12,10 @@ from documents.circulation.model import Assignee, Outcome, RouteDefinition, Stag
 from documents.records import Direction, Kind
 from esign.blobs import blob_store_from_settings
 from esign.db import Database
+from esign.identity import Actor, Role, Scope
 from esign.settings import Settings
 from esign.trust import TrustSettings
 from keys import authorities
-from keys.actor import Actor, Role, Scope
 from tests.conftest import make_pdf
 from tests.documents.circulation.conftest import Extra
 from tests.world import World

@@ -8,21 +8,31 @@ from datetime import date, timedelta
 
 from sqlalchemy import func, select
 
+import webhooks
 from documents import intake
 from documents.circulation import calendar, flows, sweeps
-from documents.circulation.model import Assignee, RouteDefinition, StageSpec, Step, StepAlert, StepKind, StepSpec, StepState
+from documents.circulation.model import (
+    Assignee,
+    RouteDefinition,
+    StageSpec,
+    Step,
+    StepAlert,
+    StepKind,
+    StepSpec,
+    StepState,
+)
 from documents.records import Direction, Kind
-from esign import webhooks
 from esign.blobs import blob_store_from_settings
+from esign.cipher import SecretCipher
 from esign.db import Database
+from esign.identity import Actor, Role, Scope
 from esign.outbox import OutboxEvent
 from esign.settings import Settings
 from esign.trust import TrustSettings
-from esign.webhooks import SecretCipher, WebhookDelivery
 from keys import identities
-from keys.actor import Actor, Role, Scope
 from tests.conftest import make_pdf
 from tests.world import World
+from webhooks import WebhookDelivery
 
 DOCUMENTS = 40
 

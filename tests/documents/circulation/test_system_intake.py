@@ -14,15 +14,16 @@ from sqlalchemy import func, select
 
 from documents.circulation.model import Route
 from documents.records import Document
+from esign.cipher import SecretCipher
 from esign.db import Database
 from esign.settings import Settings
-from esign.webhooks import DeliveryOptions, SecretCipher
 from keys import authorities
 from tests.conftest import make_pdf
 from tests.documents.circulation.conftest import Extra
 from tests.webhooks.conftest import FAST, drain
 from tests.webhooks.receiver import Receiver, receiver_namespace
 from tests.world import World
+from webhooks import DeliveryOptions
 
 CONTENT = {"kind": "letter", "issuer": "甲市人民政府办公室", "title": "关于报送数据的函", "date": "2026-11-23",
            "recipients": ["乙县人民政府"], "body": [{"type": "paragraph", "text": "请于两个工作日内报送。"}]}
