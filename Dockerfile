@@ -15,13 +15,18 @@ RUN useradd --create-home --uid 10001 esign \
  && mkdir /data && chown esign:esign /data
 
 WORKDIR /app
+# Exactly the distributions requirements/run.lock pins, each checked against its hash, and nothing else;
+# then the project itself, built with the locked setuptools so that no build step fetches anything.
+COPY requirements ./requirements
+RUN pip install --require-hashes --no-deps -r requirements/run.lock
 COPY pyproject.toml README.md ./
 COPY esign ./esign
 COPY keys ./keys
 COPY documents ./documents
+COPY webhooks ./webhooks
 COPY api ./api
 COPY migrations ./migrations
-RUN pip install .
+RUN pip install --no-deps --no-build-isolation . && rm -rf build
 
 USER esign
 VOLUME ["/data"]

@@ -1,3 +1,6 @@
+import api.quiet  # noqa: F401  (first: silences known library warnings printed at import time)
+
+# isort: split
 from api.cli import main
 
 main()

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+# First: it silences known library warnings that the imports below would print at import time.
+import api.quiet  # noqa: F401
+
+# isort: split
 import logging
 import os
+import re
 import sys
 import tempfile
 from enum import StrEnum
@@ -12,13 +17,14 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 import webhooks
 from api.cli_documents import register as register_document_commands
 from api.cli_keys import register as register_keys_commands
 from api.console import EXIT_INVALID, err, fail, out
 from documents.circulation import sweeps
-from esign import errors, migrate
+from esign import errors
 from esign import worker as background
 from esign.appearance import Appearance
 from esign.audit import verify as verify_audit
@@ -34,6 +40,7 @@ from esign.verify import verify as verify_pdf
 from keys import authorities
 from keys import demo as demo_data
 from keys.errors import PkiNotInitialised
+from migrations import migrate
 
 app = typer.Typer(help="esign: sign, verify and circulate official documents.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -321,4 +328,13 @@ def verify(
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    app()
+    try:
+        app()
+    except (OperationalError, ProgrammingError) as e:
+        # An unreachable or unmigrated database: the driver's own first line, not a traceback through its internals.
+        reason = (str(e.orig).strip().splitlines() or [type(e.orig).__name__])[0]
+        hint = "; run `esign init` (or `esign db upgrade`) first" if _MISSING_TABLE.search(reason) else ""
+        raise SystemExit(fail(f"database: {reason}{hint}").exit_code) from None
+
+
+_MISSING_TABLE = re.compile(r"no such table|relation .* does not exist", re.IGNORECASE)

@@ -60,7 +60,9 @@ def org_create(
     uscc: Annotated[str, typer.Option(help="Unified social credit code (18 characters, GB 32100-2015).")],
 ) -> None:
     with operation() as (session, _):
-        org = identities.create_organisation(session, name=name, short_name=short_name, uscc_code=uscc)
+        org = identities.create_organisation(
+            session, actor=Actor.operator(), name=name, short_name=short_name, uscc_code=uscc
+        )
         out.print(org.id)
 
 
@@ -74,7 +76,9 @@ def org_list() -> None:
 @org_app.command("disable")
 def org_disable(organisation_id: str) -> None:
     with operation() as (session, _):
-        identities.set_organisation_disabled(session, organisation_id=organisation_id, disabled=True)
+        identities.set_organisation_disabled(
+            session, actor=Actor.operator(organisation_id), organisation_id=organisation_id, disabled=True
+        )
 
 
 @department_app.command("create")
@@ -183,14 +187,15 @@ def token_create(
             if holder is None:
                 raise fail(f"official {official} not found")
             issued = tokens.create_for_official(
-                session, organisation_id=holder.organisation_id, official_id=official, lifetime=timedelta(days=days)
+                session, actor=Actor.operator(holder.organisation_id), official_id=official,
+                lifetime=timedelta(days=days),
             )
         else:
             if org is None:
                 raise fail("--system needs --org ID")
             assert system is not None
             issued = tokens.create_for_system(
-                session, organisation_id=org, name=system,
+                session, actor=Actor.operator(org), name=system,
                 scopes=[Scope(s.strip()) for s in scopes.split(",") if s.strip()], lifetime=timedelta(days=days),
             )
     out.print(issued.token)

@@ -12,6 +12,7 @@ is stored encrypted.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, TypeVar
 
 from fastapi import Header
@@ -34,6 +35,12 @@ IdempotencyKey = Annotated[
 ]
 
 
+Authorise = Callable[[Session], object] | None
+"""The check the creating call makes of the caller (raising ``NotFound`` or ``Forbidden``; what it returns is
+ignored), run before anything else, a replay included: a replay answers only a caller who may make the
+request. ``None`` when the route's permission dependency (``AdminOf``, ``SignerOf``) is the whole check."""
+
+
 def once(
     database: Database,
     *,
@@ -41,26 +48,39 @@ def once(
     key: str | None,
     operation: str,
     request: BaseModel | str | bytes | None,
+    authorise: Authorise,
     create: Callable[[Session], Out],
     model: type[Out],
     status: int = 201,
     sealed: SecretCipher | None = None,
+    on_replay: Callable[[Out, timedelta], Out] | None = None,
 ) -> JSONResponse:
     """Run ``create`` in one transaction, unless ``key`` replays an earlier request; answer as JSON.
 
+    This is the one idempotency path: services know nothing of keys. In the transaction, ``authorise`` runs
+    first, so a caller who may not make the request gets its 403/404 and never another caller's answer;
+    then the key is claimed (scoped by organisation and ``operation``); a key that was completed before
+    replays the first answer as it was given (200 where the first was 201), whatever the resource has become
+    since. The same key with a different ``request`` is 409 ``idempotency_conflict``.
+
     ``sealed``: the answer carries a secret, so it is kept encrypted under this cipher.
+    ``on_replay``: adjusts a replayed answer given its age (e.g. to stop re-showing a secret after a while).
     """
     fingerprint = idempotency.fingerprint(
         operation, request.model_dump_json(exclude=set(SECRET_FIELDS)) if isinstance(request, BaseModel) else request or ""
     )
     scope = f"{actor.organisation_id}:{operation}"
     with database.transaction() as session:
+        if authorise is not None:
+            authorise(session)
         claim = None
         if key is not None:
             claim = idempotency.claim(session, scope=scope, key=key, request_fingerprint=fingerprint)
             if claim.replay is not None and claim.response is not None:
                 kept = sealed.decrypt(claim.response, context=f"idempotency:{scope}:{key}") if sealed else claim.response
                 replayed = model.model_validate_json(kept)
+                if on_replay is not None and claim.claimed_at is not None:
+                    replayed = on_replay(replayed, datetime.now(UTC) - claim.claimed_at)
                 return JSONResponse(replayed.model_dump(mode="json"), status_code=200 if status == 201 else status)
         result = create(session)
         if claim is not None:

@@ -6,6 +6,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from documents.states import DocumentState, RouteState
 from esign.identity import Role, Scope
 
 
@@ -149,7 +150,7 @@ class DocumentOut(_Out):
     number: str | None
     secrecy: str | None
     urgency: str | None
-    state: str
+    state: DocumentState
     revisions: int = Field(description="How many revisions the document has; the latest is the current PDF")
     created_by: str
     created_at: datetime
@@ -234,7 +235,7 @@ class RouteOut(_Out):
     document_id: str
     template_id: str | None
     template_version: int | None
-    state: str
+    state: RouteState
     stage: int
 
 

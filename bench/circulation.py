@@ -86,6 +86,7 @@ from documents.circulation.model import (  # noqa: E402
     StepKind,
     StepState,
 )
+from documents.states import DocumentState, RouteState  # noqa: E402
 from esign import migrate  # noqa: E402
 from esign.db import Database  # noqa: E402
 from esign.identity import Actor, Role, Scope  # noqa: E402
@@ -334,7 +335,8 @@ class Circulation:
         finished = None if flying else _at(opened, rng)
         batch.routes.append((
             route_id, document_id, org.id, json.dumps(_definition(stages), ensure_ascii=False),
-            "active" if flying else "completed", min(current, len(stages) - 1), created, finished,
+            (RouteState.ACTIVE if flying else RouteState.COMPLETED).value, min(current, len(stages) - 1), created,
+            finished,
         ))
 
     def _state(self, open_stage: bool, quorum: str, position: int, size: int) -> StepState:
@@ -351,11 +353,14 @@ class Circulation:
         if outgoing and (not flying or current > 3):
             self.numbers[org.id] = n = self.numbers.get(org.id, 0) + 1
             number = f"{org.short_name}〔{created.year}〕{n}号"
-        state = ("in_circulation" if outgoing else "arrived") if flying else "archived"
+        state = DocumentState.ARCHIVED
+        if flying:
+            state = DocumentState.IN_CIRCULATION if outgoing else DocumentState.ARRIVED
         return (
             document_id, org.id, self.rng.choice(("notice", "request", "report", "reply", "letter")),
-            "outgoing" if outgoing else "incoming", f"关于第{self.rng.randrange(10**6)}号事项的通知", number, None, None,
-            state, None, None, self.rng.randint(1, 4), False, None, f"official:{org.head}", created, created,
+            "outgoing" if outgoing else "incoming", f"关于第{self.rng.randrange(10**6)}号事项的通知", number, None,
+            None, state.value, None, None, self.rng.randint(1, 4), False, None, f"official:{org.head}", created,
+            created,
         )
 
     def _step_row(
@@ -770,7 +775,8 @@ def _check(database: Database, job: str, today: date, eligible: int, marked: int
         left = session.execute(_due_alerts(job, _threshold(database, job, today))).scalar_one()
     if not marked == events == subjects == eligible or left:
         raise SystemExit(
-            f"{job}: {eligible} eligible, {marked} reported, {events} events for {subjects} steps, {left} due alerts left"
+            f"{job}: {eligible} eligible, {marked} reported, {events} events for {subjects} steps, "
+            f"{left} due alerts left"
         )
 
 

@@ -11,8 +11,9 @@ with ``--database-url``, in a throwaway schema of that PostgreSQL database. The 
 - raw: ``cryptography`` signing a SHA-256 digest as prehashed with that key, in this process: the ceiling
   (measured before and after the rest, and averaged, so a busy machine skews the ratios less);
 - engine: ``esign.signers.KeySigner.sign_raw`` over the same key (it hashes 32 bytes, then signs);
-- service: ``keys.csc.sign_hash`` called in process, batches of 100, about a second's worth (no HTTP: what
-  the database, the checks and the trip to the signing process cost);
+- service: ``keys.csc.sign_hash``, the function the signHash routes call, in process, batches of 100, about
+  a second's worth: the bearer token looked up and the batch spent in one transaction, committed, then signed
+  in the signing process (no HTTP: what the database, the checks and the trip to the signing process cost);
 - signHash: 1 and 4 (``--clients``) keep-alive HTTP clients calling ``/csc/v1/signatures/signHash`` with
   batches of 1, 10 and 100 hashes. Each client takes SADs for 1000 signatures (``multisign``) from a pool
   filled by ``credentials/authorize`` before the clock starts (sized at twice what a one-second trial run
@@ -217,7 +218,10 @@ def measure(kind: str, *, seconds: float, clients: list[int], batches: list[int]
     from esign.settings import Settings
     from keys import authorities, csc, custody, tokens
 
-    with tempfile.TemporaryDirectory(prefix=f"esign-bench-csc-{kind}-") as tmp, throwaway_schema(database_url) as db_env:
+    with (
+        tempfile.TemporaryDirectory(prefix=f"esign-bench-csc-{kind}-") as tmp,
+        throwaway_schema(database_url) as db_env,
+    ):
         served = Served(kind, tmp, db_env)
         try:
             settings = Settings(
@@ -229,7 +233,7 @@ def measure(kind: str, *, seconds: float, clients: list[int], batches: list[int]
                 actor = tokens.authenticate(session, served.token)
                 pki = authorities.load(session, settings)
                 with custody.unlocked(
-                    session, actor=actor, credential_id=served.credential_id, pin=DEMO_PIN, pki=pki, settings=settings
+                    session, actor=actor, credential_id=served.credential_id, pin=DEMO_PIN, pki=pki
                 ) as engine:
                     key = engine.key  # type: ignore[attr-defined]
             digest = hashlib.sha256(b"bench").digest()
@@ -273,12 +277,10 @@ def measure(kind: str, *, seconds: float, clients: list[int], batches: list[int]
                     ).sad
 
             def spend(sad: str) -> None:
-                with database.transaction() as session:
-                    caller = tokens.authenticate(session, served.token)
-                    csc.sign_hash(
-                        session, actor=caller, credential_id=served.credential_id, sad=sad, hashes=batch,
-                        sign_algo=ALGOS[kind], hash_algo=SHA256,
-                    )
+                csc.sign_hash(
+                    database, actor=lambda session: tokens.authenticate(session, served.token),
+                    credential_id=served.credential_id, sad=sad, hashes=batch, sign_algo=ALGOS[kind], hash_algo=SHA256,
+                )
 
             spend(sad_for(len(batch)))  # starts the signing process before the clock does
             # About a second's worth at the engine's rate: each SAD is a PIN scrypt, authorised before the clock.

@@ -33,6 +33,7 @@ from . import revisions
 from .errors import StateConflict
 from .records import CHINA, Document, NumberSequence, Reason
 from .render import body_font
+from .states import DocumentState, move_document
 
 REGISTRY_FIELD = "DocumentNumber"
 
@@ -81,6 +82,14 @@ def _appearance(document: Document, number: str, font: Path | None) -> Appearanc
     return Appearance(page=int(page) + 1, box=(x1, y1, x2, y2), text=number, font=font, font_size=16, align=align)
 
 
+def authorise(session: Session, *, actor: Actor, document_id: str) -> None:
+    """Whether the actor may register this document: a clerk, or a system with the documents scope, of its
+    organisation (checked before a replayed registration too)."""
+    if not (actor.has_role(Role.CLERK) or (actor.official_id is None and actor.can(Scope.DOCUMENTS))):
+        raise Forbidden("registering a document is a clerk's task")
+    revisions.get_document(session, actor=actor, document_id=document_id)
+
+
 def register(
     session: Session,
     *,
@@ -92,8 +101,7 @@ def register(
     today: datetime | None = None,
 ) -> Document:
     """Give the document its number and stamp it in; a clerk's (or a system's) act, once per document."""
-    if not (actor.has_role(Role.CLERK) or (actor.official_id is None and actor.can(Scope.DOCUMENTS))):
-        raise Forbidden("registering a document is a clerk's task")
+    authorise(session, actor=actor, document_id=document_id)
     document = revisions.get_document(session, actor=actor, document_id=document_id, for_update=True)
     if document.number is not None:
         raise StateConflict(f"document {document.id} is registered already, as {document.number}")
@@ -112,9 +120,9 @@ def register(
         ),
     )
     document.number = number
-    document.state = "registered"
+    move_document(document, DocumentState.REGISTERED)
     revisions.add(
-        session, blobs=blobs, document=document, data=stamped, reason=Reason.NUMBERED, by=actor.label,
+        session, blobs=blobs, document=document, data=stamped, reason=Reason.NUMBERED, actor=actor,
         detail={"number": number},
     )
     return document

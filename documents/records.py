@@ -14,6 +14,7 @@ from esign.db import Base
 from esign.ids import new_id, now
 
 from .render.content import Kind
+from .states import DocumentState
 
 __all__ = ["CHINA", "Direction", "Document", "Kind", "NumberSequence", "Reason", "Revision"]
 
@@ -50,7 +51,7 @@ class Document(Base):
     number: Mapped[str | None] = mapped_column(String(100))
     secrecy: Mapped[str | None] = mapped_column(String(20))
     urgency: Mapped[str | None] = mapped_column(String(20))
-    state: Mapped[str] = mapped_column(String(30), default="draft")
+    state: Mapped[str] = mapped_column(String(30), default=DocumentState.DRAFT.value, doc="a DocumentState")
     content: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     layout: Mapped[dict[str, Any] | None] = mapped_column(JSON, doc="where the number and the seal go")
     revision_count: Mapped[int] = mapped_column(Integer, default=0)

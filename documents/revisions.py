@@ -15,6 +15,7 @@ from esign.blobs import BlobStore
 from esign.errors import NotFound
 from esign.identity import Actor
 from esign.ids import new_id, now
+from esign.scoped import get_scoped
 
 from .errors import InvalidDocument
 from .records import Document, Reason, Revision
@@ -23,10 +24,7 @@ from .records import Document, Reason, Revision
 def get_document(session: Session, *, actor: Actor, document_id: str, for_update: bool = False) -> Document:
     """The document if it belongs to the actor's organisation; ``for_update`` locks it, so two changes to one
     document (two signatures, a signature and a number) queue up instead of forking its revisions."""
-    document = session.get(Document, document_id, with_for_update=for_update, populate_existing=for_update)
-    if document is None or document.organisation_id != actor.organisation_id:
-        raise NotFound(f"document {document_id} not found")
-    return document
+    return get_scoped(session, Document, scope=actor, id=document_id, what="document", for_update=for_update)
 
 
 def latest(session: Session, document: Document) -> Revision:
@@ -62,7 +60,7 @@ def add(
     document: Document,
     data: bytes,
     reason: Reason,
-    by: str,
+    actor: Actor,
     detail: dict[str, Any] | None = None,
     verification: dict[str, Any] | None = None,
 ) -> Revision:
@@ -82,14 +80,14 @@ def add(
         reason=reason.value,
         detail=detail or {},
         verification=verification,
-        created_by=by,
+        created_by=actor.label,
     )
     session.add(revision)
     document.revision_count = revision.seq
     document.updated_at = now()
     session.flush()
     audit.append(
-        session, actor=by, action=f"document.{reason.value}", subject=f"document:{document.id}",
+        session, actor=actor, action=f"document.{reason.value}", subject=f"document:{document.id}",
         chain=document.organisation_id, payload={"revision": revision.seq, "sha256": digest, **(detail or {})},
     )
     return revision

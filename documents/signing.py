@@ -16,6 +16,12 @@ from . import revisions
 from .records import Reason, Revision
 
 
+def authorise(session: Session, *, actor: Actor, document_id: str, credential_id: str) -> None:
+    """Whether the actor may sign this document with this credential (checked before a replayed signing too)."""
+    revisions.get_document(session, actor=actor, document_id=document_id)
+    credentials.require_use(session, actor=actor, credential_id=credential_id)
+
+
 def sign_document(
     session: Session,
     *,
@@ -59,6 +65,6 @@ def sign_document(
     cert = credentials.certificate(session, credential)
     return revisions.add(
         session, blobs=blobs, document=document, data=signed, reason=Reason.SEALED if sealing else Reason.SIGNED,
-        by=actor.label,
+        actor=actor,
         detail={"credential": credential.id, "signer": cert.subject.rfc4514_string(), "level": level.value},
     )

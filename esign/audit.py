@@ -40,6 +40,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from esign.db import Base, table_of
+from esign.identity import Actor
 
 GENESIS_HASH = "0" * 64
 HASH_VERSION = "esign.audit/1"
@@ -118,13 +119,15 @@ class Appended:
 def append(
     session: Session,
     *,
-    actor: str,
+    actor: Actor,
     action: str,
     subject: str,
     payload: Mapping[str, Any] | None = None,
     chain: str = "system",
 ) -> Appended:
     """Add an event at the end of ``chain`` in the caller's transaction (written, not committed).
+
+    ``actor`` is who acted; the event records its ``label``.
 
     The chain's head row stays locked until that transaction ends, so concurrent appenders to
     the same chain queue up rather than fork it; the unique (chain, seq) constraint backs this.
@@ -140,7 +143,7 @@ def append(
         chain=chain,
         seq=seq,
         at=datetime.now(UTC),
-        actor=actor,
+        actor=actor.label,
         action=action,
         subject=subject,
         payload_digest=_sha256(canonical_payload),

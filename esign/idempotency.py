@@ -52,6 +52,8 @@ class Claim:
     """The resource the first request created; None when this request is the first and must create it."""
     response: str | None = None
     """The answer the first request got, when it stored one."""
+    claimed_at: datetime | None = None
+    """When the first request claimed the key."""
 
 
 def fingerprint(*parts: bytes | str) -> str:
@@ -83,7 +85,8 @@ def claim(session: Session, *, scope: str, key: str, request_fingerprint: str) -
         raise IdempotencyConflict(f"Idempotency-Key {key!r} was used before with a different request")
     if record.resource is None:
         return Claim(record_id=record.id, replay=None)
-    return Claim(record_id=record.id, replay=record.resource, response=record.response)
+    claimed_at = record.created_at if record.created_at.tzinfo else record.created_at.replace(tzinfo=UTC)
+    return Claim(record_id=record.id, replay=record.resource, response=record.response, claimed_at=claimed_at)
 
 
 def complete(session: Session, claimed: Claim, resource: str, *, response: str | None = None) -> None:

@@ -34,14 +34,23 @@ class Actor:
     token_id: str | None = None
 
     @classmethod
-    def operator(cls, organisation_id: str) -> Actor:
-        """The deployment's operator, acting through the CLI inside one organisation."""
+    def operator(cls, organisation_id: str = "") -> Actor:
+        """The deployment's operator, acting through the CLI inside one organisation (or, with no organisation,
+        on the deployment itself: creating an organisation)."""
         return cls(
             organisation_id=organisation_id,
             official_id=None,
             system_name="operator",
             roles=frozenset(Role),
             scopes=frozenset(Scope),
+        )
+
+    @classmethod
+    def system(cls, organisation_id: str, name: str) -> Actor:
+        """Work the system does by itself inside an organisation (starting a route on arrival, closing one):
+        no roles, no scopes; audited as ``system:<name>``."""
+        return cls(
+            organisation_id=organisation_id, official_id=None, system_name=name, roles=frozenset(), scopes=frozenset()
         )
 
     @property

@@ -20,7 +20,7 @@ from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner, Signer
 from pyhanko.sign.timestamps import TimeStamper
 from pyhanko_certvalidator import ValidationContext
 
-from . import pdf
+from . import errors, pdf
 from .appearance import Appearance, stamp_style
 from .errors import SigningError
 from .fonts import cjk_font
@@ -92,9 +92,9 @@ def _signature_length(signer: Signer) -> int:
     if key is None:
         return 512
     if key.algorithm == "rsa":
-        return key.bit_size // 8
+        return int(key.bit_size) // 8
     if key.algorithm == "ec":
-        return 2 * ((key.bit_size + 7) // 8) + 9  # DER SEQUENCE of two INTEGERs, at most
+        return 2 * ((int(key.bit_size) + 7) // 8) + 9  # DER SEQUENCE of two INTEGERs, at most
     return 512
 
 
@@ -130,7 +130,7 @@ def sign(data: bytes, signer: Signer, options: SignOptions = SignOptions()) -> b
     try:
         existing = {name: value for name, value, _ in fields.enumerate_sig_fields(writer.prev)}
     except pdf.PARSE_ERRORS as e:
-        raise pdf.PdfMalformed(f"the PDF's form fields cannot be read: {e}") from e
+        raise errors.PdfMalformed(f"the PDF's form fields cannot be read: {e}") from e
     field_name = options.field_name or _next_field_name(list(existing))
     if existing.get(field_name) is not None:
         raise SigningError(f"signature field {field_name!r} is already signed")

@@ -63,7 +63,7 @@ from pyhanko_certvalidator.policy_decl import CertRevTrustPolicy, RevocationChec
 from pyhanko_certvalidator.registry import SimpleTrustManager
 from pyhanko_certvalidator.revinfo.archival import CRLContainer, OCSPContainer
 
-from . import pdf
+from . import errors, pdf
 from .report import (
     CertificateInfo,
     Indication,
@@ -330,7 +330,7 @@ async def _verify_signature(
             signature_valid=ts_status.valid,
             trusted=ts_status.trusted,
             revocation=_revocation(ts_status),
-            coverage=coverage,  # type: ignore[arg-type]
+            coverage=coverage,
             signed_revision=signed_revision,
             modifications=modifications,
             pades_level=None,
@@ -369,7 +369,7 @@ async def _verify_signature(
         signature_valid=status.valid if status else False,
         trusted=bool(status and status.trusted),
         revocation=_revocation(status),
-        coverage=coverage,  # type: ignore[arg-type]
+        coverage=coverage,
         signed_revision=signed_revision,
         modifications=modifications,
         pades_level=_pades_level(es, doc_ts_revisions, dss_updates),  # type: ignore[arg-type]
@@ -465,7 +465,7 @@ def verify(data: bytes, trust: TrustSettings) -> VerificationReport:
         revisions = reader.xrefs.total_revisions
         reports = asyncio.run(_verify_all(reader, trust))
     except pdf.PARSE_ERRORS as e:
-        raise pdf.PdfMalformed(f"the PDF's structure cannot be read: {e}") from e
+        raise errors.PdfMalformed(f"the PDF's structure cannot be read: {e}") from e
     verdict, summary = _verdict(reports)
     return VerificationReport(
         verdict=verdict,

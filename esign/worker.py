@@ -41,11 +41,6 @@ def job_name(job: Job) -> str:
     return getattr(job, "__name__", None) or repr(job)
 
 
-def run_once(database: Database, jobs: Sequence[Job]) -> int:
-    """One round: every job once; the total work done."""
-    return sum(job(database) for job in jobs)
-
-
 def run(
     database: Database, jobs: Sequence[Job], *, stop: threading.Event, options: WorkerOptions = WorkerOptions()
 ) -> None:

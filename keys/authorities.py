@@ -21,6 +21,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from esign import audit
 from esign.db import Base
+from esign.identity import Actor
 from esign.ids import now
 from esign.settings import Settings
 
@@ -158,7 +159,7 @@ def ensure(session: Session, settings: Settings) -> tuple[Pki, bool]:
     pki = load(session, settings)
     if created:
         audit.append(
-            session, actor="operator", action="pki.created", subject="pki",
+            session, actor=Actor.operator(), action="pki.created", subject="pki",
             payload={"root": serial_hex(pki.root.cert.serial_number), "issuing": serial_hex(pki.issuing.cert.serial_number)},
         )
     return pki, created

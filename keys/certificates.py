@@ -41,7 +41,7 @@ def find(session: Session, *, serial: str, organisation_id: str | None) -> Issue
     """``organisation_id`` None is the operator, who sees every certificate."""
     issued = session.get(IssuedCertificate, normalise_serial(serial))
     if issued is None or (organisation_id is not None and issued.organisation_id != organisation_id):
-        raise NotFound(f"certificate {serial} not found")
+        raise NotFound(f"no certificate {serial}")
     return issued
 
 
@@ -65,7 +65,7 @@ def revoke(
         update(Credential).where(Credential.serial == issued.serial).values(status=Status.REVOKED.value)
     )
     audit.append(
-        session, actor=actor.label if actor else "operator", action="certificate.revoked",
+        session, actor=actor or Actor.operator(), action="certificate.revoked",
         subject=f"certificate:{issued.serial}", chain=issued.organisation_id or "system",
         payload={"reason": flag.value, "revoked_at": issued.revoked_at.isoformat()},
     )

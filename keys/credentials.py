@@ -17,9 +17,10 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from esign import audit
 from esign.db import Base
-from esign.errors import Conflict, Forbidden, InvalidInput, NotFound
+from esign.errors import Conflict, Forbidden, InvalidInput
 from esign.identity import Actor, Role
 from esign.ids import new_id, now
+from esign.scoped import get_scoped
 from esign.settings import Settings
 
 from . import ca, envelope, pkcs11
@@ -152,7 +153,7 @@ def enrol(
     session.add(credential)
     session.flush()
     audit.append(
-        session, actor=actor.label, action="credential.enrolled", subject=f"credential:{credential.id}",
+        session, actor=actor, action="credential.enrolled", subject=f"credential:{credential.id}",
         chain=actor.organisation_id,
         payload={"purpose": purpose.value, "storage": storage.value, "serial": credential.serial},
     )
@@ -160,10 +161,7 @@ def enrol(
 
 
 def get(session: Session, *, actor: Actor, credential_id: str, for_update: bool = False) -> Credential:
-    credential = session.get(Credential, credential_id, with_for_update=for_update, populate_existing=for_update)
-    if credential is None or credential.organisation_id != actor.organisation_id:
-        raise NotFound(f"credential {credential_id} not found")
-    return credential
+    return get_scoped(session, Credential, scope=actor, id=credential_id, what="credential", for_update=for_update)
 
 
 def list_visible(session: Session, *, actor: Actor) -> Sequence[Credential]:
@@ -181,6 +179,14 @@ def may_use(actor: Actor, credential: Credential) -> bool:
     return holder_may_use(actor, purpose=credential.purpose, holder_id=credential.official_id)
 
 
+def require_use(session: Session, *, actor: Actor, credential_id: str) -> Credential:
+    """The credential if it is the organisation's and the actor may use it; raises NotFound or Forbidden."""
+    credential = get(session, actor=actor, credential_id=credential_id)
+    if not may_use(actor, credential):
+        raise Forbidden("this credential belongs to someone else")
+    return credential
+
+
 def holder_may_use(actor: Actor, *, purpose: str, holder_id: str | None) -> bool:
     """A personal credential is its holder's alone; the organisation's seal is every seal custodian's."""
     if purpose == Purpose.SEAL.value:
@@ -196,7 +202,7 @@ def unlock_by_admin(session: Session, *, actor: Actor, credential_id: str) -> Cr
     credential.status = Status.ACTIVE.value
     credential.failed_pin_attempts = 0
     audit.append(
-        session, actor=actor.label, action="credential.unlocked", subject=f"credential:{credential.id}",
+        session, actor=actor, action="credential.unlocked", subject=f"credential:{credential.id}",
         chain=credential.organisation_id,
     )
     return credential

@@ -26,7 +26,6 @@ from esign.db import Base
 from esign.errors import Forbidden, InvalidInput, NotFound
 from esign.identity import Actor
 from esign.ids import new_id, now
-from esign.settings import Settings
 from esign.signers import KeySigner, to_asn1
 
 from . import envelope, pkcs11
@@ -99,7 +98,7 @@ def _failed_attempt(session: Session, *, actor: Actor, credential: Credential) -
     if left <= 0:
         credential.status = Status.LOCKED.value
         audit.append(
-            session, actor=actor.label, action="credential.locked", subject=f"credential:{credential.id}",
+            session, actor=actor, action="credential.locked", subject=f"credential:{credential.id}",
             chain=credential.organisation_id, payload={"attempts": credential.failed_pin_attempts},
         )
     session.flush()
@@ -114,7 +113,7 @@ def _key_signer(session: Session, credential: Credential, key: PrivateKey, pki: 
 
 @contextmanager
 def unlocked(
-    session: Session, *, actor: Actor, credential_id: str, pin: str, pki: Pki, settings: Settings
+    session: Session, *, actor: Actor, credential_id: str, pin: str, pki: Pki
 ) -> Iterator[Signer]:
     """A signer for the credential while the block runs; a wrong PIN is counted (commit it: ``keeps_changes``)."""
     credential = _usable(session, actor=actor, credential_id=credential_id, pin_attempt=True)
@@ -155,7 +154,7 @@ def change_pin(session: Session, *, actor: Actor, credential_id: str, old_pin: s
     credential.encrypted_key = envelope.seal_key(key, new_pin.encode(), context=context(credential.id))
     credential.failed_pin_attempts = 0
     audit.append(
-        session, actor=actor.label, action="credential.pin_changed", subject=f"credential:{credential.id}",
+        session, actor=actor, action="credential.pin_changed", subject=f"credential:{credential.id}",
         chain=credential.organisation_id,
     )
     return credential
@@ -172,7 +171,6 @@ def open_session(
     credential_id: str,
     pin: str,
     pki: Pki,
-    settings: Settings,
     max_signatures: int = 100,
     ttl: timedelta = timedelta(minutes=15),
 ) -> OpenedSession:
@@ -204,7 +202,7 @@ def open_session(
     session.flush()
     _signers.put(record.secret_hash, _key_signer(session, credential, key, pki))
     audit.append(
-        session, actor=actor.label, action="credential.session_opened", subject=f"credential:{credential.id}",
+        session, actor=actor, action="credential.session_opened", subject=f"credential:{credential.id}",
         chain=credential.organisation_id, payload={"session": record.id, "max_signatures": max_signatures},
     )
     return OpenedSession(secret=secret, id=record.id, expires_at=record.expires_at, signatures_left=max_signatures)

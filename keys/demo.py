@@ -73,7 +73,9 @@ def ensure(session: Session, *, pki: Pki, settings: Settings) -> list[DemoToken]
     for demo in DEMO:
         if session.scalar(select(Organisation.id).where(Organisation.uscc == demo.uscc)):
             continue
-        org = identities.create_organisation(session, name=demo.name, short_name=demo.short_name, uscc_code=demo.uscc)
+        org = identities.create_organisation(
+            session, actor=Actor.operator(), name=demo.name, short_name=demo.short_name, uscc_code=demo.uscc
+        )
         operator = Actor.operator(org.id)
         departments = {name: identities.create_department(session, actor=operator, name=name) for name in demo.departments}
         for name, department, roles in demo.officials:
@@ -87,6 +89,6 @@ def ensure(session: Session, *, pki: Pki, settings: Settings) -> list[DemoToken]
             credentials.enrol(session, actor=holder, pki=pki, settings=settings, purpose=Purpose.SIGNATURE, pin=DEMO_PIN)
             if Role.SEAL_CUSTODIAN in roles:
                 credentials.enrol(session, actor=holder, pki=pki, settings=settings, purpose=Purpose.SEAL, pin=DEMO_PIN)
-            token = tokens.create_for_official(session, organisation_id=org.id, official_id=official.id)
+            token = tokens.create_for_official(session, actor=operator, official_id=official.id)
             issued.append(DemoToken(org.name, official.name, tuple(r.value for r in roles), token.token))
     return issued

@@ -27,6 +27,7 @@ from esign.db import Base
 from esign.errors import Conflict, InvalidInput, NotFound
 from esign.identity import Actor, Role
 from esign.ids import new_id, now
+from esign.scoped import get_scoped
 
 from . import uscc
 
@@ -87,14 +88,15 @@ def active_leader() -> ColumnElement[bool]:
     return and_(cast(Official.roles, String).like(literal_column(_LEADER_PATTERN)), Official.disabled.is_(False))
 
 
-def _audit(session: Session, actor: str, action: str, subject: str, organisation_id: str, **payload: Any) -> None:
+def _audit(session: Session, actor: Actor, action: str, subject: str, organisation_id: str, **payload: Any) -> None:
     audit.append(session, actor=actor, action=action, subject=subject, payload=payload, chain=organisation_id)
 
 
 # --- organisations (operator level: the CLI creates them) -----------------------------------------
 
 
-def create_organisation(session: Session, *, name: str, short_name: str, uscc_code: str, by: str = "operator") -> Organisation:
+def create_organisation(session: Session, *, actor: Actor, name: str, short_name: str, uscc_code: str) -> Organisation:
+    """A new organisation; only the operator creates them (``Actor.operator()``)."""
     code = uscc_code.strip().upper()
     if (why := uscc.problem(code)) is not None:
         raise InvalidInput(f"unified social credit code {code!r}: {why}")
@@ -105,14 +107,14 @@ def create_organisation(session: Session, *, name: str, short_name: str, uscc_co
     org = Organisation(id=new_id(), name=name.strip(), short_name=short_name.strip(), uscc=code)
     session.add(org)
     session.flush()
-    _audit(session, by, "organisation.created", f"organisation:{org.id}", org.id, name=org.name, uscc=code)
+    _audit(session, actor, "organisation.created", f"organisation:{org.id}", org.id, name=org.name, uscc=code)
     return org
 
 
 def get_organisation(session: Session, organisation_id: str) -> Organisation:
     org = session.get(Organisation, organisation_id)
     if org is None:
-        raise NotFound(f"organisation {organisation_id} not found")
+        raise NotFound(f"no organisation {organisation_id}")
     return org
 
 
@@ -125,10 +127,10 @@ def directory(session: Session) -> Sequence[Organisation]:
     return session.scalars(select(Organisation).where(Organisation.disabled.is_(False)).order_by(Organisation.name)).all()
 
 
-def set_organisation_disabled(session: Session, *, organisation_id: str, disabled: bool, by: str = "operator") -> Organisation:
+def set_organisation_disabled(session: Session, *, actor: Actor, organisation_id: str, disabled: bool) -> Organisation:
     org = get_organisation(session, organisation_id)
     org.disabled = disabled
-    _audit(session, by, "organisation.disabled" if disabled else "organisation.enabled", f"organisation:{org.id}", org.id)
+    _audit(session, actor, "organisation.disabled" if disabled else "organisation.enabled", f"organisation:{org.id}", org.id)
     return org
 
 
@@ -147,15 +149,12 @@ def create_department(session: Session, *, actor: Actor, name: str) -> Departmen
     dept = Department(id=new_id(), organisation_id=organisation_id, name=name)
     session.add(dept)
     session.flush()
-    _audit(session, actor.label, "department.created", f"department:{dept.id}", organisation_id, name=name)
+    _audit(session, actor, "department.created", f"department:{dept.id}", organisation_id, name=name)
     return dept
 
 
 def get_department(session: Session, *, organisation_id: str, department_id: str) -> Department:
-    dept = session.get(Department, department_id)
-    if dept is None or dept.organisation_id != organisation_id:
-        raise NotFound(f"department {department_id} not found")
-    return dept
+    return get_scoped(session, Department, scope=organisation_id, id=department_id, what="department")
 
 
 def list_departments(session: Session, *, actor: Actor) -> Sequence[Department]:
@@ -168,7 +167,7 @@ def set_department_disabled(session: Session, *, actor: Actor, department_id: st
     dept = get_department(session, organisation_id=actor.organisation_id, department_id=department_id)
     dept.disabled = disabled
     action = "department.disabled" if disabled else "department.enabled"
-    _audit(session, actor.label, action, f"department:{dept.id}", dept.organisation_id)
+    _audit(session, actor, action, f"department:{dept.id}", dept.organisation_id)
     return dept
 
 
@@ -195,17 +194,14 @@ def create_official(
     session.add(official)
     session.flush()
     _audit(
-        session, actor.label, "official.created", f"official:{official.id}", organisation_id,
+        session, actor, "official.created", f"official:{official.id}", organisation_id,
         name=official.name, roles=official.roles,
     )
     return official
 
 
 def get_official(session: Session, *, organisation_id: str, official_id: str) -> Official:
-    official = session.get(Official, official_id)
-    if official is None or official.organisation_id != organisation_id:
-        raise NotFound(f"official {official_id} not found")
-    return official
+    return get_scoped(session, Official, scope=organisation_id, id=official_id, what="official")
 
 
 def list_officials(session: Session, *, actor: Actor, department_id: str | None = None) -> Sequence[Official]:
@@ -220,5 +216,5 @@ def set_official_disabled(session: Session, *, actor: Actor, official_id: str, d
     official = get_official(session, organisation_id=actor.organisation_id, official_id=official_id)
     official.disabled = disabled
     action = "official.disabled" if disabled else "official.enabled"
-    _audit(session, actor.label, action, f"official:{official.id}", official.organisation_id)
+    _audit(session, actor, action, f"official:{official.id}", official.organisation_id)
     return official

@@ -22,12 +22,13 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote
 
 import pkcs11
+from asn1crypto import algos
 from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from pkcs11 import Attribute, KeyType, MechanismFlag, ObjectClass, TokenFlag
+from pkcs11 import MGF, Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass, SignMixin, TokenFlag
 from pkcs11 import exceptions as p11_errors
-from pkcs11.util.ec import encode_ec_public_key, encode_named_curve_parameters
+from pkcs11.util.ec import encode_ec_public_key, encode_ecdsa_signature, encode_named_curve_parameters
 from pyhanko.config.pkcs11 import TokenCriteria
 from pyhanko.sign.pkcs11 import PKCS11Signer, find_token
 
@@ -36,6 +37,7 @@ from esign.signers import ReusedAttributes
 
 from .ca import KeyKind, PublicKey
 from .errors import CredentialLocked, PinInvalid, TokenDeviceError
+from .signing_process import DigestSigning, HashName
 
 if TYPE_CHECKING:
     from pkcs11._pkcs11 import lib as Module
@@ -55,6 +57,8 @@ _PATH_SAFE = ":[]@!$'()*+,=&"
 _QUERY_SAFE = "/?|:[]@!$'()*+,="
 _PATH_ATTRIBUTES = frozenset({"token", "object", "type", "id"})
 _QUERY_ATTRIBUTES = frozenset({"module-path"})
+_HASHES = {"sha256": Mechanism.SHA256, "sha384": Mechanism.SHA384, "sha512": Mechanism.SHA512}
+_MGFS = {"sha256": MGF.SHA256, "sha384": MGF.SHA384, "sha512": MGF.SHA512}
 
 
 class TokenPinRejected(PinInvalid):
@@ -285,27 +289,48 @@ def open_signer(
     hash-and-sign CKM_ECDSA_SHA* mechanisms are optional (SoftHSM2 2.6 has none). RSA keys use
     CKM_SHA256_RSA_PKCS and its siblings.
     """
-    with _session(ref, user_pin=user_pin) as session:
-        with _device_errors(ref):
-            found = len(_objects(session, ref, ObjectClass.PRIVATE_KEY))
-            if found != 1:
-                raise TokenDeviceError(f"{_where(ref)} holds {found} private keys labelled {ref.key_label!r}, not one")
-            publics = [k for k in _objects(session, ref, ObjectClass.PUBLIC_KEY) if isinstance(k, pkcs11.PublicKey)]
-            if publics and _spki(_public_key(publics[0])) != cert.public_key.dump():
-                raise InvalidInput(f"the certificate does not certify the key {ref.key_label!r} in {_where(ref)}")
-            signer = _PKCS11Signer(
-                session,
-                key_label=ref.key_label,
-                key_id=ref.key_id,
-                signing_cert=cert,
-                ca_chain=list(chain),
-                use_raw_mechanism=cert.public_key.algorithm == "ec",
-            )
-            yield signer
+    with _session(ref, user_pin=user_pin) as session, _device_errors(ref):
+        found = len(_objects(session, ref, ObjectClass.PRIVATE_KEY))
+        if found != 1:
+            raise TokenDeviceError(f"{_where(ref)} holds {found} private keys labelled {ref.key_label!r}, not one")
+        publics = [k for k in _objects(session, ref, ObjectClass.PUBLIC_KEY) if isinstance(k, pkcs11.PublicKey)]
+        if publics and _spki(_public_key(publics[0])) != cert.public_key.dump():
+            raise InvalidInput(f"the certificate does not certify the key {ref.key_label!r} in {_where(ref)}")
+        yield _PKCS11Signer(
+            session,
+            key_label=ref.key_label,
+            key_id=ref.key_id,
+            signing_cert=cert,
+            ca_chain=list(chain),
+            use_raw_mechanism=cert.public_key.algorithm == "ec",
+        )
 
 
 class _PKCS11Signer(ReusedAttributes, PKCS11Signer):
     pass
+
+
+def sign_digests(
+    ref: TokenKey, *, user_pin: str, cert: asn1_x509.Certificate, how: DigestSigning, digests: Sequence[bytes]
+) -> list[bytes]:
+    """Each digest signed as prehashed in the token, logged in once for the batch, with a raw mechanism
+    (CKM_ECDSA, CKM_RSA_PKCS over DigestInfo, CKM_RSA_PKCS_PSS with MGF1 over the same hash), which any
+    token implements for prehashed data. ECDSA signatures come back DER-encoded (``Ecdsa-Sig-Value``).
+    ``TokenPinRejected`` when the token no longer takes ``user_pin``."""
+    with open_signer(ref, user_pin=user_pin, cert=cert) as signer, _device_errors(ref):
+        [key] = [k for k in _objects(signer.pkcs11_session, ref, ObjectClass.PRIVATE_KEY) if isinstance(k, SignMixin)]
+        if how.scheme == "ecdsa":
+            return [encode_ecdsa_signature(key.sign(d, mechanism=Mechanism.ECDSA)) for d in digests]
+        if how.scheme == "pss":
+            param = (_HASHES[how.hash], _MGFS[how.hash], how.salt_length)
+            return [key.sign(d, mechanism=Mechanism.RSA_PKCS_PSS, mechanism_param=param) for d in digests]
+        return [key.sign(_digest_info(how.hash, d), mechanism=Mechanism.RSA_PKCS) for d in digests]
+
+
+def _digest_info(hash_name: HashName, digest: bytes) -> bytes:
+    """RFC 8017 §9.2 DigestInfo: what RSASSA-PKCS1-v1_5 pads, for a token's raw CKM_RSA_PKCS."""
+    info: bytes = algos.DigestInfo({"digest_algorithm": {"algorithm": hash_name}, "digest": digest}).dump()
+    return info
 
 
 def _spki(key: PublicKey) -> bytes:

@@ -52,7 +52,7 @@ def _signed(
 ) -> bytes:
     signed = sign(request.pdf, signer, _options(session, credential=credential, pki=pki, settings=settings, request=request))
     audit.append(
-        session, actor=actor.label, action="document.signed", subject=f"credential:{credential.id}",
+        session, actor=actor, action="document.signed", subject=f"credential:{credential.id}",
         chain=credential.organisation_id,
         payload={
             "level": request.level.value,
@@ -67,7 +67,7 @@ def _signed(
 def with_pin(
     session: Session, *, actor: Actor, pki: Pki, settings: Settings, credential_id: str, pin: str, request: SignRequest
 ) -> bytes:
-    with custody.unlocked(session, actor=actor, credential_id=credential_id, pin=pin, pki=pki, settings=settings) as signer:
+    with custody.unlocked(session, actor=actor, credential_id=credential_id, pin=pin, pki=pki) as signer:
         credential = get(session, actor=actor, credential_id=credential_id)
         return _signed(session, actor=actor, signer=signer, credential=credential, pki=pki, settings=settings, request=request)
 

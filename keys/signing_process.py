@@ -46,7 +46,10 @@ class DigestSigning:
     salt_length: int | None = None
 
 
-def sign_digests(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey, how: DigestSigning, digests: Sequence[bytes]) -> list[bytes]:
+SoftwareKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+
+
+def sign_digests(key: SoftwareKey, how: DigestSigning, digests: Sequence[bytes]) -> list[bytes]:
     """Each digest signed as prehashed: per digest, the private-key operation alone. RSASSA-PKCS1-v1_5,
     RSASSA-PSS (MGF1 over the same hash) or ECDSA (DER ``Ecdsa-Sig-Value``)."""
     prehashed = Prehashed(_HASH_CLASSES[how.hash]())
@@ -74,8 +77,10 @@ class SigningProcess:
         self._lock = threading.Lock()
         self._pool: ProcessPoolExecutor | None = None
 
-    def sign(self, key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey, how: DigestSigning, digests: Sequence[bytes]) -> list[bytes]:
-        der = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    def sign(self, key: SoftwareKey, how: DigestSigning, digests: Sequence[bytes]) -> list[bytes]:
+        der = key.private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
         pool = self._running()
         try:
             return pool.submit(_sign_in_child, der, how, tuple(digests)).result(timeout=BATCH_TIMEOUT_S)
@@ -90,7 +95,9 @@ class SigningProcess:
         """The child's process id, once started (for monitoring)."""
         with self._lock:
             pool = self._pool
-        return [] if pool is None else [p.pid for p in list(pool._processes.values()) if p.pid is not None]
+        # ProcessPoolExecutor does not expose its workers otherwise.
+        workers = {} if pool is None else pool._processes  # noqa: SLF001
+        return [p.pid for p in list(workers.values()) if p.pid is not None]
 
     def close(self) -> None:
         with self._lock:

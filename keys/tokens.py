@@ -17,9 +17,10 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from esign import audit
 from esign.db import Base
-from esign.errors import InvalidInput, NotFound, Unauthenticated
+from esign.errors import InvalidInput, Unauthenticated
 from esign.identity import Actor, Role, Scope
 from esign.ids import new_id, now
+from esign.scoped import get_scoped
 
 from .identities import Official, Organisation, get_official, get_organisation
 
@@ -62,47 +63,49 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _issue(session: Session, *, record: ApiToken, by: str) -> IssuedToken:
+def _issue(session: Session, *, record: ApiToken, actor: Actor) -> IssuedToken:
     token = PREFIX + secrets.token_urlsafe(32)
     record.token_hash = _hash(token)
     session.add(record)
     session.flush()
     audit.append(
-        session, actor=by, action="token.created", subject=f"token:{record.id}", chain=record.organisation_id,
+        session, actor=actor, action="token.created", subject=f"token:{record.id}", chain=record.organisation_id,
         payload={"official_id": record.official_id, "system_name": record.system_name, "scopes": record.scopes},
     )
     return IssuedToken(token=token, id=record.id, expires_at=record.expires_at)
 
 
 def create_for_official(
-    session: Session, *, organisation_id: str, official_id: str, lifetime: timedelta = DEFAULT_LIFETIME, by: str = "operator"
+    session: Session, *, actor: Actor, official_id: str, lifetime: timedelta = DEFAULT_LIFETIME
 ) -> IssuedToken:
+    """A token for an official of the actor's organisation (the operator's, through the CLI)."""
+    organisation_id = actor.organisation_id
     official = get_official(session, organisation_id=organisation_id, official_id=official_id)
     if official.disabled:
         raise InvalidInput(f"official {official.name} is disabled")
     record = ApiToken(
         id=new_id(), organisation_id=organisation_id, official_id=official.id, scopes=[], expires_at=now() + lifetime
     )
-    return _issue(session, record=record, by=by)
+    return _issue(session, record=record, actor=actor)
 
 
 def create_for_system(
     session: Session,
     *,
-    organisation_id: str,
+    actor: Actor,
     name: str,
     scopes: Iterable[Scope] = (Scope.DOCUMENTS,),
     lifetime: timedelta = DEFAULT_LIFETIME,
-    by: str = "operator",
 ) -> IssuedToken:
-    get_organisation(session, organisation_id)
+    """A token for an external system of the actor's organisation."""
+    organisation_id = get_organisation(session, actor.organisation_id).id
     if not name.strip():
         raise InvalidInput("a system token needs the system's name")
     record = ApiToken(
         id=new_id(), organisation_id=organisation_id, system_name=name.strip(),
         scopes=sorted({Scope(s).value for s in scopes}), expires_at=now() + lifetime,
     )
-    return _issue(session, record=record, by=by)
+    return _issue(session, record=record, actor=actor)
 
 
 _AUTHENTICATE = (
@@ -144,10 +147,10 @@ def authenticate(session: Session, token: str) -> Actor:
 
 
 def revoke(session: Session, *, actor: Actor, token_id: str) -> None:
-    record = session.get(ApiToken, token_id)
-    if record is None or record.organisation_id != actor.organisation_id:
-        raise NotFound(f"token {token_id} not found")
+    record = get_scoped(session, ApiToken, scope=actor, id=token_id, what="token")
     if record.official_id != actor.official_id:
         actor.require_admin()
     record.revoked_at = now()
-    audit.append(session, actor=actor.label, action="token.revoked", subject=f"token:{record.id}", chain=record.organisation_id)
+    audit.append(
+        session, actor=actor, action="token.revoked", subject=f"token:{record.id}", chain=record.organisation_id
+    )

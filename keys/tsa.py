@@ -40,7 +40,7 @@ _PARSE_ERRORS = (ValueError, TypeError, AttributeError, IndexError)
 AttributeError and an empty BIT STRING as an IndexError when the value is first read."""
 
 
-class _TimeStampResp(core.Sequence):
+class _TimeStampResp(core.Sequence):  # type: ignore[misc]  # asn1crypto is untyped
     """RFC 3161 §2.4.2 TimeStampResp. asn1crypto's ``tsp.TimeStampResp`` makes timeStampToken mandatory,
     so it can neither write nor read a rejection, where the token is absent."""
 
@@ -65,7 +65,7 @@ def _rejection(reason: _Rejection) -> bytes:
             "fail_info": tsp.PKIFailureInfo({reason.failure}),
         }
     )
-    return _TimeStampResp({"status": status}).dump()
+    return bytes(_TimeStampResp({"status": status}).dump())
 
 
 def _parse(request_der: bytes) -> tsp.TimeStampReq | _Rejection:
@@ -242,7 +242,7 @@ def timestamp_response(
     tst_info = _tst_info(parsed, tsa=unit.cert, policy=policy, gen_time=gen_time, serial=serial, accuracy=accuracy)
     token = _token(tst_info, unit=unit, signing_time=gen_time, include_certs=bool(parsed["cert_req"].native))
     status = tsp.PKIStatusInfo({"status": "granted"})
-    return tsp.TimeStampResp({"status": status, "time_stamp_token": token}).dump()
+    return bytes(tsp.TimeStampResp({"status": status, "time_stamp_token": token}).dump())
 
 
 def _utc_now() -> datetime:
@@ -268,7 +268,7 @@ class LocalTimeStamper(TimeStamper):
         serials: Callable[[], int] = x509.random_serial_number,
         include_nonce: bool = True,
     ) -> None:
-        super().__init__(include_nonce=include_nonce)
+        super().__init__(include_nonce=include_nonce)  # type: ignore[no-untyped-call]  # pyhanko leaves it untyped
         self._tsa = tsa
         self._chain = tuple(chain)
         self._policy = policy

@@ -1,6 +1,6 @@
 """Alembic environment: one migration history for every package's tables.
 
-``esign.migrate`` passes an open connection in ``config.attributes["connection"]``; the
+``migrations.migrate`` passes an open connection in ``config.attributes["connection"]``; the
 ``alembic`` command line (for ``alembic revision --autogenerate``) gets none, and then the
 database comes from ``esign.settings.Settings`` like everywhere else.
 """

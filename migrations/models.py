@@ -8,7 +8,7 @@ import esign.idempotency  # noqa: F401
 import esign.outbox  # noqa: F401
 import keys.authorities  # noqa: F401
 import keys.credentials  # noqa: F401
-import keys.csc  # noqa: F401
+import keys.csc.activation  # noqa: F401
 import keys.custody  # noqa: F401
 import keys.identities  # noqa: F401
 import keys.tokens  # noqa: F401

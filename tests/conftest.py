@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import MetaData, text
 
 import webhooks  # noqa: F401  (registers the outbox fan-out, as every entry point that serves or works does)
-from esign import migrate
 from esign.db import Database
+from migrations import migrate
 
 ALEMBIC_VERSION_TABLE = "alembic_version"
 

@@ -54,7 +54,9 @@ def build(database: Database, settings: Settings, *, enrol: bool = True) -> Worl
     with database.transaction() as session:
         pki, _ = authorities.ensure(session, settings)
         for key, name, first17 in (("A", "甲市人民政府办公室", "11440100MB1000001"), ("B", "乙县人民政府", "11440183MB2000002")):
-            org = identities.create_organisation(session, name=name, short_name=key + "府办", uscc_code=uscc.complete(first17))
+            org = identities.create_organisation(
+                session, actor=Actor.operator(), name=name, short_name=key + "府办", uscc_code=uscc.complete(first17)
+            )
             operator = Actor.operator(org.id)
             dept = identities.create_department(session, actor=operator, name="办公室")
             entry = Org(id=org.id, name=name, department_id=dept.id)
@@ -66,7 +68,7 @@ def build(database: Database, settings: Settings, *, enrol: bool = True) -> Worl
                 ("clerk", (Role.CLERK,)),
             ):
                 official = identities.create_official(session, actor=operator, department_id=dept.id, name=f"{key}-{member}", roles=roles)
-                token = tokens.create_for_official(session, organisation_id=org.id, official_id=official.id)
+                token = tokens.create_for_official(session, actor=operator, official_id=official.id)
                 entry.members[member] = Member(official.id, token.token, roles)
                 if enrol and member in ("official", "leader", "custodian"):
                     holder = actor_for(org.id, official.id, roles)
@@ -78,7 +80,7 @@ def build(database: Database, settings: Settings, *, enrol: bool = True) -> Worl
                             session, actor=holder, pki=pki, settings=settings, purpose=Purpose.SEAL, pin=PIN
                         ).id
             expired = tokens.create_for_official(
-                session, organisation_id=org.id, official_id=entry.members["official"].official_id, lifetime=timedelta(seconds=-1)
+                session, actor=operator, official_id=entry.members["official"].official_id, lifetime=timedelta(seconds=-1)
             )
             entry.members["expired"] = Member(entry.members["official"].official_id, expired.token, (Role.OFFICIAL,))
             orgs[key] = entry

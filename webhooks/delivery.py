@@ -46,7 +46,7 @@ class RetryPolicy:
     def delay(self, attempt: int, rng: random.Random | None = None) -> timedelta:
         """The wait after failed attempt ``attempt`` (1-based)."""
         ceiling = min(self.cap, self.base * 2 ** min(attempt - 1, 32))
-        return ceiling * (rng or random).random()
+        return timedelta(seconds=ceiling.total_seconds() * (rng or random).random())
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,8 @@ MAX_PATTERNS = 50
 MAX_ACTIVE_SUBSCRIPTIONS = 50
 """Per organisation: every event is matched against each of them in the emitting transaction."""
 SECRET_REPLAY_WINDOW = timedelta(hours=24)
-"""How long a replayed creation (same ``Idempotency-Key``) still returns the secret, as the first answer did."""
+"""How long a replayed creation (same ``Idempotency-Key``) still shows the secret, as the first answer did;
+an older replay answers the same but with the secret left out (``api/routes/webhooks.py``)."""
 ERROR_LENGTH = 500
 
 _SEGMENT = r"[a-z][a-z0-9_]*"

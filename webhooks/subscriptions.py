@@ -1,10 +1,10 @@
 """Subscriptions: create, list, disable; the delivery log, redelivery and test events.
 
-Every query is scoped by organisation: another organisation's id is simply not found."""
+Every query is scoped by the actor's organisation: another organisation's id is simply not found. Idempotent
+creation is the caller's (``api/idempotent.py``): these functions know nothing of keys."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -15,19 +15,20 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, selectinload
 
-from esign import audit, idempotency, outbox
+from esign import audit, outbox
 from esign.cipher import SecretCipher
 from esign.errors import NotFound
+from esign.identity import Actor
 from esign.ids import new_id, now
+from esign.scoped import get_scoped
 
 from .errors import DeliveryPending, InvalidWebhook, SubscriptionDisabled
-from .events import new_secret, secret_context, utc
+from .events import new_secret, secret_context
 from .model import (
     MAX_ACTIVE_SUBSCRIPTIONS,
     MAX_PATTERNS,
     MAX_URL_LENGTH,
     PATTERN,
-    SECRET_REPLAY_WINDOW,
     TEST_EVENT,
     DeliveryStatus,
     WebhookDelivery,
@@ -38,33 +39,17 @@ from .model import (
 @dataclass(frozen=True)
 class CreatedSubscription:
     subscription: WebhookSubscription
-    secret: str | None
-    """The signing secret, shown at creation only (and to a replay of it within a day); None afterwards."""
-    created: bool
-    """False when an ``Idempotency-Key`` replayed an earlier creation."""
+    secret: str
+    """The signing secret, shown at creation only; not retrievable later."""
 
 
 def create_subscription(
-    session: Session,
-    *,
-    organisation_id: str,
-    url: str,
-    event_types: Sequence[str],
-    cipher: SecretCipher,
-    by: str,
-    idempotency_key: str | None = None,
+    session: Session, *, actor: Actor, url: str, event_types: Sequence[str], cipher: SecretCipher
 ) -> CreatedSubscription:
     """Subscribe ``url`` to events matching ``event_types``; the returned secret is not retrievable later."""
+    organisation_id = actor.organisation_id
     url = _valid_url(url)
     patterns = _valid_patterns(event_types)
-    claim = None
-    if idempotency_key is not None:
-        claim = idempotency.claim(
-            session, scope=f"{organisation_id}:webhooks", key=idempotency_key,
-            request_fingerprint=idempotency.fingerprint("webhook", url, json.dumps(patterns)),
-        )
-        if claim.replay is not None:
-            return _replayed(session, organisation_id=organisation_id, resource=claim.replay, cipher=cipher)
     active = session.scalar(
         select(func.count()).where(
             WebhookSubscription.organisation_id == organisation_id, WebhookSubscription.active.is_(True)
@@ -75,61 +60,46 @@ def create_subscription(
     secret = new_secret()
     subscription = WebhookSubscription(
         organisation_id=organisation_id, id=new_id(), url=url, event_types=patterns, active=True,
-        created_by=by, created_at=now(),
+        created_by=actor.label, created_at=now(),
     )
     subscription.encrypted_secret = cipher.encrypt(secret, context=secret_context(organisation_id, subscription.id))
     session.add(subscription)
     session.flush()
     audit.append(
-        session, actor=by, action="webhook.created", subject=f"webhook:{subscription.id}", chain=organisation_id,
+        session, actor=actor, action="webhook.created", subject=f"webhook:{subscription.id}", chain=organisation_id,
         payload={"url": url, "event_types": patterns},
     )
-    if claim is not None:
-        idempotency.complete(session, claim, f"webhook:{subscription.id}")
-    return CreatedSubscription(subscription=subscription, secret=secret, created=True)
+    return CreatedSubscription(subscription=subscription, secret=secret)
 
 
-def _replayed(session: Session, *, organisation_id: str, resource: str, cipher: SecretCipher) -> CreatedSubscription:
-    subscription = get_subscription(
-        session, organisation_id=organisation_id, subscription_id=resource.removeprefix("webhook:")
-    )
-    secret = None
-    if now() - utc(subscription.created_at) <= SECRET_REPLAY_WINDOW:
-        secret = cipher.decrypt(
-            subscription.encrypted_secret, context=secret_context(organisation_id, subscription.id)
-        )
-    return CreatedSubscription(subscription=subscription, secret=secret, created=False)
-
-
-def list_subscriptions(session: Session, *, organisation_id: str) -> list[WebhookSubscription]:
+def list_subscriptions(session: Session, *, actor: Actor) -> list[WebhookSubscription]:
     query = (
         select(WebhookSubscription)
-        .where(WebhookSubscription.organisation_id == organisation_id)
+        .where(WebhookSubscription.organisation_id == actor.organisation_id)
         .order_by(WebhookSubscription.created_at, WebhookSubscription.id)
     )
     return list(session.scalars(query))
 
 
-def get_subscription(session: Session, *, organisation_id: str, subscription_id: str) -> WebhookSubscription:
-    subscription = session.get(WebhookSubscription, (organisation_id, subscription_id))
-    if subscription is None:
-        raise NotFound(f"no webhook subscription {subscription_id}")
-    return subscription
+def get_subscription(session: Session, *, actor: Actor, subscription_id: str) -> WebhookSubscription:
+    return get_scoped(
+        session, WebhookSubscription, scope=actor, id=(actor.organisation_id, subscription_id),
+        what="webhook subscription",
+    )
 
 
-def disable_subscription(
-    session: Session, *, organisation_id: str, subscription_id: str, by: str
-) -> WebhookSubscription:
+def disable_subscription(session: Session, *, actor: Actor, subscription_id: str) -> WebhookSubscription:
     """Stop delivering to it: no attempt starts after this commits (one already in flight may still land).
     Its pending deliveries are dead-lettered when next due. Disabling twice changes nothing."""
-    subscription = get_subscription(session, organisation_id=organisation_id, subscription_id=subscription_id)
+    subscription = get_subscription(session, actor=actor, subscription_id=subscription_id)
     if not subscription.active:
         return subscription
     subscription.active = False
     subscription.disabled_at = now()
     session.flush()
     audit.append(
-        session, actor=by, action="webhook.disabled", subject=f"webhook:{subscription.id}", chain=organisation_id
+        session, actor=actor, action="webhook.disabled", subject=f"webhook:{subscription.id}",
+        chain=actor.organisation_id,
     )
     return subscription
 
@@ -137,17 +107,17 @@ def disable_subscription(
 def list_deliveries(
     session: Session,
     *,
-    organisation_id: str,
+    actor: Actor,
     subscription_id: str,
     status: DeliveryStatus | None = None,
     limit: int = 50,
 ) -> list[WebhookDelivery]:
     """A subscription's deliveries, newest first, with their events loaded."""
-    get_subscription(session, organisation_id=organisation_id, subscription_id=subscription_id)
+    get_subscription(session, actor=actor, subscription_id=subscription_id)
     query = (
         select(WebhookDelivery)
         .where(
-            WebhookDelivery.organisation_id == organisation_id, WebhookDelivery.subscription_id == subscription_id
+            WebhookDelivery.organisation_id == actor.organisation_id, WebhookDelivery.subscription_id == subscription_id
         )
         .order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id)
         .limit(limit)
@@ -158,11 +128,10 @@ def list_deliveries(
     return list(session.scalars(query))
 
 
-def redeliver(
-    session: Session, *, organisation_id: str, subscription_id: str, delivery_id: str, by: str
-) -> WebhookDelivery:
+def redeliver(session: Session, *, actor: Actor, subscription_id: str, delivery_id: str) -> WebhookDelivery:
     """Queue a dead (or delivered) delivery again, now, with a fresh budget of attempts."""
-    subscription = get_subscription(session, organisation_id=organisation_id, subscription_id=subscription_id)
+    organisation_id = actor.organisation_id
+    subscription = get_subscription(session, actor=actor, subscription_id=subscription_id)
     delivery = session.scalars(
         select(WebhookDelivery)
         .where(
@@ -185,20 +154,21 @@ def redeliver(
     delivery.lease_id = None
     session.flush()
     audit.append(
-        session, actor=by, action="webhook.redelivered", subject=f"webhook:{subscription_id}", chain=organisation_id,
+        session, actor=actor, action="webhook.redelivered", subject=f"webhook:{subscription_id}", chain=organisation_id,
         payload={"delivery_id": delivery.id, "event_id": delivery.event_id},
     )
     return delivery
 
 
-def send_test(session: Session, *, organisation_id: str, subscription_id: str, by: str) -> WebhookDelivery:
+def send_test(session: Session, *, actor: Actor, subscription_id: str) -> WebhookDelivery:
     """Emit a ``webhook.test`` event to this subscription alone, whatever types it chose."""
-    subscription = get_subscription(session, organisation_id=organisation_id, subscription_id=subscription_id)
+    organisation_id = actor.organisation_id
+    subscription = get_subscription(session, actor=actor, subscription_id=subscription_id)
     if not subscription.active:
         raise SubscriptionDisabled("the subscription is disabled")
     event = outbox.emit(
         session, organisation_id=organisation_id, type=TEST_EVENT, subject=f"webhook:{subscription.id}",
-        payload={"subscription_id": subscription.id, "requested_by": by}, subscription_id=subscription.id,
+        payload={"subscription_id": subscription.id, "requested_by": actor.label}, subscription_id=subscription.id,
     )
     return session.scalars(
         select(WebhookDelivery)

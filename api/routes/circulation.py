@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
-from api.deps import ActorOf, AdminOf, DatabaseDep, SettingsDep, TrustDep, get_blobs
+from api.deps import ActorOf, AdminOf, DatabaseDep, Policy, PolicyDep, SettingsDep, get_blobs
 from api.idempotent import IdempotencyKey, once
 from api.schemas import (
     DelegateIn,
@@ -30,6 +30,7 @@ from api.schemas import (
     TimelineEntryOut,
     WorkingDayOut,
 )
+from documents import revisions
 from documents.circulation import calendar, flows, inbox, stats, templates, timeline
 from documents.circulation.model import Assignee, Outcome, RouteDefinition
 from documents.records import Direction
@@ -38,8 +39,7 @@ from esign.errors import InvalidInput
 from esign.identity import Actor
 from esign.settings import Settings
 from esign.sign import PadesLevel
-from esign.trust import TrustSettings
-from keys import authorities, levels
+from keys import authorities
 
 router = APIRouter(prefix="/v1", tags=["circulation"])
 
@@ -52,11 +52,10 @@ def _definition(raw: dict[str, object]) -> RouteDefinition:
         raise InvalidInput(f"definition: {problems}") from None
 
 
-def _services(request: Request, session: Session, settings: Settings, trust: TrustSettings) -> flows.Services:
-    pki = authorities.load(session, settings)
+def _services(request: Request, session: Session, settings: Settings, policy: Policy) -> flows.Services:
     return flows.Services(
-        blobs=get_blobs(request), pki=pki, settings=settings,
-        trust=levels.trust_with_own_pki(session, pki=pki, settings=settings, base=trust),
+        blobs=get_blobs(request), pki=authorities.load(session, settings), settings=settings,
+        trust=policy.trust(session),
     )
 
 
@@ -70,15 +69,16 @@ def my_inbox(
 
 
 def _act(
-    request: Request, actor: Actor, database: Database, settings: Settings, trust: TrustSettings, step_id: str,
+    request: Request, actor: Actor, database: Database, settings: Settings, policy: Policy, step_id: str,
     action: flows.Action, key: str | None, body: BaseModel,
 ) -> Response:
     def act(session: Session) -> StepOut:
-        services = _services(request, session, settings, trust)
+        services = _services(request, session, settings, policy)
         return StepOut.model_validate(flows.act(session, actor=actor, services=services, step_id=step_id, action=action))
 
     return once(
         database, actor=actor, key=key, operation=f"step.{action.outcome.value}:{step_id}", request=body,
+        authorise=lambda session: flows.authorise(session, actor=actor, step_id=step_id),
         model=StepOut, create=act, status=200,
     )
 
@@ -89,41 +89,41 @@ def _act(
 )
 def approve(
     step_id: str, body: StepActionIn, request: Request, actor: ActorOf, database: DatabaseDep, settings: SettingsDep,
-    trust: TrustDep, key: IdempotencyKey = None,
+    policy: PolicyDep, key: IdempotencyKey = None,
 ) -> Response:
     action = flows.Action(
         outcome=Outcome.APPROVE, opinion=body.opinion, credential_id=body.credential_id, pin=body.pin,
         session_secret=body.session, level=PadesLevel(body.level), recipients=tuple(body.recipients),
         handlers=tuple(Assignee(**h.model_dump()) for h in body.handlers), override_reason=body.override_reason,
     )
-    return _act(request, actor, database, settings, trust, step_id, action, key, body)
+    return _act(request, actor, database, settings, policy, step_id, action, key, body)
 
 
 @router.post("/steps/{step_id}/comment", response_model=StepOut, summary="Complete the step with comments only")
 def comment(
     step_id: str, body: StepActionIn, request: Request, actor: ActorOf, database: DatabaseDep, settings: SettingsDep,
-    trust: TrustDep, key: IdempotencyKey = None,
+    policy: PolicyDep, key: IdempotencyKey = None,
 ) -> Response:
     action = flows.Action(outcome=Outcome.COMMENT, opinion=body.opinion)
-    return _act(request, actor, database, settings, trust, step_id, action, key, body)
+    return _act(request, actor, database, settings, policy, step_id, action, key, body)
 
 
 @router.post("/steps/{step_id}/return", response_model=StepOut, summary="Return the document to an earlier stage")
 def return_(
     step_id: str, body: ReturnIn, request: Request, actor: ActorOf, database: DatabaseDep, settings: SettingsDep,
-    trust: TrustDep, key: IdempotencyKey = None,
+    policy: PolicyDep, key: IdempotencyKey = None,
 ) -> Response:
     action = flows.Action(outcome=Outcome.RETURN, opinion=body.opinion, return_to_stage=body.to_stage)
-    return _act(request, actor, database, settings, trust, step_id, action, key, body)
+    return _act(request, actor, database, settings, policy, step_id, action, key, body)
 
 
 @router.post("/steps/{step_id}/delegate", response_model=StepOut, summary="Hand the step to another official")
 def delegate(
     step_id: str, body: DelegateIn, request: Request, actor: ActorOf, database: DatabaseDep, settings: SettingsDep,
-    trust: TrustDep, key: IdempotencyKey = None,
+    policy: PolicyDep, key: IdempotencyKey = None,
 ) -> Response:
     action = flows.Action(outcome=Outcome.DELEGATE, opinion=body.opinion, delegate_to=body.official_id)
-    return _act(request, actor, database, settings, trust, step_id, action, key, body)
+    return _act(request, actor, database, settings, policy, step_id, action, key, body)
 
 
 @router.post(
@@ -131,10 +131,10 @@ def delegate(
 )
 def reroute(
     step_id: str, body: RerouteIn, request: Request, actor: ActorOf, database: DatabaseDep, settings: SettingsDep,
-    trust: TrustDep, key: IdempotencyKey = None,
+    policy: PolicyDep, key: IdempotencyKey = None,
 ) -> Response:
     action = flows.Action(outcome=Outcome.REROUTE, opinion=body.opinion, reroute_to=body.department_id)
-    return _act(request, actor, database, settings, trust, step_id, action, key, body)
+    return _act(request, actor, database, settings, policy, step_id, action, key, body)
 
 
 @router.post("/documents/{document_id}/route", response_model=RouteOut, status_code=201, summary="Start the document's route")
@@ -144,6 +144,7 @@ def start_route(
     definition = _definition(body.definition) if body.definition is not None else None
     return once(
         database, actor=actor, key=key, operation=f"route.start:{document_id}", request=body, model=RouteOut,
+        authorise=lambda session: revisions.get_document(session, actor=actor, document_id=document_id),
         create=lambda session: RouteOut.model_validate(flows.start(
             session, actor=actor, document_id=document_id, template_id=body.template_id, definition=definition
         )),
@@ -166,7 +167,7 @@ def list_templates(actor: ActorOf, database: DatabaseDep, include_retired: bool 
 def save_template(body: TemplateIn, actor: AdminOf, database: DatabaseDep, key: IdempotencyKey = None) -> Response:
     definition = _definition(body.definition)
     return once(
-        database, actor=actor, key=key, operation="route_template.save", request=body, model=TemplateOut,
+        database, actor=actor, key=key, operation="route_template.save", request=body, model=TemplateOut, authorise=None,
         create=lambda session: TemplateOut.model_validate(templates.save(
             session, actor=actor, name=body.name, direction=Direction(body.direction), definition=definition
         )),

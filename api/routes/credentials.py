@@ -61,7 +61,10 @@ def enrol(
         )
         return _out(session, credential, pki)
 
-    return once(database, actor=actor, key=key, operation="credential.enrol", request=body, model=CredentialOut, create=create)
+    return once(
+        database, actor=actor, key=key, operation="credential.enrol", request=body, model=CredentialOut,
+        authorise=None, create=create,
+    )
 
 
 @router.get("/credentials", response_model=list[CredentialOut])
@@ -107,7 +110,7 @@ def open_session(
     def create(session: Session) -> SessionOut:
         opened = custody.open_session(
             session, actor=actor, credential_id=credential_id, pin=body.pin,
-            pki=authorities.load(session, settings), settings=settings,
+            pki=authorities.load(session, settings),
             max_signatures=body.max_signatures, ttl=timedelta(seconds=body.ttl_seconds),
         )
         return SessionOut(
@@ -117,6 +120,7 @@ def open_session(
     return once(
         database, actor=actor, key=key, operation=f"session.open:{credential_id}", request=f"{body.max_signatures}/{body.ttl_seconds}",
         model=SessionOut, create=create, sealed=cipher,
+        authorise=lambda session: credentials.require_use(session, actor=actor, credential_id=credential_id),
     )
 
 
@@ -129,5 +133,5 @@ def revoke(serial: str, body: RevocationIn, actor: AdminOf, database: DatabaseDe
 
     return once(
         database, actor=actor, key=key, operation=f"certificate.revoke:{serial}", request=body, model=RevocationOut,
-        create=create, status=200,
+        authorise=None, create=create, status=200,
     )

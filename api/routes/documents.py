@@ -3,30 +3,31 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from api.deps import ActorOf, DatabaseDep, SettingsDep, SignerOf, TrustDep, get_blobs
+from api.deps import ActorOf, DatabaseDep, PolicyDep, SettingsDep, SignerOf, get_blobs
 from api.idempotent import IdempotencyKey, once
 from api.routes.signing import parse_visible
 from api.schemas import DocumentOut, DocumentSignIn, RevisionOut
 from documents import intake, numbering, revisions, signing
 from documents.records import Direction, Document, Kind
 from documents.render import DocumentContent
+from documents.states import DocumentState
 from esign import idempotency
+from esign.blobs import BlobStore
 from esign.errors import InvalidInput, TooLarge
 from esign.identity import Actor
 from esign.report import VerificationReport
-from esign.settings import Settings
 from esign.sign import PadesLevel
-from esign.trust import TrustSettings
 from esign.verify import verify
-from keys import authorities, levels
+from keys import authorities
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
 
@@ -34,7 +35,7 @@ def document_out(document: Document) -> DocumentOut:
     return DocumentOut(
         id=document.id, organisation_id=document.organisation_id, kind=document.kind, direction=document.direction,
         title=document.title, number=document.number, secrecy=document.secrecy, urgency=document.urgency,
-        state=document.state, revisions=document.revision_count, created_by=document.created_by,
+        state=DocumentState(document.state), revisions=document.revision_count, created_by=document.created_by,
         created_at=document.created_at, updated_at=document.updated_at,
     )
 
@@ -67,12 +68,12 @@ def _content(raw: bytes) -> tuple[DocumentContent, str | None]:
         "`multipart/form-data`: `file` (a PDF; its signatures are verified and the report kept), and optional "
         "`title`, `kind` (notice, request, report, reply, letter, minutes) and `direction` (outgoing, incoming). "
         "Either form takes `route_template_id`: the document then starts on that route in the same transaction. "
-        "With `Idempotency-Key`, a retry returns the same document (200) and creates nothing; the same key "
+        "With `Idempotency-Key`, a retry gets the first answer again (200) and creates nothing; the same key "
         "with a different body is 409 `idempotency_conflict`."
     ),
     status_code=201,
     response_model=DocumentOut,
-    responses={200: {"description": "Replayed: the document an earlier request with this key created"}},
+    responses={200: {"description": "Replayed: the answer an earlier request with this key got"}},
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -105,10 +106,12 @@ def _content(raw: bytes) -> tuple[DocumentContent, str | None]:
     },
 )
 async def create(
-    request: Request, actor: ActorOf, database: DatabaseDep, settings: SettingsDep, trust: TrustDep, key: IdempotencyKey = None
+    request: Request, actor: ActorOf, database: DatabaseDep, settings: SettingsDep, policy: PolicyDep,
+    key: IdempotencyKey = None,
 ) -> Response:
     blobs = get_blobs(request)
     content_type = request.headers.get("content-type", "")
+    create: Callable[[Session], DocumentOut]
     if content_type.startswith("multipart/form-data"):
         form = await request.form()
         upload = form.get("file")
@@ -117,42 +120,33 @@ async def create(
         data = await upload.read(settings.max_upload_bytes + 1)
         if len(data) > settings.max_upload_bytes:
             raise TooLarge(f"the upload exceeds the limit of {settings.max_upload_mb} MiB")
-        title = form.get("title")
-        template = form.get("route_template_id")
+        title = str(form.get("title") or "") or None
+        template = str(form.get("route_template_id") or "") or None
         try:
             kind = Kind(str(form.get("kind") or Kind.NOTICE.value))
             direction = Direction(str(form.get("direction") or Direction.INCOMING.value))
         except ValueError as e:
             raise InvalidInput(str(e)) from None
+        fingerprint = idempotency.fingerprint("upload", data, title or "", kind.value, direction.value, template or "")
 
-        def store() -> intake.Intake:
-            with database.transaction() as session:
-                verification_trust = _trust(session, settings, trust)
-                made = intake.from_upload(
-                    session, actor=actor, blobs=blobs, trust=verification_trust, data=data,
-                    title=str(title) if title else None, kind=kind, direction=direction,
-                    route_template_id=str(template) if template else None, idempotency_key=key,
-                )
-                return made
-
-        made = await run_in_threadpool(store)
+        def create(session: Session) -> DocumentOut:
+            return document_out(intake.from_upload(
+                session, actor=actor, blobs=blobs, trust=policy.trust(session), data=data, title=title, kind=kind,
+                direction=direction, route_template_id=template,
+            ))
     else:
-        content, template_id = _content(await request.body())
+        content, template = _content(await request.body())
+        fingerprint = idempotency.fingerprint("content", content.model_dump_json(), template or "")
 
-        def render() -> intake.Intake:
-            with database.transaction() as session:
-                return intake.from_content(
-                    session, actor=actor, blobs=blobs, settings=settings, content=content,
-                    route_template_id=template_id, idempotency_key=key,
-                )
+        def create(session: Session) -> DocumentOut:
+            return document_out(intake.from_content(
+                session, actor=actor, blobs=blobs, settings=settings, content=content, route_template_id=template,
+            ))
 
-        made = await run_in_threadpool(render)
-    body = document_out(made.document).model_dump(mode="json")
-    return JSONResponse(body, status_code=201 if made.created else 200)
-
-
-def _trust(session: Session, settings: Settings, trust: TrustSettings) -> TrustSettings:
-    return levels.trust_with_own_pki(session, pki=authorities.load(session, settings), settings=settings, base=trust)
+    return await run_in_threadpool(
+        once, database, actor=actor, key=key, operation="document.create", request=fingerprint,
+        authorise=lambda session: intake.authorise(actor), create=create, model=DocumentOut,
+    )
 
 
 @router.get("/{document_id}", response_model=DocumentOut)
@@ -196,35 +190,33 @@ def revision_pdf(document_id: str, seq: int, request: Request, actor: ActorOf, d
     summary="The verification report of the current PDF",
 )
 def verification(
-    document_id: str, request: Request, actor: ActorOf, database: DatabaseDep, settings: SettingsDep, trust: TrustDep
+    document_id: str, request: Request, actor: ActorOf, database: DatabaseDep, policy: PolicyDep
 ) -> VerificationReport:
     with database.transaction() as session:
         document = revisions.get_document(session, actor=actor, document_id=document_id)
         data = revisions.pdf(get_blobs(request), revisions.latest(session, document))
-        verification_trust = _trust(session, settings, trust)
-    return verify(data, verification_trust)
+        trust = policy.trust(session)
+    return verify(data, trust)
 
 
-@router.post("/{document_id}/register", response_model=DocumentOut, summary="Register and number (登记编号)")
+@router.post(
+    "/{document_id}/register", response_model=DocumentOut, summary="Register and number (登记编号)",
+    description="With `Idempotency-Key`, a retry gets the first answer again and numbers nothing.",
+)
 def register(
-    document_id: str, request: Request, actor: ActorOf, database: DatabaseDep, settings: SettingsDep, key: IdempotencyKey = None
-) -> DocumentOut:
-    with database.transaction() as session:
-        claim = None
-        if key is not None:
-            claim = idempotency.claim(
-                session, scope=f"{actor.organisation_id}:register", key=key,
-                request_fingerprint=idempotency.fingerprint("register", document_id),
-            )
-            if claim.replay is not None:
-                return document_out(revisions.get_document(session, actor=actor, document_id=document_id))
-        document = numbering.register(
-            session, actor=actor, blobs=get_blobs(request), pki=authorities.load(session, settings), settings=settings,
+    document_id: str, request: Request, actor: ActorOf, database: DatabaseDep, settings: SettingsDep,
+    key: IdempotencyKey = None,
+) -> Response:
+    blobs: BlobStore = get_blobs(request)
+    return once(
+        database, actor=actor, key=key, operation=f"document.register:{document_id}", request=None,
+        authorise=lambda session: numbering.authorise(session, actor=actor, document_id=document_id),
+        create=lambda session: document_out(numbering.register(
+            session, actor=actor, blobs=blobs, pki=authorities.load(session, settings), settings=settings,
             document_id=document_id,
-        )
-        if claim is not None:
-            idempotency.complete(session, claim, f"document:{document.id}")
-        return document_out(document)
+        )),
+        model=DocumentOut, status=200,
+    )
 
 
 @router.post("/{document_id}/sign", response_model=RevisionOut, summary="Sign or seal the current PDF")
@@ -246,5 +238,8 @@ def sign(
 
     return once(
         database, actor=actor, key=key, operation=f"document.sign:{document_id}", request=body, model=RevisionOut,
+        authorise=lambda session: signing.authorise(
+            session, actor=actor, document_id=document_id, credential_id=body.credential_id
+        ),
         create=create, status=200,
     )

@@ -46,7 +46,7 @@ def list_departments(actor: ActorOf, database: DatabaseDep) -> list[DepartmentOu
 @router.post("/departments", response_model=DepartmentOut, status_code=status.HTTP_201_CREATED)
 def create_department(body: DepartmentIn, actor: AdminOf, database: DatabaseDep, key: IdempotencyKey = None) -> Response:
     return once(
-        database, actor=actor, key=key, operation="department.create", request=body, model=DepartmentOut,
+        database, actor=actor, key=key, operation="department.create", request=body, model=DepartmentOut, authorise=None,
         create=lambda session: DepartmentOut.model_validate(identities.create_department(session, actor=actor, name=body.name)),
     )
 
@@ -68,7 +68,7 @@ def list_officials(actor: ActorOf, database: DatabaseDep, department_id: str | N
 @router.post("/officials", response_model=OfficialOut, status_code=status.HTTP_201_CREATED)
 def create_official(body: OfficialIn, actor: AdminOf, database: DatabaseDep, key: IdempotencyKey = None) -> Response:
     return once(
-        database, actor=actor, key=key, operation="official.create", request=body, model=OfficialOut,
+        database, actor=actor, key=key, operation="official.create", request=body, model=OfficialOut, authorise=None,
         create=lambda session: OfficialOut.model_validate(identities.create_official(
             session, actor=actor, department_id=body.department_id, name=body.name, roles=body.roles
         )),
@@ -98,13 +98,13 @@ def create_system_token(
 ) -> Response:
     def create(session: Session) -> TokenOut:
         issued = tokens.create_for_system(
-            session, organisation_id=actor.organisation_id, name=body.name, scopes=body.scopes,
-            lifetime=timedelta(days=body.lifetime_days), by=actor.label,
+            session, actor=actor, name=body.name, scopes=body.scopes, lifetime=timedelta(days=body.lifetime_days)
         )
         return TokenOut(id=issued.id, token=issued.token, expires_at=issued.expires_at)
 
     return once(
-        database, actor=actor, key=key, operation="token.create", request=body, model=TokenOut, create=create, sealed=cipher
+        database, actor=actor, key=key, operation="token.create", request=body, model=TokenOut, create=create,
+        sealed=cipher, authorise=None,
     )
 
 

@@ -5,13 +5,11 @@ from typing import Annotated
 from fastapi import APIRouter, File, Header, UploadFile
 from fastapi.responses import Response
 
-from api.deps import DatabaseDep, SettingsDep, TrustDep
+from api.deps import DatabaseDep, PolicyDep, SettingsDep
 from esign import report_pdf
 from esign.errors import TooLarge
 from esign.report import VerificationReport
 from esign.verify import verify as verify_pdf
-from keys import authorities, levels
-from keys.errors import PkiNotInitialised
 
 router = APIRouter(prefix="/v1", tags=["verification"])
 
@@ -36,7 +34,7 @@ PDF_REPORT = "application/pdf"
 def verify(
     file: Annotated[UploadFile, File(description="The PDF to verify")],
     settings: SettingsDep,
-    trust: TrustDep,
+    policy: PolicyDep,
     database: DatabaseDep,
     extra_trust: Annotated[list[UploadFile] | None, File(alias="trust", description="Extra trust anchor certificates")] = None,
     accept: Annotated[str | None, Header()] = None,
@@ -44,15 +42,8 @@ def verify(
     data = file.file.read(settings.max_upload_bytes + 1)
     if len(data) > settings.max_upload_bytes:
         raise TooLarge(f"the upload exceeds the limit of {settings.max_upload_mb} MiB")
-    if extra_trust:
-        trust = trust.with_anchors(*(anchor.file.read() for anchor in extra_trust))
     with database.transaction() as session:
-        try:
-            pki = authorities.load(session, settings)
-        except PkiNotInitialised:
-            pass
-        else:
-            trust = levels.trust_with_own_pki(session, pki=pki, settings=settings, base=trust)
+        trust = policy.trust(session, extra_anchors=[anchor.file.read() for anchor in extra_trust or ()])
     report = verify_pdf(data, trust)
     if accept and PDF_REPORT in accept and "application/json" not in accept:
         return Response(report_pdf.render(report), media_type=PDF_REPORT)

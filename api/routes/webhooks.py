@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 
 import webhooks
 from api.deps import AdminOf, CipherDep, DatabaseDep
-from api.idempotent import IdempotencyKey
+from api.idempotent import IdempotencyKey, once
 from webhooks import DeliveryStatus, WebhookDelivery, WebhookSubscription
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
@@ -89,39 +90,44 @@ def _delivery_out(delivery: WebhookDelivery) -> DeliveryOut:
     responses={200: {"description": "Replayed: the subscription an earlier request with this Idempotency-Key made"}},
 )
 def create(
-    body: WebhookIn, response: Response, actor: AdminOf, database: DatabaseDep, cipher: CipherDep,
-    key: IdempotencyKey = None,
-) -> WebhookCreatedOut:
-    with database.transaction() as session:
+    body: WebhookIn, actor: AdminOf, database: DatabaseDep, cipher: CipherDep, key: IdempotencyKey = None
+) -> Response:
+    """The answer shows the secret, so ``once`` keeps it sealed under the cipher. A replay answers what the first
+    request got, secret included, within ``SECRET_REPLAY_WINDOW`` of it; later, the same answer without it."""
+
+    def create(session: Session) -> WebhookCreatedOut:
         made = webhooks.create_subscription(
-            session, organisation_id=actor.organisation_id, url=body.url, event_types=body.event_types,
-            cipher=cipher, by=actor.label, idempotency_key=key,
+            session, actor=actor, url=body.url, event_types=body.event_types, cipher=cipher
         )
-        if not made.created:
-            response.status_code = status.HTTP_200_OK
         return WebhookCreatedOut(**_out(made.subscription).model_dump(), secret=made.secret)
+
+    def aged(answer: WebhookCreatedOut, age: timedelta) -> WebhookCreatedOut:
+        return answer if age <= webhooks.SECRET_REPLAY_WINDOW else answer.model_copy(update={"secret": None})
+
+    return once(
+        database, actor=actor, key=key, operation="webhook.create", request=body, authorise=None, create=create,
+        model=WebhookCreatedOut, sealed=cipher, on_replay=aged,
+    )
 
 
 @router.get("", response_model=list[WebhookOut])
 def list_subscriptions(actor: AdminOf, database: DatabaseDep) -> list[WebhookOut]:
     with database.transaction() as session:
-        return [_out(s) for s in webhooks.list_subscriptions(session, organisation_id=actor.organisation_id)]
+        return [_out(s) for s in webhooks.list_subscriptions(session, actor=actor)]
 
 
 @router.get("/{subscription_id}", response_model=WebhookOut)
 def get_subscription(subscription_id: str, actor: AdminOf, database: DatabaseDep) -> WebhookOut:
     with database.transaction() as session:
         return _out(
-            webhooks.get_subscription(session, organisation_id=actor.organisation_id, subscription_id=subscription_id)
+            webhooks.get_subscription(session, actor=actor, subscription_id=subscription_id)
         )
 
 
 @router.post("/{subscription_id}/disable", response_model=WebhookOut, summary="Stop delivering to this endpoint")
 def disable(subscription_id: str, actor: AdminOf, database: DatabaseDep) -> WebhookOut:
     with database.transaction() as session:
-        subscription = webhooks.disable_subscription(
-            session, organisation_id=actor.organisation_id, subscription_id=subscription_id, by=actor.label
-        )
+        subscription = webhooks.disable_subscription(session, actor=actor, subscription_id=subscription_id)
         return _out(subscription)
 
 
@@ -133,8 +139,7 @@ def list_deliveries(
 ) -> list[DeliveryOut]:
     with database.transaction() as session:
         found = webhooks.list_deliveries(
-            session, organisation_id=actor.organisation_id, subscription_id=subscription_id,
-            status=status_filter, limit=limit,
+            session, actor=actor, subscription_id=subscription_id, status=status_filter, limit=limit,
         )
         return [_delivery_out(d) for d in found]
 
@@ -146,8 +151,7 @@ def list_deliveries(
 def redeliver(subscription_id: str, delivery_id: str, actor: AdminOf, database: DatabaseDep) -> DeliveryOut:
     with database.transaction() as session:
         delivery = webhooks.redeliver(
-            session, organisation_id=actor.organisation_id, subscription_id=subscription_id,
-            delivery_id=delivery_id, by=actor.label,
+            session, actor=actor, subscription_id=subscription_id, delivery_id=delivery_id
         )
         return _delivery_out(delivery)
 
@@ -158,7 +162,5 @@ def redeliver(subscription_id: str, delivery_id: str, actor: AdminOf, database: 
 )
 def send_test(subscription_id: str, actor: AdminOf, database: DatabaseDep) -> DeliveryOut:
     with database.transaction() as session:
-        delivery = webhooks.send_test(
-            session, organisation_id=actor.organisation_id, subscription_id=subscription_id, by=actor.label
-        )
+        delivery = webhooks.send_test(session, actor=actor, subscription_id=subscription_id)
         return _delivery_out(delivery)

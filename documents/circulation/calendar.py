@@ -12,7 +12,6 @@ are working days).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
@@ -86,7 +85,7 @@ class WorkingCalendar:
         return count
 
 
-def load(session: Session, *, organisation_id: str, around: Iterable[date] = ()) -> WorkingCalendar:
+def load(session: Session, *, organisation_id: str) -> WorkingCalendar:
     """The calendar an organisation works by: global overrides, then its own (which win)."""
     rows = session.execute(
         select(CalendarOverride.scope, CalendarOverride.day, CalendarOverride.working).where(
@@ -112,7 +111,7 @@ def set_override(session: Session, *, actor: Actor | None, day: date, working: b
         existing.working, existing.note = working, note
     session.flush()
     audit.append(
-        session, actor=actor.label if actor else "operator", action="calendar.override", subject=f"day:{day.isoformat()}",
+        session, actor=actor or Actor.operator(), action="calendar.override", subject=f"day:{day.isoformat()}",
         chain=scope if scope != GLOBAL else "system", payload={"working": working, "note": note, "scope": scope},
     )
     return existing

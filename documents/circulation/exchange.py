@@ -23,6 +23,7 @@ from keys import identities
 from .. import revisions
 from ..errors import InvalidDocument, StateConflict
 from ..records import Direction, Document, Reason
+from ..states import DocumentState, move_document
 from .model import Dispatch
 
 
@@ -52,6 +53,7 @@ def dispatch(
             raise InvalidDocument(f"organisation {recipient.name} is disabled")
         if recipient.id in already:
             raise StateConflict(f"the document was dispatched to {recipient.name} already")
+        dispatcher = Actor.system(recipient.id, f"dispatch:{document.organisation_id}")
         arrived = Document(
             id=new_id(),
             organisation_id=recipient.id,
@@ -61,16 +63,16 @@ def dispatch(
             number=None,
             secrecy=document.secrecy,
             urgency=document.urgency,
-            state="arrived",
+            state=DocumentState.ARRIVED.value,
             flagged=not report.valid,
             content=None,
             layout=document.layout,
-            created_by=f"dispatch:{document.organisation_id}",
+            created_by=dispatcher.label,
         )
         session.add(arrived)
         session.flush()
         revisions.add(
-            session, blobs=blobs, document=arrived, data=data, reason=Reason.RECEIVED, by=arrived.created_by,
+            session, blobs=blobs, document=arrived, data=data, reason=Reason.RECEIVED, actor=dispatcher,
             detail={"from_organisation": document.organisation_id, "from_document": document.id,
                     "sender_number": document.number, "verdict": report.verdict.value},
             verification=report.model_dump(mode="json"),
@@ -85,14 +87,14 @@ def dispatch(
                      "from_organisation": document.organisation_id, "flagged": arrived.flagged},
         )
         incoming.append(arrived)
-    document.state = "dispatched"
+    move_document(document, DocumentState.DISPATCHED)
     session.flush()
     outbox.emit(
         session, organisation_id=document.organisation_id, type="document.dispatched", subject=f"document:{document.id}",
         payload={"document_id": document.id, "number": document.number, "recipients": list(recipients)},
     )
     audit.append(
-        session, actor=actor.label, action="document.dispatched", subject=f"document:{document.id}",
+        session, actor=actor, action="document.dispatched", subject=f"document:{document.id}",
         chain=document.organisation_id, payload={"recipients": list(recipients), "verdict": report.verdict.value},
     )
     return incoming
@@ -115,7 +117,7 @@ def acknowledge(session: Session, *, actor: Actor, document: Document) -> Dispat
                  "received_at": record.received_at.isoformat()},
     )
     audit.append(
-        session, actor=actor.label, action="document.receipt", subject=f"document:{record.document_id}",
+        session, actor=actor, action="document.receipt", subject=f"document:{record.document_id}",
         chain=record.organisation_id,
         payload={"recipient_organisation_id": record.recipient_organisation_id, "incoming_document_id": document.id},
     )

@@ -18,9 +18,10 @@ from sqlalchemy.orm import Session
 
 from esign import audit, outbox
 from esign.blobs import BlobStore
-from esign.errors import Forbidden, InvalidInput, NotFound
+from esign.errors import Forbidden, InvalidInput
 from esign.identity import Actor, Role
 from esign.ids import new_id, now
+from esign.scoped import get_scoped
 from esign.settings import Settings
 from esign.sign import PadesLevel
 from esign.trust import TrustSettings
@@ -30,6 +31,7 @@ from keys.authorities import Pki
 from .. import numbering, revisions, signing
 from ..errors import StateConflict
 from ..records import Direction, Document
+from ..states import DocumentState, RouteState, move_document, move_route
 from . import calendar, exchange
 from .model import (
     REQUIRED_ROLE,
@@ -103,9 +105,7 @@ def _definition(session: Session, *, actor: Actor, template_id: str | None, defi
         raise InvalidInput("start a route from a template or from a definition, not both or neither")
     if definition is not None:
         return definition, None
-    template = session.get(RouteTemplate, template_id)
-    if template is None or template.organisation_id != actor.organisation_id:
-        raise NotFound(f"route template {template_id} not found")
+    template = get_scoped(session, RouteTemplate, scope=actor, id=template_id, what="route template")
     if template.retired:
         raise StateConflict(f"route template {template.name} v{template.version} is retired")
     return RouteDefinition.model_validate(template.definition), template
@@ -137,29 +137,30 @@ def start(
     today: date | None = None,
 ) -> Route:
     document = revisions.get_document(session, actor=actor, document_id=document_id, for_update=True)
-    if session.scalar(select(Route.id).where(Route.document_id == document.id, Route.state == "active")):
+    if session.scalar(select(Route.id).where(Route.document_id == document.id, Route.state == RouteState.ACTIVE.value)):
         raise StateConflict(f"document {document.id} is on a route already")
     chosen, template = _definition(session, actor=actor, template_id=template_id, definition=definition)
     for stage in chosen.stages:
         check_assignees(session, document.organisation_id, stage)
-    return _start(session, by=actor.label, document=document, definition=chosen, template=template, today=today)
+    return _start(session, actor=actor, document=document, definition=chosen, template=template, today=today)
 
 
 def _start(
-    session: Session, *, by: str, document: Document, definition: RouteDefinition, template: RouteTemplate | None,
+    session: Session, *, actor: Actor, document: Document, definition: RouteDefinition, template: RouteTemplate | None,
     today: date | None,
 ) -> Route:
     route = Route(
         id=new_id(), document_id=document.id, organisation_id=document.organisation_id,
         template_id=template.id if template else None, template_version=template.version if template else None,
-        definition=definition.model_dump(mode="json"), state="active", stage=0,
+        definition=definition.model_dump(mode="json"), state=RouteState.ACTIVE.value, stage=0,
     )
     session.add(route)
     session.flush()
-    if document.state in ("draft", "arrived"):
-        document.state = "in_circulation" if document.direction == Direction.OUTGOING.value else "arrived"
+    if document.state in (DocumentState.DRAFT, DocumentState.ARRIVED):
+        outgoing = document.direction == Direction.OUTGOING.value
+        move_document(document, DocumentState.IN_CIRCULATION if outgoing else DocumentState.ARRIVED)
     audit.append(
-        session, actor=by, action="route.started", subject=f"document:{document.id}", chain=document.organisation_id,
+        session, actor=actor, action="route.started", subject=f"document:{document.id}", chain=document.organisation_id,
         payload={"route": route.id, "template": template.id if template else None, "stages": len(definition.stages)},
     )
     _open_stage(session, route=route, stage=definition.stages[0], index=0, today=today)
@@ -178,7 +179,10 @@ def start_incoming(session: Session, *, document: Document, today: date | None =
         .limit(1)
     )
     definition = RouteDefinition.model_validate(template.definition) if template else DEFAULT_INCOMING
-    return _start(session, by="system:exchange", document=document, definition=definition, template=template, today=today)
+    return _start(
+        session, actor=Actor.system(document.organisation_id, "exchange"), document=document, definition=definition,
+        template=template, today=today,
+    )
 
 
 def _open_stage(session: Session, *, route: Route, stage: StageSpec, index: int, today: date | None) -> list[Step]:
@@ -222,10 +226,13 @@ def _new_step(
 
 
 def _step_for_update(session: Session, *, actor: Actor, step_id: str) -> Step:
-    step = session.get(Step, step_id)
-    if step is None or step.organisation_id != actor.organisation_id:
-        raise NotFound(f"step {step_id} not found")
-    return step
+    return get_scoped(session, Step, scope=actor, id=step_id, what="step")
+
+
+def authorise(session: Session, *, actor: Actor, step_id: str) -> None:
+    """Whether the actor may act on this step, whatever its state: checked before an action is replayed, so
+    that only someone the step is assigned to gets the answer of an earlier action on it."""
+    may_act(session, actor=actor, step=get_scoped(session, Step, scope=actor, id=step_id, what="step"))
 
 
 def may_act(session: Session, *, actor: Actor, step: Step) -> None:
@@ -294,7 +301,7 @@ def _finish(step: Step, *, actor: Actor, action: Action, state: StepState, day: 
 
 def _audit(session: Session, actor: Actor, step: Step, action: Action, **extra: object) -> None:
     audit.append(
-        session, actor=actor.label, action=f"step.{action.outcome.value}", subject=f"step:{step.id}",
+        session, actor=actor, action=f"step.{action.outcome.value}", subject=f"step:{step.id}",
         chain=step.organisation_id,
         payload={"document": step.document_id, "kind": step.kind, "stage": step.stage, "opinion": action.opinion, **extra},
     )
@@ -316,7 +323,7 @@ def _perform(session: Session, *, actor: Actor, services: Services, step: Step, 
         if kind is StepKind.SEAL and revision.reason != "sealed":
             raise InvalidInput("the seal step needs the organisation's seal credential")
         event = "document.sealed" if kind is StepKind.SEAL else "document.signed"
-        document.state = "sealed" if kind is StepKind.SEAL else "signed"
+        move_document(document, DocumentState.SEALED if kind is StepKind.SEAL else DocumentState.SIGNED)
         outbox.emit(session, organisation_id=document.organisation_id, type=event, subject=f"document:{document.id}",
                     payload={"document_id": document.id, "revision": revision.seq, "step_id": step.id})
         return revision.seq
@@ -331,9 +338,9 @@ def _perform(session: Session, *, actor: Actor, services: Services, step: Step, 
         return None
     if kind is StepKind.RECEIPT:
         exchange.acknowledge(session, actor=actor, document=document)
-        document.state = "received"
+        move_document(document, DocumentState.RECEIVED)
     elif kind is StepKind.CLOSURE:
-        document.state = "closed"
+        move_document(document, DocumentState.CLOSED)
     return None
 
 
@@ -347,10 +354,10 @@ def _register(session: Session, *, actor: Actor, services: Services, document: D
                 )
             document.flag_override = f"{actor.label}: {action.override_reason}"[:500]
             audit.append(
-                session, actor=actor.label, action="document.flag_overridden", subject=f"document:{document.id}",
+                session, actor=actor, action="document.flag_overridden", subject=f"document:{document.id}",
                 chain=document.organisation_id, payload={"reason": action.override_reason},
             )
-        document.state = "registered"
+        move_document(document, DocumentState.REGISTERED)
         return None
     numbering.register(
         session, actor=actor, blobs=services.blobs, pki=services.pki, settings=services.settings, document_id=document.id
@@ -377,11 +384,12 @@ def _after_done(session: Session, *, route: Route, definition: RouteDefinition, 
 def _advance(session: Session, *, route: Route, definition: RouteDefinition, document: Document, action: Action, today: date) -> None:
     route.stage += 1
     if route.stage >= len(definition.stages):
-        route.state = "completed"
+        move_route(route, RouteState.COMPLETED)
         route.completed_at = now()
         if document.direction == Direction.INCOMING.value:
-            document.state = "archived"
-        audit.append(session, actor="system:flow", action="route.completed", subject=f"document:{document.id}",
+            move_document(document, DocumentState.ARCHIVED)
+        audit.append(session, actor=Actor.system(document.organisation_id, "flow"), action="route.completed",
+                     subject=f"document:{document.id}",
                      chain=document.organisation_id, payload={"route": route.id})
         outbox.emit(session, organisation_id=document.organisation_id, type="route.completed", subject=f"document:{document.id}",
                     payload={"document_id": document.id, "route_id": route.id, "state": document.state})

@@ -15,6 +15,8 @@ from esign.db import Base
 from esign.identity import Role
 from esign.ids import new_id, now
 
+from ..states import RouteState
+
 
 class StepKind(enum.StrEnum):
     INFORMATION = "information"  # 提供信息
@@ -99,7 +101,9 @@ class StepSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     kind: StepKind
     assignee: Assignee
-    deadline_days: int | None = Field(default=None, ge=0, le=90, description="Working days; the kind's default if absent")
+    deadline_days: int | None = Field(
+        default=None, ge=0, le=90, description="Working days; the kind's default if absent"
+    )
     requires_signature: bool | None = Field(
         default=None, description="Approving applies the actor's personal signature (default: for sign-off)"
     )
@@ -153,7 +157,7 @@ class Route(Base):
     template_id: Mapped[str | None] = mapped_column(String(36))
     template_version: Mapped[int | None] = mapped_column(Integer)
     definition: Mapped[dict[str, Any]] = mapped_column(JSON, doc="the definition as it was when the route started")
-    state: Mapped[str] = mapped_column(String(20), default="active")
+    state: Mapped[str] = mapped_column(String(20), default=RouteState.ACTIVE.value, doc="a RouteState")
     stage: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=now)
     completed_at: Mapped[datetime | None]
@@ -200,7 +204,9 @@ class Step(Base):
     opinion: Mapped[str | None] = mapped_column(Text)
     revision_seq: Mapped[int | None] = mapped_column(Integer, doc="the revision a signature, number or seal made")
     handled_by_department_id: Mapped[str | None] = mapped_column(String(36), doc="for statistics")
-    previous_step_id: Mapped[str | None] = mapped_column(String(36), doc="the step this one was delegated or rerouted from")
+    previous_step_id: Mapped[str | None] = mapped_column(
+        String(36), doc="the step this one was delegated or rerouted from"
+    )
 
 
 class AlertKind(enum.StrEnum):

@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from esign import audit
-from esign.errors import NotFound
 from esign.identity import Actor
 from esign.ids import new_id
+from esign.scoped import get_scoped
 
 from ..records import Direction
 from .flows import check_assignees
@@ -35,17 +35,14 @@ def save(session: Session, *, actor: Actor, name: str, direction: Direction, def
     session.add(template)
     session.flush()
     audit.append(
-        session, actor=actor.label, action="route_template.saved", subject=f"route_template:{template.id}",
+        session, actor=actor, action="route_template.saved", subject=f"route_template:{template.id}",
         chain=actor.organisation_id, payload={"name": name, "version": template.version},
     )
     return template
 
 
 def get(session: Session, *, actor: Actor, template_id: str) -> RouteTemplate:
-    template = session.get(RouteTemplate, template_id)
-    if template is None or template.organisation_id != actor.organisation_id:
-        raise NotFound(f"route template {template_id} not found")
-    return template
+    return get_scoped(session, RouteTemplate, scope=actor, id=template_id, what="route template")
 
 
 def listing(session: Session, *, actor: Actor, include_retired: bool = False) -> Sequence[RouteTemplate]:
@@ -60,7 +57,7 @@ def retire(session: Session, *, actor: Actor, template_id: str) -> RouteTemplate
     template = get(session, actor=actor, template_id=template_id)
     template.retired = True
     audit.append(
-        session, actor=actor.label, action="route_template.retired", subject=f"route_template:{template.id}",
+        session, actor=actor, action="route_template.retired", subject=f"route_template:{template.id}",
         chain=actor.organisation_id, payload={"name": template.name, "version": template.version},
     )
     return template

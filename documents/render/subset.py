@@ -26,7 +26,8 @@ _CHECKSUM_MAGIC = 0xB1B0AFBA
 
 def _checksum(data: bytes) -> int:
     padded = data + b"\0" * (-len(data) % 4)
-    return sum(struct.unpack(f">{len(padded) // 4}I", padded)) & 0xFFFFFFFF
+    words: tuple[int, ...] = struct.unpack(f">{len(padded) // 4}I", padded)
+    return sum(words) & 0xFFFFFFFF
 
 
 def _components(glyph: bytes | bytearray | memoryview) -> Iterator[tuple[int, int]]:

@@ -10,6 +10,7 @@ from sqlalchemy import text
 
 from esign import audit
 from esign.db import Database
+from esign.identity import Actor
 from tests.api.cli import database_env, esign
 from tests.conftest import make_pdf
 from tests.esign import tampering
@@ -87,7 +88,7 @@ def test_verify_exit_codes(files: dict[str, Path], tmp_path: Path) -> None:
 def test_audit_verify_names_the_broken_event(db: Database) -> None:
     with db.transaction() as session:
         for n in range(4):
-            audit.append(session, actor="clerk", action="document.registered", subject=f"doc-{n}", payload={"n": n})
+            audit.append(session, actor=Actor.system("", "clerk"), action="document.registered", subject=f"doc-{n}", payload={"n": n})
     env = database_env(db)
     result = esign("audit", "verify", env=env)
     assert result.returncode == 0 and "4 events" in result.stdout

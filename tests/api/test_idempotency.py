@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlalchemy import select
 
+import webhooks
 from api.app import create_app
 from esign.db import Database
 from esign.idempotency import IdempotencyRecord
@@ -93,3 +96,92 @@ def test_secrets_are_not_kept_in_the_clear(api: TestClient, world: World, db: Da
     retried = api.post(f"/v1/documents/{document}/sign", headers={**leader.headers, "Idempotency-Key": "pin-1"},
                        json={**body, "pin": "999999"})
     assert signed.status_code == retried.status_code == 200 and signed.json() == retried.json()
+
+
+def _upload(api: TestClient, headers: dict[str, str], key: str, data: bytes) -> Response:
+    return api.post("/v1/documents", headers={**headers, "Idempotency-Key": key},
+                    files={"file": ("d.pdf", data, "application/pdf")})
+
+
+def test_intake_and_registration_replay_their_first_answer(api: TestClient, world: World, db: Database) -> None:
+    """A replay answers what the first request got, even after the document moved on; it creates nothing."""
+    clerk = world.orgs["A"].members["clerk"].headers
+    data = make_pdf(text="intake")
+    first = _upload(api, clerk, "in-1", data)
+    assert first.status_code == 201, first.text
+    document = first.json()["id"]
+
+    registered, again = _twice(api, f"/v1/documents/{document}/register", clerk, "reg-1")
+    assert (registered.status_code, again.status_code) == (200, 200) and registered.json() == again.json()
+    assert registered.json()["number"] is not None
+    assert len(api.get(f"/v1/documents/{document}/revisions", headers=clerk).json()) == 2, "numbered once"
+
+    replay = _upload(api, clerk, "in-1", data)
+    assert replay.status_code == 200 and replay.json() == first.json(), "the first answer, not the document now"
+    assert replay.json()["number"] is None and replay.json()["revisions"] == 1
+
+    conflict = _upload(api, clerk, "in-1", make_pdf(text="another PDF"))
+    assert conflict.status_code == 409 and conflict.json()["code"] == "idempotency_conflict"
+    rendered = api.post("/v1/documents", headers={**clerk, "Idempotency-Key": "in-1"},
+                        json={"content": {"title": "通知", "body": ["正文"]}})
+    assert rendered.status_code in (409, 422), "a rendered intake under an upload's key is not a replay"
+
+    official = world.orgs["A"].members["official"].headers
+    refused = api.post(f"/v1/documents/{document}/register", headers={**official, "Idempotency-Key": "reg-1"})
+    assert refused.status_code == 403 and "number" not in refused.text, "registration is a clerk's, replay or not"
+
+
+def test_a_step_action_replays_only_to_whom_may_act_on_the_step(api: TestClient, world: World) -> None:
+    a = world.orgs["A"]
+    clerk, leader = a.members["clerk"].headers, a.members["leader"]
+    document = _upload(api, clerk, "doc-step", make_pdf()).json()["id"]
+    route = {"definition": {"stages": [
+        {"steps": [{"kind": "comment", "assignee": {"official_id": leader.official_id}}]},
+        {"steps": [{"kind": "comment", "assignee": {"official_id": leader.official_id}}]},
+    ]}}
+    assert api.post(f"/v1/documents/{document}/route", headers=clerk, json=route).status_code == 201
+    [step] = [s for s in api.get("/v1/inbox", headers=leader.headers).json()["steps"] if s["document_id"] == document]
+
+    body = {"opinion": "同意"}
+    first, again = _twice(api, f"/v1/steps/{step['id']}/approve", leader.headers, "approve-1", json=body)
+    assert (first.status_code, again.status_code) == (200, 200) and first.json() == again.json()
+    assert first.json()["state"] == "done"
+
+    for member in ("official", "clerk", "admin"):
+        headers = {**a.members[member].headers, "Idempotency-Key": "approve-1"}
+        other = api.post(f"/v1/steps/{step['id']}/approve", headers=headers, json=body)
+        assert other.status_code in (403, 404), (member, other.text)
+        assert step["id"] not in other.text and "同意" not in other.text, "another official never sees the step"
+    b_leader = {**world.orgs["B"].members["leader"].headers, "Idempotency-Key": "approve-1"}
+    elsewhere = api.post(f"/v1/steps/{step['id']}/approve", headers=b_leader, json=body)
+    assert elsewhere.status_code == 404
+
+    conflict = api.post(f"/v1/steps/{step['id']}/approve", headers={**leader.headers, "Idempotency-Key": "approve-1"},
+                        json={"opinion": "不同意"})
+    assert conflict.status_code == 409 and conflict.json()["code"] == "idempotency_conflict"
+
+
+def test_webhook_creation_replays_its_first_answer_sealed(api: TestClient, world: World, db: Database) -> None:
+    admin = world.orgs["A"].members["admin"].headers
+    body = {"url": "https://example.org/replayed", "event_types": ["document.*"]}
+    first, again = _twice(api, "/v1/webhooks", admin, "hook-1", json=body)
+    assert (first.status_code, again.status_code) == (201, 200) and first.json() == again.json()
+    secret = first.json()["secret"]
+    assert secret.startswith("whsec_")
+    assert len(api.get("/v1/webhooks", headers=admin).json()) == 1
+    with db.transaction() as session:
+        kept = [r.response or "" for r in session.scalars(select(IdempotencyRecord))]
+    assert kept and not any(secret in answer for answer in kept), "the answer is kept sealed"
+
+    official = world.orgs["A"].members["official"].headers
+    refused = api.post("/v1/webhooks", headers={**official, "Idempotency-Key": "hook-1"}, json=body)
+    assert refused.status_code == 403 and secret not in refused.text
+
+    conflict = api.post("/v1/webhooks", headers={**admin, "Idempotency-Key": "hook-1"}, json={**body, "url": "https://x.org/"})
+    assert conflict.status_code == 409 and conflict.json()["code"] == "idempotency_conflict"
+
+    with db.transaction() as session:
+        for record in session.scalars(select(IdempotencyRecord)):
+            record.created_at = record.created_at - webhooks.SECRET_REPLAY_WINDOW - timedelta(minutes=1)
+    late = api.post("/v1/webhooks", headers={**admin, "Idempotency-Key": "hook-1"}, json=body)
+    assert late.status_code == 200 and late.json() == {**first.json(), "secret": None}, "after a day, no secret"

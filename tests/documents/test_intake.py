@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from api.idempotent import once
+from api.routes.documents import document_out
+from api.schemas import DocumentOut
 from documents import intake
 from documents.records import Direction, Document, Kind, Revision
 from esign.db import Database
@@ -79,12 +83,16 @@ def test_concurrent_posts_with_one_key_create_one_document(world: World, db: Dat
 
     def post() -> None:
         barrier.wait()
-        with db.transaction() as session:
-            result = intake.from_upload(
+        answer = once(
+            db, actor=actor, key="race-key", operation="document.create", request=data,
+            authorise=lambda session: intake.authorise(actor),
+            create=lambda session: document_out(intake.from_upload(
                 session, actor=actor, blobs=blobs, trust=TrustSettings(), data=data, title="并发", kind=Kind.NOTICE,
-                direction=Direction.INCOMING, idempotency_key="race-key",
-            )
-            made.append(result.document.id)
+                direction=Direction.INCOMING,
+            )),
+            model=DocumentOut,
+        )
+        made.append(json.loads(answer.body)["id"])
 
     threads = [threading.Thread(target=post) for _ in range(6)]
     for t in threads:

@@ -32,7 +32,7 @@ def test_fifty_concurrent_registrations_get_one_to_fifty(world: World, db: Datab
                 session, actor=system, blobs=blobs, trust=TrustSettings(), data=make_pdf(text=f"doc {n}"),
                 title=f"文 {n}", kind=Kind.NOTICE, direction=Direction.OUTGOING,
             )
-            ids.append(made.document.id)
+            ids.append(made.id)
         from keys import authorities
 
         pki = authorities.load(session, db_settings)

@@ -11,6 +11,7 @@ from sqlalchemy import func, select, text
 from esign import audit
 from esign.audit import GENESIS_HASH, AuditEvent, AuditHead
 from esign.db import Database
+from esign.identity import Actor
 
 
 def _append_events(db: Database, count: int, *, chain: str = "system") -> list[AuditEvent]:
@@ -20,7 +21,7 @@ def _append_events(db: Database, count: int, *, chain: str = "system") -> list[A
             events.append(
                 audit.append(
                     session,
-                    actor=f"official:{n}",
+                    actor=Actor.system("", f"official-{n}"),
                     action="document.signed",
                     subject=f"document:{n}",
                     payload={"revision": f"{n:064x}", "reason": "签发", "n": n},
@@ -59,7 +60,7 @@ def test_stored_event_reproduces_its_hash(db: Database) -> None:
     with db.transaction() as session:
         event = audit.append(
             session,
-            actor="official:7",
+            actor=Actor.system("", "official-7"),
             action="seal.applied",
             subject="document:粤府办〔2026〕12号",
             payload={"z": [1, 2.5, None], "a": {"嵌套": True}},
@@ -107,7 +108,7 @@ def test_append_rolls_back_with_the_callers_transaction(db: Database) -> None:
     _append_events(db, 2)
 
     with pytest.raises(LookupError), db.transaction() as session:
-        audit.append(session, actor="a", action="b", subject="c")
+        audit.append(session, actor=Actor.system("", "a"), action="b", subject="c")
         raise LookupError("the change this event belonged to failed")
 
     assert _verify(db) == audit.AuditVerification(ok=True, events_checked=2, chains_checked=1)
@@ -116,7 +117,7 @@ def test_append_rolls_back_with_the_callers_transaction(db: Database) -> None:
 
 def test_several_appends_in_one_transaction(db: Database) -> None:
     with db.transaction() as session:
-        seqs = [audit.append(session, actor="a", action="b", subject=str(n)).seq for n in range(3)]
+        seqs = [audit.append(session, actor=Actor.system("", "a"), action="b", subject=str(n)).seq for n in range(3)]
 
     assert seqs == [1, 2, 3]
     assert _verify(db).ok
@@ -274,7 +275,7 @@ def test_reordered_prev_hash_is_detected(db: Database) -> None:
 
 def test_non_json_payload_values_are_refused(db: Database) -> None:
     with pytest.raises(ValueError), db.transaction() as session:
-        audit.append(session, actor="a", action="b", subject="c", payload={"x": float("nan")})
+        audit.append(session, actor=Actor.system("", "a"), action="b", subject="c", payload={"x": float("nan")})
 
     assert _verify(db).events_checked == 0
 
@@ -289,7 +290,7 @@ def test_concurrent_appenders_do_not_fork_the_chain(db: Database) -> None:
             with db.transaction() as session:
                 audit.append(
                     session,
-                    actor=f"worker:{worker}",
+                    actor=Actor.system("", f"worker-{worker}"),
                     action="test.append",
                     subject=f"item:{worker}:{n}",
                     payload={"worker": worker, "n": n},

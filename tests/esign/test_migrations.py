@@ -8,8 +8,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
 import migrations.models  # noqa: F401  (registers every table on Base.metadata)
-from esign import migrate
 from esign.db import Base, Database
+from migrations import migrate
 
 KERNEL_TABLES = {"audit_heads", "audit_events"}
 HEAD = ScriptDirectory.from_config(migrate._config()).get_current_head()

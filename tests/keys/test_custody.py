@@ -43,13 +43,13 @@ def test_a_pkcs11_credential_enrols_and_signs_through_custody(
 
     with pytest.raises(PinInvalid):
         with db.transaction() as session:
-            with custody.unlocked(session, actor=actor, credential_id=credential_id, pin="wrong-pin", pki=world.pki, settings=settings):
+            with custody.unlocked(session, actor=actor, credential_id=credential_id, pin="wrong-pin", pki=world.pki):
                 pass
     with db.transaction() as session:
         assert session.get(credentials.Credential, credential_id).failed_pin_attempts == 1
 
     with db.transaction() as session:
-        with custody.unlocked(session, actor=actor, credential_id=credential_id, pin=token.user_pin, pki=world.pki, settings=settings) as signer:
+        with custody.unlocked(session, actor=actor, credential_id=credential_id, pin=token.user_pin, pki=world.pki) as signer:
             once = sign(one_page_pdf, signer)
             twice = sign(once, signer)
         assert session.get(credentials.Credential, credential_id).failed_pin_attempts == 0
@@ -74,7 +74,7 @@ def test_five_wrong_pins_lock_even_when_racing(world: World, db: Database, db_se
     def attempt() -> None:
         try:
             with db.transaction() as session:
-                with custody.unlocked(session, actor=actor, credential_id=official.credential_id, pin="000000", pki=world.pki, settings=db_settings):
+                with custody.unlocked(session, actor=actor, credential_id=official.credential_id, pin="000000", pki=world.pki):
                     pass
         except (PinInvalid, CredentialLocked) as e:
             outcomes.append(type(e))

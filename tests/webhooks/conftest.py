@@ -12,6 +12,7 @@ from sqlalchemy import select
 import webhooks
 from esign.cipher import SecretCipher
 from esign.db import Database
+from esign.identity import Actor
 from tests.webhooks.receiver import Receiver
 from webhooks import DeliveryOptions, RetryPolicy, WebhookDelivery
 
@@ -55,7 +56,7 @@ def subscribe(
     """A subscription's id and secret."""
     with db.transaction() as session:
         made = webhooks.create_subscription(
-            session, organisation_id=organisation_id, url=url, event_types=event_types, cipher=cipher, by="test"
+            session, actor=Actor.operator(organisation_id), url=url, event_types=event_types, cipher=cipher
         )
         assert made.secret is not None
         return made.subscription.id, made.secret

@@ -13,15 +13,17 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 
 import webhooks
 from esign import outbox, worker
 from esign.cipher import SecretCipher
 from esign.db import Database
+from esign.ids import now
 from tests.webhooks.conftest import deliveries, drain, organisation, subscribe
 from tests.webhooks.receiver import Receiver
-from webhooks import DeliveryOptions
+from webhooks import DeliveryOptions, WebhookDelivery
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,8 +33,11 @@ def worker_process(db: Database, *args: str) -> Iterator[subprocess.Popen[str]]:
     command = [sys.executable, "-m", "tests.webhooks.worker_process", db.url.render_as_string(hide_password=False)]
     if db.schema:
         command += ["--schema", db.schema]
+    # A session of its own: the signals a test sends reach this worker alone, and nothing sent to the test
+    # runner's process group (an xdist worker's, a terminal's Ctrl-C) reaches it.
     process = subprocess.Popen(
-        [*command, *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        [*command, *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
     )
     try:
         assert process.stdout is not None
@@ -48,22 +53,29 @@ def worker_process(db: Database, *args: str) -> Iterator[subprocess.Popen[str]]:
 def test_a_worker_killed_during_the_call_loses_nothing(
     db: Database, cipher: SecretCipher, options: DeliveryOptions, receivers: Callable[..., Receiver]
 ) -> None:
-    receiver = receivers(hold_first=1)  # the first call is held open until the worker is gone
+    # The first call is held open until the worker is gone. The worker's own timeout is far longer than any
+    # scheduling delay between the call arriving and the kill, so the kill always lands during the call.
+    receiver = receivers(hold_first=1, hold_seconds=60)
     org = organisation()
     subscribe(db, cipher, organisation_id=org, url=receiver.url, event_types=["*"])
-    with worker_process(db, "--lease", "2", "--timeout", "1.5") as process:
+    with worker_process(db, "--lease", "120", "--timeout", "60") as process:
         with db.transaction() as session:
             event_id = outbox.emit(session, organisation_id=org, type="document.signed", subject="document:1").id
         receiver.wait_for_arrivals(1)
         process.send_signal(signal.SIGKILL)  # after its claim committed, before any outcome was recorded
-        process.wait(timeout=10)
+        assert process.wait(timeout=10) == -signal.SIGKILL
     receiver.release()
     (in_flight,) = deliveries(db)
     assert (in_flight.status, in_flight.attempts) == ("pending", 1)
     assert in_flight.lease_id is not None, "claimed, and no outcome recorded"
+    assert in_flight.last_attempt_at is not None and in_flight.next_attempt_at is not None
+    assert in_flight.next_attempt_at - in_flight.last_attempt_at == timedelta(seconds=120), "leased until then"
+    assert webhooks.deliver_due(db, options) == 0, "nobody takes over a leased attempt"
 
-    short_lease = DeliveryOptions(cipher=cipher, retry=options.retry, timeout=timedelta(seconds=1.5), lease=timedelta(seconds=2))
-    drain(db, short_lease, timeout=10)  # a new worker takes it over once the lease has run out
+    # The lease runs out (moved to the past rather than waited for), and a new worker takes the attempt over.
+    with db.transaction() as session:
+        session.execute(update(WebhookDelivery).where(WebhookDelivery.id == in_flight.id).values(next_attempt_at=now()))
+    drain(db, options, timeout=10)
     (delivery,) = deliveries(db)
     assert (delivery.status, delivery.attempts) == ("delivered", 2)
     got = receiver.wait_for(2)

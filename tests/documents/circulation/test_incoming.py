@@ -34,7 +34,7 @@ def test_a_flagged_document_from_arrival_to_archive(api: TestClient, world: Worl
         works = identities.create_department(session, actor=operator, name="住建局")
         builder = identities.create_official(session, actor=operator, department_id=works.id, name="B-builder", roles=[Role.OFFICIAL])
         builder_headers = {"Authorization": "Bearer " + tokens.create_for_official(
-            session, organisation_id=b.id, official_id=builder.id).token}
+            session, actor=operator, official_id=builder.id).token}
 
     # A sends a PDF signed with a key no one here trusts.
     a_clerk = a.members["clerk"].headers

@@ -51,7 +51,7 @@ def _seed(world: World, db: Database, settings: Settings, opened: date) -> None:
         for n in range(DOCUMENTS):
             made = intake.from_upload(session, actor=system, blobs=blobs, trust=TrustSettings(), data=pdf, title=f"催办 {n}",
                                       kind=Kind.NOTICE, direction=Direction.OUTGOING)
-            flows.start(session, actor=system, document_id=made.document.id, definition=definition, today=opened)
+            flows.start(session, actor=system, document_id=made.id, definition=definition, today=opened)
 
 
 def _events(db: Database, kind: str) -> list[str]:
@@ -123,10 +123,10 @@ def test_payloads_deliveries_and_closed_steps(world: World, db: Database, db_set
         ).id
         cipher = SecretCipher.derive(b"sweep test")
         steps_hook = webhooks.create_subscription(
-            session, organisation_id=org.id, url="http://127.0.0.1:9/steps", event_types=["step.*"], cipher=cipher, by="test"
+            session, actor=Actor.operator(org.id), url="http://127.0.0.1:9/steps", event_types=["step.*"], cipher=cipher
         ).subscription.id
         webhooks.create_subscription(
-            session, organisation_id=org.id, url="http://127.0.0.1:9/docs", event_types=["document.*"], cipher=cipher, by="test"
+            session, actor=Actor.operator(org.id), url="http://127.0.0.1:9/docs", event_types=["document.*"], cipher=cipher
         )
     opened = date(2026, 11, 16)
     assignees = [
@@ -139,7 +139,7 @@ def test_payloads_deliveries_and_closed_steps(world: World, db: Database, db_set
     with db.transaction() as session:
         documents = [
             intake.from_upload(session, actor=_system(world), blobs=blobs, trust=TrustSettings(), data=make_pdf(),
-                               title=title, kind=Kind.NOTICE, direction=Direction.OUTGOING).document.id
+                               title=title, kind=Kind.NOTICE, direction=Direction.OUTGOING).id
             for title in ("征求意见", "已办结")
         ]
         for document_id in documents:

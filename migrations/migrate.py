@@ -1,5 +1,8 @@
 """Schema migrations, run through alembic on a ``Database``'s own engine.
 
+This runner lives beside the history rather than in the kernel: the history spans every package's tables
+(``migrations/models.py`` imports them all), so running it depends on all of them.
+
 Going through the ``Database`` keeps its connection set-up (SQLite pragmas and
 ``BEGIN IMMEDIATE``, the PostgreSQL ``search_path``), so migrations land where the service reads.
 """
@@ -13,7 +16,6 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, text
 
-import migrations
 from esign.db import Database
 
 
@@ -35,7 +37,7 @@ def current(db: Database) -> str | None:
 
 def _config() -> Config:
     config = Config()
-    config.set_main_option("script_location", str(Path(migrations.__file__).parent))
+    config.set_main_option("script_location", str(Path(__file__).parent))
     config.set_main_option("path_separator", "os")
     return config
 
@@ -44,7 +46,7 @@ def _prepare_postgresql(connection: Connection, schema: str | None) -> None:
     """Serialise concurrent upgrades of the same schema and create the schema if it is missing."""
     connection.execute(
         text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
-        {"key": f"esign.migrate:{schema or ''}"},
+        {"key": f"migrations.migrate:{schema or ''}"},
     )
     if schema is None:
         return
