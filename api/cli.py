@@ -240,15 +240,21 @@ def sign(
         raise typer.BadParameter("--seal needs --visible to say where to draw it")
     try:
         signer = from_files(
-            key=key, cert=cert, chain=chain or [], p12=p12,
+            key=key,
+            cert=cert,
+            chain=chain or [],
+            p12=p12,
             password=password.encode() if password is not None else None,
         )
         signed = sign_pdf(
             data,
             signer,
             SignOptions(
-                reason=reason, location=location, field_name=field,
-                certify=_CERTIFY[certify] if certify else None, appearance=appearance,
+                reason=reason,
+                location=location,
+                field_name=field,
+                certify=_CERTIFY[certify] if certify else None,
+                appearance=appearance,
             ),
         )
     except errors.KeyMaterialError as e:
@@ -265,11 +271,18 @@ _STYLE = {
     Indication.TOTAL_FAILED: "red",
     Indication.INDETERMINATE: "yellow",
 }
-_VERDICT_STYLE = {Verdict.VALID: "bold green", Verdict.INVALID: "bold red", Verdict.INDETERMINATE: "bold yellow", Verdict.UNSIGNED: "bold"}
+_VERDICT_STYLE = {
+    Verdict.VALID: "bold green",
+    Verdict.INVALID: "bold red",
+    Verdict.INDETERMINATE: "bold yellow",
+    Verdict.UNSIGNED: "bold",
+}
 
 
 def _print_report(report: VerificationReport, name: str) -> None:
-    out.print(f"[{_VERDICT_STYLE[report.verdict]}]{report.verdict.value.upper()}[/] {name}: {report.summary}", highlight=False)
+    out.print(
+        f"[{_VERDICT_STYLE[report.verdict]}]{report.verdict.value.upper()}[/] {name}: {report.summary}", highlight=False
+    )
     for sig in report.signatures:
         table = Table(title=f"{sig.field_name} ({sig.type})", show_header=False, title_justify="left", min_width=60)
         table.add_column(style="dim")

@@ -25,7 +25,11 @@ def calendar_set(
     """Declare a day a working day or a day off, for every organisation or one."""
     with operation() as (session, _):
         calendar.set_override(
-            session, actor=Actor.operator(org) if org else None, day=date.fromisoformat(day), working=working, note=note,
+            session,
+            actor=Actor.operator(org) if org else None,
+            day=date.fromisoformat(day),
+            working=working,
+            note=note,
             everyone=org is None,
         )
     out.print(f"{day}: {'working day' if working else 'day off'}{' for ' + org if org else ' for everyone'}")
@@ -34,7 +38,9 @@ def calendar_set(
 @calendar_app.command("show")
 def calendar_show(
     day: Annotated[str, typer.Argument(help="YYYY-MM-DD")],
-    days: Annotated[int, typer.Option(help="Also show the due date of a step of this many working days opened that day.")] = 0,
+    days: Annotated[
+        int, typer.Option(help="Also show the due date of a step of this many working days opened that day.")
+    ] = 0,
     org: Annotated[str | None, typer.Option(help="Organisation whose overrides apply.")] = None,
 ) -> None:
     with operation() as (session, _):

@@ -69,7 +69,10 @@ def org_create(
 @org_app.command("list")
 def org_list() -> None:
     with operation() as (session, _):
-        rows = [[o.id, o.name, o.short_name, o.uscc, "disabled" if o.disabled else ""] for o in identities.list_organisations(session)]
+        rows = [
+            [o.id, o.name, o.short_name, o.uscc, "disabled" if o.disabled else ""]
+            for o in identities.list_organisations(session)
+        ]
     _table("organisations", ["id", "name", "short name", "USCC", ""], rows)
 
 
@@ -90,14 +93,19 @@ def department_create(org: OrgOption, name: Annotated[str, typer.Option()]) -> N
 @department_app.command("list")
 def department_list(org: OrgOption) -> None:
     with operation() as (session, _):
-        rows = [[d.id, d.name, "disabled" if d.disabled else ""] for d in identities.list_departments(session, actor=Actor.operator(org))]
+        rows = [
+            [d.id, d.name, "disabled" if d.disabled else ""]
+            for d in identities.list_departments(session, actor=Actor.operator(org))
+        ]
     _table("departments", ["id", "name", ""], rows)
 
 
 @department_app.command("disable")
 def department_disable(org: OrgOption, department_id: str) -> None:
     with operation() as (session, _):
-        identities.set_department_disabled(session, actor=Actor.operator(org), department_id=department_id, disabled=True)
+        identities.set_department_disabled(
+            session, actor=Actor.operator(org), department_id=department_id, disabled=True
+        )
 
 
 @official_app.command("create")
@@ -109,7 +117,10 @@ def official_create(
 ) -> None:
     with operation() as (session, _):
         official = identities.create_official(
-            session, actor=Actor.operator(org), department_id=department, name=name,
+            session,
+            actor=Actor.operator(org),
+            department_id=department,
+            name=name,
             roles=[r.strip() for r in roles.split(",") if r.strip()],
         )
         out.print(official.id)
@@ -147,8 +158,14 @@ def credential_enrol(
             organisation_id=org, official_id=holder.id, system_name=None, roles=holder.role_set, scopes=frozenset(Scope)
         )
         credential = credentials.enrol(
-            session, actor=actor, pki=authorities.load(session, settings), settings=settings,
-            purpose=purpose, pin=pin, storage=storage, token_label=token,
+            session,
+            actor=actor,
+            pki=authorities.load(session, settings),
+            settings=settings,
+            purpose=purpose,
+            pin=pin,
+            storage=storage,
+            token_label=token,
         )
         out.print(f"{credential.id} certificate serial {credential.serial}")
 
@@ -157,7 +174,13 @@ def credential_enrol(
 def credential_list(org: OrgOption) -> None:
     with operation() as (session, _):
         rows = [
-            [c.id, c.purpose, c.official_id or "(organisation)", c.serial, credentials.effective_status(session, c).value]
+            [
+                c.id,
+                c.purpose,
+                c.official_id or "(organisation)",
+                c.serial,
+                credentials.effective_status(session, c).value,
+            ]
             for c in credentials.list_visible(session, actor=Actor.operator(org))
         ]
     _table("credentials", ["id", "purpose", "holder", "serial", "status"], rows)
@@ -175,7 +198,9 @@ def token_create(
     official: Annotated[str | None, typer.Option(help="Official id: a token acting as that official.")] = None,
     system: Annotated[str | None, typer.Option(help="External system's name: a token of one organisation.")] = None,
     org: Annotated[str | None, typer.Option(help="Organisation id (required with --system).")] = None,
-    scopes: Annotated[str, typer.Option(help=f"With --system, comma-separated among {', '.join(Scope)}.")] = "documents",
+    scopes: Annotated[
+        str, typer.Option(help=f"With --system, comma-separated among {', '.join(Scope)}.")
+    ] = "documents",
     days: Annotated[int, typer.Option(help="Lifetime in days.")] = 90,
 ) -> None:
     """Print a new bearer token (only its hash is kept)."""
@@ -187,7 +212,9 @@ def token_create(
             if holder is None:
                 raise fail(f"official {official} not found")
             issued = tokens.create_for_official(
-                session, actor=Actor.operator(holder.organisation_id), official_id=official,
+                session,
+                actor=Actor.operator(holder.organisation_id),
+                official_id=official,
                 lifetime=timedelta(days=days),
             )
         else:
@@ -195,8 +222,11 @@ def token_create(
                 raise fail("--system needs --org ID")
             assert system is not None
             issued = tokens.create_for_system(
-                session, actor=Actor.operator(org), name=system,
-                scopes=[Scope(s.strip()) for s in scopes.split(",") if s.strip()], lifetime=timedelta(days=days),
+                session,
+                actor=Actor.operator(org),
+                name=system,
+                scopes=[Scope(s.strip()) for s in scopes.split(",") if s.strip()],
+                lifetime=timedelta(days=days),
             )
     out.print(issued.token)
 
@@ -222,7 +252,11 @@ def pki_show() -> None:
 
 def register(app: typer.Typer) -> None:
     for name, sub in (
-        ("org", org_app), ("department", department_app), ("official", official_app),
-        ("credential", credential_app), ("token", token_app), ("pki", pki_app),
+        ("org", org_app),
+        ("department", department_app),
+        ("official", official_app),
+        ("credential", credential_app),
+        ("token", token_app),
+        ("pki", pki_app),
     ):
         app.add_typer(sub, name=name)

@@ -67,7 +67,8 @@ def once(
     ``on_replay``: adjusts a replayed answer given its age (e.g. to stop re-showing a secret after a while).
     """
     fingerprint = idempotency.fingerprint(
-        operation, request.model_dump_json(exclude=set(SECRET_FIELDS)) if isinstance(request, BaseModel) else request or ""
+        operation,
+        request.model_dump_json(exclude=set(SECRET_FIELDS)) if isinstance(request, BaseModel) else request or "",
     )
     scope = f"{actor.organisation_id}:{operation}"
     with database.transaction() as session:
@@ -77,7 +78,9 @@ def once(
         if key is not None:
             claim = idempotency.claim(session, scope=scope, key=key, request_fingerprint=fingerprint)
             if claim.replay is not None and claim.response is not None:
-                kept = sealed.decrypt(claim.response, context=f"idempotency:{scope}:{key}") if sealed else claim.response
+                kept = (
+                    sealed.decrypt(claim.response, context=f"idempotency:{scope}:{key}") if sealed else claim.response
+                )
                 replayed = model.model_validate_json(kept)
                 if on_replay is not None and claim.claimed_at is not None:
                     replayed = on_replay(replayed, datetime.now(UTC) - claim.claimed_at)

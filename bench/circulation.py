@@ -105,7 +105,14 @@ DEFAULT_POSTGRESQL_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 APPLICATION = f"esign-bench-{os.getpid()}"
 """The PostgreSQL application name of this run's connections, to find their backends."""
 LOADED_TABLES = (
-    "organisations", "departments", "officials", "webhook_subscriptions", "documents", "routes", "steps", "step_alerts",
+    "organisations",
+    "departments",
+    "officials",
+    "webhook_subscriptions",
+    "documents",
+    "routes",
+    "steps",
+    "step_alerts",
 )
 
 Row = tuple[Any, ...]
@@ -195,9 +202,7 @@ def _roles(department: int, index: int, clerks_every: int) -> list[str]:
     return [Role.OFFICIAL]
 
 
-def _organisation_rows(
-    org: Organisation, n: int, size: int, stamp: datetime
-) -> tuple[Row, list[Row], list[Row]]:
+def _organisation_rows(org: Organisation, n: int, size: int, stamp: datetime) -> tuple[Row, list[Row], list[Row]]:
     departments = min(MAX_DEPARTMENTS, max(1, round(size / OFFICIALS_PER_DEPARTMENT)))
     organisation = (org.id, f"广东省第{n}机关", org.short_name, f"{n:018d}", False, stamp)
     department_rows, official_rows = [], []
@@ -263,14 +268,24 @@ def _incoming(rng: random.Random, org: Organisation) -> list[tuple[list[Spec], s
 
 def _definition(stages: list[tuple[list[Spec], str]]) -> dict[str, Any]:
     """The JSON of a RouteDefinition (as ``model_dump(mode="json")`` gives it)."""
-    return {"stages": [
-        {"name": None, "quorum": quorum, "steps": [
-            {"kind": kind.value, "assignee": {"official_id": o, "department_id": d, "role": r},
-             "deadline_days": None, "requires_signature": None}
-            for kind, o, d, r in specs
-        ]}
-        for specs, quorum in stages
-    ]}
+    return {
+        "stages": [
+            {
+                "name": None,
+                "quorum": quorum,
+                "steps": [
+                    {
+                        "kind": kind.value,
+                        "assignee": {"official_id": o, "department_id": d, "role": r},
+                        "deadline_days": None,
+                        "requires_signature": None,
+                    }
+                    for kind, o, d, r in specs
+                ],
+            }
+            for specs, quorum in stages
+        ]
+    }
 
 
 @lru_cache(maxsize=100_000)
@@ -333,11 +348,18 @@ class Circulation:
                     batch.alerts += [(row[0], kind.value, org.id, row[14]) for kind in AlertKind]
             opened = done_on
         finished = None if flying else _at(opened, rng)
-        batch.routes.append((
-            route_id, document_id, org.id, json.dumps(_definition(stages), ensure_ascii=False),
-            (RouteState.ACTIVE if flying else RouteState.COMPLETED).value, min(current, len(stages) - 1), created,
-            finished,
-        ))
+        batch.routes.append(
+            (
+                route_id,
+                document_id,
+                org.id,
+                json.dumps(_definition(stages), ensure_ascii=False),
+                (RouteState.ACTIVE if flying else RouteState.COMPLETED).value,
+                min(current, len(stages) - 1),
+                created,
+                finished,
+            )
+        )
 
     def _state(self, open_stage: bool, quorum: str, position: int, size: int) -> StepState:
         if not open_stage:
@@ -357,26 +379,65 @@ class Circulation:
         if flying:
             state = DocumentState.IN_CIRCULATION if outgoing else DocumentState.ARRIVED
         return (
-            document_id, org.id, self.rng.choice(("notice", "request", "report", "reply", "letter")),
-            "outgoing" if outgoing else "incoming", f"关于第{self.rng.randrange(10**6)}号事项的通知", number, None,
-            None, state.value, None, None, self.rng.randint(1, 4), False, None, f"official:{org.head}", created,
+            document_id,
+            org.id,
+            self.rng.choice(("notice", "request", "report", "reply", "letter")),
+            "outgoing" if outgoing else "incoming",
+            f"关于第{self.rng.randrange(10**6)}号事项的通知",
+            number,
+            None,
+            None,
+            state.value,
+            None,
+            None,
+            self.rng.randint(1, 4),
+            False,
+            None,
+            f"official:{org.head}",
+            created,
             created,
         )
 
     def _step_row(
-        self, org: Organisation, route_id: str, document_id: str, stage: int, position: int, spec: Spec,
-        opened: date, done_on: date, state: StepState,
+        self,
+        org: Organisation,
+        route_id: str,
+        document_id: str,
+        stage: int,
+        position: int,
+        spec: Spec,
+        opened: date,
+        done_on: date,
+        state: StepState,
     ) -> Row:
         kind, official, department, role = spec
         days = DEFAULT_DEADLINE_DAYS[kind]
         done = state is not StepState.OPEN
         actor = official or self.rng.choice(org.members[0])
         return (
-            _id(), route_id, document_id, org.id, stage, position, kind.value, official, department,
-            role.value if role else None, kind is StepKind.SIGN_OFF, state.value, _at(opened, self.rng), opened,
-            _due(opened, days), _at(done_on, self.rng) if done else None, done_on if done else None,
-            f"official:{actor}" if done else None, "approve" if state is StepState.DONE else None,
-            "同意" if state is StepState.DONE else None, None, department if done else None, None,
+            _id(),
+            route_id,
+            document_id,
+            org.id,
+            stage,
+            position,
+            kind.value,
+            official,
+            department,
+            role.value if role else None,
+            kind is StepKind.SIGN_OFF,
+            state.value,
+            _at(opened, self.rng),
+            opened,
+            _due(opened, days),
+            _at(done_on, self.rng) if done else None,
+            done_on if done else None,
+            f"official:{actor}" if done else None,
+            "approve" if state is StepState.DONE else None,
+            "同意" if state is StepState.DONE else None,
+            None,
+            department if done else None,
+            None,
         )
 
 
@@ -392,21 +453,69 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "departments": ("id", "organisation_id", "name", "disabled", "created_at"),
     "officials": ("id", "organisation_id", "department_id", "name", "roles", "disabled", "created_at"),
     "webhook_subscriptions": (
-        "organisation_id", "id", "url", "event_types", "encrypted_secret", "active", "created_by", "created_at",
+        "organisation_id",
+        "id",
+        "url",
+        "event_types",
+        "encrypted_secret",
+        "active",
+        "created_by",
+        "created_at",
         "disabled_at",
     ),
     "documents": (
-        "id", "organisation_id", "kind", "direction", "title", "number", "secrecy", "urgency", "state", "content",
-        "layout", "revision_count", "flagged", "flag_override", "created_by", "created_at", "updated_at",
+        "id",
+        "organisation_id",
+        "kind",
+        "direction",
+        "title",
+        "number",
+        "secrecy",
+        "urgency",
+        "state",
+        "content",
+        "layout",
+        "revision_count",
+        "flagged",
+        "flag_override",
+        "created_by",
+        "created_at",
+        "updated_at",
     ),
     "routes": (
-        "id", "document_id", "organisation_id", "definition", "state", "stage", "created_at", "completed_at",
+        "id",
+        "document_id",
+        "organisation_id",
+        "definition",
+        "state",
+        "stage",
+        "created_at",
+        "completed_at",
     ),
     "steps": (
-        "id", "route_id", "document_id", "organisation_id", "stage", "position", "kind", "assignee_official_id",
-        "assignee_department_id", "assignee_role", "requires_signature", "state", "opened_at", "opened_on", "due_on",
-        "completed_at", "completed_on", "completed_by", "outcome", "opinion", "revision_seq",
-        "handled_by_department_id", "previous_step_id",
+        "id",
+        "route_id",
+        "document_id",
+        "organisation_id",
+        "stage",
+        "position",
+        "kind",
+        "assignee_official_id",
+        "assignee_department_id",
+        "assignee_role",
+        "requires_signature",
+        "state",
+        "opened_at",
+        "opened_on",
+        "due_on",
+        "completed_at",
+        "completed_on",
+        "completed_by",
+        "outcome",
+        "opinion",
+        "revision_seq",
+        "handled_by_department_id",
+        "previous_step_id",
     ),
     "step_alerts": ("step_id", "kind", "organisation_id", "due_on"),
 }
@@ -481,16 +590,22 @@ class Deferred:
 
 def _deferred_postgresql(connection: Connection) -> Deferred:
     tables = list(LOADED_TABLES)
-    indexes = connection.execute(text(
-        "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.schemaname = current_schema()"
-        " AND i.tablename = ANY(:tables) AND NOT EXISTS (SELECT 1 FROM pg_constraint c"
-        " WHERE c.conname = i.indexname AND c.connamespace = to_regnamespace(current_schema()))"
-    ), {"tables": tables}).all()
-    keys = connection.execute(text(
-        "SELECT c.conname, r.relname, pg_get_constraintdef(c.oid) FROM pg_constraint c"
-        " JOIN pg_class r ON r.oid = c.conrelid WHERE c.contype = 'f'"
-        " AND c.connamespace = to_regnamespace(current_schema()) AND r.relname = ANY(:tables)"
-    ), {"tables": tables}).all()
+    indexes = connection.execute(
+        text(
+            "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.schemaname = current_schema()"
+            " AND i.tablename = ANY(:tables) AND NOT EXISTS (SELECT 1 FROM pg_constraint c"
+            " WHERE c.conname = i.indexname AND c.connamespace = to_regnamespace(current_schema()))"
+        ),
+        {"tables": tables},
+    ).all()
+    keys = connection.execute(
+        text(
+            "SELECT c.conname, r.relname, pg_get_constraintdef(c.oid) FROM pg_constraint c"
+            " JOIN pg_class r ON r.oid = c.conrelid WHERE c.contype = 'f'"
+            " AND c.connamespace = to_regnamespace(current_schema()) AND r.relname = ANY(:tables)"
+        ),
+        {"tables": tables},
+    ).all()
     return Deferred(
         drop=[f"ALTER TABLE {t} DROP CONSTRAINT {n}" for n, t, _ in keys] + [f"DROP INDEX {n}" for n, _ in indexes],
         create=[d for _, d in indexes] + [f"ALTER TABLE {t} ADD CONSTRAINT {n} {d}" for n, t, d in keys],
@@ -498,10 +613,12 @@ def _deferred_postgresql(connection: Connection) -> Deferred:
 
 
 def _deferred_sqlite(connection: Connection) -> Deferred:
-    indexes = connection.execute(text(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
-        f" AND tbl_name IN ({', '.join(repr(t) for t in LOADED_TABLES)})"
-    )).all()
+    indexes = connection.execute(
+        text(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+            f" AND tbl_name IN ({', '.join(repr(t) for t in LOADED_TABLES)})"
+        )
+    ).all()
     return Deferred(drop=[f"DROP INDEX {n}" for n, _ in indexes], create=[s for _, s in indexes])
 
 
@@ -538,7 +655,10 @@ def seed(database: Database, options: Options, today: date) -> Seeded:
     with database.engine.connect() as connection:
         open_steps = connection.execute(text("SELECT count(*) FROM steps WHERE state = 'open'")).scalar_one()
     return Seeded(
-        rows=loader.rows, seconds=end - start, load_seconds=loader.seconds, index_seconds=end - loaded,
+        rows=loader.rows,
+        seconds=end - start,
+        load_seconds=loader.seconds,
+        index_seconds=end - loaded,
         open_steps=open_steps,
     )
 
@@ -556,10 +676,19 @@ def _seed_province(rng: random.Random, loader: Loader, sizes: Sizes) -> Province
         chunk["departments"] += departments
         chunk["officials"] += officials
         if rng.random() < sizes.webhook_share:
-            chunk["webhook_subscriptions"].append((
-                org.id, _id(), f"https://oa{n}.example.gov.cn/hooks/esign", ["step.*"],
-                "v1:" + secrets.token_urlsafe(60), True, "official:" + org.head, stamp, None,
-            ))
+            chunk["webhook_subscriptions"].append(
+                (
+                    org.id,
+                    _id(),
+                    f"https://oa{n}.example.gov.cn/hooks/esign",
+                    ["step.*"],
+                    "v1:" + secrets.token_urlsafe(60),
+                    True,
+                    "official:" + org.head,
+                    stamp,
+                    None,
+                )
+            )
         if len(chunk["officials"]) >= 50_000 or n == len(weights) - 1:
             for table, rows in chunk.items():
                 loader.write(table, rows)
@@ -606,7 +735,10 @@ class Latency:
 
 def _actor(official: str, organisation: str, roles: Sequence[str]) -> Actor:
     return Actor(
-        organisation_id=organisation, official_id=official, system_name=None, roles=frozenset(Role(r) for r in roles),
+        organisation_id=organisation,
+        official_id=official,
+        system_name=None,
+        roles=frozenset(Role(r) for r in roles),
         scopes=frozenset({Scope.DOCUMENTS}),
     )
 
@@ -621,17 +753,22 @@ def _busiest_officials(database: Database, count: int) -> list[Actor]:
     """The officials with the most open steps in their inbox (theirs, their department's, their roles')."""
     open_steps = select(func.count()).where(Step.state == StepState.OPEN.value)
     with database.transaction() as session:
-        direct = dict(session.execute(
-            open_steps.add_columns(Step.assignee_official_id).group_by(Step.assignee_official_id)
-        ).all())
-        by_department = dict(session.execute(
-            open_steps.add_columns(Step.assignee_department_id)
-            .where(Step.assignee_official_id.is_(None)).group_by(Step.assignee_department_id)
-        ).all())
+        direct = dict(
+            session.execute(open_steps.add_columns(Step.assignee_official_id).group_by(Step.assignee_official_id)).all()
+        )
+        by_department = dict(
+            session.execute(
+                open_steps.add_columns(Step.assignee_department_id)
+                .where(Step.assignee_official_id.is_(None))
+                .group_by(Step.assignee_department_id)
+            ).all()
+        )
         by_role = {
-            (organisation, role): n for n, organisation, role in session.execute(
+            (organisation, role): n
+            for n, organisation, role in session.execute(
                 open_steps.add_columns(Step.organisation_id, Step.assignee_role)
-                .where(Step.assignee_role.is_not(None)).group_by(Step.organisation_id, Step.assignee_role)
+                .where(Step.assignee_role.is_not(None))
+                .group_by(Step.organisation_id, Step.assignee_role)
             )
         }
         officials = session.execute(
@@ -639,7 +776,8 @@ def _busiest_officials(database: Database, count: int) -> list[Actor]:
         ).all()
     swapped = {k: v for v, k in direct.items()}, {k: v for v, k in by_department.items()}
     load = sorted(
-        officials, reverse=True,
+        officials,
+        reverse=True,
         key=lambda o: swapped[0].get(o[0], 0) + swapped[1].get(o[2], 0) + sum(by_role.get((o[1], r), 0) for r in o[3]),
     )
     return [_actor(official, organisation, roles) for official, organisation, _, roles in load[:count]]
@@ -741,10 +879,13 @@ def _reset(database: Database) -> None:
         connection.execute(text("DELETE FROM outbox_events"))
         connection.execute(text("DELETE FROM step_alerts"))
         for kind in AlertKind:
-            connection.execute(text(
-                "INSERT INTO step_alerts (step_id, kind, organisation_id, due_on)"
-                " SELECT id, :kind, organisation_id, due_on FROM steps WHERE state = 'open'"
-            ), {"kind": kind.value})
+            connection.execute(
+                text(
+                    "INSERT INTO step_alerts (step_id, kind, organisation_id, due_on)"
+                    " SELECT id, :kind, organisation_id, due_on FROM steps WHERE state = 'open'"
+                ),
+                {"kind": kind.value},
+            )
     if database.dialect == "postgresql":
         with database.engine.connect() as connection:
             connection.execution_options(isolation_level="AUTOCOMMIT")
@@ -758,8 +899,10 @@ def _due_alerts(job: str, due_by: date) -> Any:
 
 def _eligible(database: Database, job: str, today: date) -> int:
     """Open steps with an alert of the job's kind due by its threshold."""
-    query = _due_alerts(job, _threshold(database, job, today)).join(Step, Step.id == StepAlert.step_id).where(
-        Step.state == StepState.OPEN.value
+    query = (
+        _due_alerts(job, _threshold(database, job, today))
+        .join(Step, Step.id == StepAlert.step_id)
+        .where(Step.state == StepState.OPEN.value)
     )
     with database.transaction() as session:
         return session.execute(query).scalar_one()
@@ -803,9 +946,13 @@ def _backend_cpu(database: Database) -> dict[int, float]:
     if database.dialect != "postgresql" or database.url.host not in ("127.0.0.1", "localhost", "::1"):
         return {}
     with database.engine.connect() as connection:
-        pids = connection.execute(
-            text("SELECT pid FROM pg_stat_activity WHERE application_name = :name"), {"name": APPLICATION}
-        ).scalars().all()
+        pids = (
+            connection.execute(
+                text("SELECT pid FROM pg_stat_activity WHERE application_name = :name"), {"name": APPLICATION}
+            )
+            .scalars()
+            .all()
+        )
     used = {}
     tick = os.sysconf("SC_CLK_TCK")
     for pid in pids:
@@ -876,8 +1023,10 @@ def _processes(database: Database, job: str, today: date, batch: int, workers: i
     for process in processes:
         process.join()
     return Measured(
-        marked=sum(done for done, _, _ in finished), seconds=max(end for _, end, _ in finished) - start,
-        python_cpu=sum(cpu for _, _, cpu in finished), database_cpu=database_cpu,
+        marked=sum(done for done, _, _ in finished),
+        seconds=max(end for _, end, _ in finished) - start,
+        python_cpu=sum(cpu for _, _, cpu in finished),
+        database_cpu=database_cpu,
     )
 
 
@@ -927,10 +1076,12 @@ def _server(database: Database) -> str:
 def _size(database: Database) -> str:
     with database.engine.connect() as connection:
         if database.dialect == "postgresql":
-            size = connection.execute(text(
-                "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c"
-                " WHERE c.relnamespace = to_regnamespace(current_schema()) AND c.relkind = 'r'"
-            )).scalar_one()
+            size = connection.execute(
+                text(
+                    "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c"
+                    " WHERE c.relnamespace = to_regnamespace(current_schema()) AND c.relkind = 'r'"
+                )
+            ).scalar_one()
         else:
             pages = connection.execute(text("PRAGMA page_count")).scalar_one()
             size = pages * connection.execute(text("PRAGMA page_size")).scalar_one()
@@ -1062,8 +1213,15 @@ def parse(argv: Sequence[str] | None = None) -> Options:
     return Options(
         sizes=Sizes.scaled(args.steps, args.orgs, args.officials, args.in_flight, args.webhook_share),
         databases=("sqlite", "postgresql") if args.database == "both" else (args.database,),
-        postgresql_url=args.postgresql_url, inbox_samples=args.inbox_samples, batch=args.batch,
-        workers=args.workers, modes=modes, pg_load=args.pg_load, seed=args.seed, schema=args.schema, keep=args.keep,
+        postgresql_url=args.postgresql_url,
+        inbox_samples=args.inbox_samples,
+        batch=args.batch,
+        workers=args.workers,
+        modes=modes,
+        pg_load=args.pg_load,
+        seed=args.seed,
+        schema=args.schema,
+        keep=args.keep,
     )
 
 

@@ -90,12 +90,15 @@ class Served:
         esign = Path(sys.executable).parent / "esign"
         subprocess.run([str(esign), "init"], env=self.env, check=True, capture_output=True)
         self.token = next(
-            line.split("\t")[0] for line in (Path(tmp) / "demo-tokens.tsv").read_text().splitlines()
+            line.split("\t")[0]
+            for line in (Path(tmp) / "demo-tokens.tsv").read_text().splitlines()
             if line.split("\t")[2] == OFFICIAL
         )
         self.process = subprocess.Popen(
-            [str(esign), "serve", "--port", str(self.port)], env=self.env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [str(esign), "serve", "--port", str(self.port)],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         for _ in range(300):
             try:
@@ -110,7 +113,8 @@ class Served:
 
     def authorize(self, http: httpx.Client, n: int = 1000) -> Sad:
         response = http.post(
-            f"{self.base}/csc/v1/credentials/authorize", headers=self.headers,
+            f"{self.base}/csc/v1/credentials/authorize",
+            headers=self.headers,
             json={"credentialID": self.credential_id, "numSignatures": n, "PIN": DEMO_PIN},
         )
         response.raise_for_status()
@@ -169,10 +173,14 @@ def served_rate(
                     if sad.left < batch:
                         continue
                 response = http.post(
-                    f"{served.base}/csc/v1/signatures/signHash", headers=served.headers,
+                    f"{served.base}/csc/v1/signatures/signHash",
+                    headers=served.headers,
                     json={
-                        "credentialID": served.credential_id, "SAD": sad.value, "hash": hashes_b64,
-                        "signAlgo": ALGOS[kind], "hashAlgo": SHA256,
+                        "credentialID": served.credential_id,
+                        "SAD": sad.value,
+                        "hash": hashes_b64,
+                        "signAlgo": ALGOS[kind],
+                        "hashAlgo": SHA256,
                     },
                 )
                 if response.status_code != 200:
@@ -225,8 +233,11 @@ def measure(kind: str, *, seconds: float, clients: list[int], batches: list[int]
         served = Served(kind, tmp, db_env)
         try:
             settings = Settings(
-                data_dir=Path(tmp), public_url=served.base, key_kind=kind,  # type: ignore[arg-type]
-                database_url=db_env.get("ESIGN_DATABASE_URL"), database_schema=db_env.get("ESIGN_DATABASE_SCHEMA"),
+                data_dir=Path(tmp),
+                public_url=served.base,
+                key_kind=kind,  # type: ignore[arg-type]
+                database_url=db_env.get("ESIGN_DATABASE_URL"),
+                database_schema=db_env.get("ESIGN_DATABASE_SCHEMA"),
             )
             database = Database.from_settings(settings)
             with database.transaction() as session:
@@ -272,14 +283,24 @@ def measure(kind: str, *, seconds: float, clients: list[int], batches: list[int]
             def sad_for(signatures: int) -> str:
                 with database.transaction() as session:
                     return csc.authorize(
-                        session, actor=actor, pki=pki, settings=settings, credential_id=served.credential_id,
-                        pin=DEMO_PIN, num_signatures=signatures,
+                        session,
+                        actor=actor,
+                        pki=pki,
+                        settings=settings,
+                        credential_id=served.credential_id,
+                        pin=DEMO_PIN,
+                        num_signatures=signatures,
                     ).sad
 
             def spend(sad: str) -> None:
                 csc.sign_hash(
-                    database, actor=lambda session: tokens.authenticate(session, served.token),
-                    credential_id=served.credential_id, sad=sad, hashes=batch, sign_algo=ALGOS[kind], hash_algo=SHA256,
+                    database,
+                    actor=lambda session: tokens.authenticate(session, served.token),
+                    credential_id=served.credential_id,
+                    sad=sad,
+                    hashes=batch,
+                    sign_algo=ALGOS[kind],
+                    hash_algo=SHA256,
                 )
 
             spend(sad_for(len(batch)))  # starts the signing process before the clock does
@@ -306,15 +327,18 @@ def measure(kind: str, *, seconds: float, clients: list[int], batches: list[int]
         ("service: keys.csc.sign_hash in process, batch 100", service),
         *(
             (f"signHash over HTTP, batch {b}, {n} client{'s' if n > 1 else ''}", rates[n, b])
-            for n in clients for b in batches
+            for n in clients
+            for b in batches
         ),
     ]
     for name, rate in rows:
         print(f"{name:<60}{rate:>14.1f}{rate / raw:>8.1%}")
     best = max(rates[n, 100] for n in clients)
     mean_ms = sum(authorize_ms) / max(1, len(authorize_ms))
-    print(f"batch-of-100 signHash / raw = {best / raw:.1%} (target ≥ 50%); "
-          f"credentials/authorize took {mean_ms:.0f} ms on average while the pool filled (the PIN's scrypt)")
+    print(
+        f"batch-of-100 signHash / raw = {best / raw:.1%} (target ≥ 50%); "
+        f"credentials/authorize took {mean_ms:.0f} ms on average while the pool filled (the PIN's scrypt)"
+    )
     if dried:
         print(f"the SAD pool ran dry, so PIN checks fell inside the measurement, for: {'; '.join(dried)}")
 

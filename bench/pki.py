@@ -51,7 +51,9 @@ def raw_rate(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey, seconds: float
     return count / (time.perf_counter() - start)
 
 
-def served_rate(url: str, body: bytes, content_type: str, check: Callable[[bytes], None], *, seconds: float, clients: int) -> float:
+def served_rate(
+    url: str, body: bytes, content_type: str, check: Callable[[bytes], None], *, seconds: float, clients: int
+) -> float:
     counts = [0] * clients
     deadline = time.perf_counter() + seconds
 
@@ -126,11 +128,20 @@ def main() -> int:
                 assert tsp.TimeStampResp.load(body)["status"]["status"].native == "granted"
 
             served_ocsp = served_rate(
-                f"{base}/pki/ocsp", request.public_bytes(serialization.Encoding.DER),
-                "application/ocsp-request", ocsp_good, seconds=args.seconds, clients=args.clients,
+                f"{base}/pki/ocsp",
+                request.public_bytes(serialization.Encoding.DER),
+                "application/ocsp-request",
+                ocsp_good,
+                seconds=args.seconds,
+                clients=args.clients,
             )
             served_tsa = served_rate(
-                f"{base}/pki/tsa", query, "application/timestamp-query", granted, seconds=args.seconds, clients=args.clients
+                f"{base}/pki/tsa",
+                query,
+                "application/timestamp-query",
+                granted,
+                seconds=args.seconds,
+                clients=args.clients,
             )
         finally:
             server.terminate()
@@ -142,8 +153,10 @@ def main() -> int:
     print(f"{'service':<28}{'served /s':>12}{'raw sign /s':>14}{'served/raw':>12}")
     print(f"{'OCSP responses':<28}{served_ocsp:>12.1f}{raw_ocsp:>14.1f}{served_ocsp / raw_ocsp:>11.3f}×")
     print(f"{'RFC 3161 time-stamps':<28}{served_tsa:>12.1f}{raw_tsa:>14.1f}{served_tsa / raw_tsa:>11.3f}×")
-    print(f"\n{kind} keys; one `esign serve` process (uvicorn), {args.clients} keep-alive clients on this machine, "
-          f"{args.seconds:g} s each")
+    print(
+        f"\n{kind} keys; one `esign serve` process (uvicorn), {args.clients} keep-alive clients on this machine, "
+        f"{args.seconds:g} s each"
+    )
     return 0
 
 

@@ -61,10 +61,14 @@ def one_page() -> DocumentContent:
 
 
 def long_document(paragraphs: int) -> DocumentContent:
-    return one_page().model_copy(update={
-        "body": [Paragraph(text=PARAGRAPH * 2) for _ in range(paragraphs)],
-        "colophon": Colophon(copy_to=["市委办公室"], printed_by="示例市人民政府办公室", printed_on=dt.date(2026, 11, 24)),
-    })
+    return one_page().model_copy(
+        update={
+            "body": [Paragraph(text=PARAGRAPH * 2) for _ in range(paragraphs)],
+            "colophon": Colophon(
+                copy_to=["市委办公室"], printed_by="示例市人民政府办公室", printed_on=dt.date(2026, 11, 24)
+            ),
+        }
+    )
 
 
 def text_of(content: DocumentContent) -> str:
@@ -141,7 +145,10 @@ def main() -> None:
     print(f"{'  the same, subsets cached':28}{warm:>10.1f}   (the same document again)")
     print(f"{'plain reportlab page':28}{plain:>10.1f}   (same characters, same face, no layout)")
     print(f"{'ratio':28}{ratio:>10.2f}×  (target ≥ {TARGET}×) {'ok' if ratio >= TARGET else 'BELOW TARGET'}")
-    print(f"{pages}-page body: {statistics.median(timings) * 1000:.0f} ms ({statistics.median(timings) / pages * 1000:.1f} ms a page)")
+    print(
+        f"{pages}-page body: {statistics.median(timings) * 1000:.0f} ms "
+        f"({statistics.median(timings) / pages * 1000:.1f} ms a page)"
+    )
 
 
 if __name__ == "__main__":

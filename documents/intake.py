@@ -21,7 +21,7 @@ from esign.trust import TrustSettings
 from esign.verify import verify
 
 from . import render, revisions
-from .circulation import flows
+from .circulation import starting
 from .records import Direction, Document, Kind, Reason
 from .states import DocumentState
 
@@ -59,8 +59,15 @@ def from_content(
     )
     session.add(document)
     session.flush()
-    revisions.add(session, blobs=blobs, document=document, data=rendered.pdf, reason=Reason.RENDERED, actor=actor,
-                  detail={"pages": rendered.pages})
+    revisions.add(
+        session,
+        blobs=blobs,
+        document=document,
+        data=rendered.pdf,
+        reason=Reason.RENDERED,
+        actor=actor,
+        detail={"pages": rendered.pages},
+    )
     return _created(session, actor=actor, document=document, route_template_id=route_template_id)
 
 
@@ -91,7 +98,12 @@ def from_upload(
     session.add(document)
     session.flush()
     revisions.add(
-        session, blobs=blobs, document=document, data=data, reason=Reason.UPLOADED, actor=actor,
+        session,
+        blobs=blobs,
+        document=document,
+        data=data,
+        reason=Reason.UPLOADED,
+        actor=actor,
         detail={"verdict": report.verdict.value, "signatures": len(report.signatures)},
         verification=report.model_dump(mode="json"),
     )
@@ -100,7 +112,7 @@ def from_upload(
 
 def _created(session: Session, *, actor: Actor, document: Document, route_template_id: str | None) -> Document:
     if route_template_id is not None:
-        flows.start(session, actor=actor, document_id=document.id, template_id=route_template_id)
+        starting.start(session, actor=actor, document_id=document.id, template_id=route_template_id)
     return document
 
 

@@ -72,7 +72,7 @@ def next_number(session: Session, *, organisation_id: str, prefix: str, year: in
 
 
 def _registry_signer(pki: Pki) -> KeySigner:
-    return KeySigner(pki.registry.key, to_asn1(pki.registry.cert), [to_asn1(c) for c in pki.chain])  # type: ignore[arg-type]
+    return KeySigner(pki.registry.key, to_asn1(pki.registry.cert), [to_asn1(c) for c in pki.chain])
 
 
 def _appearance(document: Document, number: str, font: Path | None) -> Appearance:
@@ -107,22 +107,30 @@ def register(
         raise StateConflict(f"document {document.id} is registered already, as {document.number}")
     organisation = identities.get_organisation(session, document.organisation_id)
     year = (today or datetime.now(CHINA)).astimezone(CHINA).year
-    number = format_number(organisation.short_name, year, next_number(
-        session, organisation_id=organisation.id, prefix=organisation.short_name, year=year
-    ))
+    number = format_number(
+        organisation.short_name,
+        year,
+        next_number(session, organisation_id=organisation.id, prefix=organisation.short_name, year=year),
+    )
     current = revisions.pdf(blobs, revisions.latest(session, document))
     stamped = sign(
         current,
         _registry_signer(pki),
         SignOptions(
-            field_name=REGISTRY_FIELD, reason=f"登记编号 {number}",
+            field_name=REGISTRY_FIELD,
+            reason=f"登记编号 {number}",
             appearance=_appearance(document, number, body_font(settings, number)),
         ),
     )
     document.number = number
     move_document(document, DocumentState.REGISTERED)
     revisions.add(
-        session, blobs=blobs, document=document, data=stamped, reason=Reason.NUMBERED, actor=actor,
+        session,
+        blobs=blobs,
+        document=document,
+        data=stamped,
+        reason=Reason.NUMBERED,
+        actor=actor,
         detail={"number": number},
     )
     return document

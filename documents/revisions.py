@@ -87,7 +87,11 @@ def add(
     document.updated_at = now()
     session.flush()
     audit.append(
-        session, actor=actor, action=f"document.{reason.value}", subject=f"document:{document.id}",
-        chain=document.organisation_id, payload={"revision": revision.seq, "sha256": digest, **(detail or {})},
+        session,
+        actor=actor,
+        action=f"document.{reason.value}",
+        subject=f"document:{document.id}",
+        chain=document.organisation_id,
+        payload={"revision": revision.seq, "sha256": digest, **(detail or {})},
     )
     return revision

@@ -48,23 +48,37 @@ def sign_document(
     sealing = credential.purpose == Purpose.SEAL.value
     if sealing and box is None and document.layout and document.layout.get("seal_box"):
         seal_page, *seal_box = document.layout["seal_box"]
-        page, box = int(seal_page) + 1, tuple(seal_box)  # type: ignore[assignment]
+        page, box = int(seal_page) + 1, tuple(seal_box)
     request = signing.SignRequest(
         pdf=revisions.pdf(blobs, revisions.latest(session, document)), level=level, reason=reason, page=page, box=box
     )
     if session_secret is not None:
         signed = signing.with_session(
-            session, actor=actor, pki=pki, settings=settings, credential_id=credential_id, secret=session_secret,
+            session,
+            actor=actor,
+            pki=pki,
+            settings=settings,
+            credential_id=credential_id,
+            secret=session_secret,
             request=request,
         )
     else:
         signed = signing.with_pin(
-            session, actor=actor, pki=pki, settings=settings, credential_id=credential_id, pin=pin or "",
+            session,
+            actor=actor,
+            pki=pki,
+            settings=settings,
+            credential_id=credential_id,
+            pin=pin or "",
             request=request,
         )
     cert = credentials.certificate(session, credential)
     return revisions.add(
-        session, blobs=blobs, document=document, data=signed, reason=Reason.SEALED if sealing else Reason.SIGNED,
+        session,
+        blobs=blobs,
+        document=document,
+        data=signed,
+        reason=Reason.SEALED if sealing else Reason.SIGNED,
         actor=actor,
         detail={"credential": credential.id, "signer": cert.subject.rfc4514_string(), "level": level.value},
     )

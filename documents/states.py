@@ -66,15 +66,17 @@ class RouteState(enum.StrEnum):
     COMPLETED = "completed"
 
 
-_BY_STEPS = frozenset({
-    DocumentState.SIGNED,
-    DocumentState.SEALED,
-    DocumentState.REGISTERED,
-    DocumentState.DISPATCHED,
-    DocumentState.RECEIVED,
-    DocumentState.CLOSED,
-    DocumentState.ARCHIVED,
-})
+_BY_STEPS = frozenset(
+    {
+        DocumentState.SIGNED,
+        DocumentState.SEALED,
+        DocumentState.REGISTERED,
+        DocumentState.DISPATCHED,
+        DocumentState.RECEIVED,
+        DocumentState.CLOSED,
+        DocumentState.ARCHIVED,
+    }
+)
 """What a step, a number or a route's completion makes of a document, whatever state it is in."""
 
 DOCUMENT_INITIAL: frozenset[DocumentState] = frozenset(

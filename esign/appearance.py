@@ -165,8 +165,10 @@ def stamp_style(appearance: Appearance, *, font_path: Path, reason: str | None) 
                 font_size=appearance.font_size,
             ),
             inner_content_layout=layout.SimpleBoxLayoutRule(
-                x_align=_ALIGN[appearance.align], y_align=layout.AxisAlignment.ALIGN_MID,
-                margins=layout.Margins.uniform(0), inner_content_scaling=layout.InnerScaling.NO_SCALING,
+                x_align=_ALIGN[appearance.align],
+                y_align=layout.AxisAlignment.ALIGN_MID,
+                margins=layout.Margins.uniform(0),
+                inner_content_scaling=layout.InnerScaling.NO_SCALING,
             ),
             border_width=0,
         )

@@ -82,7 +82,9 @@ _EVENTS = table_of(AuditEvent)
 _LOCK_HEAD = select(_HEADS.c.seq, _HEADS.c.hash).where(_HEADS.c.chain == bindparam("head_chain")).with_for_update()
 _INSERT_EVENT = insert(_EVENTS).returning(_EVENTS.c.id)
 _MOVE_HEAD = (
-    update(_HEADS).where(_HEADS.c.chain == bindparam("head_chain")).values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+    update(_HEADS)
+    .where(_HEADS.c.chain == bindparam("head_chain"))
+    .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
 )
 
 
@@ -168,8 +170,7 @@ def verify(session: Session, *, chain: str | None = None) -> AuditVerification:
         chains = [chain]
     else:
         chains = sorted(
-            set(session.scalars(select(AuditHead.chain)))
-            | set(session.scalars(select(AuditEvent.chain).distinct()))
+            set(session.scalars(select(AuditHead.chain))) | set(session.scalars(select(AuditEvent.chain).distinct()))
         )
     events_checked = 0
     for index, name in enumerate(chains, start=1):
@@ -273,14 +274,10 @@ def _verify_chain(session: Session, chain: str) -> tuple[int, BrokenLink | None]
 
 
 def _read_head(session: Session, chain: str) -> Any:
-    return session.execute(
-        select(AuditHead.seq, AuditHead.hash).where(AuditHead.chain == chain)
-    ).one_or_none()
+    return session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.chain == chain)).one_or_none()
 
 
-def _head_fault(
-    session: Session, chain: str, head_before: Any, *, last: Any, at_head: Any
-) -> BrokenLink | None:
+def _head_fault(session: Session, chain: str, head_before: Any, *, last: Any, at_head: Any) -> BrokenLink | None:
     """Compare the head with the events that checked out.
 
     The head read before streaming may trail events committed meanwhile, but it can never be
@@ -320,11 +317,7 @@ def _head_fault(
 def _first_fault(row: Any, *, chain: str, expected_seq: int, prev_hash: str) -> str | None:
     if row.seq != expected_seq:
         if row.seq > expected_seq:
-            missing = (
-                f"seq {expected_seq}"
-                if row.seq == expected_seq + 1
-                else f"seqs {expected_seq}..{row.seq - 1}"
-            )
+            missing = f"seq {expected_seq}" if row.seq == expected_seq + 1 else f"seqs {expected_seq}..{row.seq - 1}"
             return f"{missing} missing before this event (deleted)"
         return f"seq {row.seq} out of order: expected {expected_seq}"
     if row.prev_hash != prev_hash:
@@ -352,9 +345,7 @@ def _first_fault(row: Any, *, chain: str, expected_seq: int, prev_hash: str) -> 
 
 
 def _canonical_json(value: Any) -> str:
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def _sha256(text: str) -> str:

@@ -153,9 +153,7 @@ def _postgresql_engine(url: URL, schema: str | None) -> Engine:
     connect_args: dict[str, str] = {}
     if schema is not None:
         if not _SCHEMA_NAME.fullmatch(schema):
-            raise ValueError(
-                f"invalid schema name {schema!r}: use lowercase letters, digits and underscores"
-            )
+            raise ValueError(f"invalid schema name {schema!r}: use lowercase letters, digits and underscores")
         existing = url.query.get("options")
         options = existing if isinstance(existing, str) else " ".join(existing or ())
         # Only the schema, not "schema,public": otherwise a table missing from the schema

@@ -44,7 +44,6 @@ def cjk_font(extra_dirs: Iterable[Path] = ()) -> Path:
     if found is None:
         raise AppearanceError(
             "no CJK TrueType font found for the signature appearance: install the Debian package "
-            "fonts-arphic-gbsn00lp or point ESIGN_FONT_DIRS at a folder holding one of "
-            + ", ".join(CANDIDATES)
+            "fonts-arphic-gbsn00lp or point ESIGN_FONT_DIRS at a folder holding one of " + ", ".join(CANDIDATES)
         )
     return found

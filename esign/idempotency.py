@@ -72,7 +72,9 @@ def claim(session: Session, *, scope: str, key: str, request_fingerprint: str) -
     insert: Executable
     values = {"scope": scope, "key": key, "fingerprint": request_fingerprint, "created_at": datetime.now(UTC)}
     if dialect == "postgresql":
-        insert = postgresql_insert(IdempotencyRecord).values(values).on_conflict_do_nothing(index_elements=["scope", "key"])
+        insert = (
+            postgresql_insert(IdempotencyRecord).values(values).on_conflict_do_nothing(index_elements=["scope", "key"])
+        )
     else:
         insert = sqlite_insert(IdempotencyRecord).values(values).on_conflict_do_nothing(index_elements=["scope", "key"])
     session.execute(insert)

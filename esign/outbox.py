@@ -2,8 +2,9 @@
 
 A service that changes something calls :func:`emit` (or :func:`emit_many`) with the caller's session. The
 event row and, through the fan-outs registered with :func:`subscribe`, one webhook delivery per matching
-subscription are added to that session and nothing is committed here, so the change, its event and its deliveries commit together or not at all: an event of a
-transaction that rolls back never existed, and a committed change always has its event.
+subscription are added to that session and nothing is committed here, so the change, its event and its
+deliveries commit together or not at all: an event of a transaction that rolls back never existed, and a
+committed change always has its event.
 
 Fan-out happens here, in the emitting transaction, rather than in a later pass over the outbox, because it
 fixes who receives an event without a cursor or a clock: the subscriptions that are active and committed
@@ -92,7 +93,10 @@ def emit(
     how ``webhook.test`` reaches only the endpoint being tried.
     """
     event = Event(
-        organisation_id=organisation_id, type=type, subject=subject, payload=payload or {},
+        organisation_id=organisation_id,
+        type=type,
+        subject=subject,
+        payload=payload or {},
         subscription_id=subscription_id,
     )
     return emit_many(session, [event])[0]
@@ -107,11 +111,20 @@ def emit_many(session: Session, events: Sequence[Event]) -> list[Emitted]:
     rows = [_row(event, stamp) for event in events]
     if not rows:
         return []
-    session.execute(insert(table_of(OutboxEvent)), [
-        {"organisation_id": r.organisation_id, "id": r.id, "type": r.type, "subject": r.subject,
-         "payload": r.payload, "created_at": r.created_at}
-        for r in rows
-    ])
+    session.execute(
+        insert(table_of(OutboxEvent)),
+        [
+            {
+                "organisation_id": r.organisation_id,
+                "id": r.id,
+                "type": r.type,
+                "subject": r.subject,
+                "payload": r.payload,
+                "created_at": r.created_at,
+            }
+            for r in rows
+        ],
+    )
     emitted = [(row, event.subscription_id) for row, event in zip(rows, events, strict=True)]
     for fan_out in _fan_outs:
         fan_out.rows(session, emitted)
@@ -130,7 +143,9 @@ def emit_selected(session: Session, *, type: str, rows: Select[Any]) -> int:
     _check_type(type)
     if session.get_bind().dialect.name != "postgresql":
         found = session.execute(rows).all()
-        events = [Event(organisation_id=r.organisation_id, type=type, subject=r.subject, payload=r.payload) for r in found]
+        events = [
+            Event(organisation_id=r.organisation_id, type=type, subject=r.subject, payload=r.payload) for r in found
+        ]
         return len(emit_many(session, events))
     table = table_of(OutboxEvent)
     source = rows.subquery("source")
@@ -140,8 +155,12 @@ def emit_selected(session: Session, *, type: str, rows: Select[Any]) -> int:
         .from_select(
             ["organisation_id", "id", "type", "subject", "payload", "created_at"],
             select(
-                source.c.organisation_id, func.gen_random_uuid().cast(String), literal(type, String),
-                source.c.subject, source.c.payload, literal(stamp, table.c.created_at.type),
+                source.c.organisation_id,
+                func.gen_random_uuid().cast(String),
+                literal(type, String),
+                source.c.subject,
+                source.c.payload,
+                literal(stamp, table.c.created_at.type),
             ),
         )
         .returning(table.c.organisation_id, table.c.id)
@@ -190,6 +209,10 @@ def _row(event: Event, stamp: datetime) -> Emitted:
     except (TypeError, ValueError) as e:
         raise ValueError(f"the payload of {event.type} is not JSON: {e}") from None
     return Emitted(
-        organisation_id=event.organisation_id, id=new_id(), type=event.type, subject=event.subject,
-        payload=payload, created_at=stamp,
+        organisation_id=event.organisation_id,
+        id=new_id(),
+        type=event.type,
+        subject=event.subject,
+        payload=payload,
+        created_at=stamp,
     )

@@ -62,9 +62,7 @@ class ModificationReport(_Model):
         description="What the incremental updates after this signature do, as pyhanko's difference "
         "analysis classifies them; null when it could not be determined"
     )
-    allowed: bool | None = Field(
-        description="Whether those changes are permitted (DocMDP and the difference policy)"
-    )
+    allowed: bool | None = Field(description="Whether those changes are permitted (DocMDP and the difference policy)")
     detail: str | None = None
     changed_fields: list[str] = []
 

@@ -46,6 +46,9 @@ def _font() -> str:
     return "esign-report"
 
 
+_PERMITTED: dict[bool | None, str] = {True: "permitted", False: "NOT permitted"}
+
+
 def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S %Z") if value else "—"
 
@@ -80,7 +83,7 @@ def _signature_rows(sig: SignatureReport) -> list[tuple[str, str]]:
         (
             "Changes after signing",
             f"{sig.modifications.level or 'unknown'}: "
-            f"{'permitted' if sig.modifications.allowed else 'NOT permitted' if sig.modifications.allowed is False else 'undetermined'}"
+            + _PERMITTED.get(sig.modifications.allowed, "undetermined")
             + (f" — {sig.modifications.detail}" if sig.modifications.detail else ""),
         ),
     ]
@@ -93,9 +96,7 @@ def render(report: VerificationReport) -> bytes:
     font = _font()
     base = ParagraphStyle("base", fontName=font, fontSize=9, leading=12, wordWrap="CJK")
     title = ParagraphStyle("title", parent=base, fontSize=16, leading=22, spaceAfter=6)
-    verdict = ParagraphStyle(
-        "verdict", parent=base, fontSize=20, leading=26, textColor=_VERDICT_COLOUR[report.verdict]
-    )
+    verdict = ParagraphStyle("verdict", parent=base, fontSize=20, leading=26, textColor=_VERDICT_COLOUR[report.verdict])
     heading = ParagraphStyle("heading", parent=base, fontSize=11, leading=15, spaceBefore=10, spaceAfter=4)
 
     def para(text: str, style: ParagraphStyle = base) -> Paragraph:
@@ -134,7 +135,13 @@ def render(report: VerificationReport) -> bytes:
 
     buf = io.BytesIO()
     SimpleDocTemplate(
-        buf, pagesize=A4, title="Signature verification report", author="esign",
-        leftMargin=20 * mm, rightMargin=20 * mm, topMargin=18 * mm, bottomMargin=18 * mm,
+        buf,
+        pagesize=A4,
+        title="Signature verification report",
+        author="esign",
+        leftMargin=20 * mm,
+        rightMargin=20 * mm,
+        topMargin=18 * mm,
+        bottomMargin=18 * mm,
     ).build(story)
     return buf.getvalue()

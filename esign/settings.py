@@ -14,9 +14,7 @@ TSA_POLICY = "2.25.171802334187214520950305633593547016405"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="ESIGN_", env_file=".env", extra="ignore", frozen=True
-    )
+    model_config = SettingsConfigDict(env_prefix="ESIGN_", env_file=".env", extra="ignore", frozen=True)
 
     data_dir: Path = Field(
         default=Path("var"),
@@ -64,7 +62,8 @@ class Settings(BaseSettings):
         default_factory=list, description="Extra folders searched for CJK TrueType fonts."
     )
     font_mark: Annotated[list[Path], NoDecode] = Field(
-        default_factory=list, description="Faces for the issuing-authority mark (发文机关标志), first that has the glyph wins."
+        default_factory=list,
+        description="Faces for the issuing-authority mark (发文机关标志), first that has the glyph wins.",
     )
     font_title: Annotated[list[Path], NoDecode] = Field(
         default_factory=list, description="Faces for titles (方正小标宋 in the standard)."

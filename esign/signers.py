@@ -92,9 +92,10 @@ class KeySigner(ReusedAttributes, Signer):
     ) -> None:
         if not isinstance(key, _SIGNING_KEY_TYPES):
             raise KeyMaterialError(f"unsupported key type {type(key).__name__}")
-        if key.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        ) != cert.public_key.dump():
+        if (
+            key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+            != cert.public_key.dump()
+        ):
             raise KeyMaterialError("the private key does not belong to the certificate")
         registry = SimpleCertificateStore()
         registry.register_multiple(list(chain))
@@ -123,9 +124,7 @@ class KeySigner(ReusedAttributes, Signer):
             return key.sign(data, pss, hash_algo)
         if algo == "ecdsa" and isinstance(key, ec.EllipticCurvePrivateKey):
             return key.sign(data, ec.ECDSA(get_pyca_cryptography_hash(digest_algorithm)))
-        if algo in ("ed25519", "ed448") and isinstance(
-            key, (ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)
-        ):
+        if algo in ("ed25519", "ed448") and isinstance(key, (ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)):
             return key.sign(data)
         raise PyhankoSigningError(f"signature mechanism {algo} does not fit a {type(key).__name__}")
 
@@ -181,8 +180,6 @@ def from_files(
             return from_pkcs12(p12.read_bytes(), password)
         if key is None or cert is None:
             raise KeyMaterialError("give a PKCS#12 file, or both a key and a certificate")
-        return from_pem(
-            key.read_bytes(), cert.read_bytes(), [c.read_bytes() for c in chain], password=password
-        )
+        return from_pem(key.read_bytes(), cert.read_bytes(), [c.read_bytes() for c in chain], password=password)
     except OSError as e:
         raise KeyMaterialError(f"cannot read {e.filename}: {e.strerror}") from e

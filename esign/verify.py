@@ -140,9 +140,7 @@ def _validation_spec(trust: TrustSettings, dss: LocalKnowledge) -> SignatureVali
             else RevinfoOnlineFetchingRule.LOCAL_ONLY
         ),
         certificate_fetching_rule=(
-            CertificateFetchingRule.FOLLOW_ONLINE_RULE
-            if trust.allow_fetching
-            else CertificateFetchingRule.NEVER_FETCH
+            CertificateFetchingRule.FOLLOW_ONLINE_RULE if trust.allow_fetching else CertificateFetchingRule.NEVER_FETCH
         ),
     )
     return SignatureValidationSpec(
@@ -172,7 +170,9 @@ def _dss_updates(reader: PdfFileReader) -> list[int]:
     for revision in range(reader.xrefs.total_revisions):
         root = reader.get_historical_root(revision)
         dss_ref = root.raw_get("/DSS") if "/DSS" in root else None
-        if isinstance(dss_ref, generic.IndirectObject) and dss_ref.reference in reader.xrefs.explicit_refs_in_revision(revision):
+        if isinstance(dss_ref, generic.IndirectObject) and dss_ref.reference in reader.xrefs.explicit_refs_in_revision(
+            revision
+        ):
             updates.append(revision)
     return updates
 
@@ -265,7 +265,9 @@ def _revocation(status: SignatureStatus | None) -> RevocationInfo | None:
     )
 
 
-def _judge(sub: AdESSubIndic, modifications: ModificationReport, failure: str | None) -> tuple[Indication, str | None, str]:
+def _judge(
+    sub: AdESSubIndic, modifications: ModificationReport, failure: str | None
+) -> tuple[Indication, str | None, str]:
     indication = _INDICATION[sub.status]
     if indication is Indication.TOTAL_PASSED and modifications.allowed is False:
         return (
@@ -359,9 +361,7 @@ async def _verify_signature(
         signer=_cert_info(es.signer_cert),
         chain=chain,
         trust_anchor=anchor,
-        claimed_signing_time=(
-            getattr(status, "signer_reported_dt", None) or es.self_reported_timestamp
-        ),
+        claimed_signing_time=(getattr(status, "signer_reported_dt", None) or es.self_reported_timestamp),
         timestamp=_timestamp_info(getattr(status, "timestamp_validity", None)),
         digest_algorithm=status.md_algorithm if status else es.md_algorithm,
         signature_algorithm=status.pkcs7_signature_mechanism if status else None,

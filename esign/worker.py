@@ -70,9 +70,7 @@ def run(
     logger.info("worker stopped")
 
 
-def run_until_signalled(
-    database: Database, jobs: Sequence[Job], *, options: WorkerOptions = WorkerOptions()
-) -> None:
+def run_until_signalled(database: Database, jobs: Sequence[Job], *, options: WorkerOptions = WorkerOptions()) -> None:
     """:func:`run` in the main thread until SIGTERM or SIGINT; the previous handlers are restored after."""
     stop = threading.Event()
 
@@ -106,8 +104,11 @@ def start_background(
     """:func:`run` in a daemon thread (the embedded default of ``esign serve``); stop it with ``.stop()``."""
     stopping = threading.Event()
     thread = threading.Thread(
-        target=run, args=(database, list(jobs)), kwargs={"stop": stopping, "options": options},
-        name="esign-worker", daemon=True,
+        target=run,
+        args=(database, list(jobs)),
+        kwargs={"stop": stopping, "options": options},
+        name="esign-worker",
+        daemon=True,
     )
     thread.start()
     return BackgroundWorker(thread=thread, stopping=stopping)

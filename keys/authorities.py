@@ -80,7 +80,9 @@ def serial_hex(serial: int) -> str:
     return format(serial, "x")
 
 
-def record(session: Session, cert: x509.Certificate, *, issuer: str, profile: Profile, organisation_id: str | None) -> IssuedCertificate:
+def record(
+    session: Session, cert: x509.Certificate, *, issuer: str, profile: Profile, organisation_id: str | None
+) -> IssuedCertificate:
     issued = IssuedCertificate(
         serial=serial_hex(cert.serial_number),
         issuer=issuer,
@@ -139,8 +141,12 @@ def ensure(session: Session, settings: Settings) -> tuple[Pki, bool]:
     if created:
         root = ca.new_root("esign root CA", organisation=PKI_ORGANISATION, urls=urls, kind=kind)
         issuing = ca.new_subordinate(
-            root, profile=Profile.ISSUING_CA, common_name="esign issuing CA", organisation=PKI_ORGANISATION,
-            urls=urls, kind=kind,
+            root,
+            profile=Profile.ISSUING_CA,
+            common_name="esign issuing CA",
+            organisation=PKI_ORGANISATION,
+            urls=urls,
+            kind=kind,
         )
         _store(session, ROOT, root, secret)
         _store(session, ISSUING, issuing, secret)
@@ -159,8 +165,14 @@ def ensure(session: Session, settings: Settings) -> tuple[Pki, bool]:
     pki = load(session, settings)
     if created:
         audit.append(
-            session, actor=Actor.operator(), action="pki.created", subject="pki",
-            payload={"root": serial_hex(pki.root.cert.serial_number), "issuing": serial_hex(pki.issuing.cert.serial_number)},
+            session,
+            actor=Actor.operator(),
+            action="pki.created",
+            subject="pki",
+            payload={
+                "root": serial_hex(pki.root.cert.serial_number),
+                "issuing": serial_hex(pki.issuing.cert.serial_number),
+            },
         )
     return pki, created
 
@@ -192,8 +204,12 @@ def load(session: Session, settings: Settings) -> Pki:
             return _cache[key]
     secret = passphrase(settings)
     pki = Pki(
-        root=_open(rows[ROOT], secret), issuing=_open(rows[ISSUING], secret), tsa=_open(rows[TSA], secret),
-        ocsp=_open(rows[OCSP], secret), registry=_open(rows[REGISTRY], secret), urls=PkiUrls(settings.public_url),
+        root=_open(rows[ROOT], secret),
+        issuing=_open(rows[ISSUING], secret),
+        tsa=_open(rows[TSA], secret),
+        ocsp=_open(rows[OCSP], secret),
+        registry=_open(rows[REGISTRY], secret),
+        urls=PkiUrls(settings.public_url),
     )
     with _cache_lock:
         _cache[key] = pki

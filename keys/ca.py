@@ -141,9 +141,7 @@ def _key_usage(*, signing: bool = False, ca: bool = False, non_repudiation: bool
 
 
 def _distribution_point(url: str) -> x509.CRLDistributionPoints:
-    return x509.CRLDistributionPoints(
-        [x509.DistributionPoint([x509.UniformResourceIdentifier(url)], None, None, None)]
-    )
+    return x509.CRLDistributionPoints([x509.DistributionPoint([x509.UniformResourceIdentifier(url)], None, None, None)])
 
 
 def _aia(*, ocsp: str | None, ca_issuers: str) -> x509.AuthorityInformationAccess:
@@ -153,9 +151,7 @@ def _aia(*, ocsp: str | None, ca_issuers: str) -> x509.AuthorityInformationAcces
             x509.AccessDescription(AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(ocsp))
         )
     descriptions.append(
-        x509.AccessDescription(
-            AuthorityInformationAccessOID.CA_ISSUERS, x509.UniformResourceIdentifier(ca_issuers)
-        )
+        x509.AccessDescription(AuthorityInformationAccessOID.CA_ISSUERS, x509.UniformResourceIdentifier(ca_issuers))
     )
     return x509.AuthorityInformationAccess(descriptions)
 
@@ -255,7 +251,9 @@ def new_subordinate(
     """A key and certificate for a service of the PKI itself: the issuing CA, the TSA, the OCSP responder."""
     key = generate_key(kind)
     subject = service_name(common_name, organisation=organisation)
-    return Authority(cert=issue(issuer, profile=profile, subject=subject, public_key=key.public_key(), urls=urls), key=key)
+    return Authority(
+        cert=issue(issuer, profile=profile, subject=subject, public_key=key.public_key(), urls=urls), key=key
+    )
 
 
 def pem(cert: x509.Certificate) -> bytes:

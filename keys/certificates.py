@@ -61,12 +61,13 @@ def revoke(
         raise Conflict(f"certificate {issued.serial} was revoked already, at {issued.revoked_at.isoformat()}")
     issued.revoked_at = at or now()
     issued.revocation_reason = flag.value
-    session.execute(
-        update(Credential).where(Credential.serial == issued.serial).values(status=Status.REVOKED.value)
-    )
+    session.execute(update(Credential).where(Credential.serial == issued.serial).values(status=Status.REVOKED.value))
     audit.append(
-        session, actor=actor or Actor.operator(), action="certificate.revoked",
-        subject=f"certificate:{issued.serial}", chain=issued.organisation_id or "system",
+        session,
+        actor=actor or Actor.operator(),
+        action="certificate.revoked",
+        subject=f"certificate:{issued.serial}",
+        chain=issued.organisation_id or "system",
         payload={"reason": flag.value, "revoked_at": issued.revoked_at.isoformat()},
     )
     session.flush()
@@ -117,6 +118,10 @@ def ocsp(session: Session, *, pki: Pki, settings: Settings, request: bytes) -> b
         return _status(issued)
 
     return revocation.ocsp_response(
-        request, issuer=pki.issuing.cert, responder=pki.ocsp, lookup=lookup,
-        now=now(), validity=timedelta(minutes=settings.ocsp_validity_minutes),
+        request,
+        issuer=pki.issuing.cert,
+        responder=pki.ocsp,
+        lookup=lookup,
+        now=now(),
+        validity=timedelta(minutes=settings.ocsp_validity_minutes),
     )

@@ -136,7 +136,7 @@ def enrol(
         public_key = key.public_key()
         encrypted = envelope.seal_key(key, pin.encode(), context=context(credential_id))
     profile = Profile.SEAL if purpose is Purpose.SEAL else Profile.SIGNATURE
-    cert = ca.issue(pki.issuing, profile=profile, subject=subject, public_key=public_key, urls=pki.urls)  # type: ignore[arg-type]
+    cert = ca.issue(pki.issuing, profile=profile, subject=subject, public_key=public_key, urls=pki.urls)
     record(session, cert, issuer=ISSUING, profile=profile, organisation_id=actor.organisation_id)
     session.flush()
     credential = Credential(
@@ -153,7 +153,10 @@ def enrol(
     session.add(credential)
     session.flush()
     audit.append(
-        session, actor=actor, action="credential.enrolled", subject=f"credential:{credential.id}",
+        session,
+        actor=actor,
+        action="credential.enrolled",
+        subject=f"credential:{credential.id}",
         chain=actor.organisation_id,
         payload={"purpose": purpose.value, "storage": storage.value, "serial": credential.serial},
     )
@@ -202,7 +205,10 @@ def unlock_by_admin(session: Session, *, actor: Actor, credential_id: str) -> Cr
     credential.status = Status.ACTIVE.value
     credential.failed_pin_attempts = 0
     audit.append(
-        session, actor=actor, action="credential.unlocked", subject=f"credential:{credential.id}",
+        session,
+        actor=actor,
+        action="credential.unlocked",
+        subject=f"credential:{credential.id}",
         chain=credential.organisation_id,
     )
     return credential

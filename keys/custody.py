@@ -81,7 +81,9 @@ def _usable(session: Session, *, actor: Actor, credential_id: str, pin_attempt: 
         raise Forbidden("this credential belongs to someone else")
     status = effective_status(session, credential)
     if status is Status.LOCKED:
-        raise CredentialLocked(f"credential {credential.id} is locked after {MAX_PIN_ATTEMPTS} wrong PINs; an administrator can unlock it")
+        raise CredentialLocked(
+            f"credential {credential.id} is locked after {MAX_PIN_ATTEMPTS} wrong PINs; an administrator can unlock it"
+        )
     if status is not Status.ACTIVE:
         raise CredentialUnusable(f"credential {credential.id} is {status.value}")
     return credential
@@ -98,8 +100,12 @@ def _failed_attempt(session: Session, *, actor: Actor, credential: Credential) -
     if left <= 0:
         credential.status = Status.LOCKED.value
         audit.append(
-            session, actor=actor, action="credential.locked", subject=f"credential:{credential.id}",
-            chain=credential.organisation_id, payload={"attempts": credential.failed_pin_attempts},
+            session,
+            actor=actor,
+            action="credential.locked",
+            subject=f"credential:{credential.id}",
+            chain=credential.organisation_id,
+            payload={"attempts": credential.failed_pin_attempts},
         )
     session.flush()
     if left <= 0:
@@ -108,13 +114,11 @@ def _failed_attempt(session: Session, *, actor: Actor, credential: Credential) -
 
 
 def _key_signer(session: Session, credential: Credential, key: PrivateKey, pki: Pki) -> KeySigner:
-    return KeySigner(key, to_asn1(certificate(session, credential)), [to_asn1(c) for c in pki.chain])  # type: ignore[arg-type]
+    return KeySigner(key, to_asn1(certificate(session, credential)), [to_asn1(c) for c in pki.chain])
 
 
 @contextmanager
-def unlocked(
-    session: Session, *, actor: Actor, credential_id: str, pin: str, pki: Pki
-) -> Iterator[Signer]:
+def unlocked(session: Session, *, actor: Actor, credential_id: str, pin: str, pki: Pki) -> Iterator[Signer]:
     """A signer for the credential while the block runs; a wrong PIN is counted (commit it: ``keeps_changes``)."""
     credential = _usable(session, actor=actor, credential_id=credential_id, pin_attempt=True)
     if credential.storage == Storage.PKCS11.value:
@@ -154,7 +158,10 @@ def change_pin(session: Session, *, actor: Actor, credential_id: str, old_pin: s
     credential.encrypted_key = envelope.seal_key(key, new_pin.encode(), context=context(credential.id))
     credential.failed_pin_attempts = 0
     audit.append(
-        session, actor=actor, action="credential.pin_changed", subject=f"credential:{credential.id}",
+        session,
+        actor=actor,
+        action="credential.pin_changed",
+        subject=f"credential:{credential.id}",
         chain=credential.organisation_id,
     )
     return credential
@@ -202,20 +209,28 @@ def open_session(
     session.flush()
     _signers.put(record.secret_hash, _key_signer(session, credential, key, pki))
     audit.append(
-        session, actor=actor, action="credential.session_opened", subject=f"credential:{credential.id}",
-        chain=credential.organisation_id, payload={"session": record.id, "max_signatures": max_signatures},
+        session,
+        actor=actor,
+        action="credential.session_opened",
+        subject=f"credential:{credential.id}",
+        chain=credential.organisation_id,
+        payload={"session": record.id, "max_signatures": max_signatures},
     )
     return OpenedSession(secret=secret, id=record.id, expires_at=record.expires_at, signatures_left=max_signatures)
 
 
-def session_signer(session: Session, *, actor: Actor, secret: str, pki: Pki, uses: int = 1) -> tuple[Signer, SigningSession]:
+def session_signer(
+    session: Session, *, actor: Actor, secret: str, pki: Pki, uses: int = 1
+) -> tuple[Signer, SigningSession]:
     """The signer of an open session, counting ``uses`` signatures against it (row-locked, so concurrent
     requests cannot overspend it)."""
     digest = _secret_hash(secret)
-    record = session.scalar(
-        select(SigningSession).where(SigningSession.secret_hash == digest).with_for_update()
-    )
-    if record is None or record.organisation_id != actor.organisation_id or record.official_id != (actor.official_id or ""):
+    record = session.scalar(select(SigningSession).where(SigningSession.secret_hash == digest).with_for_update())
+    if (
+        record is None
+        or record.organisation_id != actor.organisation_id
+        or record.official_id != (actor.official_id or "")
+    ):
         raise NotFound("no such signing session")
     if record.expires_at <= now() or record.signatures_left < uses:
         raise InvalidInput("the signing session has expired or has no signatures left; unlock the credential again")

@@ -77,16 +77,23 @@ def ensure(session: Session, *, pki: Pki, settings: Settings) -> list[DemoToken]
             session, actor=Actor.operator(), name=demo.name, short_name=demo.short_name, uscc_code=demo.uscc
         )
         operator = Actor.operator(org.id)
-        departments = {name: identities.create_department(session, actor=operator, name=name) for name in demo.departments}
+        departments = {
+            name: identities.create_department(session, actor=operator, name=name) for name in demo.departments
+        }
         for name, department, roles in demo.officials:
             official = identities.create_official(
                 session, actor=operator, department_id=departments[department].id, name=name, roles=roles
             )
             holder = Actor(
-                organisation_id=org.id, official_id=official.id, system_name=None,
-                roles=official.role_set, scopes=operator.scopes,
+                organisation_id=org.id,
+                official_id=official.id,
+                system_name=None,
+                roles=official.role_set,
+                scopes=operator.scopes,
             )
-            credentials.enrol(session, actor=holder, pki=pki, settings=settings, purpose=Purpose.SIGNATURE, pin=DEMO_PIN)
+            credentials.enrol(
+                session, actor=holder, pki=pki, settings=settings, purpose=Purpose.SIGNATURE, pin=DEMO_PIN
+            )
             if Role.SEAL_CUSTODIAN in roles:
                 credentials.enrol(session, actor=holder, pki=pki, settings=settings, purpose=Purpose.SEAL, pin=DEMO_PIN)
             token = tokens.create_for_official(session, actor=operator, official_id=official.id)

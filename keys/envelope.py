@@ -44,8 +44,14 @@ def seal_bytes(plaintext: bytes, secret: bytes, *, context: bytes, params: KdfPa
     salt, nonce = os.urandom(16), os.urandom(12)
     ciphertext = AESGCM(_key(secret, salt, params)).encrypt(nonce, plaintext, context)
     envelope = {
-        "v": 1, "kdf": "scrypt", "n": params.n, "r": params.r, "p": params.p,
-        "salt": _b64(salt), "nonce": _b64(nonce), "ct": _b64(ciphertext),
+        "v": 1,
+        "kdf": "scrypt",
+        "n": params.n,
+        "r": params.r,
+        "p": params.p,
+        "salt": _b64(salt),
+        "nonce": _b64(nonce),
+        "ct": _b64(ciphertext),
     }
     return json.dumps(envelope, separators=(",", ":")).encode()
 

@@ -62,7 +62,9 @@ class Official(Base):
     __tablename__ = "officials"
     __table_args__ = (
         Index(
-            "ix_officials_leaders", "organisation_id", "department_id",
+            "ix_officials_leaders",
+            "organisation_id",
+            "department_id",
             postgresql_where=text(f"CAST(roles AS VARCHAR) LIKE {_LEADER_PATTERN} AND disabled IS false"),
             sqlite_where=text(f"CAST(roles AS VARCHAR) LIKE {_LEADER_PATTERN} AND disabled IS 0"),
         ),
@@ -124,13 +126,21 @@ def list_organisations(session: Session) -> Sequence[Organisation]:
 
 def directory(session: Session) -> Sequence[Organisation]:
     """Every active organisation: whom a document can be dispatched to (names are public, like a phone book)."""
-    return session.scalars(select(Organisation).where(Organisation.disabled.is_(False)).order_by(Organisation.name)).all()
+    return session.scalars(
+        select(Organisation).where(Organisation.disabled.is_(False)).order_by(Organisation.name)
+    ).all()
 
 
 def set_organisation_disabled(session: Session, *, actor: Actor, organisation_id: str, disabled: bool) -> Organisation:
     org = get_organisation(session, organisation_id)
     org.disabled = disabled
-    _audit(session, actor, "organisation.disabled" if disabled else "organisation.enabled", f"organisation:{org.id}", org.id)
+    _audit(
+        session,
+        actor,
+        "organisation.disabled" if disabled else "organisation.enabled",
+        f"organisation:{org.id}",
+        org.id,
+    )
     return org
 
 
@@ -194,8 +204,13 @@ def create_official(
     session.add(official)
     session.flush()
     _audit(
-        session, actor, "official.created", f"official:{official.id}", organisation_id,
-        name=official.name, roles=official.roles,
+        session,
+        actor,
+        "official.created",
+        f"official:{official.id}",
+        organisation_id,
+        name=official.name,
+        roles=official.roles,
     )
     return official
 

@@ -110,7 +110,7 @@ class TokenKey:
         """
         if not uri.startswith(URI_SCHEME):
             raise InvalidInput(f"not a PKCS#11 URI: {uri!r}")
-        path, _, query = uri[len(URI_SCHEME):].partition("?")
+        path, _, query = uri[len(URI_SCHEME) :].partition("?")
         attributes = _uri_attributes(path, ";", _PATH_ATTRIBUTES, uri)
         options = _uri_attributes(query, "&", _QUERY_ATTRIBUTES, uri)
         if attributes.get("type", "private") != "private":

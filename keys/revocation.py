@@ -102,9 +102,7 @@ def build_crl(
         if entry.serial in seen:
             raise ValueError(f"serial {entry.serial:x} is listed twice")
         seen.add(entry.serial)
-        revoked_builder = x509.RevokedCertificateBuilder().serial_number(entry.serial).revocation_date(
-            entry.revoked_at
-        )
+        revoked_builder = x509.RevokedCertificateBuilder().serial_number(entry.serial).revocation_date(entry.revoked_at)
         reason = _reason_extension(entry.reason)
         if reason is not None:
             revoked_builder = revoked_builder.add_extension(reason, critical=False)
@@ -171,9 +169,7 @@ def _hash(algorithm: hashes.HashAlgorithm, data: bytes) -> bytes:
 def _names_issuer(request: _Request, issuer: x509.Certificate) -> bool:
     """RFC 6960 §4.1.1: issuerNameHash covers the DER of the issuer's name, issuerKeyHash the value of
     the BIT STRING subjectPublicKey in its certificate, both with the CertID's own hash algorithm."""
-    spki = issuer.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    spki = issuer.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     key_bits = bytes(asn1_keys.PublicKeyInfo.load(spki)["public_key"])
     return (
         _hash(request.algorithm, issuer.subject.public_bytes()) == request.name_hash

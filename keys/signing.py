@@ -32,7 +32,9 @@ class SignRequest:
     """With ``page``, draws the signature there: the signer's details, or the organisation's red seal."""
 
 
-def _options(session: Session, *, credential: Credential, pki: Pki, settings: Settings, request: SignRequest) -> SignOptions:
+def _options(
+    session: Session, *, credential: Credential, pki: Pki, settings: Settings, request: SignRequest
+) -> SignOptions:
     appearance = None
     if request.box is not None:
         if credential.purpose == Purpose.SEAL.value:
@@ -41,18 +43,33 @@ def _options(session: Session, *, credential: Credential, pki: Pki, settings: Se
         else:
             appearance = Appearance(page=request.page or 1, box=request.box)
     options = SignOptions(
-        level=request.level, reason=request.reason, location=request.location, field_name=request.field_name,
+        level=request.level,
+        reason=request.reason,
+        location=request.location,
+        field_name=request.field_name,
         appearance=appearance,
     )
     return replace(options, **levels.engine_inputs(session, pki=pki, settings=settings, level=request.level))
 
 
 def _signed(
-    session: Session, *, actor: Actor, signer: Signer, credential: Credential, pki: Pki, settings: Settings, request: SignRequest
+    session: Session,
+    *,
+    actor: Actor,
+    signer: Signer,
+    credential: Credential,
+    pki: Pki,
+    settings: Settings,
+    request: SignRequest,
 ) -> bytes:
-    signed = sign(request.pdf, signer, _options(session, credential=credential, pki=pki, settings=settings, request=request))
+    signed = sign(
+        request.pdf, signer, _options(session, credential=credential, pki=pki, settings=settings, request=request)
+    )
     audit.append(
-        session, actor=actor, action="document.signed", subject=f"credential:{credential.id}",
+        session,
+        actor=actor,
+        action="document.signed",
+        subject=f"credential:{credential.id}",
         chain=credential.organisation_id,
         payload={
             "level": request.level.value,
@@ -69,14 +86,25 @@ def with_pin(
 ) -> bytes:
     with custody.unlocked(session, actor=actor, credential_id=credential_id, pin=pin, pki=pki) as signer:
         credential = get(session, actor=actor, credential_id=credential_id)
-        return _signed(session, actor=actor, signer=signer, credential=credential, pki=pki, settings=settings, request=request)
+        return _signed(
+            session, actor=actor, signer=signer, credential=credential, pki=pki, settings=settings, request=request
+        )
 
 
 def with_session(
-    session: Session, *, actor: Actor, pki: Pki, settings: Settings, credential_id: str, secret: str, request: SignRequest
+    session: Session,
+    *,
+    actor: Actor,
+    pki: Pki,
+    settings: Settings,
+    credential_id: str,
+    secret: str,
+    request: SignRequest,
 ) -> bytes:
     signer, record = custody.session_signer(session, actor=actor, secret=secret, pki=pki)
     if record.credential_id != credential_id:
         raise InvalidInput("this signing session belongs to another credential")
     credential = get(session, actor=actor, credential_id=credential_id)
-    return _signed(session, actor=actor, signer=signer, credential=credential, pki=pki, settings=settings, request=request)
+    return _signed(
+        session, actor=actor, signer=signer, credential=credential, pki=pki, settings=settings, request=request
+    )

@@ -31,7 +31,9 @@ from .errors import SigningUnavailable
 HashName = Literal["sha256", "sha384", "sha512"]
 Scheme = Literal["pkcs1v15", "pss", "ecdsa"]
 _HASH_CLASSES: dict[HashName, type[hashes.HashAlgorithm]] = {
-    "sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512,
+    "sha256": hashes.SHA256,
+    "sha384": hashes.SHA384,
+    "sha512": hashes.SHA512,
 }
 BATCH_TIMEOUT_S = 120.0
 """Long enough for the largest batch (1000 RSA-4096 signatures) on a busy machine."""

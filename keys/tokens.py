@@ -69,7 +69,11 @@ def _issue(session: Session, *, record: ApiToken, actor: Actor) -> IssuedToken:
     session.add(record)
     session.flush()
     audit.append(
-        session, actor=actor, action="token.created", subject=f"token:{record.id}", chain=record.organisation_id,
+        session,
+        actor=actor,
+        action="token.created",
+        subject=f"token:{record.id}",
+        chain=record.organisation_id,
         payload={"official_id": record.official_id, "system_name": record.system_name, "scopes": record.scopes},
     )
     return IssuedToken(token=token, id=record.id, expires_at=record.expires_at)
@@ -102,17 +106,27 @@ def create_for_system(
     if not name.strip():
         raise InvalidInput("a system token needs the system's name")
     record = ApiToken(
-        id=new_id(), organisation_id=organisation_id, system_name=name.strip(),
-        scopes=sorted({Scope(s).value for s in scopes}), expires_at=now() + lifetime,
+        id=new_id(),
+        organisation_id=organisation_id,
+        system_name=name.strip(),
+        scopes=sorted({Scope(s).value for s in scopes}),
+        expires_at=now() + lifetime,
     )
     return _issue(session, record=record, actor=actor)
 
 
 _AUTHENTICATE = (
     select(
-        ApiToken.id, ApiToken.organisation_id, ApiToken.official_id, ApiToken.system_name, ApiToken.scopes,
-        ApiToken.expires_at, ApiToken.revoked_at, Organisation.disabled.label("organisation_disabled"),
-        Official.disabled.label("official_disabled"), Official.roles,
+        ApiToken.id,
+        ApiToken.organisation_id,
+        ApiToken.official_id,
+        ApiToken.system_name,
+        ApiToken.scopes,
+        ApiToken.expires_at,
+        ApiToken.revoked_at,
+        Organisation.disabled.label("organisation_disabled"),
+        Official.disabled.label("official_disabled"),
+        Official.roles,
     )
     .join(Organisation, Organisation.id == ApiToken.organisation_id)
     .outerjoin(Official, Official.id == ApiToken.official_id)
@@ -134,15 +148,23 @@ def authenticate(session: Session, token: str) -> Actor:
         raise Unauthenticated("the token's organisation is disabled")
     if row.official_id is None:
         return Actor(
-            organisation_id=row.organisation_id, official_id=None, system_name=row.system_name,
-            roles=frozenset(), scopes=frozenset(Scope(s) for s in row.scopes), token_id=row.id,
+            organisation_id=row.organisation_id,
+            official_id=None,
+            system_name=row.system_name,
+            roles=frozenset(),
+            scopes=frozenset(Scope(s) for s in row.scopes),
+            token_id=row.id,
         )
     if row.official_disabled is not False:
         raise Unauthenticated("the token's official is disabled")
     roles = frozenset(Role(r) for r in row.roles)
     return Actor(
-        organisation_id=row.organisation_id, official_id=row.official_id, system_name=None, roles=roles,
-        scopes=frozenset(scope for role in roles for scope in OFFICIAL_SCOPES[role]), token_id=row.id,
+        organisation_id=row.organisation_id,
+        official_id=row.official_id,
+        system_name=None,
+        roles=roles,
+        scopes=frozenset(scope for role in roles for scope in OFFICIAL_SCOPES[role]),
+        token_id=row.id,
     )
 
 

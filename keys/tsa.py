@@ -44,7 +44,7 @@ class _TimeStampResp(core.Sequence):  # type: ignore[misc]  # asn1crypto is unty
     """RFC 3161 §2.4.2 TimeStampResp. asn1crypto's ``tsp.TimeStampResp`` makes timeStampToken mandatory,
     so it can neither write nor read a rejection, where the token is absent."""
 
-    _fields = [
+    _fields = [  # noqa: RUF012  (asn1crypto's declaration, which it edits in place)
         ("status", tsp.PKIStatusInfo),
         ("time_stamp_token", cms.ContentInfo, {"optional": True}),
     ]

@@ -50,9 +50,7 @@ def _prepare_postgresql(connection: Connection, schema: str | None) -> None:
     )
     if schema is None:
         return
-    exists = connection.execute(
-        text("SELECT 1 FROM pg_namespace WHERE nspname = :schema"), {"schema": schema}
-    ).first()
+    exists = connection.execute(text("SELECT 1 FROM pg_namespace WHERE nspname = :schema"), {"schema": schema}).first()
     if exists is None:
         # The name was validated by Database (lowercase identifier), so quoting is not needed.
         connection.execute(text(f"CREATE SCHEMA {schema}"))

@@ -1,15 +1,15 @@
 """Every model module, imported so that their tables are on ``Base.metadata``: one list for alembic and the tests."""
 
-import documents.circulation.calendar  # noqa: F401
-import documents.circulation.model  # noqa: F401
+import documents.circulation.calendar
+import documents.circulation.model
 import documents.records  # noqa: F401
-import esign.audit  # noqa: F401
-import esign.idempotency  # noqa: F401
+import esign.audit
+import esign.idempotency
 import esign.outbox  # noqa: F401
-import keys.authorities  # noqa: F401
-import keys.credentials  # noqa: F401
-import keys.csc.activation  # noqa: F401
-import keys.custody  # noqa: F401
-import keys.identities  # noqa: F401
+import keys.authorities
+import keys.credentials
+import keys.csc.activation
+import keys.custody
+import keys.identities
 import keys.tokens  # noqa: F401
 import webhooks  # noqa: F401

@@ -81,11 +81,7 @@ def _tables(database: Database) -> list[str]:
     """The migrated tables, dependents first; reflected so no model module can be forgotten."""
     metadata = MetaData()
     metadata.reflect(database.engine)
-    return [
-        table.name
-        for table in reversed(metadata.sorted_tables)
-        if table.name != ALEMBIC_VERSION_TABLE
-    ]
+    return [table.name for table in reversed(metadata.sorted_tables) if table.name != ALEMBIC_VERSION_TABLE]
 
 
 @pytest.fixture

@@ -114,12 +114,20 @@ class TestPki:
         now = dt.datetime.now(dt.UTC)
         root_key = new_key(kind)
         root = _issue(
-            _name(f"{name} root CA", name), root_key, None, ca=True,
-            not_before=now - dt.timedelta(days=2), not_after=now + dt.timedelta(days=3650),
+            _name(f"{name} root CA", name),
+            root_key,
+            None,
+            ca=True,
+            not_before=now - dt.timedelta(days=2),
+            not_after=now + dt.timedelta(days=3650),
         )
         issuing = _issue(
-            _name(f"{name} issuing CA", name), new_key(kind), root, ca=True,
-            not_before=now - dt.timedelta(days=2), not_after=now + dt.timedelta(days=1825),
+            _name(f"{name} issuing CA", name),
+            new_key(kind),
+            root,
+            ca=True,
+            not_before=now - dt.timedelta(days=2),
+            not_after=now + dt.timedelta(days=1825),
         )
         return cls(root=root, issuing=issuing)
 
@@ -135,18 +143,28 @@ class TestPki:
     ) -> Issued:
         start = not_before or dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
         return _issue(
-            _name(common_name, org), new_key(kind), self.issuing, ca=False,
-            not_before=start, not_after=start + dt.timedelta(days=valid_days),
-            eku=[DOCUMENT_SIGNING, ExtendedKeyUsageOID.EMAIL_PROTECTION], crl_url=crl_url,
+            _name(common_name, org),
+            new_key(kind),
+            self.issuing,
+            ca=False,
+            not_before=start,
+            not_after=start + dt.timedelta(days=valid_days),
+            eku=[DOCUMENT_SIGNING, ExtendedKeyUsageOID.EMAIL_PROTECTION],
+            crl_url=crl_url,
         )
 
     def tsa(self, kind: KeyKind = "rsa") -> Issued:
         """A time-stamping unit (RFC 3161 §2.3: EKU id-kp-timeStamping only, critical)."""
         now = dt.datetime.now(dt.UTC)
         return _issue(
-            _name("esign test TSA", "esign test"), new_key(kind), self.issuing, ca=False,
-            not_before=now - dt.timedelta(days=1), not_after=now + dt.timedelta(days=365),
-            eku=[ExtendedKeyUsageOID.TIME_STAMPING], eku_critical=True,
+            _name("esign test TSA", "esign test"),
+            new_key(kind),
+            self.issuing,
+            ca=False,
+            not_before=now - dt.timedelta(days=1),
+            not_after=now + dt.timedelta(days=365),
+            eku=[ExtendedKeyUsageOID.TIME_STAMPING],
+            eku_critical=True,
         )
 
     def chain_pem(self) -> bytes:
@@ -168,7 +186,10 @@ class TestPki:
         files["root"].write_bytes(self.root.cert_pem())
         files["p12"].write_bytes(
             pkcs12.serialize_key_and_certificates(
-                b"signer", signer.key, signer.cert, [self.issuing.cert, self.root.cert],
+                b"signer",
+                signer.key,
+                signer.cert,
+                [self.issuing.cert, self.root.cert],
                 serialization.BestAvailableEncryption(password),
             )
         )

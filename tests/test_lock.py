@@ -65,8 +65,11 @@ def test_the_environment_is_exactly_the_lock() -> None:
     want, have = wanted_here(TEST_LOCK), installed()
     missing = {name: version for name, version in want.items() if name not in have}
     extra = {name: version for name, version in have.items() if name not in want}
-    other = {name: f"locked {want[name]}, installed {have[name]}" for name in want.keys() & have.keys()
-             if want[name] != have[name]}
+    other = {
+        name: f"locked {want[name]}, installed {have[name]}"
+        for name in want.keys() & have.keys()
+        if want[name] != have[name]
+    }
     assert not (missing or extra or other), (
         f"the environment is not requirements/test.lock:\n  missing: {missing}\n  not in the lock: {extra}\n"
         f"  other versions: {other}\n(re-create it: rm -rf .venv && make test)"

@@ -46,10 +46,13 @@ def pdfsig(pdf: Path, nssdir: Path, *, ocsp: bool = True) -> list[PdfsigSignatur
     require(shutil.which("pdfsig") is not None, "pdfsig (Debian poppler-utils) is not installed")
     out = subprocess.run(
         ["pdfsig", "-nssdir", f"sql:{nssdir}", *([] if ocsp else ["-no-ocsp"]), str(pdf)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     ).stdout
     found = []
     for block in re.split(r"^Signature #\d+:\n", out, flags=re.M)[1:]:
+
         def value(label: str, block: str = block) -> str:
             match = re.search(rf"- {label}: (.*)$", block, flags=re.M)
             return match.group(1).strip() if match else ""

@@ -45,15 +45,23 @@ class World:
 
 
 def actor_for(organisation_id: str, official_id: str, roles: tuple[Role, ...]) -> Actor:
-    return Actor(organisation_id=organisation_id, official_id=official_id, system_name=None,
-                 roles=frozenset(roles), scopes=frozenset(Scope))
+    return Actor(
+        organisation_id=organisation_id,
+        official_id=official_id,
+        system_name=None,
+        roles=frozenset(roles),
+        scopes=frozenset(Scope),
+    )
 
 
 def build(database: Database, settings: Settings, *, enrol: bool = True) -> World:
     orgs: dict[str, Org] = {}
     with database.transaction() as session:
         pki, _ = authorities.ensure(session, settings)
-        for key, name, first17 in (("A", "甲市人民政府办公室", "11440100MB1000001"), ("B", "乙县人民政府", "11440183MB2000002")):
+        for key, name, first17 in (
+            ("A", "甲市人民政府办公室", "11440100MB1000001"),
+            ("B", "乙县人民政府", "11440183MB2000002"),
+        ):
             org = identities.create_organisation(
                 session, actor=Actor.operator(), name=name, short_name=key + "府办", uscc_code=uscc.complete(first17)
             )
@@ -67,7 +75,9 @@ def build(database: Database, settings: Settings, *, enrol: bool = True) -> Worl
                 ("custodian", (Role.SEAL_CUSTODIAN, Role.OFFICIAL)),
                 ("clerk", (Role.CLERK,)),
             ):
-                official = identities.create_official(session, actor=operator, department_id=dept.id, name=f"{key}-{member}", roles=roles)
+                official = identities.create_official(
+                    session, actor=operator, department_id=dept.id, name=f"{key}-{member}", roles=roles
+                )
                 token = tokens.create_for_official(session, actor=operator, official_id=official.id)
                 entry.members[member] = Member(official.id, token.token, roles)
                 if enrol and member in ("official", "leader", "custodian"):
@@ -80,7 +90,10 @@ def build(database: Database, settings: Settings, *, enrol: bool = True) -> Worl
                             session, actor=holder, pki=pki, settings=settings, purpose=Purpose.SEAL, pin=PIN
                         ).id
             expired = tokens.create_for_official(
-                session, actor=operator, official_id=entry.members["official"].official_id, lifetime=timedelta(seconds=-1)
+                session,
+                actor=operator,
+                official_id=entry.members["official"].official_id,
+                lifetime=timedelta(seconds=-1),
             )
             entry.members["expired"] = Member(entry.members["official"].official_id, expired.token, (Role.OFFICIAL,))
             orgs[key] = entry

@@ -143,11 +143,18 @@ def claim(database: Database, options: DeliveryOptions, *, limit: int | None = N
                 continue
             delivery.lease_id = new_id()
             delivery.next_attempt_at = stamp + options.lease
-            sends.append(Claimed(
-                organisation_id=delivery.organisation_id, delivery_id=delivery.id, lease_id=delivery.lease_id,
-                attempt=delivery.attempts, event_id=delivery.event_id, url=subscription.url, secret=secret,
-                body=event_body(delivery.event),
-            ))
+            sends.append(
+                Claimed(
+                    organisation_id=delivery.organisation_id,
+                    delivery_id=delivery.id,
+                    lease_id=delivery.lease_id,
+                    attempt=delivery.attempts,
+                    event_id=delivery.event_id,
+                    url=subscription.url,
+                    secret=secret,
+                    body=event_body(delivery.event),
+                )
+            )
     return ClaimedBatch(sends=sends, settled=settled)
 
 
@@ -227,7 +234,9 @@ def deliver_due(database: Database, options: DeliveryOptions) -> int:
     timeout = options.timeout.total_seconds()
     with (
         httpx.Client(
-            timeout=timeout, follow_redirects=False, trust_env=options.trust_env,
+            timeout=timeout,
+            follow_redirects=False,
+            trust_env=options.trust_env,
             headers={"User-Agent": options.user_agent},
         ) as client,
         ThreadPoolExecutor(max_workers=len(batch.sends), thread_name_prefix="esign-webhook") as pool,

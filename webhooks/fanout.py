@@ -53,11 +53,18 @@ def fan_out(session: Session, events: Sequence[tuple[Emitted, str | None]]) -> i
                 else any(matches(p, event.type) for p in subscription.event_types)
             )
             if wanted:
-                rows.append({
-                    "organisation_id": event.organisation_id, "id": new_id(), "subscription_id": subscription.id,
-                    "event_id": event.id, "status": DeliveryStatus.PENDING.value, "attempts": 0,
-                    "next_attempt_at": stamp, "created_at": stamp,
-                })
+                rows.append(
+                    {
+                        "organisation_id": event.organisation_id,
+                        "id": new_id(),
+                        "subscription_id": subscription.id,
+                        "event_id": event.id,
+                        "status": DeliveryStatus.PENDING.value,
+                        "attempts": 0,
+                        "next_attempt_at": stamp,
+                        "created_at": stamp,
+                    }
+                )
     if rows:
         session.execute(insert(table_of(WebhookDelivery)), rows)
     return len(rows)
@@ -75,8 +82,13 @@ def fan_out_selected(events: CTE, *, event_type: str, stamp: datetime) -> Insert
     return insert(table).from_select(
         ["organisation_id", "id", "subscription_id", "event_id", "status", "attempts", "next_attempt_at", "created_at"],
         select(
-            events.c.organisation_id, func.gen_random_uuid().cast(String), subscriptions.c.id, events.c.id,
-            literal(DeliveryStatus.PENDING.value, String), literal(0), literal(stamp, table.c.created_at.type),
+            events.c.organisation_id,
+            func.gen_random_uuid().cast(String),
+            subscriptions.c.id,
+            events.c.id,
+            literal(DeliveryStatus.PENDING.value, String),
+            literal(0),
+            literal(stamp, table.c.created_at.type),
             literal(stamp, table.c.created_at.type),
         )
         .join(subscriptions, subscriptions.c.organisation_id == events.c.organisation_id)

@@ -59,14 +59,23 @@ def create_subscription(
         raise InvalidWebhook(f"an organisation has at most {MAX_ACTIVE_SUBSCRIPTIONS} active subscriptions")
     secret = new_secret()
     subscription = WebhookSubscription(
-        organisation_id=organisation_id, id=new_id(), url=url, event_types=patterns, active=True,
-        created_by=actor.label, created_at=now(),
+        organisation_id=organisation_id,
+        id=new_id(),
+        url=url,
+        event_types=patterns,
+        active=True,
+        created_by=actor.label,
+        created_at=now(),
     )
     subscription.encrypted_secret = cipher.encrypt(secret, context=secret_context(organisation_id, subscription.id))
     session.add(subscription)
     session.flush()
     audit.append(
-        session, actor=actor, action="webhook.created", subject=f"webhook:{subscription.id}", chain=organisation_id,
+        session,
+        actor=actor,
+        action="webhook.created",
+        subject=f"webhook:{subscription.id}",
+        chain=organisation_id,
         payload={"url": url, "event_types": patterns},
     )
     return CreatedSubscription(subscription=subscription, secret=secret)
@@ -83,7 +92,10 @@ def list_subscriptions(session: Session, *, actor: Actor) -> list[WebhookSubscri
 
 def get_subscription(session: Session, *, actor: Actor, subscription_id: str) -> WebhookSubscription:
     return get_scoped(
-        session, WebhookSubscription, scope=actor, id=(actor.organisation_id, subscription_id),
+        session,
+        WebhookSubscription,
+        scope=actor,
+        id=(actor.organisation_id, subscription_id),
         what="webhook subscription",
     )
 
@@ -98,7 +110,10 @@ def disable_subscription(session: Session, *, actor: Actor, subscription_id: str
     subscription.disabled_at = now()
     session.flush()
     audit.append(
-        session, actor=actor, action="webhook.disabled", subject=f"webhook:{subscription.id}",
+        session,
+        actor=actor,
+        action="webhook.disabled",
+        subject=f"webhook:{subscription.id}",
         chain=actor.organisation_id,
     )
     return subscription
@@ -154,7 +169,11 @@ def redeliver(session: Session, *, actor: Actor, subscription_id: str, delivery_
     delivery.lease_id = None
     session.flush()
     audit.append(
-        session, actor=actor, action="webhook.redelivered", subject=f"webhook:{subscription_id}", chain=organisation_id,
+        session,
+        actor=actor,
+        action="webhook.redelivered",
+        subject=f"webhook:{subscription_id}",
+        chain=organisation_id,
         payload={"delivery_id": delivery.id, "event_id": delivery.event_id},
     )
     return delivery
@@ -167,8 +186,12 @@ def send_test(session: Session, *, actor: Actor, subscription_id: str) -> Webhoo
     if not subscription.active:
         raise SubscriptionDisabled("the subscription is disabled")
     event = outbox.emit(
-        session, organisation_id=organisation_id, type=TEST_EVENT, subject=f"webhook:{subscription.id}",
-        payload={"subscription_id": subscription.id, "requested_by": actor.label}, subscription_id=subscription.id,
+        session,
+        organisation_id=organisation_id,
+        type=TEST_EVENT,
+        subject=f"webhook:{subscription.id}",
+        payload={"subscription_id": subscription.id, "requested_by": actor.label},
+        subscription_id=subscription.id,
     )
     return session.scalars(
         select(WebhookDelivery)

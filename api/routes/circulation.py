@@ -31,7 +31,7 @@ from api.schemas import (
     WorkingDayOut,
 )
 from documents import revisions
-from documents.circulation import calendar, flows, inbox, stats, templates, timeline
+from documents.circulation import actions, calendar, flows, inbox, starting, stats, templates, timeline
 from documents.circulation.model import Assignee, Outcome, RouteDefinition
 from documents.records import Direction
 from esign.db import Database
@@ -52,9 +52,11 @@ def _definition(raw: dict[str, object]) -> RouteDefinition:
         raise InvalidInput(f"definition: {problems}") from None
 
 
-def _services(request: Request, session: Session, settings: Settings, policy: Policy) -> flows.Services:
-    return flows.Services(
-        blobs=get_blobs(request), pki=authorities.load(session, settings), settings=settings,
+def _services(request: Request, session: Session, settings: Settings, policy: Policy) -> actions.Services:
+    return actions.Services(
+        blobs=get_blobs(request),
+        pki=authorities.load(session, settings),
+        settings=settings,
         trust=policy.trust(session),
     )
 
@@ -69,60 +71,106 @@ def my_inbox(
 
 
 def _act(
-    request: Request, actor: Actor, database: Database, settings: Settings, policy: Policy, step_id: str,
-    action: flows.Action, key: str | None, body: BaseModel,
+    request: Request,
+    actor: Actor,
+    database: Database,
+    settings: Settings,
+    policy: Policy,
+    step_id: str,
+    action: actions.Action,
+    key: str | None,
+    body: BaseModel,
 ) -> Response:
     def act(session: Session) -> StepOut:
         services = _services(request, session, settings, policy)
-        return StepOut.model_validate(flows.act(session, actor=actor, services=services, step_id=step_id, action=action))
+        return StepOut.model_validate(
+            flows.act(session, actor=actor, services=services, step_id=step_id, action=action)
+        )
 
     return once(
-        database, actor=actor, key=key, operation=f"step.{action.outcome.value}:{step_id}", request=body,
+        database,
+        actor=actor,
+        key=key,
+        operation=f"step.{action.outcome.value}:{step_id}",
+        request=body,
         authorise=lambda session: flows.authorise(session, actor=actor, step_id=step_id),
-        model=StepOut, create=act, status=200,
+        model=StepOut,
+        create=act,
+        status=200,
     )
 
 
 @router.post(
-    "/steps/{step_id}/approve", response_model=StepOut,
+    "/steps/{step_id}/approve",
+    response_model=StepOut,
     summary="Approve: complete the step (signing, numbering, sealing or dispatching as its kind needs)",
 )
 def approve(
-    step_id: str, body: StepActionIn, request: Request, actor: ActorOf, database: DatabaseDep, settings: SettingsDep,
-    policy: PolicyDep, key: IdempotencyKey = None,
+    step_id: str,
+    body: StepActionIn,
+    request: Request,
+    actor: ActorOf,
+    database: DatabaseDep,
+    settings: SettingsDep,
+    policy: PolicyDep,
+    key: IdempotencyKey = None,
 ) -> Response:
-    action = flows.Action(
-        outcome=Outcome.APPROVE, opinion=body.opinion, credential_id=body.credential_id, pin=body.pin,
-        session_secret=body.session, level=PadesLevel(body.level), recipients=tuple(body.recipients),
-        handlers=tuple(Assignee(**h.model_dump()) for h in body.handlers), override_reason=body.override_reason,
+    action = actions.Action(
+        outcome=Outcome.APPROVE,
+        opinion=body.opinion,
+        credential_id=body.credential_id,
+        pin=body.pin,
+        session_secret=body.session,
+        level=PadesLevel(body.level),
+        recipients=tuple(body.recipients),
+        handlers=tuple(Assignee(**h.model_dump()) for h in body.handlers),
+        override_reason=body.override_reason,
     )
     return _act(request, actor, database, settings, policy, step_id, action, key, body)
 
 
 @router.post("/steps/{step_id}/comment", response_model=StepOut, summary="Complete the step with comments only")
 def comment(
-    step_id: str, body: StepActionIn, request: Request, actor: ActorOf, database: DatabaseDep, settings: SettingsDep,
-    policy: PolicyDep, key: IdempotencyKey = None,
+    step_id: str,
+    body: StepActionIn,
+    request: Request,
+    actor: ActorOf,
+    database: DatabaseDep,
+    settings: SettingsDep,
+    policy: PolicyDep,
+    key: IdempotencyKey = None,
 ) -> Response:
-    action = flows.Action(outcome=Outcome.COMMENT, opinion=body.opinion)
+    action = actions.Action(outcome=Outcome.COMMENT, opinion=body.opinion)
     return _act(request, actor, database, settings, policy, step_id, action, key, body)
 
 
 @router.post("/steps/{step_id}/return", response_model=StepOut, summary="Return the document to an earlier stage")
 def return_(
-    step_id: str, body: ReturnIn, request: Request, actor: ActorOf, database: DatabaseDep, settings: SettingsDep,
-    policy: PolicyDep, key: IdempotencyKey = None,
+    step_id: str,
+    body: ReturnIn,
+    request: Request,
+    actor: ActorOf,
+    database: DatabaseDep,
+    settings: SettingsDep,
+    policy: PolicyDep,
+    key: IdempotencyKey = None,
 ) -> Response:
-    action = flows.Action(outcome=Outcome.RETURN, opinion=body.opinion, return_to_stage=body.to_stage)
+    action = actions.Action(outcome=Outcome.RETURN, opinion=body.opinion, return_to_stage=body.to_stage)
     return _act(request, actor, database, settings, policy, step_id, action, key, body)
 
 
 @router.post("/steps/{step_id}/delegate", response_model=StepOut, summary="Hand the step to another official")
 def delegate(
-    step_id: str, body: DelegateIn, request: Request, actor: ActorOf, database: DatabaseDep, settings: SettingsDep,
-    policy: PolicyDep, key: IdempotencyKey = None,
+    step_id: str,
+    body: DelegateIn,
+    request: Request,
+    actor: ActorOf,
+    database: DatabaseDep,
+    settings: SettingsDep,
+    policy: PolicyDep,
+    key: IdempotencyKey = None,
 ) -> Response:
-    action = flows.Action(outcome=Outcome.DELEGATE, opinion=body.opinion, delegate_to=body.official_id)
+    action = actions.Action(outcome=Outcome.DELEGATE, opinion=body.opinion, delegate_to=body.official_id)
     return _act(request, actor, database, settings, policy, step_id, action, key, body)
 
 
@@ -130,24 +178,39 @@ def delegate(
     "/steps/{step_id}/reroute", response_model=StepOut, summary="Send a misdirected step to the right department (回流)"
 )
 def reroute(
-    step_id: str, body: RerouteIn, request: Request, actor: ActorOf, database: DatabaseDep, settings: SettingsDep,
-    policy: PolicyDep, key: IdempotencyKey = None,
+    step_id: str,
+    body: RerouteIn,
+    request: Request,
+    actor: ActorOf,
+    database: DatabaseDep,
+    settings: SettingsDep,
+    policy: PolicyDep,
+    key: IdempotencyKey = None,
 ) -> Response:
-    action = flows.Action(outcome=Outcome.REROUTE, opinion=body.opinion, reroute_to=body.department_id)
+    action = actions.Action(outcome=Outcome.REROUTE, opinion=body.opinion, reroute_to=body.department_id)
     return _act(request, actor, database, settings, policy, step_id, action, key, body)
 
 
-@router.post("/documents/{document_id}/route", response_model=RouteOut, status_code=201, summary="Start the document's route")
+@router.post(
+    "/documents/{document_id}/route", response_model=RouteOut, status_code=201, summary="Start the document's route"
+)
 def start_route(
     document_id: str, body: RouteStartIn, actor: ActorOf, database: DatabaseDep, key: IdempotencyKey = None
 ) -> Response:
     definition = _definition(body.definition) if body.definition is not None else None
     return once(
-        database, actor=actor, key=key, operation=f"route.start:{document_id}", request=body, model=RouteOut,
+        database,
+        actor=actor,
+        key=key,
+        operation=f"route.start:{document_id}",
+        request=body,
+        model=RouteOut,
         authorise=lambda session: revisions.get_document(session, actor=actor, document_id=document_id),
-        create=lambda session: RouteOut.model_validate(flows.start(
-            session, actor=actor, document_id=document_id, template_id=body.template_id, definition=definition
-        )),
+        create=lambda session: RouteOut.model_validate(
+            starting.start(
+                session, actor=actor, document_id=document_id, template_id=body.template_id, definition=definition
+            )
+        ),
     )
 
 
@@ -160,17 +223,33 @@ def document_timeline(document_id: str, actor: ActorOf, database: DatabaseDep) -
 @router.get("/route-templates", response_model=list[TemplateOut])
 def list_templates(actor: ActorOf, database: DatabaseDep, include_retired: bool = False) -> list[TemplateOut]:
     with database.transaction() as session:
-        return [TemplateOut.model_validate(t) for t in templates.listing(session, actor=actor, include_retired=include_retired)]
+        return [
+            TemplateOut.model_validate(t)
+            for t in templates.listing(session, actor=actor, include_retired=include_retired)
+        ]
 
 
-@router.post("/route-templates", response_model=TemplateOut, status_code=201, summary="Save a template (a new version if the name exists)")
+@router.post(
+    "/route-templates",
+    response_model=TemplateOut,
+    status_code=201,
+    summary="Save a template (a new version if the name exists)",
+)
 def save_template(body: TemplateIn, actor: AdminOf, database: DatabaseDep, key: IdempotencyKey = None) -> Response:
     definition = _definition(body.definition)
     return once(
-        database, actor=actor, key=key, operation="route_template.save", request=body, model=TemplateOut, authorise=None,
-        create=lambda session: TemplateOut.model_validate(templates.save(
-            session, actor=actor, name=body.name, direction=Direction(body.direction), definition=definition
-        )),
+        database,
+        actor=actor,
+        key=key,
+        operation="route_template.save",
+        request=body,
+        model=TemplateOut,
+        authorise=None,
+        create=lambda session: TemplateOut.model_validate(
+            templates.save(
+                session, actor=actor, name=body.name, direction=Direction(body.direction), definition=definition
+            )
+        ),
     )
 
 
@@ -189,32 +268,50 @@ def retire_template(template_id: str, actor: AdminOf, database: DatabaseDep) -> 
 @router.get("/calendar/overrides", response_model=list[OverrideOut])
 def list_overrides(actor: ActorOf, database: DatabaseDep) -> list[OverrideOut]:
     with database.transaction() as session:
-        return [OverrideOut.model_validate(o) for o in calendar.list_overrides(session, organisation_id=actor.organisation_id)]
+        return [
+            OverrideOut.model_validate(o)
+            for o in calendar.list_overrides(session, organisation_id=actor.organisation_id)
+        ]
 
 
-@router.post("/calendar/overrides", response_model=OverrideOut, summary="Declare a day off or a working day for the organisation")
+@router.post(
+    "/calendar/overrides", response_model=OverrideOut, summary="Declare a day off or a working day for the organisation"
+)
 def set_override(body: OverrideIn, actor: AdminOf, database: DatabaseDep) -> OverrideOut:
     with database.transaction() as session:
-        return OverrideOut.model_validate(calendar.set_override(session, actor=actor, day=body.day, working=body.working, note=body.note))
-
-
-@router.get("/calendar/{day}", response_model=WorkingDayOut, summary="Whether a day is a working day for the organisation")
-def working_day(day: date, actor: ActorOf, database: DatabaseDep) -> WorkingDayOut:
-    with database.transaction() as session:
-        return WorkingDayOut(day=day, working=calendar.load(session, organisation_id=actor.organisation_id).is_working_day(day))
+        return OverrideOut.model_validate(
+            calendar.set_override(session, actor=actor, day=body.day, working=body.working, note=body.note)
+        )
 
 
 @router.get(
-    "/stats/departments", summary="Per-department figures for a period; `format=csv` for a CSV export",
+    "/calendar/{day}", response_model=WorkingDayOut, summary="Whether a day is a working day for the organisation"
+)
+def working_day(day: date, actor: ActorOf, database: DatabaseDep) -> WorkingDayOut:
+    with database.transaction() as session:
+        return WorkingDayOut(
+            day=day, working=calendar.load(session, organisation_id=actor.organisation_id).is_working_day(day)
+        )
+
+
+@router.get(
+    "/stats/departments",
+    summary="Per-department figures for a period; `format=csv` for a CSV export",
     responses={200: {"content": {"application/json": {}, "text/csv": {}}}},
 )
 def department_stats(
-    actor: ActorOf, database: DatabaseDep, from_: Annotated[date, Query(alias="from")], to: date,
+    actor: ActorOf,
+    database: DatabaseDep,
+    from_: Annotated[date, Query(alias="from")],
+    to: date,
     format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
 ) -> Response:
     with database.transaction() as session:
         rows = stats.departments(session, actor=actor, start=from_, end=to)
     if format == "csv":
-        return Response(stats.as_csv(rows), media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="departments-{from_}-{to}.csv"'})
+        return Response(
+            stats.as_csv(rows),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="departments-{from_}-{to}.csv"'},
+        )
     return Response(json.dumps([asdict(r) for r in rows], ensure_ascii=False), media_type="application/json")

@@ -47,7 +47,9 @@ def _out(session: Session, credential: Credential, pki: Pki) -> CredentialOut:
 
 
 @router.post(
-    "/credentials", response_model=CredentialOut, status_code=status.HTTP_201_CREATED,
+    "/credentials",
+    response_model=CredentialOut,
+    status_code=status.HTTP_201_CREATED,
     summary="Enrol a key and certificate: your own signing credential, or (as seal custodian) the seal",
 )
 def enrol(
@@ -56,14 +58,26 @@ def enrol(
     def create(session: Session) -> CredentialOut:
         pki = authorities.load(session, settings)
         credential = credentials.enrol(
-            session, actor=actor, pki=pki, settings=settings, purpose=Purpose(body.purpose), pin=body.pin,
-            storage=Storage(body.storage), token_label=body.token_label,
+            session,
+            actor=actor,
+            pki=pki,
+            settings=settings,
+            purpose=Purpose(body.purpose),
+            pin=body.pin,
+            storage=Storage(body.storage),
+            token_label=body.token_label,
         )
         return _out(session, credential, pki)
 
     return once(
-        database, actor=actor, key=key, operation="credential.enrol", request=body, model=CredentialOut,
-        authorise=None, create=create,
+        database,
+        actor=actor,
+        key=key,
+        operation="credential.enrol",
+        request=body,
+        model=CredentialOut,
+        authorise=None,
+        create=create,
     )
 
 
@@ -100,38 +114,64 @@ def unlock(credential_id: str, actor: AdminOf, database: DatabaseDep, settings: 
 
 
 @router.post(
-    "/credentials/{credential_id}/sessions", response_model=SessionOut, status_code=status.HTTP_201_CREATED,
+    "/credentials/{credential_id}/sessions",
+    response_model=SessionOut,
+    status_code=status.HTTP_201_CREATED,
     summary="Unlock once for a batch: a signing session good for N signatures or T seconds",
 )
 def open_session(
-    credential_id: str, body: SessionIn, actor: SignerOf, database: DatabaseDep, settings: SettingsDep, cipher: CipherDep,
+    credential_id: str,
+    body: SessionIn,
+    actor: SignerOf,
+    database: DatabaseDep,
+    settings: SettingsDep,
+    cipher: CipherDep,
     key: IdempotencyKey = None,
 ) -> Response:
     def create(session: Session) -> SessionOut:
         opened = custody.open_session(
-            session, actor=actor, credential_id=credential_id, pin=body.pin,
+            session,
+            actor=actor,
+            credential_id=credential_id,
+            pin=body.pin,
             pki=authorities.load(session, settings),
-            max_signatures=body.max_signatures, ttl=timedelta(seconds=body.ttl_seconds),
+            max_signatures=body.max_signatures,
+            ttl=timedelta(seconds=body.ttl_seconds),
         )
         return SessionOut(
             id=opened.id, session=opened.secret, expires_at=opened.expires_at, signatures_left=opened.signatures_left
         )
 
     return once(
-        database, actor=actor, key=key, operation=f"session.open:{credential_id}", request=f"{body.max_signatures}/{body.ttl_seconds}",
-        model=SessionOut, create=create, sealed=cipher,
+        database,
+        actor=actor,
+        key=key,
+        operation=f"session.open:{credential_id}",
+        request=f"{body.max_signatures}/{body.ttl_seconds}",
+        model=SessionOut,
+        create=create,
+        sealed=cipher,
         authorise=lambda session: credentials.require_use(session, actor=actor, credential_id=credential_id),
     )
 
 
 @router.post("/certificates/{serial}/revoke", response_model=RevocationOut, summary="Revoke a certificate now")
-def revoke(serial: str, body: RevocationIn, actor: AdminOf, database: DatabaseDep, key: IdempotencyKey = None) -> Response:
+def revoke(
+    serial: str, body: RevocationIn, actor: AdminOf, database: DatabaseDep, key: IdempotencyKey = None
+) -> Response:
     def create(session: Session) -> RevocationOut:
         issued = certificates.revoke(session, serial=serial, reason=body.reason, actor=actor)
         assert issued.revoked_at is not None and issued.revocation_reason is not None
         return RevocationOut(serial=issued.serial, revoked_at=issued.revoked_at, reason=issued.revocation_reason)
 
     return once(
-        database, actor=actor, key=key, operation=f"certificate.revoke:{serial}", request=body, model=RevocationOut,
-        authorise=None, create=create, status=200,
+        database,
+        actor=actor,
+        key=key,
+        operation=f"certificate.revoke:{serial}",
+        request=body,
+        model=RevocationOut,
+        authorise=None,
+        create=create,
+        status=200,
     )

@@ -31,12 +31,22 @@ from keys import authorities
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
 
+
 def document_out(document: Document) -> DocumentOut:
     return DocumentOut(
-        id=document.id, organisation_id=document.organisation_id, kind=document.kind, direction=document.direction,
-        title=document.title, number=document.number, secrecy=document.secrecy, urgency=document.urgency,
-        state=DocumentState(document.state), revisions=document.revision_count, created_by=document.created_by,
-        created_at=document.created_at, updated_at=document.updated_at,
+        id=document.id,
+        organisation_id=document.organisation_id,
+        kind=document.kind,
+        direction=document.direction,
+        title=document.title,
+        number=document.number,
+        secrecy=document.secrecy,
+        urgency=document.urgency,
+        state=DocumentState(document.state),
+        revisions=document.revision_count,
+        created_by=document.created_by,
+        created_at=document.created_at,
+        updated_at=document.updated_at,
     )
 
 
@@ -64,7 +74,7 @@ def _content(raw: bytes) -> tuple[DocumentContent, str | None]:
     "",
     summary="Create a document from structured content (rendered per GB/T 9704) or an uploaded PDF",
     description=(
-        "`application/json`: `{\"content\": {...}}`, laid out per GB/T 9704-2012 as PDF/A-2b. "
+        '`application/json`: `{"content": {...}}`, laid out per GB/T 9704-2012 as PDF/A-2b. '
         "`multipart/form-data`: `file` (a PDF; its signatures are verified and the report kept), and optional "
         "`title`, `kind` (notice, request, report, reply, letter, minutes) and `direction` (outgoing, incoming). "
         "Either form takes `route_template_id`: the document then starts on that route in the same transaction. "
@@ -106,7 +116,11 @@ def _content(raw: bytes) -> tuple[DocumentContent, str | None]:
     },
 )
 async def create(
-    request: Request, actor: ActorOf, database: DatabaseDep, settings: SettingsDep, policy: PolicyDep,
+    request: Request,
+    actor: ActorOf,
+    database: DatabaseDep,
+    settings: SettingsDep,
+    policy: PolicyDep,
     key: IdempotencyKey = None,
 ) -> Response:
     blobs = get_blobs(request)
@@ -130,22 +144,45 @@ async def create(
         fingerprint = idempotency.fingerprint("upload", data, title or "", kind.value, direction.value, template or "")
 
         def create(session: Session) -> DocumentOut:
-            return document_out(intake.from_upload(
-                session, actor=actor, blobs=blobs, trust=policy.trust(session), data=data, title=title, kind=kind,
-                direction=direction, route_template_id=template,
-            ))
+            return document_out(
+                intake.from_upload(
+                    session,
+                    actor=actor,
+                    blobs=blobs,
+                    trust=policy.trust(session),
+                    data=data,
+                    title=title,
+                    kind=kind,
+                    direction=direction,
+                    route_template_id=template,
+                )
+            )
     else:
         content, template = _content(await request.body())
         fingerprint = idempotency.fingerprint("content", content.model_dump_json(), template or "")
 
         def create(session: Session) -> DocumentOut:
-            return document_out(intake.from_content(
-                session, actor=actor, blobs=blobs, settings=settings, content=content, route_template_id=template,
-            ))
+            return document_out(
+                intake.from_content(
+                    session,
+                    actor=actor,
+                    blobs=blobs,
+                    settings=settings,
+                    content=content,
+                    route_template_id=template,
+                )
+            )
 
     return await run_in_threadpool(
-        once, database, actor=actor, key=key, operation="document.create", request=fingerprint,
-        authorise=lambda session: intake.authorise(actor), create=create, model=DocumentOut,
+        once,
+        database,
+        actor=actor,
+        key=key,
+        operation="document.create",
+        request=fingerprint,
+        authorise=lambda session: intake.authorise(actor),
+        create=create,
+        model=DocumentOut,
     )
 
 
@@ -158,10 +195,7 @@ def get_document(document_id: str, actor: ActorOf, database: DatabaseDep) -> Doc
 @router.get("/{document_id}/revisions", response_model=list[RevisionOut])
 def list_revisions(document_id: str, actor: ActorOf, database: DatabaseDep) -> list[RevisionOut]:
     with database.transaction() as session:
-        return [
-            RevisionOut.model_validate(r)
-            for r in revisions.listing(session, actor=actor, document_id=document_id)
-        ]
+        return [RevisionOut.model_validate(r) for r in revisions.listing(session, actor=actor, document_id=document_id)]
 
 
 def _pdf(request: Request, session: Session, actor: Actor, document_id: str, seq: int | None) -> Response:
@@ -186,7 +220,8 @@ def revision_pdf(document_id: str, seq: int, request: Request, actor: ActorOf, d
 
 
 @router.get(
-    "/{document_id}/verification", response_model=VerificationReport,
+    "/{document_id}/verification",
+    response_model=VerificationReport,
     summary="The verification report of the current PDF",
 )
 def verification(
@@ -200,29 +235,51 @@ def verification(
 
 
 @router.post(
-    "/{document_id}/register", response_model=DocumentOut, summary="Register and number (登记编号)",
+    "/{document_id}/register",
+    response_model=DocumentOut,
+    summary="Register and number (登记编号)",
     description="With `Idempotency-Key`, a retry gets the first answer again and numbers nothing.",
 )
 def register(
-    document_id: str, request: Request, actor: ActorOf, database: DatabaseDep, settings: SettingsDep,
+    document_id: str,
+    request: Request,
+    actor: ActorOf,
+    database: DatabaseDep,
+    settings: SettingsDep,
     key: IdempotencyKey = None,
 ) -> Response:
     blobs: BlobStore = get_blobs(request)
     return once(
-        database, actor=actor, key=key, operation=f"document.register:{document_id}", request=None,
+        database,
+        actor=actor,
+        key=key,
+        operation=f"document.register:{document_id}",
+        request=None,
         authorise=lambda session: numbering.authorise(session, actor=actor, document_id=document_id),
-        create=lambda session: document_out(numbering.register(
-            session, actor=actor, blobs=blobs, pki=authorities.load(session, settings), settings=settings,
-            document_id=document_id,
-        )),
-        model=DocumentOut, status=200,
+        create=lambda session: document_out(
+            numbering.register(
+                session,
+                actor=actor,
+                blobs=blobs,
+                pki=authorities.load(session, settings),
+                settings=settings,
+                document_id=document_id,
+            )
+        ),
+        model=DocumentOut,
+        status=200,
     )
 
 
 @router.post("/{document_id}/sign", response_model=RevisionOut, summary="Sign or seal the current PDF")
 def sign(
-    document_id: str, body: DocumentSignIn, request: Request, actor: SignerOf, database: DatabaseDep,
-    settings: SettingsDep, key: IdempotencyKey = None,
+    document_id: str,
+    body: DocumentSignIn,
+    request: Request,
+    actor: SignerOf,
+    database: DatabaseDep,
+    settings: SettingsDep,
+    key: IdempotencyKey = None,
 ) -> Response:
     if (body.pin is None) == (body.session is None):
         raise InvalidInput("give either pin or session")
@@ -230,16 +287,32 @@ def sign(
 
     def create(session: Session) -> RevisionOut:
         revision = signing.sign_document(
-            session, actor=actor, blobs=get_blobs(request), pki=authorities.load(session, settings), settings=settings,
-            document_id=document_id, credential_id=body.credential_id, pin=body.pin, session_secret=body.session,
-            level=PadesLevel(body.level), reason=body.reason, page=page, box=box,
+            session,
+            actor=actor,
+            blobs=get_blobs(request),
+            pki=authorities.load(session, settings),
+            settings=settings,
+            document_id=document_id,
+            credential_id=body.credential_id,
+            pin=body.pin,
+            session_secret=body.session,
+            level=PadesLevel(body.level),
+            reason=body.reason,
+            page=page,
+            box=box,
         )
         return RevisionOut.model_validate(revision)
 
     return once(
-        database, actor=actor, key=key, operation=f"document.sign:{document_id}", request=body, model=RevisionOut,
+        database,
+        actor=actor,
+        key=key,
+        operation=f"document.sign:{document_id}",
+        request=body,
+        model=RevisionOut,
         authorise=lambda session: signing.authorise(
             session, actor=actor, document_id=document_id, credential_id=body.credential_id
         ),
-        create=create, status=200,
+        create=create,
+        status=200,
     )

@@ -29,7 +29,8 @@ def organisation(actor: ActorOf, database: DatabaseDep) -> OrganisationOut:
 
 
 @router.get(
-    "/organisations", response_model=list[DirectoryEntryOut],
+    "/organisations",
+    response_model=list[DirectoryEntryOut],
     summary="The directory of organisations, to address a dispatch",
 )
 def directory(actor: ActorOf, database: DatabaseDep) -> list[DirectoryEntryOut]:
@@ -44,17 +45,29 @@ def list_departments(actor: ActorOf, database: DatabaseDep) -> list[DepartmentOu
 
 
 @router.post("/departments", response_model=DepartmentOut, status_code=status.HTTP_201_CREATED)
-def create_department(body: DepartmentIn, actor: AdminOf, database: DatabaseDep, key: IdempotencyKey = None) -> Response:
+def create_department(
+    body: DepartmentIn, actor: AdminOf, database: DatabaseDep, key: IdempotencyKey = None
+) -> Response:
     return once(
-        database, actor=actor, key=key, operation="department.create", request=body, model=DepartmentOut, authorise=None,
-        create=lambda session: DepartmentOut.model_validate(identities.create_department(session, actor=actor, name=body.name)),
+        database,
+        actor=actor,
+        key=key,
+        operation="department.create",
+        request=body,
+        model=DepartmentOut,
+        authorise=None,
+        create=lambda session: DepartmentOut.model_validate(
+            identities.create_department(session, actor=actor, name=body.name)
+        ),
     )
 
 
 @router.post("/departments/{department_id}/disable", response_model=DepartmentOut)
 def disable_department(department_id: str, actor: AdminOf, database: DatabaseDep) -> DepartmentOut:
     with database.transaction() as session:
-        department = identities.set_department_disabled(session, actor=actor, department_id=department_id, disabled=True)
+        department = identities.set_department_disabled(
+            session, actor=actor, department_id=department_id, disabled=True
+        )
         return DepartmentOut.model_validate(department)
 
 
@@ -68,10 +81,18 @@ def list_officials(actor: ActorOf, database: DatabaseDep, department_id: str | N
 @router.post("/officials", response_model=OfficialOut, status_code=status.HTTP_201_CREATED)
 def create_official(body: OfficialIn, actor: AdminOf, database: DatabaseDep, key: IdempotencyKey = None) -> Response:
     return once(
-        database, actor=actor, key=key, operation="official.create", request=body, model=OfficialOut, authorise=None,
-        create=lambda session: OfficialOut.model_validate(identities.create_official(
-            session, actor=actor, department_id=body.department_id, name=body.name, roles=body.roles
-        )),
+        database,
+        actor=actor,
+        key=key,
+        operation="official.create",
+        request=body,
+        model=OfficialOut,
+        authorise=None,
+        create=lambda session: OfficialOut.model_validate(
+            identities.create_official(
+                session, actor=actor, department_id=body.department_id, name=body.name, roles=body.roles
+            )
+        ),
     )
 
 
@@ -90,7 +111,9 @@ def disable_official(official_id: str, actor: AdminOf, database: DatabaseDep) ->
 
 
 @router.post(
-    "/tokens", response_model=TokenOut, status_code=status.HTTP_201_CREATED,
+    "/tokens",
+    response_model=TokenOut,
+    status_code=status.HTTP_201_CREATED,
     summary="A token for an external system of the organisation",
 )
 def create_system_token(
@@ -103,8 +126,15 @@ def create_system_token(
         return TokenOut(id=issued.id, token=issued.token, expires_at=issued.expires_at)
 
     return once(
-        database, actor=actor, key=key, operation="token.create", request=body, model=TokenOut, create=create,
-        sealed=cipher, authorise=None,
+        database,
+        actor=actor,
+        key=key,
+        operation="token.create",
+        request=body,
+        model=TokenOut,
+        create=create,
+        sealed=cipher,
+        authorise=None,
     )
 
 

@@ -57,7 +57,9 @@ def root_crl(database: DatabaseDep, settings: SettingsDep) -> Response:
 
 def _ocsp(request_der: bytes, database: DatabaseDep, settings: SettingsDep) -> Response:
     with database.transaction() as session:
-        answer = certificates.ocsp(session, pki=authorities.load(session, settings), settings=settings, request=request_der)
+        answer = certificates.ocsp(
+            session, pki=authorities.load(session, settings), settings=settings, request=request_der
+        )
     return Response(answer, media_type=OCSP_RESPONSE, headers=_NO_STORE)
 
 

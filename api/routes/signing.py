@@ -62,7 +62,13 @@ def sign(
         pki = authorities.load(db, settings)
         if session is not None:
             signed = signing.with_session(
-                db, actor=actor, pki=pki, settings=settings, credential_id=credential_id, secret=session, request=request
+                db,
+                actor=actor,
+                pki=pki,
+                settings=settings,
+                credential_id=credential_id,
+                secret=session,
+                request=request,
             )
         else:
             assert pin is not None

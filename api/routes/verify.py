@@ -36,7 +36,9 @@ def verify(
     settings: SettingsDep,
     policy: PolicyDep,
     database: DatabaseDep,
-    extra_trust: Annotated[list[UploadFile] | None, File(alias="trust", description="Extra trust anchor certificates")] = None,
+    extra_trust: Annotated[
+        list[UploadFile] | None, File(alias="trust", description="Extra trust anchor certificates")
+    ] = None,
     accept: Annotated[str | None, Header()] = None,
 ) -> VerificationReport | Response:
     data = file.file.read(settings.max_upload_bytes + 1)

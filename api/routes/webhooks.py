@@ -17,7 +17,6 @@ from webhooks import DeliveryStatus, WebhookDelivery, WebhookSubscription
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
 
-
 def _utc(at: datetime) -> datetime:
     """Answers give times in UTC, on every database."""
     return at.astimezone(UTC)
@@ -29,7 +28,8 @@ Utc = Annotated[datetime, AfterValidator(_utc)]
 class WebhookIn(BaseModel):
     url: str = Field(min_length=1, max_length=webhooks.MAX_URL_LENGTH, description="http or https endpoint")
     event_types: list[str] = Field(
-        min_length=1, max_length=webhooks.MAX_PATTERNS,
+        min_length=1,
+        max_length=webhooks.MAX_PATTERNS,
         description="Dotted types (document.signed), prefixes (document.*) or * for every type",
         examples=[["document.*", "receipt.received"]],
     )
@@ -76,16 +76,25 @@ def _out(subscription: WebhookSubscription) -> WebhookOut:
 
 def _delivery_out(delivery: WebhookDelivery) -> DeliveryOut:
     return DeliveryOut(
-        id=delivery.id, subscription_id=delivery.subscription_id, event_id=delivery.event_id,
-        event_type=delivery.event.type, status=DeliveryStatus(delivery.status), attempts=delivery.attempts,
-        next_attempt_at=delivery.next_attempt_at, last_attempt_at=delivery.last_attempt_at,
-        last_status_code=delivery.last_status_code, last_error=delivery.last_error,
-        delivered_at=delivery.delivered_at, created_at=delivery.created_at,
+        id=delivery.id,
+        subscription_id=delivery.subscription_id,
+        event_id=delivery.event_id,
+        event_type=delivery.event.type,
+        status=DeliveryStatus(delivery.status),
+        attempts=delivery.attempts,
+        next_attempt_at=delivery.next_attempt_at,
+        last_attempt_at=delivery.last_attempt_at,
+        last_status_code=delivery.last_status_code,
+        last_error=delivery.last_error,
+        delivered_at=delivery.delivered_at,
+        created_at=delivery.created_at,
     )
 
 
 @router.post(
-    "", response_model=WebhookCreatedOut, status_code=status.HTTP_201_CREATED,
+    "",
+    response_model=WebhookCreatedOut,
+    status_code=status.HTTP_201_CREATED,
     summary="Subscribe an endpoint to events; the answer carries the signing secret, once",
     responses={200: {"description": "Replayed: the subscription an earlier request with this Idempotency-Key made"}},
 )
@@ -105,8 +114,16 @@ def create(
         return answer if age <= webhooks.SECRET_REPLAY_WINDOW else answer.model_copy(update={"secret": None})
 
     return once(
-        database, actor=actor, key=key, operation="webhook.create", request=body, authorise=None, create=create,
-        model=WebhookCreatedOut, sealed=cipher, on_replay=aged,
+        database,
+        actor=actor,
+        key=key,
+        operation="webhook.create",
+        request=body,
+        authorise=None,
+        create=create,
+        model=WebhookCreatedOut,
+        sealed=cipher,
+        on_replay=aged,
     )
 
 
@@ -119,9 +136,7 @@ def list_subscriptions(actor: AdminOf, database: DatabaseDep) -> list[WebhookOut
 @router.get("/{subscription_id}", response_model=WebhookOut)
 def get_subscription(subscription_id: str, actor: AdminOf, database: DatabaseDep) -> WebhookOut:
     with database.transaction() as session:
-        return _out(
-            webhooks.get_subscription(session, actor=actor, subscription_id=subscription_id)
-        )
+        return _out(webhooks.get_subscription(session, actor=actor, subscription_id=subscription_id))
 
 
 @router.post("/{subscription_id}/disable", response_model=WebhookOut, summary="Stop delivering to this endpoint")
@@ -133,31 +148,39 @@ def disable(subscription_id: str, actor: AdminOf, database: DatabaseDep) -> Webh
 
 @router.get("/{subscription_id}/deliveries", response_model=list[DeliveryOut], summary="The delivery log, newest first")
 def list_deliveries(
-    subscription_id: str, actor: AdminOf, database: DatabaseDep,
+    subscription_id: str,
+    actor: AdminOf,
+    database: DatabaseDep,
     status_filter: Annotated[DeliveryStatus | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[DeliveryOut]:
     with database.transaction() as session:
         found = webhooks.list_deliveries(
-            session, actor=actor, subscription_id=subscription_id, status=status_filter, limit=limit,
+            session,
+            actor=actor,
+            subscription_id=subscription_id,
+            status=status_filter,
+            limit=limit,
         )
         return [_delivery_out(d) for d in found]
 
 
 @router.post(
-    "/{subscription_id}/deliveries/{delivery_id}/redeliver", response_model=DeliveryOut,
-    status_code=status.HTTP_202_ACCEPTED, summary="Queue a dead or delivered delivery again, now",
+    "/{subscription_id}/deliveries/{delivery_id}/redeliver",
+    response_model=DeliveryOut,
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Queue a dead or delivered delivery again, now",
 )
 def redeliver(subscription_id: str, delivery_id: str, actor: AdminOf, database: DatabaseDep) -> DeliveryOut:
     with database.transaction() as session:
-        delivery = webhooks.redeliver(
-            session, actor=actor, subscription_id=subscription_id, delivery_id=delivery_id
-        )
+        delivery = webhooks.redeliver(session, actor=actor, subscription_id=subscription_id, delivery_id=delivery_id)
         return _delivery_out(delivery)
 
 
 @router.post(
-    "/{subscription_id}/test", response_model=DeliveryOut, status_code=status.HTTP_202_ACCEPTED,
+    "/{subscription_id}/test",
+    response_model=DeliveryOut,
+    status_code=status.HTTP_202_ACCEPTED,
     summary="Send a webhook.test event to this endpoint alone",
 )
 def send_test(subscription_id: str, actor: AdminOf, database: DatabaseDep) -> DeliveryOut:

@@ -31,13 +31,16 @@ async def main(api: str, token: str, pin: str, source: str, target: str) -> None
         session = CSCServiceSessionInfo(service_url=api, credential_id=credential_id, oauth_token=token)
         credential = await fetch_certs_in_csc_credential(http, session)
         request = {"credentialID": credential_id, "numSignatures": 1, "PIN": pin}
-        async with http.post(session.endpoint_url("credentials/authorize"), json=request, headers=headers,
-                             raise_for_status=True) as r:
+        async with http.post(
+            session.endpoint_url("credentials/authorize"), json=request, headers=headers, raise_for_status=True
+        ) as r:
             sad = CSCAuthorizationManager.parse_csc_auth_response(await r.json())
         signer = CSCSigner(http, PrefetchedSADAuthorizationManager(session, credential, sad))
         with open(source, "rb") as f:
             pdf = IncrementalPdfFileWriter(BytesIO(f.read()))
-        signed = await PdfSigner(PdfSignatureMetadata(field_name="CSC", md_algorithm="sha256"), signer).async_sign_pdf(pdf)
+        signed = await PdfSigner(PdfSignatureMetadata(field_name="CSC", md_algorithm="sha256"), signer).async_sign_pdf(
+            pdf
+        )
     with open(target, "wb") as f:
         f.write(signed.getvalue())
     print(f"signed {source} → {target} with credential {credential_id}")

@@ -39,6 +39,8 @@ def receive(body: bytes, headers: dict[str, str]) -> int:
     handle(event)  # your code: event["type"], event["subject"], event["data"]
     seen.add(event["id"])
     return 200
+
+
 # --- a small HTTP server around it ---
 
 
@@ -53,7 +55,7 @@ if __name__ == "__main__":
     SECRET = sys.argv[2]
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             self.send_response(receive(body, dict(self.headers)))
             self.end_headers()

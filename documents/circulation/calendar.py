@@ -46,7 +46,8 @@ GLOBAL = "all"
 
 @lru_cache(maxsize=64)
 def _official(year: int) -> holidays.HolidayBase:
-    return holidays.China(years=year)
+    calendar: holidays.HolidayBase = holidays.country_holidays("CN", years=year)
+    return calendar
 
 
 def official_working_day(day: date) -> bool:
@@ -98,12 +99,16 @@ def load(session: Session, *, organisation_id: str) -> WorkingCalendar:
     return WorkingCalendar(overrides=overrides)
 
 
-def set_override(session: Session, *, actor: Actor | None, day: date, working: bool, note: str = "", everyone: bool = False) -> CalendarOverride:
+def set_override(
+    session: Session, *, actor: Actor | None, day: date, working: bool, note: str = "", everyone: bool = False
+) -> CalendarOverride:
     """Declare ``day`` a working day or a day off: for the actor's organisation, or (operator) for everyone."""
     if actor is not None:
         actor.require_admin()
     scope = GLOBAL if everyone or actor is None else actor.organisation_id
-    existing = session.scalar(select(CalendarOverride).where(CalendarOverride.scope == scope, CalendarOverride.day == day))
+    existing = session.scalar(
+        select(CalendarOverride).where(CalendarOverride.scope == scope, CalendarOverride.day == day)
+    )
     if existing is None:
         existing = CalendarOverride(id=new_id(), scope=scope, day=day, working=working, note=note)
         session.add(existing)
@@ -111,8 +116,12 @@ def set_override(session: Session, *, actor: Actor | None, day: date, working: b
         existing.working, existing.note = working, note
     session.flush()
     audit.append(
-        session, actor=actor or Actor.operator(), action="calendar.override", subject=f"day:{day.isoformat()}",
-        chain=scope if scope != GLOBAL else "system", payload={"working": working, "note": note, "scope": scope},
+        session,
+        actor=actor or Actor.operator(),
+        action="calendar.override",
+        subject=f"day:{day.isoformat()}",
+        chain=scope if scope != GLOBAL else "system",
+        payload={"working": working, "note": note, "scope": scope},
     )
     return existing
 

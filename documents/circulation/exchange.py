@@ -41,7 +41,9 @@ def dispatch(
         raise InvalidDocument("a dispatch needs at least one recipient organisation")
     if len(set(recipients)) != len(recipients):
         raise InvalidDocument("a recipient organisation is listed twice")
-    already = set(session.scalars(select(Dispatch.recipient_organisation_id).where(Dispatch.document_id == document.id)))
+    already = set(
+        session.scalars(select(Dispatch.recipient_organisation_id).where(Dispatch.document_id == document.id))
+    )
     data = revisions.pdf(blobs, revisions.latest(session, document))
     report = verify(data, trust)
     incoming: list[Document] = []
@@ -72,39 +74,66 @@ def dispatch(
         session.add(arrived)
         session.flush()
         revisions.add(
-            session, blobs=blobs, document=arrived, data=data, reason=Reason.RECEIVED, actor=dispatcher,
-            detail={"from_organisation": document.organisation_id, "from_document": document.id,
-                    "sender_number": document.number, "verdict": report.verdict.value},
+            session,
+            blobs=blobs,
+            document=arrived,
+            data=data,
+            reason=Reason.RECEIVED,
+            actor=dispatcher,
+            detail={
+                "from_organisation": document.organisation_id,
+                "from_document": document.id,
+                "sender_number": document.number,
+                "verdict": report.verdict.value,
+            },
             verification=report.model_dump(mode="json"),
         )
-        session.add(Dispatch(
-            id=new_id(), organisation_id=document.organisation_id, document_id=document.id,
-            recipient_organisation_id=recipient.id, incoming_document_id=arrived.id,
-        ))
+        session.add(
+            Dispatch(
+                id=new_id(),
+                organisation_id=document.organisation_id,
+                document_id=document.id,
+                recipient_organisation_id=recipient.id,
+                incoming_document_id=arrived.id,
+            )
+        )
         outbox.emit(
-            session, organisation_id=recipient.id, type="document.received", subject=f"document:{arrived.id}",
-            payload={"document_id": arrived.id, "title": arrived.title, "sender_number": document.number,
-                     "from_organisation": document.organisation_id, "flagged": arrived.flagged},
+            session,
+            organisation_id=recipient.id,
+            type="document.received",
+            subject=f"document:{arrived.id}",
+            payload={
+                "document_id": arrived.id,
+                "title": arrived.title,
+                "sender_number": document.number,
+                "from_organisation": document.organisation_id,
+                "flagged": arrived.flagged,
+            },
         )
         incoming.append(arrived)
     move_document(document, DocumentState.DISPATCHED)
     session.flush()
     outbox.emit(
-        session, organisation_id=document.organisation_id, type="document.dispatched", subject=f"document:{document.id}",
+        session,
+        organisation_id=document.organisation_id,
+        type="document.dispatched",
+        subject=f"document:{document.id}",
         payload={"document_id": document.id, "number": document.number, "recipients": list(recipients)},
     )
     audit.append(
-        session, actor=actor, action="document.dispatched", subject=f"document:{document.id}",
-        chain=document.organisation_id, payload={"recipients": list(recipients), "verdict": report.verdict.value},
+        session,
+        actor=actor,
+        action="document.dispatched",
+        subject=f"document:{document.id}",
+        chain=document.organisation_id,
+        payload={"recipients": list(recipients), "verdict": report.verdict.value},
     )
     return incoming
 
 
 def acknowledge(session: Session, *, actor: Actor, document: Document) -> Dispatch | None:
     """The recipient signed for an incoming document: its receipt goes back to the sender."""
-    record = session.scalar(
-        select(Dispatch).where(Dispatch.incoming_document_id == document.id).with_for_update()
-    )
+    record = session.scalar(select(Dispatch).where(Dispatch.incoming_document_id == document.id).with_for_update())
     if record is None:
         return None
     if record.received_at is not None:
@@ -112,12 +141,21 @@ def acknowledge(session: Session, *, actor: Actor, document: Document) -> Dispat
     record.received_at = now()
     record.received_by = actor.label
     outbox.emit(
-        session, organisation_id=record.organisation_id, type="receipt.received", subject=f"document:{record.document_id}",
-        payload={"document_id": record.document_id, "recipient_organisation_id": record.recipient_organisation_id,
-                 "received_at": record.received_at.isoformat()},
+        session,
+        organisation_id=record.organisation_id,
+        type="receipt.received",
+        subject=f"document:{record.document_id}",
+        payload={
+            "document_id": record.document_id,
+            "recipient_organisation_id": record.recipient_organisation_id,
+            "received_at": record.received_at.isoformat(),
+        },
     )
     audit.append(
-        session, actor=actor, action="document.receipt", subject=f"document:{record.document_id}",
+        session,
+        actor=actor,
+        action="document.receipt",
+        subject=f"document:{record.document_id}",
         chain=record.organisation_id,
         payload={"recipient_organisation_id": record.recipient_organisation_id, "incoming_document_id": document.id},
     )

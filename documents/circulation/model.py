@@ -167,16 +167,27 @@ class Step(Base):
     __tablename__ = "steps"
     __table_args__ = (
         Index(
-            "ix_steps_open_official", "assignee_official_id", "due_on", "id",
-            postgresql_where=text("state = 'open'"), sqlite_where=text("state = 'open'"),
+            "ix_steps_open_official",
+            "assignee_official_id",
+            "due_on",
+            "id",
+            postgresql_where=text("state = 'open'"),
+            sqlite_where=text("state = 'open'"),
         ),
         Index(
-            "ix_steps_open_department", "assignee_department_id", "due_on", "id",
+            "ix_steps_open_department",
+            "assignee_department_id",
+            "due_on",
+            "id",
             postgresql_where=text("state = 'open' AND assignee_official_id IS NULL"),
             sqlite_where=text("state = 'open' AND assignee_official_id IS NULL"),
         ),
         Index(
-            "ix_steps_open_role", "organisation_id", "assignee_role", "due_on", "id",
+            "ix_steps_open_role",
+            "organisation_id",
+            "assignee_role",
+            "due_on",
+            "id",
             postgresql_where=text("state = 'open' AND assignee_role IS NOT NULL"),
             sqlite_where=text("state = 'open' AND assignee_role IS NOT NULL"),
         ),

@@ -46,27 +46,38 @@ def _p90(values: list[int]) -> int:
     return ordered[max(0, math.ceil(0.9 * len(ordered)) - 1)]
 
 
-def departments(session: Session, *, actor: Actor, start: date, end: date, today: date | None = None) -> list[DepartmentStats]:
+def departments(
+    session: Session, *, actor: Actor, start: date, end: date, today: date | None = None
+) -> list[DepartmentStats]:
     if end < start:
         raise InvalidInput("the period ends before it starts")
     day = today or calendar.today()
     working = calendar.load(session, organisation_id=actor.organisation_id)
-    names = dict(session.execute(
-        select(Department.id, Department.name).where(Department.organisation_id == actor.organisation_id)
-    ).all())
-    official_department = dict(session.execute(
-        select(Official.id, Official.department_id).where(Official.organisation_id == actor.organisation_id)
-    ).all())
+    names = dict(
+        session.execute(
+            select(Department.id, Department.name).where(Department.organisation_id == actor.organisation_id)
+        ).all()
+    )
+    official_department = dict(
+        session.execute(
+            select(Official.id, Official.department_id).where(Official.organisation_id == actor.organisation_id)
+        ).all()
+    )
     completed = session.scalars(
         select(Step).where(
             Step.organisation_id == actor.organisation_id,
-            Step.completed_on >= start, Step.completed_on <= end,
-            Step.state.in_([StepState.DONE.value, StepState.RETURNED.value, StepState.REROUTED.value, StepState.DELEGATED.value]),
+            Step.completed_on >= start,
+            Step.completed_on <= end,
+            Step.state.in_(
+                [StepState.DONE.value, StepState.RETURNED.value, StepState.REROUTED.value, StepState.DELEGATED.value]
+            ),
         )
     ).all()
     overdue = session.scalars(
         select(Step).where(
-            Step.organisation_id == actor.organisation_id, Step.state == StepState.OPEN.value, Step.due_on < day,
+            Step.organisation_id == actor.organisation_id,
+            Step.state == StepState.OPEN.value,
+            Step.due_on < day,
             or_(Step.assignee_department_id.is_not(None), Step.assignee_official_id.is_not(None)),
         )
     ).all()
@@ -97,18 +108,20 @@ def departments(session: Session, *, actor: Actor, start: date, end: date, today
     result = []
     for department_id, name in sorted(names.items(), key=lambda item: item[1]):
         times = durations[department_id]
-        result.append(DepartmentStats(
-            department_id=department_id,
-            department=name,
-            documents_handled=len(documents[department_id]),
-            steps_completed=len(times),
-            median_days=statistics.median(times) if times else None,
-            p90_days=_p90(times) if times else None,
-            on_time_rate=round(on_time[department_id] / len(times), 4) if times else None,
-            overdue_now=overdue_now[department_id],
-            returns=returns[department_id],
-            reroutes=reroutes[department_id],
-        ))
+        result.append(
+            DepartmentStats(
+                department_id=department_id,
+                department=name,
+                documents_handled=len(documents[department_id]),
+                steps_completed=len(times),
+                median_days=statistics.median(times) if times else None,
+                p90_days=_p90(times) if times else None,
+                on_time_rate=round(on_time[department_id] / len(times), 4) if times else None,
+                overdue_now=overdue_now[department_id],
+                returns=returns[department_id],
+                reroutes=reroutes[department_id],
+            )
+        )
     return result
 
 

@@ -1,7 +1,7 @@
 """Periodic work on open steps: a reminder (催办) to the assignee when a step is due within one working day,
 escalation (督办) to the supervising leaders once it is overdue.
 
-Every step is opened with its two alerts queued in ``step_alerts`` (``flows._new_step``). A sweep takes a
+Every step is opened with its two alerts queued in ``step_alerts`` (``starting.new_step``). A sweep takes a
 batch of the alerts that have fallen due, ``DELETE ... WHERE step_id = ANY(ARRAY(SELECT ... FOR UPDATE SKIP
 LOCKED)) RETURNING step_id`` (PostgreSQL; on SQLite ``IN (SELECT ...)``, and its write lock serialises the
 workers instead), and writes the events of those steps still open to the outbox in the same transaction,
@@ -70,9 +70,13 @@ def _among(session: Session, column: ColumnElement[str], values: Sequence[str]) 
 def _fields() -> dict[str, ColumnElement[Any]]:
     """An alert's payload: the step and who it is assigned to."""
     return {
-        "step_id": _STEPS.c.id, "document_id": _STEPS.c.document_id, "kind": _STEPS.c.kind,
-        "due_on": iso_date(_STEPS.c.due_on), "official_id": _STEPS.c.assignee_official_id,
-        "department_id": _STEPS.c.assignee_department_id, "role": _STEPS.c.assignee_role,
+        "step_id": _STEPS.c.id,
+        "document_id": _STEPS.c.document_id,
+        "kind": _STEPS.c.kind,
+        "due_on": iso_date(_STEPS.c.due_on),
+        "official_id": _STEPS.c.assignee_official_id,
+        "department_id": _STEPS.c.assignee_department_id,
+        "role": _STEPS.c.assignee_role,
     }
 
 
@@ -103,12 +107,7 @@ def remind(database: Database, *, today: date | None = None, batch: int = BATCH)
 
 
 def _leaders(*where: ColumnElement[bool]) -> ColumnElement[Any]:
-    return (
-        select(json_array_agg(_OFFICIALS.c.id))
-        .where(*where, active_leader())
-        .correlate(_STEPS)
-        .scalar_subquery()
-    )
+    return select(json_array_agg(_OFFICIALS.c.id)).where(*where, active_leader()).correlate(_STEPS).scalar_subquery()
 
 
 def _escalations(session: Session, step_ids: Sequence[str]) -> Select[Any]:
@@ -125,7 +124,9 @@ def _escalations(session: Session, step_ids: Sequence[str]) -> Select[Any]:
         .scalar_subquery(),
     )
     in_organisation = _OFFICIALS.c.organisation_id == _STEPS.c.organisation_id
-    supervisors = first_array(_leaders(in_organisation, _OFFICIALS.c.department_id == department), _leaders(in_organisation))
+    supervisors = first_array(
+        _leaders(in_organisation, _OFFICIALS.c.department_id == department), _leaders(in_organisation)
+    )
     return _rows(session, step_ids, {**_fields(), "supervisors": supervisors})
 
 

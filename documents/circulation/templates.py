@@ -14,11 +14,13 @@ from esign.ids import new_id
 from esign.scoped import get_scoped
 
 from ..records import Direction
-from .flows import check_assignees
 from .model import RouteDefinition, RouteTemplate
+from .starting import check_assignees
 
 
-def save(session: Session, *, actor: Actor, name: str, direction: Direction, definition: RouteDefinition) -> RouteTemplate:
+def save(
+    session: Session, *, actor: Actor, name: str, direction: Direction, definition: RouteDefinition
+) -> RouteTemplate:
     """A new version of the template ``name`` (version 1 when it is new)."""
     actor.require_admin()
     for stage in definition.stages:
@@ -29,14 +31,23 @@ def save(session: Session, *, actor: Actor, name: str, direction: Direction, def
         )
     )
     template = RouteTemplate(
-        id=new_id(), organisation_id=actor.organisation_id, name=name, version=(latest or 0) + 1,
-        direction=direction.value, definition=definition.model_dump(mode="json"), created_by=actor.label,
+        id=new_id(),
+        organisation_id=actor.organisation_id,
+        name=name,
+        version=(latest or 0) + 1,
+        direction=direction.value,
+        definition=definition.model_dump(mode="json"),
+        created_by=actor.label,
     )
     session.add(template)
     session.flush()
     audit.append(
-        session, actor=actor, action="route_template.saved", subject=f"route_template:{template.id}",
-        chain=actor.organisation_id, payload={"name": name, "version": template.version},
+        session,
+        actor=actor,
+        action="route_template.saved",
+        subject=f"route_template:{template.id}",
+        chain=actor.organisation_id,
+        payload={"name": name, "version": template.version},
     )
     return template
 
@@ -57,7 +68,11 @@ def retire(session: Session, *, actor: Actor, template_id: str) -> RouteTemplate
     template = get(session, actor=actor, template_id=template_id)
     template.retired = True
     audit.append(
-        session, actor=actor, action="route_template.retired", subject=f"route_template:{template.id}",
-        chain=actor.organisation_id, payload={"name": template.name, "version": template.version},
+        session,
+        actor=actor,
+        action="route_template.retired",
+        subject=f"route_template:{template.id}",
+        chain=actor.organisation_id,
+        payload={"name": template.name, "version": template.version},
     )
     return template

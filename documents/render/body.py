@@ -79,8 +79,12 @@ class Body(Grid):
             widths = [self.fonts.cell_width(c, Role.TITLE, SIZE_2) for c in segment]
             natural = sum(widths)
             width = _balanced_width(segment, widths, max(1, math.ceil(natural / TYPE_WIDTH - 1e-9)))
-            self.place_all(self.compose([(segment, Role.TITLE)], cell=SIZE_2, width=width, left=TYPE_CENTRE - width / 2,
-                                        align="centre"), SIZE_2)
+            self.place_all(
+                self.compose(
+                    [(segment, Role.TITLE)], cell=SIZE_2, width=width, left=TYPE_CENTRE - width / 2, align="centre"
+                ),
+                SIZE_2,
+            )
 
     def recipients(self) -> None:
         """§7.3.2: one line below the title, flush left, ending with a full-width colon; the body follows on the
@@ -122,8 +126,14 @@ class Body(Grid):
             header = r < table.header_rows
             role = Role.HEADING if header else Role.BODY
             cells = [
-                self.compose([(cell, role)], cell=size, width=widths[i] - 2 * pad, left=lefts[i] + pad,
-                             align="centre" if header else "left", justify=False)
+                self.compose(
+                    [(cell, role)],
+                    cell=size,
+                    width=widths[i] - 2 * pad,
+                    left=lefts[i] + pad,
+                    align="centre" if header else "left",
+                    justify=False,
+                )
                 for i, cell in enumerate(row)
             ]
             height = max(1, *(len(c) for c in cells)) * leading + 2 * pad
@@ -190,15 +200,26 @@ class Body(Grid):
         label = "附件："
         start = 2 * CHAR_PITCH + self.width(label, Role.BODY)
         if len(attachments) == 1:
-            self.place_all(self.compose([(label + attachments[0].title, Role.BODY)], first_indent=2 * CHAR_PITCH,
-                                        rest_indent=start, label=len(label)))
+            self.place_all(
+                self.compose(
+                    [(label + attachments[0].title, Role.BODY)],
+                    first_indent=2 * CHAR_PITCH,
+                    rest_indent=start,
+                    label=len(label),
+                )
+            )
             return
         for n, attachment in enumerate(attachments, 1):
             number = f"{n}．"
             text = (label if n == 1 else "") + number + attachment.title
-            self.place_all(self.compose([(text, Role.BODY)], first_indent=2 * CHAR_PITCH if n == 1 else start,
-                                        rest_indent=start + self.width(number, Role.BODY),
-                                        label=len(text) - len(attachment.title)))
+            self.place_all(
+                self.compose(
+                    [(text, Role.BODY)],
+                    first_indent=2 * CHAR_PITCH if n == 1 else start,
+                    rest_indent=start + self.width(number, Role.BODY),
+                    label=len(text) - len(attachment.title),
+                )
+            )
 
     def attendance(self) -> None:
         """§10.3: one line below the body, 出席： in Hei then the names, likewise 请假 and 列席 on lines of their
@@ -210,6 +231,11 @@ class Body(Grid):
         self.skip()
         for label, names in present:
             head = label + "："
-            self.place_all(self.compose([(head, Role.HEADING), ("、".join(names), Role.BODY)],
-                                        first_indent=2 * CHAR_PITCH,
-                                        rest_indent=2 * CHAR_PITCH + self.width(head, Role.HEADING), label=len(head)))
+            self.place_all(
+                self.compose(
+                    [(head, Role.HEADING), ("、".join(names), Role.BODY)],
+                    first_indent=2 * CHAR_PITCH,
+                    rest_indent=2 * CHAR_PITCH + self.width(head, Role.HEADING),
+                    label=len(head),
+                )
+            )

@@ -52,10 +52,12 @@ class Closing(Body):
         name = self.content.signature_text
         name_width = self.width(name, Role.BODY)
         name_x = min(centre - name_width / 2, TYPE_RIGHT - name_width)
-        self.lines.append(Line(self.page, name_line, [Span(name, self._run_xs(name, Role.BODY, name_x), Role.BODY)],
-                                SIZE_3))
-        self.lines.append(Line(self.page, date_line, [Span(date, self._run_xs(date, Role.BODY, date_x), Role.BODY)],
-                                SIZE_3))
+        self.lines.append(
+            Line(self.page, name_line, [Span(name, self._run_xs(name, Role.BODY, name_x), Role.BODY)], SIZE_3)
+        )
+        self.lines.append(
+            Line(self.page, date_line, [Span(date, self._run_xs(date, Role.BODY, date_x), Role.BODY)], SIZE_3)
+        )
         radius = SEAL_DIAMETER / 2
         seal_top = line_top(above) - 0.1 * LINE_PITCH
         self.seal_box = Box(self.page, centre - radius, seal_top - SEAL_DIAMETER, centre + radius, seal_top)
@@ -110,9 +112,14 @@ class Closing(Body):
         lines: list[list[Span]] = []
         if colophon.copy_to:
             head = "抄送："
-            lines = self.compose([(head + "，".join(colophon.copy_to) + "。", Role.BODY)], cell=cell,
-                                 first_indent=cell, rest_indent=cell + self.width(head, Role.BODY, cell),
-                                 width=TYPE_WIDTH - cell, label=len(head))
+            lines = self.compose(
+                [(head + "，".join(colophon.copy_to) + "。", Role.BODY)],
+                cell=cell,
+                first_indent=cell,
+                rest_indent=cell + self.width(head, Role.BODY, cell),
+                width=TYPE_WIDTH - cell,
+                label=len(head),
+            )
         printed = not letter and colophon.printed_by is not None and colophon.printed_on is not None
         count = len(lines) + (1 if printed else 0)
         if count == 0:
@@ -128,10 +135,17 @@ class Closing(Body):
             office = colophon.printed_by
             when = date_text(colophon.printed_on) + "印发"
             when_x = TYPE_RIGHT - cell - self.width(when, Role.BODY, cell)
-            self.lines.append(Line(self.page, LINES_PER_PAGE - 1, [
-                Span(office, self._run_xs(office, Role.BODY, TYPE_LEFT + cell, cell), Role.BODY),
-                Span(when, self._run_xs(when, Role.BODY, when_x, cell), Role.BODY),
-            ], SIZE_4))
+            self.lines.append(
+                Line(
+                    self.page,
+                    LINES_PER_PAGE - 1,
+                    [
+                        Span(office, self._run_xs(office, Role.BODY, TYPE_LEFT + cell, cell), Role.BODY),
+                        Span(when, self._run_xs(when, Role.BODY, when_x, cell), Role.BODY),
+                    ],
+                    SIZE_4,
+                )
+            )
         if letter:
             return
         top = line_top(first)

@@ -148,7 +148,8 @@ class DocumentContent(_Model):
     issuer: str = Field(min_length=1, max_length=80, description="发文机关")
     mark: str | None = Field(default=None, max_length=60, description="发文机关标志; derived from the issuer if absent")
     number: str | None = Field(
-        default=None, description="发文字号, e.g. 粤府办〔2026〕12号; absent, its line stays blank for the registry's stamp"
+        default=None,
+        description="发文字号, e.g. 粤府办〔2026〕12号; absent, its line stays blank for the registry's stamp",
     )
     copy_number: int | None = Field(default=None, ge=1, le=999999, description="份号")
     secrecy: Secrecy | None = Field(default=None, description="密级")

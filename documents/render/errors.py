@@ -24,7 +24,9 @@ class GlyphMissing(RenderError):
 
     def __init__(self, characters: str, role: str) -> None:
         listed = ", ".join(f"{c} (U+{ord(c):04X})" for c in characters)
-        super().__init__(f"no installed face draws {listed} for the {role} text; add a face that does to ESIGN_FONT_{role.upper()}")
+        super().__init__(
+            f"no installed face draws {listed} for the {role} text; add a face that does to ESIGN_FONT_{role.upper()}"
+        )
         self.characters = characters
         self.role = role
 

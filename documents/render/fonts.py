@@ -160,8 +160,13 @@ def load_face(path: Path, index: int = 0) -> Face:
     except (TTFError, OSError) as e:
         raise FontUnavailable(f"cannot use the font {path}: {e} (TrueType outlines are needed, not CFF)") from e
     _widen(tt)
-    return Face(path=path, index=index, tt=tt, covered=_coverage(tt),
-                centred_punctuation=path.name.lower() in CENTRED_PUNCTUATION)
+    return Face(
+        path=path,
+        index=index,
+        tt=tt,
+        covered=_coverage(tt),
+        centred_punctuation=path.name.lower() in CENTRED_PUNCTUATION,
+    )
 
 
 @lru_cache(maxsize=8)

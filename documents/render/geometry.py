@@ -82,7 +82,8 @@ Align = Literal["centre", "left", "right"]
 
 @dataclass(frozen=True)
 class NumberBox(Box):
-    """The line kept free for the document number (发文字号): one full line cell high, as wide as the standard lets it run.
+    """The line kept free for the document number (发文字号): one full line cell high, as wide as the standard
+    lets it run.
 
     ``align`` is how the number sits in it: centred for downward documents (§7.2.5), left for upward ones, whose
     box starts one character in and ends before the 签发人 block (§7.2.5, §7.2.6), right for the letter format

@@ -158,8 +158,17 @@ class Grid:
         if self.line > 0:
             self.line += count
 
-    def text(self, page: int, text: str, xs: Sequence[float], bottom: float, size: float, role: Role,
-             colour: Colour = BLACK, hscale: float = 1.0) -> None:
+    def text(
+        self,
+        page: int,
+        text: str,
+        xs: Sequence[float],
+        bottom: float,
+        size: float,
+        role: Role,
+        colour: Colour = BLACK,
+        hscale: float = 1.0,
+    ) -> None:
         self.fixed[page].append(Text(text, tuple(xs), bottom, size, role, colour, hscale))
 
     def spans_at(self, page: int, spans: list[Span], bottom: float, size: float) -> None:

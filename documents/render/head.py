@@ -31,9 +31,11 @@ SEPARATOR_GAP = 4 * MM
 FILE_MARK_TOP = TYPE_TOP - 35 * MM
 """§7.2.4 and §10.3: the mark's top edge is 35 mm below the type area's top edge."""
 FILE_TITLE_LINE = 11
-FILE_MARK_SIZE = (FILE_MARK_TOP - line_top(FILE_TITLE_LINE)) - (
-    2 * LINE_PITCH + (LINE_PITCH + SIZE_3) / 2 + SEPARATOR_GAP + SEPARATOR + 2 * LINE_PITCH
-) - 0.01
+FILE_MARK_SIZE = (
+    (FILE_MARK_TOP - line_top(FILE_TITLE_LINE))
+    - (2 * LINE_PITCH + (LINE_PITCH + SIZE_3) / 2 + SEPARATOR_GAP + SEPARATOR + 2 * LINE_PITCH)
+    - 0.01
+)
 """Em height of the mark (about 24 mm; the 1999 edition capped it at 22 mm of ink, the 2012 one leaves it to
 醒目、美观、庄重). It is the size that puts the title exactly on grid line 12: mark, two blank lines, the number
 (§7.2.5), 4 mm, the separator, two blank lines, the title (§7.3.1)."""
@@ -47,9 +49,11 @@ DOUBLE_THICK, DOUBLE_GAP, DOUBLE_THIN = 0.8 * MM, 0.5 * MM, 0.3 * MM
 LETTER_CLEARANCE = SIZE_3 * 7 / 8
 """§10.1: number and labels sit 7/8 of a 三号 character's height below the upper double line."""
 LETTER_TITLE_LINE = 5
-LETTER_MARK_SIZE = (LETTER_MARK_TOP - line_top(LETTER_TITLE_LINE)) - (
-    4 * MM + DOUBLE_THICK + DOUBLE_GAP + DOUBLE_THIN + LETTER_CLEARANCE - (LINE_PITCH - SIZE_3) / 2 + 3 * LINE_PITCH
-) - 0.01
+LETTER_MARK_SIZE = (
+    (LETTER_MARK_TOP - line_top(LETTER_TITLE_LINE))
+    - (4 * MM + DOUBLE_THICK + DOUBLE_GAP + DOUBLE_THIN + LETTER_CLEARANCE - (LINE_PITCH - SIZE_3) / 2 + 3 * LINE_PITCH)
+    - 0.01
+)
 """Em height of the letter's mark (about 19 mm): the size that puts the title on grid line 6 when the number is
 the only element under the double line."""
 
@@ -77,8 +81,14 @@ class Head(Grid):
 
     def file_head(self) -> None:
         for index, label in enumerate(self.head_labels()):
-            self.text(0, label, self._run_xs(label, Role.HEADING, TYPE_LEFT), em_bottom(line_top(index), SIZE_3),
-                      SIZE_3, Role.HEADING)
+            self.text(
+                0,
+                label,
+                self._run_xs(label, Role.HEADING, TYPE_LEFT),
+                em_bottom(line_top(index), SIZE_3),
+                SIZE_3,
+                Role.HEADING,
+            )
         first_cell = self.mark(FILE_MARK_TOP, FILE_MARK_SIZE) - 2 * LINE_PITCH
         align: Align
         if self.content.kind.upward:
@@ -96,7 +106,7 @@ class Head(Grid):
         """§7.2.6: 签发人： and the names in Kai, two a line, right-aligned one character in; returns the number's
         line (the last one) and the block's left edge."""
         names = self.content.signers
-        rows = ["　".join(names[i:i + 2]) for i in range(0, len(names), 2)]
+        rows = ["　".join(names[i : i + 2]) for i in range(0, len(names), 2)]
         label = "签发人："
         label_width = self.width(label, Role.BODY)
         block = label_width + max(self.width(r, Role.KAI) for r in rows)
@@ -136,8 +146,14 @@ class Head(Grid):
         first_cell = below - LETTER_CLEARANCE + (LINE_PITCH - SIZE_3) / 2
         labels = self.head_labels()
         for n, label in enumerate(labels):
-            self.text(0, label, self._run_xs(label, Role.HEADING, TYPE_LEFT),
-                      em_bottom(first_cell - n * LINE_PITCH, SIZE_3), SIZE_3, Role.HEADING)
+            self.text(
+                0,
+                label,
+                self._run_xs(label, Role.HEADING, TYPE_LEFT),
+                em_bottom(first_cell - n * LINE_PITCH, SIZE_3),
+                SIZE_3,
+                Role.HEADING,
+            )
         start = TYPE_LEFT + self.width(labels[0], Role.HEADING) + CHAR_PITCH if labels else TYPE_LEFT
         self.number(first_cell, (start, TYPE_RIGHT), "right")
         last_cell_bottom = first_cell - max(1, len(labels)) * LINE_PITCH

@@ -137,7 +137,8 @@ def paint(page: Page, fonts: FontSet, usage: FontUsage) -> bytes:
     for item in page.items:
         if isinstance(item, Bar):
             out.append(
-                f"{_rgb(item.colour)} rg {_n(item.x1)} {_n(item.y1)} {_n(item.x2 - item.x1)} {_n(item.y2 - item.y1)} re f"
+                f"{_rgb(item.colour)} rg {_n(item.x1)} {_n(item.y1)} "
+                f"{_n(item.x2 - item.x1)} {_n(item.y2 - item.y1)} re f"
             )
         else:
             _text(item, fonts, usage, out)

@@ -53,26 +53,34 @@ def make_archival(writer: BasePdfFileWriter, metadata: Metadata) -> None:
     """Add the output intent, the language and the metadata to a document about to be written."""
     profile = generic.StreamObject({pdf_name("/N"): generic.NumberObject(3)}, stream_data=srgb_profile())
     profile.compress()
-    writer.root[pdf_name("/OutputIntents")] = generic.ArrayObject([
-        generic.DictionaryObject({
-            pdf_name("/Type"): pdf_name("/OutputIntent"),
-            pdf_name("/S"): pdf_name("/GTS_PDFA1"),
-            pdf_name("/OutputConditionIdentifier"): generic.TextStringObject(OUTPUT_CONDITION),
-            pdf_name("/RegistryName"): generic.TextStringObject("http://www.color.org"),
-            pdf_name("/Info"): generic.TextStringObject(OUTPUT_CONDITION),
-            pdf_name("/DestOutputProfile"): writer.add_object(profile),
-        })
-    ])
+    writer.root[pdf_name("/OutputIntents")] = generic.ArrayObject(
+        [
+            generic.DictionaryObject(
+                {
+                    pdf_name("/Type"): pdf_name("/OutputIntent"),
+                    pdf_name("/S"): pdf_name("/GTS_PDFA1"),
+                    pdf_name("/OutputConditionIdentifier"): generic.TextStringObject(OUTPUT_CONDITION),
+                    pdf_name("/RegistryName"): generic.TextStringObject("http://www.color.org"),
+                    pdf_name("/Info"): generic.TextStringObject(OUTPUT_CONDITION),
+                    pdf_name("/DestOutputProfile"): writer.add_object(profile),
+                }
+            )
+        ]
+    )
     writer.root[pdf_name("/Lang")] = generic.TextStringObject(metadata.language)
 
     created = metadata.created.replace(microsecond=0)
-    writer.set_info(generic.DictionaryObject({
-        pdf_name("/Title"): generic.TextStringObject(metadata.title),
-        pdf_name("/Author"): generic.TextStringObject(metadata.author),
-        pdf_name("/Subject"): generic.TextStringObject(metadata.subject),
-        pdf_name("/Creator"): generic.TextStringObject(metadata.creator),
-        pdf_name("/CreationDate"): generic.pdf_date(created),
-    }))
+    writer.set_info(
+        generic.DictionaryObject(
+            {
+                pdf_name("/Title"): generic.TextStringObject(metadata.title),
+                pdf_name("/Author"): generic.TextStringObject(metadata.author),
+                pdf_name("/Subject"): generic.TextStringObject(metadata.subject),
+                pdf_name("/Creator"): generic.TextStringObject(metadata.creator),
+                pdf_name("/CreationDate"): generic.pdf_date(created),
+            }
+        )
+    )
     meta = writer.document_meta
     meta.title = metadata.title
     meta.author = metadata.author
@@ -85,7 +93,9 @@ def make_archival(writer: BasePdfFileWriter, metadata: Metadata) -> None:
             (_pdfaid("conformance"), model.XmpValue(CONFORMANCE)),
         ),
         model.XmpStructure.of(
-            (model.ExpandedName(ns=model.NS["dc"], local_name="language"),
-             model.XmpValue(model.XmpArray.unordered([model.XmpValue(metadata.language)]))),
+            (
+                model.ExpandedName(ns=model.NS["dc"], local_name="language"),
+                model.XmpValue(model.XmpArray.unordered([model.XmpValue(metadata.language)])),
+            ),
         ),
     ]

@@ -72,32 +72,41 @@ def _font(writer: PdfFileWriter, subset: Subset) -> generic.IndirectObject:
         encoded_data=program,
     )
     name = f"{_tag(face, codepoints)}+{face.postscript_name}"
-    descriptor = generic.DictionaryObject({
-        pdf_name("/Type"): pdf_name("/FontDescriptor"),
-        pdf_name("/FontName"): pdf_name("/" + name),
-        pdf_name("/Flags"): generic.NumberObject((int(tt.flags) & ~_NONSYMBOLIC) | _SYMBOLIC),
-        pdf_name("/FontBBox"): generic.ArrayObject([_number(v) for v in tt.bbox]),
-        pdf_name("/ItalicAngle"): _number(float(tt.italicAngle)),
-        pdf_name("/Ascent"): _number(float(tt.ascent)),
-        pdf_name("/Descent"): _number(float(tt.descent)),
-        pdf_name("/CapHeight"): _number(float(tt.capHeight)),
-        pdf_name("/StemV"): _number(float(tt.stemV)),
-        pdf_name("/FontFile2"): writer.add_object(font_file),
-    })
+    descriptor = generic.DictionaryObject(
+        {
+            pdf_name("/Type"): pdf_name("/FontDescriptor"),
+            pdf_name("/FontName"): pdf_name("/" + name),
+            pdf_name("/Flags"): generic.NumberObject((int(tt.flags) & ~_NONSYMBOLIC) | _SYMBOLIC),
+            pdf_name("/FontBBox"): generic.ArrayObject([_number(v) for v in tt.bbox]),
+            pdf_name("/ItalicAngle"): _number(float(tt.italicAngle)),
+            pdf_name("/Ascent"): _number(float(tt.ascent)),
+            pdf_name("/Descent"): _number(float(tt.descent)),
+            pdf_name("/CapHeight"): _number(float(tt.capHeight)),
+            pdf_name("/StemV"): _number(float(tt.stemV)),
+            pdf_name("/FontFile2"): writer.add_object(font_file),
+        }
+    )
     to_unicode = generic.StreamObject(stream_data=_to_unicode(codepoints))
     to_unicode.compress()
-    return writer.add_object(generic.DictionaryObject({
-        pdf_name("/Type"): pdf_name("/Font"),
-        pdf_name("/Subtype"): pdf_name("/TrueType"),
-        pdf_name("/BaseFont"): pdf_name("/" + name),
-        pdf_name("/FirstChar"): generic.NumberObject(0),
-        pdf_name("/LastChar"): generic.NumberObject(len(codepoints) - 1),
-        pdf_name("/Widths"): generic.ArrayObject(
-            [generic.NumberObject(round(face.width_per_mille(cp) if cp else tt.defaultWidth)) for cp in codepoints]
-        ),
-        pdf_name("/FontDescriptor"): writer.add_object(descriptor),
-        pdf_name("/ToUnicode"): writer.add_object(to_unicode),
-    }))
+    return writer.add_object(
+        generic.DictionaryObject(
+            {
+                pdf_name("/Type"): pdf_name("/Font"),
+                pdf_name("/Subtype"): pdf_name("/TrueType"),
+                pdf_name("/BaseFont"): pdf_name("/" + name),
+                pdf_name("/FirstChar"): generic.NumberObject(0),
+                pdf_name("/LastChar"): generic.NumberObject(len(codepoints) - 1),
+                pdf_name("/Widths"): generic.ArrayObject(
+                    [
+                        generic.NumberObject(round(face.width_per_mille(cp) if cp else tt.defaultWidth))
+                        for cp in codepoints
+                    ]
+                ),
+                pdf_name("/FontDescriptor"): writer.add_object(descriptor),
+                pdf_name("/ToUnicode"): writer.add_object(to_unicode),
+            }
+        )
+    )
 
 
 def write_pdf(streams: list[bytes], subsets: list[Subset], metadata: Metadata) -> bytes:
@@ -105,17 +114,22 @@ def write_pdf(streams: list[bytes], subsets: list[Subset], metadata: Metadata) -
     writer = PdfFileWriter(stream_xrefs=False)
     fonts = generic.DictionaryObject({pdf_name("/" + s.name): _font(writer, s) for s in subsets})
     resources = writer.add_object(generic.DictionaryObject({pdf_name("/Font"): fonts}))
-    media_box = generic.ArrayObject([generic.NumberObject(0), generic.NumberObject(0),
-                                     _number(PAGE_WIDTH), _number(PAGE_HEIGHT)])
+    media_box = generic.ArrayObject(
+        [generic.NumberObject(0), generic.NumberObject(0), _number(PAGE_WIDTH), _number(PAGE_HEIGHT)]
+    )
     for stream in streams:
         content = generic.StreamObject(stream_data=stream)
         content.compress()
-        writer.insert_page(generic.DictionaryObject({
-            pdf_name("/Type"): pdf_name("/Page"),
-            pdf_name("/MediaBox"): media_box,
-            pdf_name("/Resources"): resources,
-            pdf_name("/Contents"): writer.add_object(content),
-        }))
+        writer.insert_page(
+            generic.DictionaryObject(
+                {
+                    pdf_name("/Type"): pdf_name("/Page"),
+                    pdf_name("/MediaBox"): media_box,
+                    pdf_name("/Resources"): resources,
+                    pdf_name("/Contents"): writer.add_object(content),
+                }
+            )
+        )
     make_archival(writer, metadata)
     out = io.BytesIO()
     writer.write(out)

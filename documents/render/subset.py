@@ -66,7 +66,7 @@ def _fixed_tables(face: Face) -> dict[str, bytes]:
 def subset_program(face: Face, codepoints: Sequence[int]) -> bytes:
     """A TrueType program holding the glyphs of ``codepoints``, the n-th under code n (0 for unused codes)."""
     tt = face.tt
-    data = memoryview(tt._ttf_data)
+    data = memoryview(tt._ttf_data)  # noqa: SLF001  (reportlab keeps the font file only there)
     glyf = tt.get_table_pos("glyf")[0]
     positions = tt.glyphPos
     char_to_glyph = tt.charToGlyph
@@ -111,17 +111,23 @@ def subset_program(face: Face, codepoints: Sequence[int]) -> bytes:
     tables["glyf"] = b"".join(pieces)
     long_offsets = position > 0x1FFFE
     tables["loca"] = (
-        struct.pack(f">{len(offsets)}L", *offsets) if long_offsets else struct.pack(f">{len(offsets)}H", *(o // 2 for o in offsets))
+        struct.pack(f">{len(offsets)}L", *offsets)
+        if long_offsets
+        else struct.pack(f">{len(offsets)}H", *(o // 2 for o in offsets))
     )
     metrics = tt.hmetrics
-    tables["hmtx"] = b"".join(struct.pack(">HH", int(metrics[g][0]) & 0xFFFF, int(metrics[g][1]) & 0xFFFF) for g in old_of_new)
+    tables["hmtx"] = b"".join(
+        struct.pack(">HH", int(metrics[g][0]) & 0xFFFF, int(metrics[g][1]) & 0xFFFF) for g in old_of_new
+    )
     tables["hhea"] = fixed["hhea"][:34] + struct.pack(">H", count) + fixed["hhea"][36:]
     tables["maxp"] = fixed["maxp"][:4] + struct.pack(">H", count) + fixed["maxp"][6:]
     head = bytearray(fixed["head"])
     struct.pack_into(">I", head, 8, 0)
     struct.pack_into(">h", head, 50, 1 if long_offsets else 0)
     tables["head"] = bytes(head)
-    tables["cmap"] = struct.pack(f">4HL5H{len(codes)}H", 0, 1, 1, 0, 12, 6, 10 + 2 * len(codes), 0, 0, len(codes), *codes)
+    tables["cmap"] = struct.pack(
+        f">4HL5H{len(codes)}H", 0, 1, 1, 0, 12, 6, 10 + 2 * len(codes), 0, 0, len(codes), *codes
+    )
     return _assemble(tables)
 
 

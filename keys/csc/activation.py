@@ -56,9 +56,7 @@ class SignatureActivation(Base):
     credential_id: Mapped[str] = mapped_column(ForeignKey("credentials.id"), index=True)
     organisation_id: Mapped[str] = mapped_column(String(36))
     official_id: Mapped[str] = mapped_column(String(36))
-    wrapped_key: Mapped[bytes | None] = mapped_column(
-        LargeBinary, doc="PKCS#8 key sealed under the SAD (storage pin)"
-    )
+    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary, doc="PKCS#8 key sealed under the SAD (storage pin)")
     wrapped_pin: Mapped[bytes | None] = mapped_column(
         LargeBinary, doc="token PIN sealed under the SAD (storage pkcs11)"
     )
@@ -151,9 +149,10 @@ def authorize(
     sad = SAD_PREFIX + secrets.token_urlsafe(32)
     wrapped_key = wrapped_pin = None
     key: PrivateKey | None = None
-    with _as_refusals(session, credential_id), custody.unlocked(
-        session, actor=actor, credential_id=credential_id, pin=pin, pki=pki
-    ) as signer:
+    with (
+        _as_refusals(session, credential_id),
+        custody.unlocked(session, actor=actor, credential_id=credential_id, pin=pin, pki=pki) as signer,
+    ):
         credential = session.get(Credential, credential_id)
         assert credential is not None
         context = sealing_context(credential.id)
@@ -189,11 +188,16 @@ def authorize(
     if key is not None:
         keys.put(record.secret_hash, credential.id, key)
     audit.append(
-        session, actor=actor, action="credential.csc_authorized", subject=f"credential:{credential.id}",
+        session,
+        actor=actor,
+        action="credential.csc_authorized",
+        subject=f"credential:{credential.id}",
         chain=credential.organisation_id,
         payload={
-            "activation": record.id, "num_signatures": num_signatures,
-            "hashes": None if hashes is None else len(hashes), "description": description,
+            "activation": record.id,
+            "num_signatures": num_signatures,
+            "hashes": None if hashes is None else len(hashes),
+            "description": description,
         },
     )
     return Authorization(sad=sad, expires_in=max(0, int((expires_at - issued_at).total_seconds())))

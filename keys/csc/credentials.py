@@ -110,8 +110,7 @@ def list_credentials(
         raise CscRefused(Refusal.INVALID_USER_ID, "userID can only name the caller")
     keep = {Status.ACTIVE} if only_valid else {Status.ACTIVE, Status.LOCKED}
     return [
-        c.id for c in list_visible(session, actor=actor)
-        if may_use(actor, c) and effective_status(session, c) in keep
+        c.id for c in list_visible(session, actor=actor) if may_use(actor, c) and effective_status(session, c) in keep
     ]
 
 
@@ -132,7 +131,9 @@ def credential_info(
         description=("电子印章：" if credential.purpose == Purpose.SEAL.value else "个人签名：") + name,
         key=KeyInfo(
             status="enabled" if status is Status.ACTIVE else "disabled",
-            algorithms=KEY_ALGOS[kind], length=length, curve=curve,
+            algorithms=KEY_ALGOS[kind],
+            length=length,
+            curve=curve,
         ),
         cert=CertificateInfo(
             status="revoked" if revoked else "expired" if status is Status.EXPIRED else "valid",

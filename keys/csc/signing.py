@@ -44,8 +44,14 @@ def sign_hash(
     with database.transaction() as session:
         caller = actor if isinstance(actor, Actor) else actor(session)
         batch = spend(
-            session, actor=caller, credential_id=credential_id, sad=sad, hashes=hashes, sign_algo=sign_algo,
-            sign_algo_params=sign_algo_params, hash_algo=hash_algo,
+            session,
+            actor=caller,
+            credential_id=credential_id,
+            sad=sad,
+            hashes=hashes,
+            sign_algo=sign_algo,
+            sign_algo_params=sign_algo_params,
+            hash_algo=hash_algo,
         )
     try:
         return batch.sign()

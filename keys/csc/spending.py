@@ -98,9 +98,13 @@ _ACTIVATIONS = table_of(SignatureActivation)
 _CREDENTIALS = table_of(Credential)
 _LOCK_ACTIVATION = (
     select(
-        _ACTIVATIONS, _CREDENTIALS.c.organisation_id.label("credential_organisation_id"),
-        _CREDENTIALS.c.official_id.label("holder_id"), _CREDENTIALS.c.purpose, _CREDENTIALS.c.status,
-        _CREDENTIALS.c.storage, _CREDENTIALS.c.token_uri,
+        _ACTIVATIONS,
+        _CREDENTIALS.c.organisation_id.label("credential_organisation_id"),
+        _CREDENTIALS.c.official_id.label("holder_id"),
+        _CREDENTIALS.c.purpose,
+        _CREDENTIALS.c.status,
+        _CREDENTIALS.c.storage,
+        _CREDENTIALS.c.token_uri,
     )
     .join(_CREDENTIALS, _CREDENTIALS.c.id == _ACTIVATIONS.c.credential_id)
     .where(_ACTIVATIONS.c.secret_hash == bindparam("secret_hash"))
@@ -183,8 +187,11 @@ def spend(
     left = _covered(record, hashes)
     _check_credential(record, actor=actor)
     batch = SpentBatch(
-        activation={name: getattr(record, name) for name in _ROW}, sad_hash=digest, credential_id=credential_id,
-        algorithm=algorithm, hashes=tuple(hashes),
+        activation={name: getattr(record, name) for name in _ROW},
+        sad_hash=digest,
+        credential_id=credential_id,
+        algorithm=algorithm,
+        hashes=tuple(hashes),
     )
     batch = _with_key(session, batch, record, sad)
     count_left = record.signatures_left - len(hashes)
@@ -196,10 +203,15 @@ def spend(
             _SPEND, {"activation_id": record.id, "hashes_left": left, "count_left": count_left}
         )
     audit.append(
-        session, actor=actor, action="credential.csc_signed", subject=f"credential:{credential_id}",
+        session,
+        actor=actor,
+        action="credential.csc_signed",
+        subject=f"credential:{credential_id}",
         chain=record.credential_organisation_id,
         payload={
-            "activation": record.id, "signatures": len(hashes), "sign_algo": algorithm.oid,
+            "activation": record.id,
+            "signatures": len(hashes),
+            "sign_algo": algorithm.oid,
             "hashes_sha256": hashlib.sha256(b"".join(hashes)).hexdigest(),
         },
     )
@@ -212,7 +224,10 @@ def refund(session: Session, *, actor: Actor, batch: SpentBatch, reason: str) ->
     been sent, and the log says why. A SAD used up by the batch is restored."""
     activation_id = str(batch.activation["id"])
     record = session.scalar(
-        select(SignatureActivation).filter_by(id=activation_id).with_for_update().execution_options(populate_existing=True)
+        select(SignatureActivation)
+        .filter_by(id=activation_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
     bound = batch.activation["hashes"] is not None
     if record is None:
@@ -223,7 +238,10 @@ def refund(session: Session, *, actor: Actor, batch: SpentBatch, reason: str) ->
         record.hashes = [*(record.hashes or []), *(h.hex() for h in batch.hashes)]
     session.flush()
     audit.append(
-        session, actor=actor, action="credential.csc_refunded", subject=f"credential:{batch.credential_id}",
+        session,
+        actor=actor,
+        action="credential.csc_refunded",
+        subject=f"credential:{batch.credential_id}",
         chain=actor.organisation_id,
         payload={"activation": activation_id, "signatures": len(batch.hashes), "reason": reason},
     )

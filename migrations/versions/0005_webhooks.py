@@ -67,7 +67,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("organisation_id", "id", name=op.f("pk_webhook_deliveries")),
         sa.UniqueConstraint(
-            "organisation_id", "subscription_id", "event_id",
+            "organisation_id",
+            "subscription_id",
+            "event_id",
             name=op.f("uq_webhook_deliveries_organisation_id_subscription_id_event_id"),
         ),
     )

@@ -38,7 +38,9 @@ def upgrade() -> None:
     with op.batch_alter_table("step_alerts", schema=None) as batch_op:
         batch_op.create_index("ix_step_alerts_due", ["kind", "due_on"], unique=False)
     with op.batch_alter_table("steps", schema=None) as batch_op:
-        batch_op.drop_index("ix_steps_to_remind", postgresql_where=sa.text(_OPEN_REMIND), sqlite_where=sa.text(_OPEN_REMIND))
+        batch_op.drop_index(
+            "ix_steps_to_remind", postgresql_where=sa.text(_OPEN_REMIND), sqlite_where=sa.text(_OPEN_REMIND)
+        )
         batch_op.drop_index(
             "ix_steps_to_escalate", postgresql_where=sa.text(_OPEN_ESCALATE), sqlite_where=sa.text(_OPEN_ESCALATE)
         )
@@ -46,8 +48,11 @@ def upgrade() -> None:
         batch_op.drop_column("reminded_at")
     with op.batch_alter_table("officials", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_officials_leaders", ["organisation_id", "department_id"], unique=False,
-            postgresql_where=sa.text(f"{_LEADER} AND disabled IS false"), sqlite_where=sa.text(f"{_LEADER} AND disabled IS 0"),
+            "ix_officials_leaders",
+            ["organisation_id", "department_id"],
+            unique=False,
+            postgresql_where=sa.text(f"{_LEADER} AND disabled IS false"),
+            sqlite_where=sa.text(f"{_LEADER} AND disabled IS 0"),
         )
 
 
@@ -55,7 +60,8 @@ def downgrade() -> None:
     with op.batch_alter_table("officials", schema=None) as batch_op:
         batch_op.drop_index(
             "ix_officials_leaders",
-            postgresql_where=sa.text(f"{_LEADER} AND disabled IS false"), sqlite_where=sa.text(f"{_LEADER} AND disabled IS 0"),
+            postgresql_where=sa.text(f"{_LEADER} AND disabled IS false"),
+            sqlite_where=sa.text(f"{_LEADER} AND disabled IS 0"),
         )
     with op.batch_alter_table("steps", schema=None) as batch_op:
         batch_op.add_column(sa.Column("reminded_at", sa.DateTime(timezone=True), nullable=True))
@@ -67,8 +73,18 @@ def downgrade() -> None:
             f"(SELECT step_id FROM step_alerts WHERE kind = '{kind}')"
         )
     with op.batch_alter_table("steps", schema=None) as batch_op:
-        batch_op.create_index("ix_steps_to_escalate", ["due_on"], unique=False,
-                              postgresql_where=sa.text(_OPEN_ESCALATE), sqlite_where=sa.text(_OPEN_ESCALATE))
-        batch_op.create_index("ix_steps_to_remind", ["due_on"], unique=False,
-                              postgresql_where=sa.text(_OPEN_REMIND), sqlite_where=sa.text(_OPEN_REMIND))
+        batch_op.create_index(
+            "ix_steps_to_escalate",
+            ["due_on"],
+            unique=False,
+            postgresql_where=sa.text(_OPEN_ESCALATE),
+            sqlite_where=sa.text(_OPEN_ESCALATE),
+        )
+        batch_op.create_index(
+            "ix_steps_to_remind",
+            ["due_on"],
+            unique=False,
+            postgresql_where=sa.text(_OPEN_REMIND),
+            sqlite_where=sa.text(_OPEN_REMIND),
+        )
     op.drop_table("step_alerts")

@@ -12,11 +12,17 @@ from esign.db import Database
 ESIGN = Path(sys.executable).parent / "esign"
 
 
-def esign(*args: str | Path, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def esign(
+    *args: str | Path, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     command = [str(ESIGN)] if ESIGN.exists() else [sys.executable, "-m", "api"]
     return subprocess.run(
         [*command, *map(str, args)],
-        capture_output=True, text=True, env={**os.environ, **(env or {})}, cwd=cwd, check=False,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        check=False,
     )
 
 

@@ -53,8 +53,11 @@ def served(
             token, _org, official, _roles = line.split("\t")
             tokens[official] = token
     process = subprocess.Popen(
-        [str(ESIGN), "serve", "--port", str(port)], env={**env, "PATH": str(ESIGN.parent)},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [str(ESIGN), "serve", "--port", str(port)],
+        env={**env, "PATH": str(ESIGN.parent)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     deadline = time.monotonic() + 60
     while True:

@@ -35,8 +35,22 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_sign_visible_then_verify(files: dict[str, Path], tmp_path: Path, nssdir: Path) -> None:
     out = tmp_path / "out.pdf"
     result = esign(
-        "sign", files["in"], "-o", out, "--key", files["key"], "--cert", files["cert"], "--chain", files["chain"],
-        "--visible", "1:360,60,560,160", "--seal", "广东省人民政府办公厅", "--reason", "同意",
+        "sign",
+        files["in"],
+        "-o",
+        out,
+        "--key",
+        files["key"],
+        "--cert",
+        files["cert"],
+        "--chain",
+        files["chain"],
+        "--visible",
+        "1:360,60,560,160",
+        "--seal",
+        "广东省人民政府办公厅",
+        "--reason",
+        "同意",
     )
     assert result.returncode == 0, result.stderr
     [sig] = pdfsig(out, nssdir)
@@ -49,7 +63,17 @@ def test_sign_visible_then_verify(files: dict[str, Path], tmp_path: Path, nssdir
 
 def test_sign_with_pkcs12_and_certify(files: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "certified.pdf"
-    result = esign("sign", files["in"], "-o", out, "--p12", files["p12"], "--certify", "form", env={"ESIGN_KEY_PASSWORD": "p12-secret"})
+    result = esign(
+        "sign",
+        files["in"],
+        "-o",
+        out,
+        "--p12",
+        files["p12"],
+        "--certify",
+        "form",
+        env={"ESIGN_KEY_PASSWORD": "p12-secret"},
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads(esign("verify", out, "--trust", files["root"], "--json").stdout)
     assert report["signatures"][0]["type"] == "certification"
@@ -66,7 +90,12 @@ def test_wrong_pkcs12_password_is_one_clear_line(files: dict[str, Path], tmp_pat
 
 def test_verify_exit_codes(files: dict[str, Path], tmp_path: Path) -> None:
     signed = tmp_path / "signed.pdf"
-    assert esign("sign", files["in"], "-o", signed, "--key", files["key"], "--cert", files["cert"], "--chain", files["chain"]).returncode == 0
+    assert (
+        esign(
+            "sign", files["in"], "-o", signed, "--key", files["key"], "--cert", files["cert"], "--chain", files["chain"]
+        ).returncode
+        == 0
+    )
 
     changed = tmp_path / "changed.pdf"
     changed.write_bytes(tampering.add_page(signed.read_bytes()))
@@ -88,7 +117,13 @@ def test_verify_exit_codes(files: dict[str, Path], tmp_path: Path) -> None:
 def test_audit_verify_names_the_broken_event(db: Database) -> None:
     with db.transaction() as session:
         for n in range(4):
-            audit.append(session, actor=Actor.system("", "clerk"), action="document.registered", subject=f"doc-{n}", payload={"n": n})
+            audit.append(
+                session,
+                actor=Actor.system("", "clerk"),
+                action="document.registered",
+                subject=f"doc-{n}",
+                payload={"n": n},
+            )
     env = database_env(db)
     result = esign("audit", "verify", env=env)
     assert result.returncode == 0 and "4 events" in result.stdout

@@ -18,7 +18,9 @@ from tests.api.cli import database_env, esign
 @pytest.fixture
 def env(db: Database, tmp_path: Path) -> dict[str, str]:
     environment = {
-        **database_env(db), "ESIGN_DATA_DIR": str(tmp_path / "var"), "ESIGN_CA_PASSPHRASE": "cli test passphrase",
+        **database_env(db),
+        "ESIGN_DATA_DIR": str(tmp_path / "var"),
+        "ESIGN_CA_PASSPHRASE": "cli test passphrase",
         "ESIGN_PUBLIC_URL": "http://127.0.0.1:9",
     }
     result = esign("init", "--no-demo", env=environment)
@@ -29,8 +31,10 @@ def env(db: Database, tmp_path: Path) -> dict[str, str]:
 @pytest.fixture
 def api(db: Database, env: dict[str, str]) -> Iterator[TestClient]:
     settings = Settings(
-        data_dir=Path(env["ESIGN_DATA_DIR"]), database_url=env["ESIGN_DATABASE_URL"],
-        database_schema=env.get("ESIGN_DATABASE_SCHEMA"), ca_passphrase=env["ESIGN_CA_PASSPHRASE"],
+        data_dir=Path(env["ESIGN_DATA_DIR"]),
+        database_url=env["ESIGN_DATABASE_URL"],
+        database_schema=env.get("ESIGN_DATABASE_SCHEMA"),
+        ca_passphrase=env["ESIGN_CA_PASSPHRASE"],
     )
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         yield client
@@ -51,9 +55,31 @@ def test_a_bad_unified_code_is_refused_with_the_reason(env: dict[str, str]) -> N
 
 
 def test_the_operator_sets_up_an_organisation_end_to_end(env: dict[str, str], api: TestClient) -> None:
-    org = _ok("org", "create", "--name", "丙市财政局", "--short-name", "丙财", "--uscc", uscc.complete("11440300MB3000003"), env=env)
+    org = _ok(
+        "org",
+        "create",
+        "--name",
+        "丙市财政局",
+        "--short-name",
+        "丙财",
+        "--uscc",
+        uscc.complete("11440300MB3000003"),
+        env=env,
+    )
     department = _ok("department", "create", "--org", org, "--name", "预算处", env=env)
-    official = _ok("official", "create", "--org", org, "--department", department, "--name", "钱八", "--roles", "leader,official", env=env)
+    official = _ok(
+        "official",
+        "create",
+        "--org",
+        org,
+        "--department",
+        department,
+        "--name",
+        "钱八",
+        "--roles",
+        "leader,official",
+        env=env,
+    )
     assert "钱八" in _ok("official", "list", "--org", org, env=env)
 
     enrolled = _ok("credential", "enrol", "--org", org, "--official", official, env={**env, "ESIGN_PIN": "97531086"})

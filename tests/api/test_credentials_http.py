@@ -30,8 +30,12 @@ def api(db_settings: Settings) -> Iterator[TestClient]:
 
 
 def _sign(api: TestClient, headers: dict[str, str], pdf: bytes, credential_id: str, **form: str):
-    return api.post("/v1/sign", headers=headers, files={"file": ("doc.pdf", pdf, "application/pdf")},
-                    data={"credential_id": credential_id, **form})
+    return api.post(
+        "/v1/sign",
+        headers=headers,
+        files={"file": ("doc.pdf", pdf, "application/pdf")},
+        data={"credential_id": credential_id, **form},
+    )
 
 
 def _trust(world: World) -> TrustSettings:
@@ -70,7 +74,9 @@ def test_only_the_holder_signs_with_a_personal_credential(api: TestClient, world
     a = world.orgs["A"]
     response = _sign(api, a.members["leader"].headers, one_page_pdf, a.members["official"].credential_id, pin=PIN)
     assert response.status_code == 403 and response.json()["code"] == "forbidden"
-    response = _sign(api, world.orgs["B"].members["official"].headers, one_page_pdf, a.members["official"].credential_id, pin=PIN)
+    response = _sign(
+        api, world.orgs["B"].members["official"].headers, one_page_pdf, a.members["official"].credential_id, pin=PIN
+    )
     assert response.status_code == 404
 
 
@@ -95,7 +101,9 @@ def test_changing_the_pin_re_encrypts_the_key(api: TestClient, world: World, db:
 def test_the_stored_key_is_never_in_the_clear(world: World, db: Database, db_settings: Settings) -> None:
     with db.transaction() as session:
         rows = session.scalars(select(Credential)).all()
-        keys = [envelope.open_bytes(c.encrypted_key, PIN.encode(), context=context(c.id)) for c in rows if c.encrypted_key]
+        keys = [
+            envelope.open_bytes(c.encrypted_key, PIN.encode(), context=context(c.id)) for c in rows if c.encrypted_key
+        ]
         stored = [c.encrypted_key for c in rows if c.encrypted_key]
     assert len(keys) == 8
     for envelope_bytes in stored:
@@ -123,8 +131,11 @@ def _secret_forms(pkcs8: bytes) -> list[bytes]:
 
 def test_a_signing_session_serves_a_batch_then_ends(api: TestClient, world: World, one_page_pdf: bytes) -> None:
     leader = world.orgs["A"].members["leader"]
-    response = api.post(f"/v1/credentials/{leader.credential_id}/sessions", headers=leader.headers,
-                        json={"pin": PIN, "max_signatures": 2, "ttl_seconds": 60})
+    response = api.post(
+        f"/v1/credentials/{leader.credential_id}/sessions",
+        headers=leader.headers,
+        json={"pin": PIN, "max_signatures": 2, "ttl_seconds": 60},
+    )
     assert response.status_code == 201, response.text
     secret = response.json()["session"]
     for _ in range(2):
@@ -159,13 +170,24 @@ def test_the_seal_is_drawn_and_names_the_organisation(
 def test_revoked_credentials_cannot_sign(api: TestClient, world: World, one_page_pdf: bytes) -> None:
     a = world.orgs["A"]
     official = a.members["official"]
-    serial = api.get(f"/v1/credentials/{official.credential_id}", headers=official.headers).json()["certificate"]["serial"]
-    assert api.post(f"/v1/certificates/{serial}/revoke", headers=official.headers, json={"reason": "keyCompromise"}).status_code == 403
-    response = api.post(f"/v1/certificates/{serial}/revoke", headers=a.members["admin"].headers, json={"reason": "keyCompromise"})
+    serial = api.get(f"/v1/credentials/{official.credential_id}", headers=official.headers).json()["certificate"][
+        "serial"
+    ]
+    assert (
+        api.post(
+            f"/v1/certificates/{serial}/revoke", headers=official.headers, json={"reason": "keyCompromise"}
+        ).status_code
+        == 403
+    )
+    response = api.post(
+        f"/v1/certificates/{serial}/revoke", headers=a.members["admin"].headers, json={"reason": "keyCompromise"}
+    )
     assert response.status_code == 200 and response.json()["reason"] == "keyCompromise"
     response = _sign(api, official.headers, one_page_pdf, official.credential_id, pin=PIN)
     assert response.status_code == 409 and response.json()["code"] == "credential_unusable"
-    again = api.post(f"/v1/certificates/{serial}/revoke", headers=a.members["admin"].headers, json={"reason": "keyCompromise"})
+    again = api.post(
+        f"/v1/certificates/{serial}/revoke", headers=a.members["admin"].headers, json={"reason": "keyCompromise"}
+    )
     assert again.status_code == 409
 
 

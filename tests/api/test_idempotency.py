@@ -41,8 +41,13 @@ def test_creating_posts_replay_their_first_answer(api: TestClient, world: World)
     conflict = api.post("/v1/departments", headers={**admin, "Idempotency-Key": "dept-1"}, json={"name": "另一个"})
     assert conflict.status_code == 409 and conflict.json()["code"] == "idempotency_conflict"
 
-    first, again = _twice(api, "/v1/officials", admin, "off-1",
-                          json={"name": "新同志", "department_id": first.json()["id"], "roles": ["official"]})
+    first, again = _twice(
+        api,
+        "/v1/officials",
+        admin,
+        "off-1",
+        json={"name": "新同志", "department_id": first.json()["id"], "roles": ["official"]},
+    )
     assert (first.status_code, again.status_code) == (201, 200) and first.json()["id"] == again.json()["id"]
 
     first, again = _twice(api, "/v1/credentials", leader.headers, "cred-1", json={"pin": PIN})
@@ -52,13 +57,22 @@ def test_creating_posts_replay_their_first_answer(api: TestClient, world: World)
     first, again = _twice(api, "/v1/tokens", admin, "tok-1", json={"name": "OA"})
     assert (first.status_code, again.status_code) == (201, 200) and first.json()["token"] == again.json()["token"]
 
-    document = api.post("/v1/documents", headers=clerk.headers, files={"file": ("d.pdf", make_pdf(), "application/pdf")}).json()["id"]
-    first, again = _twice(api, f"/v1/documents/{document}/sign", leader.headers, "sign-1",
-                          json={"credential_id": leader.credential_id, "pin": PIN})
+    document = api.post(
+        "/v1/documents", headers=clerk.headers, files={"file": ("d.pdf", make_pdf(), "application/pdf")}
+    ).json()["id"]
+    first, again = _twice(
+        api,
+        f"/v1/documents/{document}/sign",
+        leader.headers,
+        "sign-1",
+        json={"credential_id": leader.credential_id, "pin": PIN},
+    )
     assert (first.status_code, again.status_code) == (200, 200) and first.json() == again.json()
     assert len(api.get(f"/v1/documents/{document}/revisions", headers=clerk.headers).json()) == 2, "signed once"
 
-    route = {"definition": {"stages": [{"steps": [{"kind": "comment", "assignee": {"official_id": leader.official_id}}]}]}}
+    route = {
+        "definition": {"stages": [{"steps": [{"kind": "comment", "assignee": {"official_id": leader.official_id}}]}]}
+    }
     first, again = _twice(api, f"/v1/documents/{document}/route", clerk.headers, "route-1", json=route)
     assert (first.status_code, again.status_code) == (201, 200) and first.json()["id"] == again.json()["id"]
     [step] = [s for s in api.get("/v1/inbox", headers=leader.headers).json()["steps"] if s["document_id"] == document]
@@ -67,7 +81,9 @@ def test_creating_posts_replay_their_first_answer(api: TestClient, world: World)
 
     template = {"name": "简易", "definition": route["definition"]}
     first, again = _twice(api, "/v1/route-templates", admin, "tpl-1", json=template)
-    assert (first.status_code, again.status_code) == (201, 200) and first.json()["version"] == again.json()["version"] == 1
+    assert (first.status_code, again.status_code) == (201, 200) and first.json()["version"] == again.json()[
+        "version"
+    ] == 1
 
 
 def test_secrets_are_not_kept_in_the_clear(api: TestClient, world: World, db: Database) -> None:
@@ -79,8 +95,13 @@ def test_secrets_are_not_kept_in_the_clear(api: TestClient, world: World, db: Da
     assert again.json()["token"] == token
     assert api.get("/v1/inbox", headers={"Authorization": f"Bearer {token}"}).status_code != 401, "the token works"
 
-    first, again = _twice(api, f"/v1/credentials/{leader.credential_id}/sessions", leader.headers, "sess-secret",
-                          json={"pin": PIN, "max_signatures": 2, "ttl_seconds": 60})
+    first, again = _twice(
+        api,
+        f"/v1/credentials/{leader.credential_id}/sessions",
+        leader.headers,
+        "sess-secret",
+        json={"pin": PIN, "max_signatures": 2, "ttl_seconds": 60},
+    )
     assert first.status_code == 201 and again.json()["session"] == first.json()["session"]
 
     with db.transaction() as session:
@@ -89,18 +110,25 @@ def test_secrets_are_not_kept_in_the_clear(api: TestClient, world: World, db: Da
 
     # The PIN is not part of the fingerprint: a retry that mistyped it replays the first answer instead
     # of conflicting, and the kept fingerprint cannot be searched for the PIN.
-    document = api.post("/v1/documents", headers=a.members["clerk"].headers,
-                        files={"file": ("d.pdf", make_pdf(), "application/pdf")}).json()["id"]
+    document = api.post(
+        "/v1/documents", headers=a.members["clerk"].headers, files={"file": ("d.pdf", make_pdf(), "application/pdf")}
+    ).json()["id"]
     body = {"credential_id": leader.credential_id, "pin": PIN}
-    signed = api.post(f"/v1/documents/{document}/sign", headers={**leader.headers, "Idempotency-Key": "pin-1"}, json=body)
-    retried = api.post(f"/v1/documents/{document}/sign", headers={**leader.headers, "Idempotency-Key": "pin-1"},
-                       json={**body, "pin": "999999"})
+    signed = api.post(
+        f"/v1/documents/{document}/sign", headers={**leader.headers, "Idempotency-Key": "pin-1"}, json=body
+    )
+    retried = api.post(
+        f"/v1/documents/{document}/sign",
+        headers={**leader.headers, "Idempotency-Key": "pin-1"},
+        json={**body, "pin": "999999"},
+    )
     assert signed.status_code == retried.status_code == 200 and signed.json() == retried.json()
 
 
 def _upload(api: TestClient, headers: dict[str, str], key: str, data: bytes) -> Response:
-    return api.post("/v1/documents", headers={**headers, "Idempotency-Key": key},
-                    files={"file": ("d.pdf", data, "application/pdf")})
+    return api.post(
+        "/v1/documents", headers={**headers, "Idempotency-Key": key}, files={"file": ("d.pdf", data, "application/pdf")}
+    )
 
 
 def test_intake_and_registration_replay_their_first_answer(api: TestClient, world: World, db: Database) -> None:
@@ -122,8 +150,11 @@ def test_intake_and_registration_replay_their_first_answer(api: TestClient, worl
 
     conflict = _upload(api, clerk, "in-1", make_pdf(text="another PDF"))
     assert conflict.status_code == 409 and conflict.json()["code"] == "idempotency_conflict"
-    rendered = api.post("/v1/documents", headers={**clerk, "Idempotency-Key": "in-1"},
-                        json={"content": {"title": "通知", "body": ["正文"]}})
+    rendered = api.post(
+        "/v1/documents",
+        headers={**clerk, "Idempotency-Key": "in-1"},
+        json={"content": {"title": "通知", "body": ["正文"]}},
+    )
     assert rendered.status_code in (409, 422), "a rendered intake under an upload's key is not a replay"
 
     official = world.orgs["A"].members["official"].headers
@@ -135,10 +166,14 @@ def test_a_step_action_replays_only_to_whom_may_act_on_the_step(api: TestClient,
     a = world.orgs["A"]
     clerk, leader = a.members["clerk"].headers, a.members["leader"]
     document = _upload(api, clerk, "doc-step", make_pdf()).json()["id"]
-    route = {"definition": {"stages": [
-        {"steps": [{"kind": "comment", "assignee": {"official_id": leader.official_id}}]},
-        {"steps": [{"kind": "comment", "assignee": {"official_id": leader.official_id}}]},
-    ]}}
+    route = {
+        "definition": {
+            "stages": [
+                {"steps": [{"kind": "comment", "assignee": {"official_id": leader.official_id}}]},
+                {"steps": [{"kind": "comment", "assignee": {"official_id": leader.official_id}}]},
+            ]
+        }
+    }
     assert api.post(f"/v1/documents/{document}/route", headers=clerk, json=route).status_code == 201
     [step] = [s for s in api.get("/v1/inbox", headers=leader.headers).json()["steps"] if s["document_id"] == document]
 
@@ -156,8 +191,11 @@ def test_a_step_action_replays_only_to_whom_may_act_on_the_step(api: TestClient,
     elsewhere = api.post(f"/v1/steps/{step['id']}/approve", headers=b_leader, json=body)
     assert elsewhere.status_code == 404
 
-    conflict = api.post(f"/v1/steps/{step['id']}/approve", headers={**leader.headers, "Idempotency-Key": "approve-1"},
-                        json={"opinion": "不同意"})
+    conflict = api.post(
+        f"/v1/steps/{step['id']}/approve",
+        headers={**leader.headers, "Idempotency-Key": "approve-1"},
+        json={"opinion": "不同意"},
+    )
     assert conflict.status_code == 409 and conflict.json()["code"] == "idempotency_conflict"
 
 
@@ -177,7 +215,9 @@ def test_webhook_creation_replays_its_first_answer_sealed(api: TestClient, world
     refused = api.post("/v1/webhooks", headers={**official, "Idempotency-Key": "hook-1"}, json=body)
     assert refused.status_code == 403 and secret not in refused.text
 
-    conflict = api.post("/v1/webhooks", headers={**admin, "Idempotency-Key": "hook-1"}, json={**body, "url": "https://x.org/"})
+    conflict = api.post(
+        "/v1/webhooks", headers={**admin, "Idempotency-Key": "hook-1"}, json={**body, "url": "https://x.org/"}
+    )
     assert conflict.status_code == 409 and conflict.json()["code"] == "idempotency_conflict"
 
     with db.transaction() as session:

@@ -33,7 +33,9 @@ def test_an_organisation_sees_only_its_own(api: TestClient, world: World) -> Non
     assert names and all(n.startswith("A-") for n in names)
 
     b_official = b.members["official"]
-    b_serial = api.get(f"/v1/credentials/{b_official.credential_id}", headers=b.members["admin"].headers).json()["certificate"]["serial"]
+    b_serial = api.get(f"/v1/credentials/{b_official.credential_id}", headers=b.members["admin"].headers).json()[
+        "certificate"
+    ]["serial"]
     for method, path in (
         ("get", f"/v1/officials/{b_official.official_id}"),
         ("post", f"/v1/officials/{b_official.official_id}/disable"),
@@ -60,11 +62,16 @@ def test_administration_needs_the_admin_role(api: TestClient, world: World) -> N
     assert response.status_code == 201
     department = response.json()["id"]
     response = api.post(
-        "/v1/officials", headers=a.members["admin"].headers,
+        "/v1/officials",
+        headers=a.members["admin"].headers,
         json={"name": "新人", "department_id": department, "roles": ["official", "clerk"]},
     )
     assert response.status_code == 201 and sorted(response.json()["roles"]) == ["clerk", "official"]
-    response = api.post("/v1/officials", headers=a.members["admin"].headers, json={"name": "x", "department_id": department, "roles": ["king"]})
+    response = api.post(
+        "/v1/officials",
+        headers=a.members["admin"].headers,
+        json={"name": "x", "department_id": department, "roles": ["king"]},
+    )
     assert response.status_code == 422
 
 
@@ -72,13 +79,17 @@ def test_disabled_official_loses_access(api: TestClient, world: World) -> None:
     a = world.orgs["A"]
     official = a.members["official"]
     assert api.get("/v1/organisation", headers=official.headers).status_code == 200
-    assert api.post(f"/v1/officials/{official.official_id}/disable", headers=a.members["admin"].headers).status_code == 200
+    assert (
+        api.post(f"/v1/officials/{official.official_id}/disable", headers=a.members["admin"].headers).status_code == 200
+    )
     assert api.get("/v1/organisation", headers=official.headers).status_code == 401
 
 
 def test_system_tokens_belong_to_one_organisation(api: TestClient, world: World) -> None:
     a = world.orgs["A"]
-    response = api.post("/v1/tokens", headers=a.members["admin"].headers, json={"name": "OA system", "scopes": ["documents"]})
+    response = api.post(
+        "/v1/tokens", headers=a.members["admin"].headers, json={"name": "OA system", "scopes": ["documents"]}
+    )
     assert response.status_code == 201
     system = {"Authorization": f"Bearer {response.json()['token']}"}
     org = api.get("/v1/organisation", headers=system).json()

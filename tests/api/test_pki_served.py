@@ -39,7 +39,12 @@ def files(instance: Served, tmp_path: Path) -> dict[str, Path]:
     chain = httpx.get(f"{instance.url}/pki/ca").content
     issuing_pem, root_pem = (b"-----BEGIN" + part for part in chain.split(b"-----BEGIN")[1:])
     [credential] = httpx.get(f"{instance.url}/v1/credentials", headers=instance.headers(OFFICIAL)).json()
-    paths = {"chain": chain, "issuing": issuing_pem, "root": root_pem, "leaf": credential["certificate"]["pem"].encode()}
+    paths = {
+        "chain": chain,
+        "issuing": issuing_pem,
+        "root": root_pem,
+        "leaf": credential["certificate"]["pem"].encode(),
+    }
     out = {}
     for name, data in paths.items():
         out[name] = tmp_path / f"{name}.pem"
@@ -54,14 +59,26 @@ def _run(*args: str | Path) -> subprocess.CompletedProcess[str]:
 
 def _revoke(instance: Served, serial: str) -> None:
     response = httpx.post(
-        f"{instance.url}/v1/certificates/{serial}/revoke", headers=instance.headers(ADMIN), json={"reason": "keyCompromise"}
+        f"{instance.url}/v1/certificates/{serial}/revoke",
+        headers=instance.headers(ADMIN),
+        json={"reason": "keyCompromise"},
     )
     assert response.status_code == 200, response.text
 
 
 def test_openssl_ocsp_good_then_revoked(instance: Served, files: dict[str, Path], tmp_path: Path) -> None:
-    query = ["openssl", "ocsp", "-issuer", files["issuing"], "-cert", files["leaf"], "-url", f"{instance.url}/pki/ocsp",
-             "-CAfile", files["chain"]]
+    query = [
+        "openssl",
+        "ocsp",
+        "-issuer",
+        files["issuing"],
+        "-cert",
+        files["leaf"],
+        "-url",
+        f"{instance.url}/pki/ocsp",
+        "-CAfile",
+        files["chain"],
+    ]
     result = _run(*query)
     assert "Response verify OK" in result.stderr, result.stderr
     assert f"{files['leaf']}: good" in result.stdout
@@ -83,9 +100,13 @@ def test_ocsp_get_form_and_malformed_requests(instance: Served, files: dict[str,
     assert answer.certificate_status is ocsp.OCSPCertStatus.GOOD
 
     for garbage in (b"", b"not an OCSP request", request.read_bytes()[:20]):
-        response = httpx.post(f"{instance.url}/pki/ocsp", content=garbage, headers={"Content-Type": "application/ocsp-request"})
+        response = httpx.post(
+            f"{instance.url}/pki/ocsp", content=garbage, headers={"Content-Type": "application/ocsp-request"}
+        )
         assert response.status_code == 200
-        assert ocsp.load_der_ocsp_response(response.content).response_status is ocsp.OCSPResponseStatus.MALFORMED_REQUEST
+        assert (
+            ocsp.load_der_ocsp_response(response.content).response_status is ocsp.OCSPResponseStatus.MALFORMED_REQUEST
+        )
     assert httpx.get(f"{instance.url}/pki/ocsp/%%%").status_code == 200
 
 
@@ -94,7 +115,9 @@ def test_openssl_ts_query_and_verify(instance: Served, files: dict[str, Path], t
     data.write_text("同意 — 2026年11月23日\n")
     query, reply = tmp_path / "req.tsq", tmp_path / "reply.tsr"
     assert _run("openssl", "ts", "-query", "-data", data, "-sha256", "-cert", "-out", query).returncode == 0
-    response = httpx.post(f"{instance.url}/pki/tsa", content=query.read_bytes(), headers={"Content-Type": "application/timestamp-query"})
+    response = httpx.post(
+        f"{instance.url}/pki/tsa", content=query.read_bytes(), headers={"Content-Type": "application/timestamp-query"}
+    )
     assert response.status_code == 200 and response.headers["content-type"] == "application/timestamp-reply"
     reply.write_bytes(response.content)
 
@@ -105,12 +128,16 @@ def test_openssl_ts_query_and_verify(instance: Served, files: dict[str, Path], t
     text = _run("openssl", "ts", "-reply", "-in", reply, "-text").stdout
     assert "Status: Granted." in text and "Nonce: 0x" in text and "TSA: DirName" in text
 
-    response = httpx.post(f"{instance.url}/pki/tsa", content=b"garbage", headers={"Content-Type": "application/timestamp-query"})
+    response = httpx.post(
+        f"{instance.url}/pki/tsa", content=b"garbage", headers={"Content-Type": "application/timestamp-query"}
+    )
     reply.write_bytes(response.content)
     assert "Rejected" in _run("openssl", "ts", "-reply", "-in", reply, "-text").stdout
 
 
-def test_openssl_verify_with_the_crl_rejects_a_revoked_certificate(instance: Served, files: dict[str, Path], tmp_path: Path) -> None:
+def test_openssl_verify_with_the_crl_rejects_a_revoked_certificate(
+    instance: Served, files: dict[str, Path], tmp_path: Path
+) -> None:
     def crl_pem() -> Path:
         der = httpx.get(f"{instance.url}/pki/crl").content
         path = tmp_path / "crl.pem"
@@ -125,12 +152,18 @@ def test_openssl_verify_with_the_crl_rejects_a_revoked_certificate(instance: Ser
     result = _run(*check, "-CRLfile", crl_pem(), files["leaf"])
     assert result.returncode != 0 and "certificate revoked" in result.stdout + result.stderr
     crl = x509.load_der_x509_crl(httpx.get(f"{instance.url}/pki/crl").content)
-    assert crl.next_update_utc is not None and crl.get_revoked_certificate_by_serial_number(int(str(files["serial"]), 16))
+    assert crl.next_update_utc is not None and crl.get_revoked_certificate_by_serial_number(
+        int(str(files["serial"]), 16)
+    )
 
 
-def test_a_signature_made_here_is_checked_online_by_pdfsig(instance: Served, files: dict[str, Path], tmp_path: Path) -> None:
+def test_a_signature_made_here_is_checked_online_by_pdfsig(
+    instance: Served, files: dict[str, Path], tmp_path: Path
+) -> None:
     response = httpx.post(
-        f"{instance.url}/v1/sign", headers=instance.headers(OFFICIAL), timeout=30,
+        f"{instance.url}/v1/sign",
+        headers=instance.headers(OFFICIAL),
+        timeout=30,
         files={"file": ("notice.pdf", make_pdf(), "application/pdf")},
         data={"credential_id": _credential_id(instance), "pin": DEMO_PIN, "level": "B-LTA", "reason": "同意"},
     )

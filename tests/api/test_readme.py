@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def walkthrough() -> str:
     """Every shell block from "## A walk-through" up to its "### Demo data"."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("## A walk-through"):readme.index("### Demo data")]
+    section = readme[readme.index("## A walk-through") : readme.index("### Demo data")]
     return "\n".join(re.findall(r"```sh\n(.*?)```", section, re.S))
 
 
@@ -33,7 +33,11 @@ def test_the_walkthrough_runs_top_to_bottom(tmp_path: Path, new_database: Callab
         script = script.replace("8765", str(free_port()))
         (work / "walkthrough.sh").write_text("set -euo pipefail\n" + script, encoding="utf-8")
         result = subprocess.run(
-            ["bash", "walkthrough.sh"], cwd=work, capture_output=True, text=True, timeout=600,
+            ["bash", "walkthrough.sh"],
+            cwd=work,
+            capture_output=True,
+            text=True,
+            timeout=600,
             env={**os.environ, **instance.env},
         )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -47,5 +51,13 @@ def test_the_walkthrough_runs_top_to_bottom(tmp_path: Path, new_database: Callab
     assert "delivered" in lines and "dead" not in lines, lines
     assert "True" in lines, "the system's retry returned the same document"
     assert "archived\n" in out and "revision.uploaded" in lines, "the system saw its document through"
-    for produced in ("signed.pdf", "draft.pdf", "sealed.pdf", "report.pdf", "self-signed.pdf", "csc-signed.pdf", "final.pdf"):
+    for produced in (
+        "signed.pdf",
+        "draft.pdf",
+        "sealed.pdf",
+        "report.pdf",
+        "self-signed.pdf",
+        "csc-signed.pdf",
+        "final.pdf",
+    ):
         assert (work / produced).stat().st_size > 1000, produced

@@ -45,5 +45,7 @@ def test_served_docs_limits_and_recovery(server: str, ec_signer: KeySigner, one_
         assert response.status_code == 413 and response.json()["code"] == "too_large"
 
     with httpx.Client(base_url=server, timeout=30) as http:
-        response = http.post("/v1/verify", files={"file": ("doc.pdf", sign(one_page_pdf, ec_signer), "application/pdf")})
+        response = http.post(
+            "/v1/verify", files={"file": ("doc.pdf", sign(one_page_pdf, ec_signer), "application/pdf")}
+        )
         assert response.status_code == 200 and response.json()["valid"] is True

@@ -32,7 +32,9 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def call(http: _Http, version: str, method: str, token: str | None, body: dict[str, Any] | None = None, *, base: str = "") -> Any:
+def call(
+    http: _Http, version: str, method: str, token: str | None, body: dict[str, Any] | None = None, *, base: str = ""
+) -> Any:
     return http.post(f"{base}/csc/{version}/{method}", json=body or {}, headers=bearer(token) if token else {})
 
 
@@ -45,8 +47,15 @@ def b64(values: list[bytes]) -> list[str]:
 
 
 def authorize(
-    http: _Http, token: str, credential_id: str, pin: str, *, n: int = 1, hashes_: list[bytes] | None = None,
-    version: str = "v1", base: str = "",
+    http: _Http,
+    token: str,
+    credential_id: str,
+    pin: str,
+    *,
+    n: int = 1,
+    hashes_: list[bytes] | None = None,
+    version: str = "v1",
+    base: str = "",
 ) -> str:
     body: dict[str, Any] = {"credentialID": credential_id, "numSignatures": n}
     if version == "v1":
@@ -64,8 +73,17 @@ def authorize(
 
 
 def sign_hash(
-    http: _Http, token: str, credential_id: str, sad: str, values: list[bytes], *, version: str = "v1",
-    sign_algo: str = ECDSA_SHA256, hash_algo: str | None = SHA256, params: str | None = None, base: str = "",
+    http: _Http,
+    token: str,
+    credential_id: str,
+    sad: str,
+    values: list[bytes],
+    *,
+    version: str = "v1",
+    sign_algo: str = ECDSA_SHA256,
+    hash_algo: str | None = SHA256,
+    params: str | None = None,
+    base: str = "",
 ) -> Any:
     body: dict[str, Any] = {"credentialID": credential_id, "SAD": sad, "signAlgo": sign_algo}
     body["hash" if version == "v1" else "hashes"] = b64(values)
@@ -86,7 +104,11 @@ def verifies(
     cert: x509.Certificate, signature: bytes, digest: bytes, *, hash_name: str = "sha256", pss_salt: int | None = None
 ) -> bool:
     """Does ``signature`` verify over the prehashed ``digest`` with the certificate's public key?"""
-    algorithms: dict[str, hashes.HashAlgorithm] = {"sha256": hashes.SHA256(), "sha384": hashes.SHA384(), "sha512": hashes.SHA512()}
+    algorithms: dict[str, hashes.HashAlgorithm] = {
+        "sha256": hashes.SHA256(),
+        "sha384": hashes.SHA384(),
+        "sha512": hashes.SHA512(),
+    }
     algorithm = algorithms[hash_name]
     key = cert.public_key()
     try:

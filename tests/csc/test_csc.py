@@ -72,7 +72,9 @@ def _refused(response: Any, description: str, *, status: int = 400, error: str =
 def _left(db: Database, sad: str) -> int | None:
     with db.transaction() as session:
         record = session.scalar(
-            select(SignatureActivation).where(SignatureActivation.secret_hash == hashlib.sha256(sad.encode()).hexdigest())
+            select(SignatureActivation).where(
+                SignatureActivation.secret_hash == hashlib.sha256(sad.encode()).hexdigest()
+            )
         )
         return None if record is None else record.signatures_left
 
@@ -93,7 +95,11 @@ def test_info_answers_without_a_token_in_each_version(client: TestClient) -> Non
         for body in (v1, v2):
             assert body["authType"] == ["external"] and body["region"] == "CN" and body["lang"] == "zh-CN"
             assert set(body["methods"]) == {
-                "info", "credentials/list", "credentials/info", "credentials/authorize", "signatures/signHash",
+                "info",
+                "credentials/list",
+                "credentials/info",
+                "credentials/authorize",
+                "signatures/signHash",
             }
         assert "signAlgorithms" not in v1
         assert {ECDSA_SHA256, SHA256_RSA, RSA_PSS} <= set(v2["signAlgorithms"]["algos"])
@@ -108,11 +114,18 @@ def test_list_and_info_in_each_version(client: TestClient, world: World) -> None
     both = call(client, "v1", "credentials/list", custodian.token).json()["credentialIDs"]
     assert set(both) == {custodian.credential_id, custodian.seal_id}
     page = call(client, "v1", "credentials/list", custodian.token, {"maxResults": 1}).json()
-    rest = call(client, "v1", "credentials/list", custodian.token, {"maxResults": 1, "pageToken": page["nextPageToken"]}).json()
+    rest = call(
+        client, "v1", "credentials/list", custodian.token, {"maxResults": 1, "pageToken": page["nextPageToken"]}
+    ).json()
     assert page["credentialIDs"] + rest["credentialIDs"] == both and "nextPageToken" not in rest
 
     info = call(client, "v1", "credentials/info", token, {"credentialID": credential_id, "certInfo": True}).json()
-    assert info["key"] == {"status": "enabled", "algo": [ECDSA_SHA256, ECDSA_SHA384, ECDSA_SHA512], "len": 256, "curve": P256}
+    assert info["key"] == {
+        "status": "enabled",
+        "algo": [ECDSA_SHA256, ECDSA_SHA384, ECDSA_SHA512],
+        "len": 256,
+        "curve": P256,
+    }
     assert info["authMode"] == "explicit" and info["PIN"]["presence"] == "true" and info["OTP"] == {"presence": "false"}
     assert info["multisign"] == csc.MAX_SIGNATURES and info["SCAL"] == "1"
     [der] = [base64.b64decode(c) for c in info["cert"]["certificates"]]
@@ -120,7 +133,9 @@ def test_list_and_info_in_each_version(client: TestClient, world: World) -> None
     assert info["cert"]["status"] == "valid" and info["cert"]["subjectDN"] == cert.subject.rfc4514_string()
     assert int(info["cert"]["serialNumber"], 16) == cert.serial_number and len(info["cert"]["validTo"]) == 15
 
-    chain = call(client, "v1", "credentials/info", token, {"credentialID": credential_id, "certificates": "chain"}).json()
+    chain = call(
+        client, "v1", "credentials/info", token, {"credentialID": credential_id, "certificates": "chain"}
+    ).json()
     assert [base64.b64decode(c) for c in chain["cert"]["certificates"]][1:] == [
         c.public_bytes(serialization.Encoding.DER) for c in world.pki.chain
     ]
@@ -143,9 +158,18 @@ def test_a_credential_of_someone_else_is_not_there(client: TestClient, world: Wo
     _, leaders = _member(world, "leader")
     _, foreign = _member(world, "official", "B")
     for credential_id in (leaders, foreign, "no-such-id"):
-        _refused(call(client, "v1", "credentials/info", token, {"credentialID": credential_id}), "Invalid parameter credentialID")
         _refused(
-            call(client, "v2", "credentials/authorize", token, {"credentialID": credential_id, "numSignatures": 1, "authData": [{"id": "PIN", "value": PIN}]}),
+            call(client, "v1", "credentials/info", token, {"credentialID": credential_id}),
+            "Invalid parameter credentialID",
+        )
+        _refused(
+            call(
+                client,
+                "v2",
+                "credentials/authorize",
+                token,
+                {"credentialID": credential_id, "numSignatures": 1, "authData": [{"id": "PIN", "value": PIN}]},
+            ),
             "Invalid parameter credentialID",
         )
     _refused(call(client, "v1", "credentials/list", token, {"userID": "someone-else"}), "Invalid parameter userID")
@@ -166,30 +190,77 @@ def test_service_authorisation_is_the_bearer_token(client: TestClient, world: Wo
 
 def test_requests_are_checked_in_the_specs_words(client: TestClient, world: World) -> None:
     token, credential_id = _member(world, "official")
-    _refused(call(client, "v1", "credentials/authorize", token, {"numSignatures": 1, "PIN": PIN}),
-             "Missing (or invalid type) string parameter credentialID")
-    _refused(call(client, "v1", "credentials/authorize", token, {"credentialID": credential_id, "numSignatures": "1", "PIN": PIN}),
-             "Missing (or invalid type) integer parameter numSignatures")
-    _refused(call(client, "v1", "credentials/authorize", token, {"credentialID": credential_id, "numSignatures": 1}),
-             "Missing (or invalid type) string parameter PIN")
-    _refused(call(client, "v2", "credentials/authorize", token, {"credentialID": credential_id, "numSignatures": 1}),
-             "Missing (or invalid type) array parameter authData")
-    _refused(call(client, "v1", "credentials/authorize", token, {"credentialID": credential_id, "numSignatures": 0, "PIN": PIN}),
-             "Invalid value for parameter numSignatures")
-    _refused(call(client, "v1", "credentials/authorize", token, {"credentialID": credential_id, "numSignatures": csc.MAX_SIGNATURES + 1, "PIN": PIN}),
-             "Numbers of signatures is too high")
-    _refused(call(client, "v1", "credentials/authorize", token, {"credentialID": credential_id, "numSignatures": 1, "PIN": PIN, "hash": ["%%%"]}),
-             "Invalid Base64 hash string parameter")
-    _refused(call(client, "v1", "credentials/info", token, {"credentialID": credential_id, "certificates": "all"}),
-             "Invalid parameter certificates")
+    _refused(
+        call(client, "v1", "credentials/authorize", token, {"numSignatures": 1, "PIN": PIN}),
+        "Missing (or invalid type) string parameter credentialID",
+    )
+    _refused(
+        call(
+            client,
+            "v1",
+            "credentials/authorize",
+            token,
+            {"credentialID": credential_id, "numSignatures": "1", "PIN": PIN},
+        ),
+        "Missing (or invalid type) integer parameter numSignatures",
+    )
+    _refused(
+        call(client, "v1", "credentials/authorize", token, {"credentialID": credential_id, "numSignatures": 1}),
+        "Missing (or invalid type) string parameter PIN",
+    )
+    _refused(
+        call(client, "v2", "credentials/authorize", token, {"credentialID": credential_id, "numSignatures": 1}),
+        "Missing (or invalid type) array parameter authData",
+    )
+    _refused(
+        call(
+            client,
+            "v1",
+            "credentials/authorize",
+            token,
+            {"credentialID": credential_id, "numSignatures": 0, "PIN": PIN},
+        ),
+        "Invalid value for parameter numSignatures",
+    )
+    _refused(
+        call(
+            client,
+            "v1",
+            "credentials/authorize",
+            token,
+            {"credentialID": credential_id, "numSignatures": csc.MAX_SIGNATURES + 1, "PIN": PIN},
+        ),
+        "Numbers of signatures is too high",
+    )
+    _refused(
+        call(
+            client,
+            "v1",
+            "credentials/authorize",
+            token,
+            {"credentialID": credential_id, "numSignatures": 1, "PIN": PIN, "hash": ["%%%"]},
+        ),
+        "Invalid Base64 hash string parameter",
+    )
+    _refused(
+        call(client, "v1", "credentials/info", token, {"credentialID": credential_id, "certificates": "all"}),
+        "Invalid parameter certificates",
+    )
     sad = authorize(client, token, credential_id, PIN, n=2)
     _refused(sign_hash(client, token, credential_id, sad, []), "Empty hash array")
     _refused(sign_hash(client, token, credential_id, sad, digests(1, 48)), "Invalid digest value length")
-    _refused(sign_hash(client, token, credential_id, sad, digests(1), sign_algo="1.3.14.3.2.29"), "Invalid parameter signAlgo")
-    _refused(sign_hash(client, token, credential_id, sad, digests(1), sign_algo=SHA256_RSA), "Invalid parameter signAlgo")
+    _refused(
+        sign_hash(client, token, credential_id, sad, digests(1), sign_algo="1.3.14.3.2.29"),
+        "Invalid parameter signAlgo",
+    )
+    _refused(
+        sign_hash(client, token, credential_id, sad, digests(1), sign_algo=SHA256_RSA), "Invalid parameter signAlgo"
+    )
     _refused(sign_hash(client, token, credential_id, sad, digests(1), hash_algo=SHA512), "Invalid parameter hashAlgo")
-    _refused(sign_hash(client, token, credential_id, sad, digests(1), version="v2", hash_algo=SHA512),
-             "Invalid parameter hashAlgorithmOID")
+    _refused(
+        sign_hash(client, token, credential_id, sad, digests(1), version="v2", hash_algo=SHA512),
+        "Invalid parameter hashAlgorithmOID",
+    )
     assert _left(client_db(client), sad) == 2, "refused requests spend nothing"
     unknown = call(client, "v1", "auth/login", token)
     assert unknown.status_code == 501 and unknown.json()["error"] == "not_implemented"
@@ -236,8 +307,12 @@ def test_rsa_pkcs1_pss_and_plain_rsa_encryption(client: TestClient, world: World
     actor = actor_for(world.orgs["A"].id, leader.official_id, leader.roles)
     with db.transaction() as session:
         credential_id = credentials.enrol(
-            session, actor=actor, pki=world.pki, settings=world.settings.model_copy(update={"key_kind": "rsa"}),
-            purpose=Purpose.SIGNATURE, pin=PIN,
+            session,
+            actor=actor,
+            pki=world.pki,
+            settings=world.settings.model_copy(update={"key_kind": "rsa"}),
+            purpose=Purpose.SIGNATURE,
+            pin=PIN,
         ).id
     info = call(client, "v2", "credentials/info", leader.token, {"credentialID": credential_id}).json()
     assert info["key"]["len"] == 3072 and "curve" not in info["key"]
@@ -255,19 +330,39 @@ def test_rsa_pkcs1_pss_and_plain_rsa_encryption(client: TestClient, world: World
     for sign_algo, hash_algo, params, size, name, salt in cases:
         values = digests(3, size)
         response = sign_hash(
-            client, leader.token, credential_id, sad, values, version="v2", sign_algo=sign_algo, hash_algo=hash_algo,
+            client,
+            leader.token,
+            credential_id,
+            sad,
+            values,
+            version="v2",
+            sign_algo=sign_algo,
+            hash_algo=hash_algo,
             params=params,
         )
         assert response.status_code == 200, (sign_algo, response.json())
         for sig, value in zip(response.json()["signatures"], values, strict=True):
             assert verifies(cert, base64.b64decode(sig), value, hash_name=name, pss_salt=salt), sign_algo
-    _refused(sign_hash(client, leader.token, credential_id, sad, digests(1), version="v2", sign_algo=RSA_ENCRYPTION, hash_algo=None),
-             "Missing (or invalid type) string parameter hashAlgorithmOID")
-    _refused(sign_hash(client, leader.token, credential_id, sad, digests(1), sign_algo=RSA_PSS),
-             "Missing (or invalid type) string parameter signAlgoParams")
-    _refused(sign_hash(client, leader.token, credential_id, sad, digests(1), sign_algo=RSA_PSS, params=pss_params("sha1", 20)),
-             "Invalid parameter signAlgoParams")
-    _refused(sign_hash(client, leader.token, credential_id, sad, digests(1), sign_algo=ECDSA_SHA256), "Invalid parameter signAlgo")
+    _refused(
+        sign_hash(
+            client, leader.token, credential_id, sad, digests(1), version="v2", sign_algo=RSA_ENCRYPTION, hash_algo=None
+        ),
+        "Missing (or invalid type) string parameter hashAlgorithmOID",
+    )
+    _refused(
+        sign_hash(client, leader.token, credential_id, sad, digests(1), sign_algo=RSA_PSS),
+        "Missing (or invalid type) string parameter signAlgoParams",
+    )
+    _refused(
+        sign_hash(
+            client, leader.token, credential_id, sad, digests(1), sign_algo=RSA_PSS, params=pss_params("sha1", 20)
+        ),
+        "Invalid parameter signAlgoParams",
+    )
+    _refused(
+        sign_hash(client, leader.token, credential_id, sad, digests(1), sign_algo=ECDSA_SHA256),
+        "Invalid parameter signAlgo",
+    )
 
 
 # --- refusals ---------------------------------------------------------------------------------------
@@ -277,7 +372,9 @@ def test_wrong_pins_count_and_the_fifth_locks(client: TestClient, world: World, 
     token, credential_id = _member(world, "official")
     wrong = {"credentialID": credential_id, "numSignatures": 1, "PIN": "000000"}
     for left in (4, 3, 2, 1):
-        body = _refused(call(client, "v1", "credentials/authorize", token, wrong), "The PIN is invalid", error="invalid_pin")
+        body = _refused(
+            call(client, "v1", "credentials/authorize", token, wrong), "The PIN is invalid", error="invalid_pin"
+        )
         assert body["tries_left"] == left
     _refused(call(client, "v1", "credentials/authorize", token, wrong), "PIN locked")
     right = {"credentialID": credential_id, "numSignatures": 1, "authData": [{"id": "PIN", "value": PIN}]}
@@ -285,20 +382,32 @@ def test_wrong_pins_count_and_the_fifth_locks(client: TestClient, world: World, 
     _refused(call(client, "v1", "credentials/authorize", token, {**wrong, "PIN": PIN}), "PIN locked")
     with db.transaction() as session:
         credential = session.get(Credential, credential_id)
-        assert credential is not None and credential.status == Status.LOCKED.value and credential.failed_pin_attempts == 5
+        assert (
+            credential is not None and credential.status == Status.LOCKED.value and credential.failed_pin_attempts == 5
+        )
     info = call(client, "v1", "credentials/info", token, {"credentialID": credential_id}).json()
     assert info["key"]["status"] == "disabled" and info["cert"]["status"] == "valid"
     assert call(client, "v2", "credentials/list", token, {"onlyValid": True}).json()["credentialIDs"] == []
 
 
-def test_a_right_pin_resets_the_count_and_v2_names_wrong_auth_data(client: TestClient, world: World, db: Database) -> None:
+def test_a_right_pin_resets_the_count_and_v2_names_wrong_auth_data(
+    client: TestClient, world: World, db: Database
+) -> None:
     token, credential_id = _member(world, "official")
     body = {"credentialID": credential_id, "numSignatures": 1, "authData": [{"id": "PIN", "value": "999999"}]}
-    refused = _refused(call(client, "v2", "credentials/authorize", token, body), "The authentication data is invalid",
-                       error="invalid_authentication_data")
+    refused = _refused(
+        call(client, "v2", "credentials/authorize", token, body),
+        "The authentication data is invalid",
+        error="invalid_authentication_data",
+    )
     assert refused["tries_left"] == 4
     legacy = {"credentialID": credential_id, "numSignatures": 1, "PIN": "999999"}
-    assert _refused(call(client, "v2", "credentials/authorize", token, legacy), "The PIN is invalid", error="invalid_pin")["tries_left"] == 3
+    assert (
+        _refused(call(client, "v2", "credentials/authorize", token, legacy), "The PIN is invalid", error="invalid_pin")[
+            "tries_left"
+        ]
+        == 3
+    )
     authorize(client, token, credential_id, PIN, version="v2")
     with db.transaction() as session:
         credential = session.get(Credential, credential_id)
@@ -344,15 +453,28 @@ def test_a_sad_bound_to_hashes_signs_those_once_each(client: TestClient, world: 
     first, second, other = digests(3)
     for version in ("v1", "v2"):
         sad = authorize(client, token, credential_id, PIN, n=2, hashes_=[first, second], version=version)
-        _refused(sign_hash(client, token, credential_id, sad, [other], version=version), "Hash is not authorized by the SAD")
-        _refused(sign_hash(client, token, credential_id, sad, [first, other], version=version), "Hash is not authorized by the SAD")
+        _refused(
+            sign_hash(client, token, credential_id, sad, [other], version=version), "Hash is not authorized by the SAD"
+        )
+        _refused(
+            sign_hash(client, token, credential_id, sad, [first, other], version=version),
+            "Hash is not authorized by the SAD",
+        )
         assert _left(db, sad) == 2
         response = sign_hash(client, token, credential_id, sad, [first], version=version)
         assert response.status_code == 200 and verifies(cert, base64.b64decode(response.json()["signatures"][0]), first)
-        _refused(sign_hash(client, token, credential_id, sad, [first], version=version), "Hash is not authorized by the SAD")
+        _refused(
+            sign_hash(client, token, credential_id, sad, [first], version=version), "Hash is not authorized by the SAD"
+        )
         assert sign_hash(client, token, credential_id, sad, [second], version=version).status_code == 200
     _refused(
-        call(client, "v1", "credentials/authorize", token, {"credentialID": credential_id, "numSignatures": 3, "PIN": PIN, "hash": b64([first])}),
+        call(
+            client,
+            "v1",
+            "credentials/authorize",
+            token,
+            {"credentialID": credential_id, "numSignatures": 3, "PIN": PIN, "hash": b64([first])},
+        ),
         "Invalid value for parameter numSignatures",
     )
 
@@ -373,8 +495,16 @@ def test_a_revoked_credential_signs_nothing_more(client: TestClient, world: Worl
     admin = world.orgs["A"].members["admin"]
     with db.transaction() as session:
         serial = session.get(Credential, credential_id).serial  # type: ignore[union-attr]
-    assert client.post(f"/v1/certificates/{serial}/revoke", headers=admin.headers, json={"reason": "keyCompromise"}).status_code == 200
-    _refused(sign_hash(client, token, credential_id, sad, digests(1)), "The credential identified by credentialID is disabled")
+    assert (
+        client.post(
+            f"/v1/certificates/{serial}/revoke", headers=admin.headers, json={"reason": "keyCompromise"}
+        ).status_code
+        == 200
+    )
+    _refused(
+        sign_hash(client, token, credential_id, sad, digests(1)),
+        "The credential identified by credentialID is disabled",
+    )
     info = call(client, "v1", "credentials/info", token, {"credentialID": credential_id}).json()
     assert info["key"]["status"] == "disabled" and info["cert"]["status"] == "revoked"
     assert call(client, "v1", "credentials/list", token).json()["credentialIDs"] == []
@@ -389,8 +519,13 @@ def test_concurrent_batches_cannot_overspend_a_sad(world: World, db: Database) -
     actor = actor_for(world.orgs["A"].id, official.official_id, official.roles)
     with db.transaction() as session:
         sad = csc.authorize(
-            session, actor=actor, pki=world.pki, settings=world.settings, credential_id=credential_id,
-            pin=PIN, num_signatures=5,
+            session,
+            actor=actor,
+            pki=world.pki,
+            settings=world.settings,
+            credential_id=credential_id,
+            pin=PIN,
+            num_signatures=5,
         ).sad
     start = threading.Barrier(4)
     outcomes: list[str] = []
@@ -400,7 +535,12 @@ def test_concurrent_batches_cannot_overspend_a_sad(world: World, db: Database) -
         try:
             with db.transaction() as session:
                 batch = csc.spend(
-                    session, actor=actor, credential_id=credential_id, sad=sad, hashes=digests(2), sign_algo=ECDSA_SHA256,
+                    session,
+                    actor=actor,
+                    credential_id=credential_id,
+                    sad=sad,
+                    hashes=digests(2),
+                    sign_algo=ECDSA_SHA256,
                 )
         except CscRefused as e:
             outcomes.append(e.refusal.value)
@@ -433,8 +573,13 @@ def test_a_batch_the_token_refuses_is_given_back_to_its_sad(
     leader = world.orgs["A"].members["leader"]
     with db.transaction() as session:
         credential_id = credentials.enrol(
-            session, actor=actor_for(world.orgs["A"].id, leader.official_id, leader.roles), pki=world.pki,
-            settings=settings, purpose=Purpose.SIGNATURE, pin=token.user_pin, storage=Storage.PKCS11,
+            session,
+            actor=actor_for(world.orgs["A"].id, leader.official_id, leader.roles),
+            pki=world.pki,
+            settings=settings,
+            purpose=Purpose.SIGNATURE,
+            pin=token.user_pin,
+            storage=Storage.PKCS11,
             token_label=token.label,
         ).id
 
@@ -459,7 +604,12 @@ def test_a_batch_the_token_refuses_is_given_back_to_its_sad(
         actions = session.scalars(
             select(AuditEvent.action).where(AuditEvent.action.like("credential.csc_%")).order_by(AuditEvent.id)
         ).all()
-    assert actions == ["credential.csc_authorized", "credential.csc_signed", "credential.csc_refunded", "credential.csc_signed"]
+    assert actions == [
+        "credential.csc_authorized",
+        "credential.csc_signed",
+        "credential.csc_refunded",
+        "credential.csc_signed",
+    ]
 
 
 def test_a_signing_process_that_died_fails_its_batch_which_the_sad_gets_back(
@@ -474,8 +624,12 @@ def test_a_signing_process_that_died_fails_its_batch_which_the_sad_gets_back(
     assert sign_hash(client, token, credential_id, sad, values[:1]).status_code == 200
     [pid] = signing_process.pids()
     os.kill(pid, signal.SIGKILL)
-    failed = _refused(sign_hash(client, token, credential_id, sad, values[1:]), "the signing process stopped; nothing was "
-                      "signed, try again", status=503, error="temporarily_unavailable")
+    failed = _refused(
+        sign_hash(client, token, credential_id, sad, values[1:]),
+        "the signing process stopped; nothing was signed, try again",
+        status=503,
+        error="temporarily_unavailable",
+    )
     assert failed and _left(db, sad) == 2
     again = sign_hash(client, token, credential_id, sad, values[1:])
     assert again.status_code == 200, again.json()

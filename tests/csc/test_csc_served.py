@@ -59,7 +59,12 @@ class HashBoundAuthorization(CSCAuthorizationManager):
     one ``credentials/authorize`` per batch, naming the batch's hashes."""
 
     def __init__(
-        self, session_info: CSCServiceSessionInfo, credential: CSCCredentialInfo, *, http: aiohttp.ClientSession, pin: str
+        self,
+        session_info: CSCServiceSessionInfo,
+        credential: CSCCredentialInfo,
+        *,
+        http: aiohttp.ClientSession,
+        pin: str,
     ) -> None:
         super().__init__(session_info, credential)
         self.http = http
@@ -72,7 +77,9 @@ class HashBoundAuthorization(CSCAuthorizationManager):
             return self.parse_csc_auth_response(await response.json())
 
 
-async def _sign_over_csc(instance: Served, official: str, credential_id: str, pin: str, pdf: bytes, *, hash_bound: bool) -> bytes:
+async def _sign_over_csc(
+    instance: Served, official: str, credential_id: str, pin: str, pdf: bytes, *, hash_bound: bool
+) -> bytes:
     async with aiohttp.ClientSession() as http:
         session_info = CSCServiceSessionInfo(
             service_url=instance.url, credential_id=credential_id, oauth_token=instance.tokens[official]
@@ -85,7 +92,9 @@ async def _sign_over_csc(instance: Served, official: str, credential_id: str, pi
         else:
             request = {"credentialID": credential_id, "numSignatures": 1, "PIN": pin}
             url = session_info.endpoint_url("credentials/authorize")
-            async with http.post(url, json=request, headers=session_info.auth_headers, raise_for_status=True) as response:
+            async with http.post(
+                url, json=request, headers=session_info.auth_headers, raise_for_status=True
+            ) as response:
                 sad = CSCAuthorizationManager.parse_csc_auth_response(await response.json())
             manager = PrefetchedSADAuthorizationManager(session_info, credential, sad)
         signer = CSCSigner(http, manager)
@@ -135,16 +144,26 @@ def _enrol_in_token(
 ) -> str:
     """Enrol a key generated in the SoftHSM2 token through the service layer, into the served database."""
     settings = Settings(
-        data_dir=instance.data_dir, public_url=instance.url, pkcs11_module=MODULE, key_kind=kind,
-        database_url=instance.env.get("ESIGN_DATABASE_URL"), database_schema=instance.env.get("ESIGN_DATABASE_SCHEMA"),
+        data_dir=instance.data_dir,
+        public_url=instance.url,
+        pkcs11_module=MODULE,
+        key_kind=kind,
+        database_url=instance.env.get("ESIGN_DATABASE_URL"),
+        database_schema=instance.env.get("ESIGN_DATABASE_SCHEMA"),
     )
     database = Database.from_settings(settings)
     try:
         with database.transaction() as session:
             actor = tokens.authenticate(session, instance.tokens[official])
             return credentials.enrol(
-                session, actor=actor, pki=authorities.load(session, settings), settings=settings,
-                purpose=Purpose.SIGNATURE, pin=pin, storage=Storage.PKCS11, token_label=token_label,
+                session,
+                actor=actor,
+                pki=authorities.load(session, settings),
+                settings=settings,
+                purpose=Purpose.SIGNATURE,
+                pin=pin,
+                storage=Storage.PKCS11,
+                token_label=token_label,
             ).id
     finally:
         database.dispose()
@@ -160,20 +179,34 @@ def test_pyhanko_csc_signer_signs_with_a_softhsm_key(
     token = hsm.new_token("csc")
     with served(tmp_path, new_database, init=True, extra_env=_hsm_env(hsm)) as instance:
         credential_id = _enrol_in_token(instance, LEADER, token.label, token.user_pin)
-        info = call(httpx, "v1", "credentials/info", instance.tokens[LEADER], {"credentialID": credential_id}, base=instance.url)
+        info = call(
+            httpx, "v1", "credentials/info", instance.tokens[LEADER], {"credentialID": credential_id}, base=instance.url
+        )
         assert info.json()["key"]["status"] == "enabled"
 
-        wrong = call(httpx, "v1", "credentials/authorize", instance.tokens[LEADER],
-                     {"credentialID": credential_id, "numSignatures": 1, "PIN": "not-the-pin"}, base=instance.url)
+        wrong = call(
+            httpx,
+            "v1",
+            "credentials/authorize",
+            instance.tokens[LEADER],
+            {"credentialID": credential_id, "numSignatures": 1, "PIN": "not-the-pin"},
+            base=instance.url,
+        )
         assert wrong.status_code == 400 and wrong.json()["error"] == "invalid_pin" and wrong.json()["tries_left"] == 4
 
-        signed = asyncio.run(_sign_over_csc(instance, LEADER, credential_id, token.user_pin, make_pdf(), hash_bound=True))
+        signed = asyncio.run(
+            _sign_over_csc(instance, LEADER, credential_id, token.user_pin, make_pdf(), hash_bound=True)
+        )
         _check(signed, instance, tmp_path, LEADER)
 
         cert = certificate(httpx, instance.tokens[LEADER], credential_id, base=instance.url)
         values = digests(20)
-        sad = authorize(httpx, instance.tokens[LEADER], credential_id, token.user_pin, n=20, version="v2", base=instance.url)
-        response = sign_hash(httpx, instance.tokens[LEADER], credential_id, sad, values, version="v2", base=instance.url)
+        sad = authorize(
+            httpx, instance.tokens[LEADER], credential_id, token.user_pin, n=20, version="v2", base=instance.url
+        )
+        response = sign_hash(
+            httpx, instance.tokens[LEADER], credential_id, sad, values, version="v2", base=instance.url
+        )
         assert response.status_code == 200, response.json()
         signatures = [base64.b64decode(s) for s in response.json()["signatures"]]
         assert all(verifies(cert, s, v) for s, v in zip(signatures, values, strict=True))
@@ -190,8 +223,16 @@ def test_an_rsa_key_in_a_token_signs_pkcs1_and_pss(
         values = digests(4)
         sad = authorize(httpx, bearer, credential_id, token.user_pin, n=4, hashes_=values, base=instance.url)
         pkcs1 = sign_hash(httpx, bearer, credential_id, sad, values[:2], sign_algo=SHA256_RSA, base=instance.url)
-        pss = sign_hash(httpx, bearer, credential_id, sad, values[2:], sign_algo=RSA_PSS, params=pss_params("sha256", 32),
-                        base=instance.url)
+        pss = sign_hash(
+            httpx,
+            bearer,
+            credential_id,
+            sad,
+            values[2:],
+            sign_algo=RSA_PSS,
+            params=pss_params("sha256", 32),
+            base=instance.url,
+        )
         assert pkcs1.status_code == 200 and pss.status_code == 200, (pkcs1.json(), pss.json())
         for sig, value in zip(pkcs1.json()["signatures"], values[:2], strict=True):
             assert verifies(cert, base64.b64decode(sig), value)

@@ -53,7 +53,9 @@ def test_an_upload_is_stored_with_its_verification(api: TestClient, world: World
         assert stored.verification["signatures"][0]["intact"] is True
 
 
-def test_a_retry_with_the_same_key_returns_the_same_document(api: TestClient, world: World, db: Database, db_settings: Settings) -> None:
+def test_a_retry_with_the_same_key_returns_the_same_document(
+    api: TestClient, world: World, db: Database, db_settings: Settings
+) -> None:
     clerk = world.orgs["A"].members["clerk"]
     data = make_pdf(text="idempotent")
     first = _upload(api, clerk.headers, data, key="intake-0001")
@@ -73,7 +75,13 @@ def test_a_retry_with_the_same_key_returns_the_same_document(api: TestClient, wo
 
 def test_concurrent_posts_with_one_key_create_one_document(world: World, db: Database, db_settings: Settings) -> None:
     org = world.orgs["A"]
-    actor = Actor(organisation_id=org.id, official_id=None, system_name="OA", roles=frozenset(), scopes=frozenset({Scope.DOCUMENTS}))
+    actor = Actor(
+        organisation_id=org.id,
+        official_id=None,
+        system_name="OA",
+        roles=frozenset(),
+        scopes=frozenset({Scope.DOCUMENTS}),
+    )
     from esign.blobs import blob_store_from_settings
 
     blobs = blob_store_from_settings(db_settings)
@@ -84,12 +92,24 @@ def test_concurrent_posts_with_one_key_create_one_document(world: World, db: Dat
     def post() -> None:
         barrier.wait()
         answer = once(
-            db, actor=actor, key="race-key", operation="document.create", request=data,
+            db,
+            actor=actor,
+            key="race-key",
+            operation="document.create",
+            request=data,
             authorise=lambda session: intake.authorise(actor),
-            create=lambda session: document_out(intake.from_upload(
-                session, actor=actor, blobs=blobs, trust=TrustSettings(), data=data, title="并发", kind=Kind.NOTICE,
-                direction=Direction.INCOMING,
-            )),
+            create=lambda session: document_out(
+                intake.from_upload(
+                    session,
+                    actor=actor,
+                    blobs=blobs,
+                    trust=TrustSettings(),
+                    data=data,
+                    title="并发",
+                    kind=Kind.NOTICE,
+                    direction=Direction.INCOMING,
+                )
+            ),
             model=DocumentOut,
         )
         made.append(json.loads(answer.body)["id"])
@@ -126,8 +146,12 @@ def test_bad_uploads_are_refused_and_nothing_is_stored(
 def test_documents_of_another_organisation_are_not_found(api: TestClient, world: World) -> None:
     clerk_a, clerk_b = world.orgs["A"].members["clerk"], world.orgs["B"].members["clerk"]
     document = _upload(api, clerk_a.headers, make_pdf()).json()["id"]
-    for path in (f"/v1/documents/{document}", f"/v1/documents/{document}/revisions", f"/v1/documents/{document}/pdf",
-                 f"/v1/documents/{document}/revisions/1/pdf"):
+    for path in (
+        f"/v1/documents/{document}",
+        f"/v1/documents/{document}/revisions",
+        f"/v1/documents/{document}/pdf",
+        f"/v1/documents/{document}/revisions/1/pdf",
+    ):
         assert api.get(path, headers=clerk_b.headers).status_code == 404
         assert api.get(path, headers=clerk_a.headers).status_code == 200
     assert api.post(f"/v1/documents/{document}/register", headers=clerk_b.headers).status_code == 404

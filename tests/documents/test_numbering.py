@@ -24,13 +24,25 @@ from tests.world import PIN, World
 def test_fifty_concurrent_registrations_get_one_to_fifty(world: World, db: Database, db_settings: Settings) -> None:
     org = world.orgs["A"]
     blobs = blob_store_from_settings(db_settings)
-    system = Actor(organisation_id=org.id, official_id=None, system_name="OA", roles=frozenset(), scopes=frozenset({Scope.DOCUMENTS}))
+    system = Actor(
+        organisation_id=org.id,
+        official_id=None,
+        system_name="OA",
+        roles=frozenset(),
+        scopes=frozenset({Scope.DOCUMENTS}),
+    )
     ids = []
     with db.transaction() as session:
         for n in range(50):
             made = intake.from_upload(
-                session, actor=system, blobs=blobs, trust=TrustSettings(), data=make_pdf(text=f"doc {n}"),
-                title=f"文 {n}", kind=Kind.NOTICE, direction=Direction.OUTGOING,
+                session,
+                actor=system,
+                blobs=blobs,
+                trust=TrustSettings(),
+                data=make_pdf(text=f"doc {n}"),
+                title=f"文 {n}",
+                kind=Kind.NOTICE,
+                direction=Direction.OUTGOING,
             )
             ids.append(made.id)
         from keys import authorities
@@ -64,18 +76,28 @@ def test_signed_numbered_signed_again_keeps_every_signature(
 ) -> None:
     org = world.orgs["A"]
     clerk, leader, custodian = org.members["clerk"], org.members["leader"], org.members["custodian"]
-    document = api.post("/v1/documents", headers=clerk.headers, data={"title": "待签", "direction": "outgoing"},
-                        files={"file": ("d.pdf", make_pdf(), "application/pdf")}).json()["id"]
-    response = api.post(f"/v1/documents/{document}/sign", headers=leader.headers,
-                        json={"credential_id": leader.credential_id, "pin": PIN, "reason": "签发"})
+    document = api.post(
+        "/v1/documents",
+        headers=clerk.headers,
+        data={"title": "待签", "direction": "outgoing"},
+        files={"file": ("d.pdf", make_pdf(), "application/pdf")},
+    ).json()["id"]
+    response = api.post(
+        f"/v1/documents/{document}/sign",
+        headers=leader.headers,
+        json={"credential_id": leader.credential_id, "pin": PIN, "reason": "签发"},
+    )
     assert response.status_code == 200, response.text
     response = api.post(f"/v1/documents/{document}/register", headers=clerk.headers)
     assert response.status_code == 200, response.text
     number = response.json()["number"]
     assert re.fullmatch(r"A府办〔\d{4}〕1号", number)
     assert api.post(f"/v1/documents/{document}/register", headers=clerk.headers).status_code == 409
-    response = api.post(f"/v1/documents/{document}/sign", headers=custodian.headers,
-                        json={"credential_id": custodian.seal_id, "pin": PIN, "visible": "1:380,80,520,220"})
+    response = api.post(
+        f"/v1/documents/{document}/sign",
+        headers=custodian.headers,
+        json={"credential_id": custodian.seal_id, "pin": PIN, "visible": "1:380,80,520,220"},
+    )
     assert response.status_code == 200 and response.json()["reason"] == "sealed"
 
     listed = api.get(f"/v1/documents/{document}/revisions", headers=clerk.headers).json()
@@ -103,7 +125,8 @@ def test_signed_numbered_signed_again_keeps_every_signature(
 
 def test_only_clerks_register(api: TestClient, world: World) -> None:
     org = world.orgs["A"]
-    document = api.post("/v1/documents", headers=org.members["clerk"].headers,
-                        files={"file": ("d.pdf", make_pdf(), "application/pdf")}).json()["id"]
+    document = api.post(
+        "/v1/documents", headers=org.members["clerk"].headers, files={"file": ("d.pdf", make_pdf(), "application/pdf")}
+    ).json()["id"]
     response = api.post(f"/v1/documents/{document}/register", headers=org.members["official"].headers)
     assert response.status_code == 403

@@ -18,7 +18,10 @@ CONTENT = {
     "title": "关于开展电子公文试点工作的通知",
     "recipients": ["各区人民政府", "市政府各部门"],
     "body": [
-        {"type": "paragraph", "text": "为提高公文流转效率，经市政府同意，决定开展电子公文试点工作。现将有关事项通知如下。"},
+        {
+            "type": "paragraph",
+            "text": "为提高公文流转效率，经市政府同意，决定开展电子公文试点工作。现将有关事项通知如下。",
+        },
         {"type": "heading", "level": 1, "text": "试点范围"},
         {"type": "paragraph", "text": "市政府办公室及各区人民政府办公室。"},
         {"type": "heading", "level": 1, "text": "工作要求"},
@@ -33,7 +36,9 @@ def _words_in(pdf: Path, page: int, box: list[float]) -> str:
     """Words poppler sees inside ``box`` (PDF points from the lower left), annotations' appearances included."""
     html = subprocess.run(
         ["pdftotext", "-bbox", "-f", str(page + 1), "-l", str(page + 1), str(pdf), "-"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     height = float(re.search(r'<page width="[\d.]+" height="([\d.]+)"', html).group(1))  # type: ignore[union-attr]
     x1, y1, x2, y2 = box
@@ -41,7 +46,12 @@ def _words_in(pdf: Path, page: int, box: list[float]) -> str:
     for xmin, ymin, xmax, ymax, word in re.findall(
         r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>', html
     ):
-        if x1 - 2 <= float(xmin) and float(xmax) <= x2 + 2 and y1 - 2 <= height - float(ymax) and height - float(ymin) <= y2 + 2:
+        if (
+            x1 - 2 <= float(xmin)
+            and float(xmax) <= x2 + 2
+            and y1 - 2 <= height - float(ymax)
+            and height - float(ymin) <= y2 + 2
+        ):
             words.append(word)
     return "".join(words)
 
@@ -49,19 +59,35 @@ def _words_in(pdf: Path, page: int, box: list[float]) -> str:
 def test_a_rendered_notice_is_signed_numbered_and_sealed(api: TestClient, world: World, tmp_path: Path) -> None:
     org = world.orgs["A"]
     clerk, leader, custodian = org.members["clerk"], org.members["leader"], org.members["custodian"]
-    response = api.post("/v1/documents", headers={**clerk.headers, "Idempotency-Key": "notice-1"}, json={"content": CONTENT})
+    response = api.post(
+        "/v1/documents", headers={**clerk.headers, "Idempotency-Key": "notice-1"}, json={"content": CONTENT}
+    )
     assert response.status_code == 201, response.text
     document = response.json()
     assert document["title"] == CONTENT["title"] and document["kind"] == "notice" and document["number"] is None
-    again = api.post("/v1/documents", headers={**clerk.headers, "Idempotency-Key": "notice-1"}, json={"content": CONTENT})
+    again = api.post(
+        "/v1/documents", headers={**clerk.headers, "Idempotency-Key": "notice-1"}, json={"content": CONTENT}
+    )
     assert again.status_code == 200 and again.json()["id"] == document["id"]
 
     doc_id = document["id"]
-    assert api.post(f"/v1/documents/{doc_id}/sign", headers=leader.headers,
-                    json={"credential_id": leader.credential_id, "pin": PIN, "reason": "签发"}).status_code == 200
+    assert (
+        api.post(
+            f"/v1/documents/{doc_id}/sign",
+            headers=leader.headers,
+            json={"credential_id": leader.credential_id, "pin": PIN, "reason": "签发"},
+        ).status_code
+        == 200
+    )
     number = api.post(f"/v1/documents/{doc_id}/register", headers=clerk.headers).json()["number"]
-    assert api.post(f"/v1/documents/{doc_id}/sign", headers=custodian.headers,
-                    json={"credential_id": custodian.seal_id, "pin": PIN}).status_code == 200
+    assert (
+        api.post(
+            f"/v1/documents/{doc_id}/sign",
+            headers=custodian.headers,
+            json={"credential_id": custodian.seal_id, "pin": PIN},
+        ).status_code
+        == 200
+    )
 
     final = api.get(f"/v1/documents/{doc_id}/pdf", headers=clerk.headers).content
     path = tmp_path / "final.pdf"
@@ -71,7 +97,21 @@ def test_a_rendered_notice_is_signed_numbered_and_sealed(api: TestClient, world:
     assert _words_in(path, page, number_box) == number, "the number is drawn in the box the layout left"
 
     seal_page, *seal_box = layout["seal_box"]
-    subprocess.run(["pdftoppm", "-r", "72", "-png", "-f", str(seal_page + 1), "-l", str(seal_page + 1), str(path), str(tmp_path / "p")], check=True)
+    subprocess.run(
+        [
+            "pdftoppm",
+            "-r",
+            "72",
+            "-png",
+            "-f",
+            str(seal_page + 1),
+            "-l",
+            str(seal_page + 1),
+            str(path),
+            str(tmp_path / "p"),
+        ],
+        check=True,
+    )
     [png] = list(tmp_path.glob("p-*.png"))
     image = Image.open(png).convert("RGB")
     x1, y1, x2, y2 = seal_box

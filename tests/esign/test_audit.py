@@ -86,9 +86,7 @@ def test_stored_event_reproduces_its_hash(db: Database) -> None:
 
 def test_empty_log_verifies(db: Database) -> None:
     assert _verify(db) == audit.AuditVerification(ok=True, events_checked=0, chains_checked=0)
-    assert _verify(db, "system") == audit.AuditVerification(
-        ok=True, events_checked=0, chains_checked=1
-    )
+    assert _verify(db, "system") == audit.AuditVerification(ok=True, events_checked=0, chains_checked=1)
 
 
 def test_chains_are_independent(db: Database) -> None:
@@ -98,9 +96,7 @@ def test_chains_are_independent(db: Database) -> None:
     assert _verify(db) == audit.AuditVerification(ok=True, events_checked=5, chains_checked=2)
     assert _verify(db, "org:2").events_checked == 2
     with db.transaction() as session:
-        seqs = session.execute(
-            select(AuditEvent.chain, func.max(AuditEvent.seq)).group_by(AuditEvent.chain)
-        ).all()
+        seqs = session.execute(select(AuditEvent.chain, func.max(AuditEvent.seq)).group_by(AuditEvent.chain)).all()
     assert sorted(seqs) == [("org:1", 3), ("org:2", 2)]
 
 

@@ -102,9 +102,7 @@ def test_corrupted_file_is_detected(store: FilesystemBlobStore) -> None:
         hashlib.sha256(b"x").hexdigest() + "\n",
     ],
 )
-def test_bad_digests_are_rejected_before_touching_paths(
-    store: FilesystemBlobStore, bad: str
-) -> None:
+def test_bad_digests_are_rejected_before_touching_paths(store: FilesystemBlobStore, bad: str) -> None:
     with pytest.raises(ValueError):
         store.get(bad)
     with pytest.raises(ValueError):

@@ -46,7 +46,9 @@ def _red_pixels(png: Path, box: tuple[float, float, float, float], page_height: 
     image = Image.open(png).convert("RGB")
     scale = dpi / 72
     x1, y1, x2, y2 = box
-    region = image.crop((int(x1 * scale), int((page_height - y2) * scale), int(x2 * scale), int((page_height - y1) * scale)))
+    region = image.crop(
+        (int(x1 * scale), int((page_height - y2) * scale), int(x2 * scale), int((page_height - y1) * scale))
+    )
     return sum(1 for r, g, b in region.get_flattened_data() if r > 180 and g < 90 and b < 90)
 
 
@@ -157,7 +159,9 @@ def test_garbage_and_encrypted_input_are_refused(ec_signer: KeySigner, encrypted
         sign(encrypted_pdf, ec_signer)
 
 
-def test_pkcs12_loading_and_a_wrong_password(pki: TestPki, tmp_path: Path, one_page_pdf: bytes, trust: TrustSettings) -> None:
+def test_pkcs12_loading_and_a_wrong_password(
+    pki: TestPki, tmp_path: Path, one_page_pdf: bytes, trust: TrustSettings
+) -> None:
     files = pki.write(tmp_path, pki.signer("王五"), password=b"right")
     signer = signers.from_files(p12=files["p12"], password=b"right")
     assert verify(sign(one_page_pdf, signer), trust).valid

@@ -21,7 +21,9 @@ from tests.esign import tampering
 from tests.pki import TestPki
 
 
-def test_a_valid_signature_is_reported_in_full(ec_signer: KeySigner, one_page_pdf: bytes, trust: TrustSettings, pki: TestPki) -> None:
+def test_a_valid_signature_is_reported_in_full(
+    ec_signer: KeySigner, one_page_pdf: bytes, trust: TrustSettings, pki: TestPki
+) -> None:
     signed = sign(one_page_pdf, ec_signer, SignOptions(reason="同意"))
     report = verify(signed, trust)
 
@@ -38,7 +40,7 @@ def test_a_valid_signature_is_reported_in_full(ec_signer: KeySigner, one_page_pd
     assert sig.signer.serial == format(ec_signer.signing_cert.serial_number, "x")
     assert {"digital_signature", "non_repudiation"} <= set(sig.signer.key_usage)
     assert sig.trust_anchor is not None and "esign test root CA" in sig.trust_anchor
-    assert [c.subject for c in sig.chain][0] == sig.trust_anchor and len(sig.chain) == 3
+    assert next(c.subject for c in sig.chain) == sig.trust_anchor and len(sig.chain) == 3
     assert sig.claimed_signing_time is not None
     assert abs(sig.claimed_signing_time - dt.datetime.now(dt.UTC)) < dt.timedelta(minutes=5)
     assert sig.revocation is not None and not sig.revocation.revoked
@@ -103,7 +105,9 @@ def test_no_trust_anchor_at_all_is_indeterminate(ec_signer: KeySigner, one_page_
     assert sig.indication is Indication.INDETERMINATE
 
 
-def test_signature_by_an_expired_certificate_without_proof_of_time(pki: TestPki, one_page_pdf: bytes, trust: TrustSettings) -> None:
+def test_signature_by_an_expired_certificate_without_proof_of_time(
+    pki: TestPki, one_page_pdf: bytes, trust: TrustSettings
+) -> None:
     issued = pki.signer("赵六", not_before=dt.datetime.now(dt.UTC) - dt.timedelta(days=30), valid_days=10)
     expired = signers.from_pem(issued.key_pem(), issued.cert_pem(), [pki.chain_pem()])
     [sig] = verify(sign(one_page_pdf, expired), trust).signatures
@@ -116,7 +120,9 @@ def test_an_unsigned_document_is_not_valid(one_page_pdf: bytes, trust: TrustSett
     assert report.verdict is Verdict.UNSIGNED and not report.valid and report.signatures == []
 
 
-def test_two_signatures_are_both_reported(ec_signer: KeySigner, rsa_signer: KeySigner, one_page_pdf: bytes, trust: TrustSettings) -> None:
+def test_two_signatures_are_both_reported(
+    ec_signer: KeySigner, rsa_signer: KeySigner, one_page_pdf: bytes, trust: TrustSettings
+) -> None:
     twice = sign(sign(one_page_pdf, ec_signer), rsa_signer)
     report = verify(twice, trust)
     first, second = report.signatures
@@ -136,7 +142,9 @@ def _timestamper(pki: TestPki) -> DummyTimeStamper:
     return DummyTimeStamper(tsa_cert=to_asn1(tsa.cert), tsa_key=key, certs_to_embed=[to_asn1(pki.issuing.cert)])
 
 
-def test_a_time_stamped_signature_is_pades_b_t(ec_signer: KeySigner, one_page_pdf: bytes, trust: TrustSettings, pki: TestPki) -> None:
+def test_a_time_stamped_signature_is_pades_b_t(
+    ec_signer: KeySigner, one_page_pdf: bytes, trust: TrustSettings, pki: TestPki
+) -> None:
     signed = sign(one_page_pdf, ec_signer, SignOptions(level=PadesLevel.B_T, timestamper=_timestamper(pki)))
     report = verify(signed, trust)
     [sig] = report.signatures
@@ -156,7 +164,9 @@ def test_unreadable_input_raises_the_right_error(encrypted_pdf: bytes, trust: Tr
         verify(encrypted_pdf, trust)
 
 
-def test_truncated_signed_pdf_is_malformed_or_failed(ec_signer: KeySigner, one_page_pdf: bytes, trust: TrustSettings) -> None:
+def test_truncated_signed_pdf_is_malformed_or_failed(
+    ec_signer: KeySigner, one_page_pdf: bytes, trust: TrustSettings
+) -> None:
     signed = sign(one_page_pdf, ec_signer)
     truncated = signed[: len(signed) - 300]
     try:
@@ -173,7 +183,7 @@ def test_verification_stays_offline_unless_fetching_is_allowed(pki: TestPki, one
     requests: list[str] = []
 
     class Recorder(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:
             requests.append(self.path)
             self.send_error(404)
 

@@ -46,8 +46,15 @@ class SoftHsm:
         )
         subprocess.run(
             [
-                "softhsm2-util", "--init-token", "--free",
-                "--label", token.label, "--pin", token.user_pin, "--so-pin", token.so_pin,
+                "softhsm2-util",
+                "--init-token",
+                "--free",
+                "--label",
+                token.label,
+                "--pin",
+                token.user_pin,
+                "--so-pin",
+                token.so_pin,
             ],
             env={**os.environ, "SOFTHSM2_CONF": str(self.conf)},
             check=True,
@@ -71,10 +78,7 @@ def environment(base: Path) -> SoftHsm:
     token_dir.mkdir(parents=True)
     conf = base / "softhsm2.conf"
     conf.write_text(
-        f"directories.tokendir = {token_dir}\n"
-        "objectstore.backend = file\n"
-        "log.level = ERROR\n"
-        "slots.removable = false\n"
+        f"directories.tokendir = {token_dir}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n"
     )
     os.environ["SOFTHSM2_CONF"] = str(conf)
     _environment = SoftHsm(module=MODULE, conf=conf, token_dir=token_dir)

@@ -35,21 +35,31 @@ def test_a_pkcs11_credential_enrols_and_signs_through_custody(
     actor = actor_for(world.orgs["A"].id, leader.official_id, leader.roles)
     with db.transaction() as session:
         credential = credentials.enrol(
-            session, actor=actor, pki=world.pki, settings=settings, purpose=Purpose.SIGNATURE,
-            pin=token.user_pin, storage=Storage.PKCS11, token_label=token.label,
+            session,
+            actor=actor,
+            pki=world.pki,
+            settings=settings,
+            purpose=Purpose.SIGNATURE,
+            pin=token.user_pin,
+            storage=Storage.PKCS11,
+            token_label=token.label,
         )
         assert credential.encrypted_key is None and credential.token_uri and token.label in credential.token_uri
         credential_id = credential.id
 
-    with pytest.raises(PinInvalid):
-        with db.transaction() as session:
-            with custody.unlocked(session, actor=actor, credential_id=credential_id, pin="wrong-pin", pki=world.pki):
-                pass
+    with (
+        pytest.raises(PinInvalid),
+        db.transaction() as session,
+        custody.unlocked(session, actor=actor, credential_id=credential_id, pin="wrong-pin", pki=world.pki),
+    ):
+        pass
     with db.transaction() as session:
         assert session.get(credentials.Credential, credential_id).failed_pin_attempts == 1
 
     with db.transaction() as session:
-        with custody.unlocked(session, actor=actor, credential_id=credential_id, pin=token.user_pin, pki=world.pki) as signer:
+        with custody.unlocked(
+            session, actor=actor, credential_id=credential_id, pin=token.user_pin, pki=world.pki
+        ) as signer:
             once = sign(one_page_pdf, signer)
             twice = sign(once, signer)
         assert session.get(credentials.Credential, credential_id).failed_pin_attempts == 0
@@ -73,9 +83,13 @@ def test_five_wrong_pins_lock_even_when_racing(world: World, db: Database, db_se
 
     def attempt() -> None:
         try:
-            with db.transaction() as session:
-                with custody.unlocked(session, actor=actor, credential_id=official.credential_id, pin="000000", pki=world.pki):
-                    pass
+            with (
+                db.transaction() as session,
+                custody.unlocked(
+                    session, actor=actor, credential_id=official.credential_id, pin="000000", pki=world.pki
+                ),
+            ):
+                pass
         except (PinInvalid, CredentialLocked) as e:
             outcomes.append(type(e))
 

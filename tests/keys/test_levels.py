@@ -29,7 +29,9 @@ def _signer(session: Session, world: World, credential_id: str) -> KeySigner:
     return KeySigner(key, to_asn1(cert), [to_asn1(c) for c in world.pki.chain])  # type: ignore[arg-type]
 
 
-def _sign(session: Session, world: World, settings: Settings, signer: KeySigner, pdf: bytes, level: PadesLevel) -> bytes:
+def _sign(
+    session: Session, world: World, settings: Settings, signer: KeySigner, pdf: bytes, level: PadesLevel
+) -> bytes:
     inputs = levels.engine_inputs(session, pki=world.pki, settings=settings, level=level)
     return sign(pdf, signer, SignOptions(level=level, **inputs))
 

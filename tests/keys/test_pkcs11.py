@@ -236,9 +236,8 @@ def test_a_wrong_pin_is_told_apart_and_the_right_one_still_works(
     cert = certify(generate_key(ref, user_pin=token.user_pin))
 
     for wrong in ("000000", ""):
-        with pytest.raises(TokenPinRejected) as caught:
-            with open_signer(ref, user_pin=wrong, cert=cert, chain=chain):
-                pytest.fail("a session opened with a wrong PIN")
+        with pytest.raises(TokenPinRejected) as caught, open_signer(ref, user_pin=wrong, cert=cert, chain=chain):
+            pytest.fail("a session opened with a wrong PIN")
         assert isinstance(caught.value, PinInvalid) and caught.value.code == "pin_invalid"
         assert caught.value.tries_left == -1
         assert token.label in caught.value.message and wrong not in caught.value.message.split()
@@ -266,9 +265,11 @@ def test_a_token_without_the_key_is_a_device_error(
 ) -> None:
     cert = certify(generate_key(ref, user_pin=token.user_pin))
     elsewhere = TokenKey(module=hsm.module, token_label=token.label, key_label="李四 签名")
-    with pytest.raises(TokenDeviceError, match="李四 签名"):
-        with open_signer(elsewhere, user_pin=token.user_pin, cert=cert, chain=chain):
-            pytest.fail("a signer over a key that does not exist")
+    with (
+        pytest.raises(TokenDeviceError, match="李四 签名"),
+        open_signer(elsewhere, user_pin=token.user_pin, cert=cert, chain=chain),
+    ):
+        pytest.fail("a signer over a key that does not exist")
 
 
 def test_one_open_signer_makes_several_signatures_and_closes_its_session(
@@ -333,9 +334,11 @@ def test_a_certificate_for_another_key_is_refused(
 ) -> None:
     generate_key(ref, user_pin=token.user_pin)
     stranger = certify(ec.generate_private_key(ec.SECP256R1()).public_key())
-    with pytest.raises(InvalidInput, match="does not certify"):
-        with open_signer(ref, user_pin=token.user_pin, cert=stranger, chain=chain):
-            pytest.fail("a signer whose certificate is not its key's")
+    with (
+        pytest.raises(InvalidInput, match="does not certify"),
+        open_signer(ref, user_pin=token.user_pin, cert=stranger, chain=chain),
+    ):
+        pytest.fail("a signer whose certificate is not its key's")
 
 
 def test_a_token_key_round_trips_through_an_rfc_7512_uri() -> None:

@@ -203,8 +203,19 @@ def _check(files: Path, response: bytes, *args: str, cert: str = "leaf.pem") -> 
     """
     (files / "resp.der").write_bytes(response)
     result = _openssl(
-        files, "ocsp", *args, "-respin", "resp.der", "-issuer", "issuing.pem", "-cert", cert,
-        "-CAfile", "chain.pem", "-no_nonce", "-resp_text",
+        files,
+        "ocsp",
+        *args,
+        "-respin",
+        "resp.der",
+        "-issuer",
+        "issuing.pem",
+        "-cert",
+        cert,
+        "-CAfile",
+        "chain.pem",
+        "-no_nonce",
+        "-resp_text",
     )
     return result.stdout + result.stderr
 

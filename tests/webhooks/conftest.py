@@ -71,7 +71,9 @@ def settled(db: Database) -> bool:
     return all(d.status != webhooks.DeliveryStatus.PENDING for d in deliveries(db))
 
 
-def drain(db: Database, options: DeliveryOptions, *, until: Callable[[], bool] | None = None, timeout: float = 20.0) -> None:
+def drain(
+    db: Database, options: DeliveryOptions, *, until: Callable[[], bool] | None = None, timeout: float = 20.0
+) -> None:
     """Run delivery rounds, as the worker does, until ``until()`` (default: nothing pending)."""
     done = until or (lambda: settled(db))
     deadline = time.monotonic() + timeout

@@ -53,7 +53,9 @@ class Receiver:
     """Answers ``failure_status`` to the first ``fail_first`` requests and 200 afterwards. The first
     ``hold_first`` requests are held (not answered) until :meth:`release` or ``hold_seconds``."""
 
-    def __init__(self, *, fail_first: int = 0, failure_status: int = 500, hold_first: int = 0, hold_seconds: float = 10.0):
+    def __init__(
+        self, *, fail_first: int = 0, failure_status: int = 500, hold_first: int = 0, hold_seconds: float = 10.0
+    ):
         self.fail_first = fail_first
         self.failure_status = failure_status
         self.hold_first = hold_first
@@ -65,7 +67,7 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 headers = {k: v for k, v in self.headers.items()}
                 with receiver._lock:

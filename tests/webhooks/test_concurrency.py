@@ -25,10 +25,15 @@ WORKERS = 4
 
 def _emit_batch(db: Database, organisation_id: str, count: int) -> list[str]:
     with db.transaction() as session:
-        emitted = outbox.emit_many(session, [
-            outbox.Event(organisation_id=organisation_id, type="step.overdue", subject=f"step:{n}", payload={"n": n})
-            for n in range(count)
-        ])
+        emitted = outbox.emit_many(
+            session,
+            [
+                outbox.Event(
+                    organisation_id=organisation_id, type="step.overdue", subject=f"step:{n}", payload={"n": n}
+                )
+                for n in range(count)
+            ],
+        )
         return [e.id for e in emitted]
 
 
@@ -45,7 +50,8 @@ def test_four_workers_deliver_a_batch_of_200_exactly_once(
     stop = threading.Event()
     workers = [
         threading.Thread(
-            target=worker.run, args=(db, [webhooks.delivery_job(busy)]),
+            target=worker.run,
+            args=(db, [webhooks.delivery_job(busy)]),
             kwargs={"stop": stop, "options": worker.WorkerOptions(idle_seconds=0.01)},
         )
         for _ in range(WORKERS)
@@ -74,7 +80,8 @@ def test_claims_skip_rows_another_worker_holds(db: Database, cipher: SecretCiphe
     _emit_batch(db, org, 20)
     with db.transaction() as holder:
         held = {
-            d.id for d in holder.scalars(
+            d.id
+            for d in holder.scalars(
                 select(WebhookDelivery).order_by(WebhookDelivery.next_attempt_at).limit(10).with_for_update()
             )
         }
@@ -88,7 +95,9 @@ def test_claims_skip_rows_another_worker_holds(db: Database, cipher: SecretCiphe
     assert len(got) == 10 and not got & held
 
 
-def test_a_lease_keeps_a_claimed_delivery_from_other_workers(db: Database, cipher: SecretCipher, options: DeliveryOptions) -> None:
+def test_a_lease_keeps_a_claimed_delivery_from_other_workers(
+    db: Database, cipher: SecretCipher, options: DeliveryOptions
+) -> None:
     org = organisation()
     subscribe(db, cipher, organisation_id=org, url="http://127.0.0.1:9/", event_types=["*"])
     _emit_batch(db, org, 3)

@@ -35,7 +35,12 @@ def test_500_three_times_then_200_delivers_once_after_recovery(
     org = organisation()
     subscribe(db, cipher, organisation_id=org, url=receiver.url, event_types=["document.*"])
     event_id = _emit(db, org)
-    drain(db, replace(options, retry=RetryPolicy(max_attempts=8, base=timedelta(milliseconds=20), cap=timedelta(milliseconds=80))))
+    drain(
+        db,
+        replace(
+            options, retry=RetryPolicy(max_attempts=8, base=timedelta(milliseconds=20), cap=timedelta(milliseconds=80))
+        ),
+    )
 
     got = receiver.wait_for(4)
     assert [r.answered for r in got] == [500, 500, 500, 200]
@@ -67,7 +72,9 @@ def test_dead_lettered_after_the_limit_then_a_manual_redelivery_delivers(
 
     receiver.fail_first = 0
     with db.transaction() as session:
-        queued = webhooks.redeliver(session, actor=Actor.operator(org), subscription_id=subscription_id, delivery_id=dead.id)
+        queued = webhooks.redeliver(
+            session, actor=Actor.operator(org), subscription_id=subscription_id, delivery_id=dead.id
+        )
         assert (queued.status, queued.attempts) == ("pending", 0)
     with db.transaction() as session, pytest.raises(webhooks.DeliveryPending):
         webhooks.redeliver(session, actor=Actor.operator(org), subscription_id=subscription_id, delivery_id=dead.id)
@@ -79,7 +86,9 @@ def test_dead_lettered_after_the_limit_then_a_manual_redelivery_delivers(
     assert (delivered.id, delivered.status, delivered.attempts) == (dead.id, "delivered", 1)
 
 
-def test_an_unreachable_endpoint_fails_with_the_reason(db: Database, cipher: SecretCipher, options: DeliveryOptions) -> None:
+def test_an_unreachable_endpoint_fails_with_the_reason(
+    db: Database, cipher: SecretCipher, options: DeliveryOptions
+) -> None:
     org = organisation()
     subscribe(db, cipher, organisation_id=org, url=f"http://127.0.0.1:{free_port()}/", event_types=["*"])
     _emit(db, org)
@@ -217,8 +226,7 @@ def test_a_disabled_subscription_receives_nothing_new(
         for call in (
             lambda: webhooks.send_test(session, actor=Actor.operator(org), subscription_id=subscription_id),
             lambda: webhooks.redeliver(
-                session, actor=Actor.operator(org), subscription_id=subscription_id,
-                delivery_id=delivered_id
+                session, actor=Actor.operator(org), subscription_id=subscription_id, delivery_id=delivered_id
             ),
         ):
             with pytest.raises(webhooks.SubscriptionDisabled):
@@ -293,7 +301,9 @@ def test_emit_checks_the_type_and_the_payload(db: Database) -> None:
             with pytest.raises(ValueError):
                 outbox.emit(session, organisation_id="o", type=type, subject="document:1", payload={})
         with pytest.raises(ValueError):
-            outbox.emit(session, organisation_id="o", type="document.signed", subject="document:1", payload={"x": {1, 2}})
+            outbox.emit(
+                session, organisation_id="o", type="document.signed", subject="document:1", payload={"x": {1, 2}}
+            )
         assert outbox.emit_many(session, []) == []
 
 
@@ -318,7 +328,12 @@ def test_webhook_test_reaches_only_the_subscription_under_test(
     with db.transaction() as session:
         (logged,) = webhooks.list_deliveries(session, actor=Actor.operator(org), subscription_id=tried)
         assert (logged.status, logged.event.type) == ("delivered", "webhook.test")
-        assert webhooks.list_deliveries(session, actor=Actor.operator(org), subscription_id=tried, status=DeliveryStatus.DEAD) == []
+        assert (
+            webhooks.list_deliveries(
+                session, actor=Actor.operator(org), subscription_id=tried, status=DeliveryStatus.DEAD
+            )
+            == []
+        )
 
 
 def test_one_emit_many_fans_a_batch_out(db: Database, cipher: SecretCipher) -> None:
@@ -326,10 +341,15 @@ def test_one_emit_many_fans_a_batch_out(db: Database, cipher: SecretCipher) -> N
     subscribe(db, cipher, organisation_id=a, url="https://a.example/", event_types=["step.*"])
     subscribe(db, cipher, organisation_id=b, url="https://b.example/", event_types=["step.overdue"])
     with db.transaction() as session:
-        events = outbox.emit_many(session, [
-            outbox.Event(organisation_id=org, type=type, subject=f"step:{n}", payload={"n": n})
-            for n, (org, type) in enumerate([(a, "step.due_soon"), (a, "step.overdue"), (b, "step.due_soon"), (b, "step.overdue")])
-        ])
+        events = outbox.emit_many(
+            session,
+            [
+                outbox.Event(organisation_id=org, type=type, subject=f"step:{n}", payload={"n": n})
+                for n, (org, type) in enumerate(
+                    [(a, "step.due_soon"), (a, "step.overdue"), (b, "step.due_soon"), (b, "step.overdue")]
+                )
+            ],
+        )
     assert len(events) == 4
     fanned = {(d.organisation_id, d.event_id) for d in deliveries(db)}
     assert fanned == {(a, events[0].id), (a, events[1].id), (b, events[3].id)}

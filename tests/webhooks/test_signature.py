@@ -27,10 +27,14 @@ def test_a_delivery_verifies_with_the_documented_receiver_code(
 ) -> None:
     receiver = receivers()
     org = organisation()
-    _, secret = subscribe(db, cipher, organisation_id=org, url=receiver.url + "/hooks/esign", event_types=["document.*"])
+    _, secret = subscribe(
+        db, cipher, organisation_id=org, url=receiver.url + "/hooks/esign", event_types=["document.*"]
+    )
     payload = {"document_id": "d-1", "title": "关于开展安全生产检查的通知", "revision": 3}
     with db.transaction() as session:
-        event = outbox.emit(session, organisation_id=org, type="document.signed", subject="document:d-1", payload=payload)
+        event = outbox.emit(
+            session, organisation_id=org, type="document.signed", subject="document:d-1", payload=payload
+        )
         event_id = event.id
     drain(db, options)
 
@@ -40,8 +44,12 @@ def test_a_delivery_verifies_with_the_documented_receiver_code(
     assert got.headers["Esign-Event-Id"] == event_id
     body = got.event
     assert body == {
-        "id": event_id, "type": "document.signed", "created_at": body["created_at"], "organisation_id": org,
-        "subject": "document:d-1", "data": payload,
+        "id": event_id,
+        "type": "document.signed",
+        "created_at": body["created_at"],
+        "organisation_id": org,
+        "subject": "document:d-1",
+        "data": payload,
     }
     assert body["created_at"].endswith("Z")
 

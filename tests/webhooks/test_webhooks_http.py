@@ -64,7 +64,10 @@ def test_the_secret_is_shown_once(api: TestClient, world: World) -> None:
     assert made["secret"].startswith("whsec_")
     assert (made["url"], made["event_types"], made["active"]) == (body["url"], body["event_types"], True)
 
-    shown = [api.get(f"/v1/webhooks/{made['id']}", headers=admin).json(), *api.get("/v1/webhooks", headers=admin).json()]
+    shown = [
+        api.get(f"/v1/webhooks/{made['id']}", headers=admin).json(),
+        *api.get("/v1/webhooks", headers=admin).json(),
+    ]
     assert all("secret" not in s for s in shown)
     assert made["secret"] not in api.get("/v1/webhooks", headers=admin).text
 
@@ -73,7 +76,9 @@ def test_the_secret_is_shown_once(api: TestClient, world: World) -> None:
     assert replay.json() == made
     other = api.post("/v1/webhooks", headers=admin, json=body).json()
     assert other["id"] != made["id"] and other["secret"] != made["secret"]
-    conflict = api.post("/v1/webhooks", headers=admin | {"Idempotency-Key": "k-1"}, json=body | {"url": "https://x.org/"})
+    conflict = api.post(
+        "/v1/webhooks", headers=admin | {"Idempotency-Key": "k-1"}, json=body | {"url": "https://x.org/"}
+    )
     assert conflict.status_code == 409 and conflict.json()["code"] == "idempotency_conflict"
     assert len(api.get("/v1/webhooks", headers=admin).json()) == 2
 
@@ -114,7 +119,9 @@ def test_test_event_delivery_log_redelivery_and_disable_over_http(
 ) -> None:
     receiver = receivers()
     admin = world.orgs["A"].members["admin"].headers
-    made = api.post("/v1/webhooks", headers=admin, json={"url": receiver.url, "event_types": ["document.signed"]}).json()
+    made = api.post(
+        "/v1/webhooks", headers=admin, json={"url": receiver.url, "event_types": ["document.signed"]}
+    ).json()
     base = f"/v1/webhooks/{made['id']}"
 
     queued = api.post(f"{base}/test", headers=admin)

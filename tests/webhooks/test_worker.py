@@ -36,7 +36,11 @@ def worker_process(db: Database, *args: str) -> Iterator[subprocess.Popen[str]]:
     # A session of its own: the signals a test sends reach this worker alone, and nothing sent to the test
     # runner's process group (an xdist worker's, a terminal's Ctrl-C) reaches it.
     process = subprocess.Popen(
-        [*command, *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [*command, *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         start_new_session=True,
     )
     try:

@@ -27,8 +27,10 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     database = Database(args.url, schema=args.schema)
     options = DeliveryOptions(
-        cipher=SecretCipher.derive(SERVER_SECRET), retry=FAST,
-        timeout=timedelta(seconds=args.timeout), lease=timedelta(seconds=args.lease),
+        cipher=SecretCipher.derive(SERVER_SECRET),
+        retry=FAST,
+        timeout=timedelta(seconds=args.timeout),
+        lease=timedelta(seconds=args.lease),
     )
     try:
         worker.run_until_signalled(

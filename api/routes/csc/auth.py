@@ -30,7 +30,9 @@ def caller(session: Session, bearer: HTTPAuthorizationCredentials | None) -> Act
     allowed to sign (an official's token with the ``sign`` scope)."""
     if bearer is None:
         raise CscProblem(
-            401, "invalid_request", "Missing or malformed Authorization header: a Bearer token is expected",
+            401,
+            "invalid_request",
+            "Missing or malformed Authorization header: a Bearer token is expected",
             headers={"WWW-Authenticate": "Bearer"},
         )
     actor = tokens.authenticate(session, bearer.credentials)
@@ -38,4 +40,3 @@ def caller(session: Session, bearer: HTTPAuthorizationCredentials | None) -> Act
     if not actor.can(Scope.SIGN):
         raise Forbidden("this token may not sign")
     return actor
-

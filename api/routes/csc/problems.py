@@ -28,11 +28,17 @@ from .schemas import KINDS
 
 Version = Literal["v1", "v2"]
 
+
 class CscProblem(Exception):
     """An answer in the CSC error form; raised inside these routers only."""
 
     def __init__(
-        self, status: int, error: str, description: str, *, extra: dict[str, object] | None = None,
+        self,
+        status: int,
+        error: str,
+        description: str,
+        *,
+        extra: dict[str, object] | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(description)
@@ -94,7 +100,9 @@ def problem_for(error: EsignError, version: Version) -> CscProblem:
         return CscProblem(400, "invalid_request", "Credential locked" if version == "v2" else "PIN locked")
     if isinstance(error, Unauthenticated):
         return CscProblem(
-            401, "invalid_token", f"The access token is not valid: {error.message}",
+            401,
+            "invalid_token",
+            f"The access token is not valid: {error.message}",
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         )
     if isinstance(error, Forbidden):

@@ -233,7 +233,6 @@ class SignHashOut(_Out):
     """Base64 raw signatures, in the order of the hashes."""
 
 
-
 def _kind(annotation: Any) -> str:
     """How the spec names a parameter's JSON type in "Missing (or invalid type) <kind> parameter <name>"."""
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
@@ -252,8 +251,7 @@ def _kind(annotation: Any) -> str:
 
 def _field_kinds(*models: type[BaseModel]) -> dict[str, str]:
     return {
-        field.alias or name: _kind(field.annotation)
-        for model in models for name, field in model.model_fields.items()
+        field.alias or name: _kind(field.annotation) for model in models for name, field in model.model_fields.items()
     }
 
 

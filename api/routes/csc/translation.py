@@ -66,7 +66,8 @@ def v2_info(info: csc.CredentialInfo, options: InfoOptions, *, with_id: bool) ->
         key=key_out(info),
         cert=cert_out(info, options),
         auth=AuthOut(
-            mode="explicit", expression="PIN",
+            mode="explicit",
+            expression="PIN",
             objects=[AuthObjectOut(type="Password", id="PIN", format="A", label="PIN", description=AUTH_DESCRIPTION)],
         ),
         multisign=info.multisign,
@@ -100,8 +101,14 @@ def sign_hash(
     digests = csc.decode_hashes(hashes)
     params = decode_params(sign_algo_params)
     signatures = csc.sign_hash(
-        database, actor=lambda session: caller(session, bearer), credential_id=credential_id, sad=sad,
-        hashes=digests, sign_algo=sign_algo, sign_algo_params=params, hash_algo=hash_algo,
+        database,
+        actor=lambda session: caller(session, bearer),
+        credential_id=credential_id,
+        sad=sad,
+        hashes=digests,
+        sign_algo=sign_algo,
+        sign_algo_params=params,
+        hash_algo=hash_algo,
     )
     return JSONResponse({"signatures": [b64(s) for s in signatures]})
 
@@ -110,14 +117,28 @@ def info_out(version: Version) -> InfoV1Out | InfoV2Out:
     about = csc.info()
     if version == "v1":
         return InfoV1Out(
-            specs=csc.SPECS_V1, name=about.name, logo=about.logo, region=about.region, lang=about.lang,
-            description=about.description, authType=list(about.auth_type), methods=list(about.methods),
+            specs=csc.SPECS_V1,
+            name=about.name,
+            logo=about.logo,
+            region=about.region,
+            lang=about.lang,
+            description=about.description,
+            authType=list(about.auth_type),
+            methods=list(about.methods),
         )
     return InfoV2Out(
-        specs=csc.SPECS_V2, name=about.name, logo=about.logo, region=about.region, lang=about.lang,
-        description=about.description, authType=list(about.auth_type), methods=list(about.methods),
+        specs=csc.SPECS_V2,
+        name=about.name,
+        logo=about.logo,
+        region=about.region,
+        lang=about.lang,
+        description=about.description,
+        authType=list(about.auth_type),
+        methods=list(about.methods),
         signAlgorithms=SignAlgorithmsOut(algos=list(about.sign_algorithms)),
-        signature_formats=SignatureFormatsOut(formats=[]), conformance_levels=[], asynchronousOperationMode=False,
+        signature_formats=SignatureFormatsOut(formats=[]),
+        conformance_levels=[],
+        asynchronousOperationMode=False,
     )
 
 

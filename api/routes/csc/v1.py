@@ -31,7 +31,9 @@ router = APIRouter(prefix="/csc/v1", tags=["CSC API v1.0.4.0"], route_class=V1Ro
 
 @router.get("/info", response_model=InfoV1Out, operation_id="csc_v1_info_get", include_in_schema=False)
 @router.post(
-    "/info", response_model=InfoV1Out, operation_id="csc_v1_info",
+    "/info",
+    response_model=InfoV1Out,
+    operation_id="csc_v1_info",
     summary="Service information (§11.1); no authorisation needed (GET answers the same)",
 )
 def info_v1(body: InfoIn | None = None) -> InfoV1Out | InfoV2Out:
@@ -39,7 +41,9 @@ def info_v1(body: InfoIn | None = None) -> InfoV1Out | InfoV2Out:
 
 
 @router.post(
-    "/credentials/list", response_model=ListV1Out, response_model_exclude_none=True,
+    "/credentials/list",
+    response_model=ListV1Out,
+    response_model_exclude_none=True,
     summary="The caller's credentials (§11.4)",
     description="The credentials the caller may sign with; `maxResults` and `pageToken` page through them." + AUTH_NOTE,
 )
@@ -57,12 +61,13 @@ def list_v1(bearer: BearerToken, database: DatabaseDep, body: ListV1In | None = 
 
 
 @router.post(
-    "/credentials/info", response_model=CredentialInfoV1Out, response_model_exclude_none=True,
+    "/credentials/info",
+    response_model=CredentialInfoV1Out,
+    response_model_exclude_none=True,
     summary="A credential's key, certificates and authorisation mode (§11.5)",
     description=(
         "`certificates`: `none`, `single` (default) or `chain` (the signer's certificate, the issuing CA, the "
-        "root); `certInfo` adds the certificate's details. Authorisation is explicit with the holder's PIN."
-        + AUTH_NOTE
+        "root); `certInfo` adds the certificate's details. Authorisation is explicit with the holder's PIN." + AUTH_NOTE
     ),
 )
 def credential_info_v1(
@@ -70,18 +75,28 @@ def credential_info_v1(
 ) -> CredentialInfoV1Out:
     with database.transaction() as session:
         info = csc.credential_info(
-            session, actor=caller(session, bearer), pki=authorities.load(session, settings),
-            credential_id=body.credential_id, certificates=body.certificates,
+            session,
+            actor=caller(session, bearer),
+            pki=authorities.load(session, settings),
+            credential_id=body.credential_id,
+            certificates=body.certificates,
         )
     return CredentialInfoV1Out(
-        description=info.description, key=key_out(info), cert=cert_out(info, body), authMode="explicit",
+        description=info.description,
+        key=key_out(info),
+        cert=cert_out(info, body),
+        authMode="explicit",
         PIN=PinOut(presence="true", format="A", label="PIN", description=AUTH_DESCRIPTION),
-        OTP=PinOut(presence="false"), multisign=info.multisign, SCAL=info.scal, lang="zh-CN",
+        OTP=PinOut(presence="false"),
+        multisign=info.multisign,
+        SCAL=info.scal,
+        lang="zh-CN",
     )
 
 
 @router.post(
-    "/credentials/authorize", response_model=AuthorizeOut,
+    "/credentials/authorize",
+    response_model=AuthorizeOut,
     summary="The holder's PIN for a SAD (§11.6)",
     description=(
         f"Answers a SAD good for `numSignatures` (at most {csc.MAX_SIGNATURES}) signatures within "
@@ -96,15 +111,22 @@ def authorize_v1(
     hashes = None if body.hash is None else csc.decode_hashes(body.hash)
     with database.transaction() as session:
         granted = csc.authorize(
-            session, actor=caller(session, bearer), pki=authorities.load(session, settings), settings=settings,
-            credential_id=body.credential_id, pin=body.pin, num_signatures=body.num_signatures, hashes=hashes,
+            session,
+            actor=caller(session, bearer),
+            pki=authorities.load(session, settings),
+            settings=settings,
+            credential_id=body.credential_id,
+            pin=body.pin,
+            num_signatures=body.num_signatures,
+            hashes=hashes,
             description=body.description,
         )
     return AuthorizeOut(SAD=granted.sad, expiresIn=granted.expires_in)
 
 
 @router.post(
-    "/signatures/signHash", response_model=SignHashOut,
+    "/signatures/signHash",
+    response_model=SignHashOut,
     summary="Sign hashes under a SAD (§11.9)",
     description=(
         "`hash`: base64 digests; `signAlgo`: sha256/384/512WithRSAEncryption, RSASSA-PSS (with `signAlgoParams`), "
@@ -115,8 +137,14 @@ def authorize_v1(
 )
 def sign_hash_v1(body: SignHashV1In, bearer: BearerToken, database: DatabaseDep) -> Response:
     return sign_hash(
-        database, bearer, credential_id=body.credential_id, sad=body.sad, hashes=body.hash,
-        sign_algo=body.sign_algo, sign_algo_params=body.sign_algo_params, hash_algo=body.hash_algo,
+        database,
+        bearer,
+        credential_id=body.credential_id,
+        sad=body.sad,
+        hashes=body.hash,
+        sign_algo=body.sign_algo,
+        sign_algo_params=body.sign_algo_params,
+        hash_algo=body.hash_algo,
     )
 
 

@@ -30,7 +30,9 @@ router = APIRouter(prefix="/csc/v2", tags=["CSC API v2.0.0.2"], route_class=V2Ro
 
 @router.get("/info", response_model=InfoV2Out, operation_id="csc_v2_info_get", include_in_schema=False)
 @router.post(
-    "/info", response_model=InfoV2Out, operation_id="csc_v2_info",
+    "/info",
+    response_model=InfoV2Out,
+    operation_id="csc_v2_info",
     summary="Service information (§11.1); no authorisation needed (GET answers the same)",
 )
 def info_v2(body: InfoIn | None = None) -> InfoV1Out | InfoV2Out:
@@ -38,7 +40,9 @@ def info_v2(body: InfoIn | None = None) -> InfoV1Out | InfoV2Out:
 
 
 @router.post(
-    "/credentials/list", response_model=ListV2Out, response_model_exclude_none=True,
+    "/credentials/list",
+    response_model=ListV2Out,
+    response_model_exclude_none=True,
     summary="The caller's credentials, optionally with their details (§11.4)",
     description=(
         "`credentialInfo` adds each credential's `credentials/info`; `onlyValid` leaves out locked ones." + AUTH_NOTE
@@ -57,7 +61,8 @@ def list_v2(
             infos = [
                 v2_info(
                     csc.credential_info(session, actor=actor, pki=pki, credential_id=i, certificates=body.certificates),
-                    body, with_id=True,
+                    body,
+                    with_id=True,
                 )
                 for i in ids
             ]
@@ -65,7 +70,9 @@ def list_v2(
 
 
 @router.post(
-    "/credentials/info", response_model=CredentialInfoV2Out, response_model_exclude_none=True,
+    "/credentials/info",
+    response_model=CredentialInfoV2Out,
+    response_model_exclude_none=True,
     summary="A credential's key, certificates and authorisation (§11.5)",
     description=(
         "`certificates`: `none`, `single` (default) or `chain`; `certInfo` adds the certificate's details. "
@@ -77,14 +84,18 @@ def credential_info_v2(
 ) -> CredentialInfoV2Out:
     with database.transaction() as session:
         info = csc.credential_info(
-            session, actor=caller(session, bearer), pki=authorities.load(session, settings),
-            credential_id=body.credential_id, certificates=body.certificates,
+            session,
+            actor=caller(session, bearer),
+            pki=authorities.load(session, settings),
+            credential_id=body.credential_id,
+            certificates=body.certificates,
         )
     return v2_info(info, body, with_id=False)
 
 
 @router.post(
-    "/credentials/authorize", response_model=AuthorizeOut,
+    "/credentials/authorize",
+    response_model=AuthorizeOut,
     summary="The holder's PIN for a SAD (§11.6)",
     description=(
         '`authData`: `[{"id": "PIN", "value": "..."}]`. Answers a SAD good for `numSignatures` (at most '
@@ -102,9 +113,16 @@ def authorize_v2(
     try:
         with database.transaction() as session:
             granted = csc.authorize(
-                session, actor=caller(session, bearer), pki=authorities.load(session, settings), settings=settings,
-                credential_id=body.credential_id, pin=pin, num_signatures=body.num_signatures, hashes=hashes,
-                hash_algo=body.hash_algorithm_oid, description=body.description,
+                session,
+                actor=caller(session, bearer),
+                pki=authorities.load(session, settings),
+                settings=settings,
+                credential_id=body.credential_id,
+                pin=pin,
+                num_signatures=body.num_signatures,
+                hashes=hashes,
+                hash_algo=body.hash_algorithm_oid,
+                description=body.description,
             )
     except PinInvalid as e:
         if not given:
@@ -115,7 +133,8 @@ def authorize_v2(
 
 
 @router.post(
-    "/signatures/signHash", response_model=SignHashOut,
+    "/signatures/signHash",
+    response_model=SignHashOut,
     summary="Sign hashes under a SAD (§11.10)",
     description=(
         "`hashes`: base64 digests; `signAlgo` as in `credentials/info`'s `key.algo` (RSASSA-PSS with "
@@ -125,12 +144,17 @@ def authorize_v2(
 )
 def sign_hash_v2(body: SignHashV2In, bearer: BearerToken, database: DatabaseDep) -> Response:
     return sign_hash(
-        database, bearer, credential_id=body.credential_id, sad=body.sad, hashes=body.hashes,
-        sign_algo=body.sign_algo, sign_algo_params=body.sign_algo_params, hash_algo=body.hash_algorithm_oid,
+        database,
+        bearer,
+        credential_id=body.credential_id,
+        sad=body.sad,
+        hashes=body.hashes,
+        sign_algo=body.sign_algo,
+        sign_algo_params=body.sign_algo_params,
+        hash_algo=body.hash_algorithm_oid,
     )
 
 
 @router.post("/{method:path}", include_in_schema=False)
 def unknown_v2(method: str) -> Response:
     raise not_implemented(method)
-

@@ -39,12 +39,19 @@ def extra(world: World, db: Database) -> Extra:
     with db.transaction() as session:
         legal = identities.create_department(session, actor=operator, name="法规处")
         finance = identities.create_department(session, actor=operator, name="财务处")
-        lawyer = identities.create_official(session, actor=operator, department_id=legal.id, name="A-lawyer", roles=[Role.OFFICIAL])
-        banker = identities.create_official(session, actor=operator, department_id=finance.id, name="A-banker", roles=[Role.OFFICIAL])
+        lawyer = identities.create_official(
+            session, actor=operator, department_id=legal.id, name="A-lawyer", roles=[Role.OFFICIAL]
+        )
+        banker = identities.create_official(
+            session, actor=operator, department_id=finance.id, name="A-banker", roles=[Role.OFFICIAL]
+        )
         lawyer_token = tokens.create_for_official(session, actor=operator, official_id=lawyer.id).token
         banker_token = tokens.create_for_official(session, actor=operator, official_id=banker.id).token
     return Extra(
-        legal=legal.id, finance=finance.id, legal_official=lawyer.id,
-        legal_headers={"Authorization": f"Bearer {lawyer_token}"}, finance_official=banker.id,
+        legal=legal.id,
+        finance=finance.id,
+        legal_official=lawyer.id,
+        legal_headers={"Authorization": f"Bearer {lawyer_token}"},
+        finance_official=banker.id,
         finance_headers={"Authorization": f"Bearer {banker_token}"},
     )

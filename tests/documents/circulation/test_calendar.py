@@ -41,22 +41,42 @@ def test_an_override_moves_a_due_date(api: TestClient, world: World) -> None:
     a = world.orgs["A"]
     admin, clerk, official = a.members["admin"], a.members["clerk"], a.members["official"]
     assert api.get("/v1/calendar/2026-10-09", headers=clerk.headers).json()["working"] is True
-    assert api.post("/v1/calendar/overrides", headers=clerk.headers, json={"day": "2026-10-09", "working": False}).status_code == 403
-    response = api.post("/v1/calendar/overrides", headers=admin.headers,
-                        json={"day": "2026-10-09", "working": False, "note": "本地调整"})
+    assert (
+        api.post(
+            "/v1/calendar/overrides", headers=clerk.headers, json={"day": "2026-10-09", "working": False}
+        ).status_code
+        == 403
+    )
+    response = api.post(
+        "/v1/calendar/overrides",
+        headers=admin.headers,
+        json={"day": "2026-10-09", "working": False, "note": "本地调整"},
+    )
     assert response.status_code == 200 and response.json()["scope"] == a.id
     assert api.get("/v1/calendar/2026-10-09", headers=clerk.headers).json()["working"] is False
-    assert api.get("/v1/calendar/2026-10-09", headers=world.orgs["B"].members["clerk"].headers).json()["working"] is True
+    assert (
+        api.get("/v1/calendar/2026-10-09", headers=world.orgs["B"].members["clerk"].headers).json()["working"] is True
+    )
 
     today = cal.today()
     first = WorkingCalendar().add_working_days(today, 1)
     unchanged = WorkingCalendar().add_working_days(today, 2)
-    response = api.post("/v1/calendar/overrides", headers=admin.headers, json={"day": first.isoformat(), "working": False})
+    response = api.post(
+        "/v1/calendar/overrides", headers=admin.headers, json={"day": first.isoformat(), "working": False}
+    )
     assert response.status_code == 200
-    document = api.post("/v1/documents", headers=clerk.headers, files={"file": ("d.pdf", make_pdf(), "application/pdf")}).json()["id"]
-    started = api.post(f"/v1/documents/{document}/route", headers=clerk.headers, json={
-        "definition": {"stages": [{"steps": [{"kind": "information", "assignee": {"official_id": official.official_id}}]}]}
-    })
+    document = api.post(
+        "/v1/documents", headers=clerk.headers, files={"file": ("d.pdf", make_pdf(), "application/pdf")}
+    ).json()["id"]
+    started = api.post(
+        f"/v1/documents/{document}/route",
+        headers=clerk.headers,
+        json={
+            "definition": {
+                "stages": [{"steps": [{"kind": "information", "assignee": {"official_id": official.official_id}}]}]
+            }
+        },
+    )
     assert started.status_code == 201, started.text
     [step] = api.get("/v1/inbox", headers=official.headers).json()["steps"]
     moved = WorkingCalendar({first: False}).add_working_days(today, 2)

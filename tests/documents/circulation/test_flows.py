@@ -19,8 +19,12 @@ from tests.world import PIN, World
 
 
 def _document(api: TestClient, headers: dict[str, str], title: str = "关于试点的通知") -> str:
-    response = api.post("/v1/documents", headers=headers, data={"title": title, "direction": "outgoing"},
-                        files={"file": ("draft.pdf", make_pdf(pages=2), "application/pdf")})
+    response = api.post(
+        "/v1/documents",
+        headers=headers,
+        data={"title": title, "direction": "outgoing"},
+        files={"file": ("draft.pdf", make_pdf(pages=2), "application/pdf")},
+    )
     assert response.status_code == 201, response.text
     return str(response.json()["id"])
 
@@ -51,17 +55,25 @@ def test_the_outgoing_flow_from_draft_to_the_recipients_receipt(
     a, b = world.orgs["A"], world.orgs["B"]
     clerk, official, leader, custodian = (a.members[m] for m in ("clerk", "official", "leader", "custodian"))
     document = _document(api, clerk.headers)
-    _start(api, clerk.headers, document, [
-        {"name": "核稿", "steps": [{"kind": "review", "assignee": {"official_id": official.official_id}}]},
-        {"name": "会签", "steps": [
-            {"kind": "countersign", "assignee": {"department_id": extra.legal}},
-            {"kind": "countersign", "assignee": {"department_id": extra.finance}},
-        ]},
-        {"name": "签发", "steps": [{"kind": "sign_off", "assignee": {"official_id": leader.official_id}}]},
-        {"name": "登记", "steps": [{"kind": "registration", "assignee": {"role": "clerk"}}]},
-        {"name": "用印", "steps": [{"kind": "seal", "assignee": {"official_id": custodian.official_id}}]},
-        {"name": "分发", "steps": [{"kind": "dispatch", "assignee": {"role": "clerk"}}]},
-    ])
+    _start(
+        api,
+        clerk.headers,
+        document,
+        [
+            {"name": "核稿", "steps": [{"kind": "review", "assignee": {"official_id": official.official_id}}]},
+            {
+                "name": "会签",
+                "steps": [
+                    {"kind": "countersign", "assignee": {"department_id": extra.legal}},
+                    {"kind": "countersign", "assignee": {"department_id": extra.finance}},
+                ],
+            },
+            {"name": "签发", "steps": [{"kind": "sign_off", "assignee": {"official_id": leader.official_id}}]},
+            {"name": "登记", "steps": [{"kind": "registration", "assignee": {"role": "clerk"}}]},
+            {"name": "用印", "steps": [{"kind": "seal", "assignee": {"official_id": custodian.official_id}}]},
+            {"name": "分发", "steps": [{"kind": "dispatch", "assignee": {"role": "clerk"}}]},
+        ],
+    )
     review = _one(api, official.headers, document, "review")
     assert api.post(f"/v1/steps/{review}/approve", headers=leader.headers, json={}).status_code == 403
     _approve(api, official.headers, review, opinion="文字已核")
@@ -124,16 +136,24 @@ def test_return_reroute_and_delegate(api: TestClient, world: World, extra: Extra
     a = world.orgs["A"]
     clerk, official, leader = a.members["clerk"], a.members["official"], a.members["leader"]
     document = _document(api, clerk.headers)
-    _start(api, clerk.headers, document, [
-        {"steps": [{"kind": "review", "assignee": {"official_id": official.official_id}}]},
-        {"steps": [{"kind": "information", "assignee": {"department_id": extra.finance}}]},
-        {"steps": [{"kind": "comment", "assignee": {"official_id": leader.official_id}}]},
-    ])
+    _start(
+        api,
+        clerk.headers,
+        document,
+        [
+            {"steps": [{"kind": "review", "assignee": {"official_id": official.official_id}}]},
+            {"steps": [{"kind": "information", "assignee": {"department_id": extra.finance}}]},
+            {"steps": [{"kind": "comment", "assignee": {"official_id": leader.official_id}}]},
+        ],
+    )
     _approve(api, official.headers, _one(api, official.headers, document, "review"))
 
     misdirected = _one(api, extra.finance_headers, document, "information")
-    response = api.post(f"/v1/steps/{misdirected}/reroute", headers=extra.finance_headers,
-                        json={"department_id": extra.legal, "opinion": "非本处职责"})
+    response = api.post(
+        f"/v1/steps/{misdirected}/reroute",
+        headers=extra.finance_headers,
+        json={"department_id": extra.legal, "opinion": "非本处职责"},
+    )
     assert response.status_code == 200 and response.json()["state"] == "rerouted"
     assert not _open(api, extra.finance_headers, document)
     rerouted = _one(api, extra.legal_headers, document, "information")
@@ -141,11 +161,15 @@ def test_return_reroute_and_delegate(api: TestClient, world: World, extra: Extra
     _approve(api, extra.legal_headers, rerouted, opinion="已提供")
 
     asked = _one(api, leader.headers, document, "comment")
-    response = api.post(f"/v1/steps/{asked}/return", headers=leader.headers, json={"to_stage": 0, "opinion": "请重新核稿"})
+    response = api.post(
+        f"/v1/steps/{asked}/return", headers=leader.headers, json={"to_stage": 0, "opinion": "请重新核稿"}
+    )
     assert response.status_code == 200 and response.json()["state"] == "returned"
     again = _one(api, official.headers, document, "review")
 
-    response = api.post(f"/v1/steps/{again}/delegate", headers=official.headers, json={"official_id": extra.legal_official})
+    response = api.post(
+        f"/v1/steps/{again}/delegate", headers=official.headers, json={"official_id": extra.legal_official}
+    )
     assert response.status_code == 200 and response.json()["state"] == "delegated"
     assert not _open(api, official.headers, document)
     delegated = _one(api, extra.legal_headers, document, "review")
@@ -158,13 +182,21 @@ def test_quorum_any_and_all(api: TestClient, world: World, extra: Extra) -> None
     clerk = a.members["clerk"]
     for quorum in ("any", "all"):
         document = _document(api, clerk.headers, title=f"quorum {quorum}")
-        _start(api, clerk.headers, document, [
-            {"quorum": quorum, "steps": [
-                {"kind": "comment", "assignee": {"department_id": extra.legal}},
-                {"kind": "comment", "assignee": {"department_id": extra.finance}},
-            ]},
-            {"steps": [{"kind": "reading", "assignee": {"official_id": a.members["leader"].official_id}}]},
-        ])
+        _start(
+            api,
+            clerk.headers,
+            document,
+            [
+                {
+                    "quorum": quorum,
+                    "steps": [
+                        {"kind": "comment", "assignee": {"department_id": extra.legal}},
+                        {"kind": "comment", "assignee": {"department_id": extra.finance}},
+                    ],
+                },
+                {"steps": [{"kind": "reading", "assignee": {"official_id": a.members["leader"].official_id}}]},
+            ],
+        )
         _approve(api, extra.legal_headers, _one(api, extra.legal_headers, document, "comment"))
         finance_open = _open(api, extra.finance_headers, document)
         leader_open = _open(api, a.members["leader"].headers, document)
@@ -178,7 +210,12 @@ def test_a_wrong_pin_at_sign_off_changes_nothing(api: TestClient, world: World, 
     a = world.orgs["A"]
     clerk, leader = a.members["clerk"], a.members["leader"]
     document = _document(api, clerk.headers)
-    _start(api, clerk.headers, document, [{"steps": [{"kind": "sign_off", "assignee": {"official_id": leader.official_id}}]}])
+    _start(
+        api,
+        clerk.headers,
+        document,
+        [{"steps": [{"kind": "sign_off", "assignee": {"official_id": leader.official_id}}]}],
+    )
     step = _one(api, leader.headers, document, "sign_off")
 
     def snapshot() -> tuple:
@@ -190,8 +227,11 @@ def test_a_wrong_pin_at_sign_off_changes_nothing(api: TestClient, world: World, 
         return events, doc["state"], doc["revisions"], [r["sha256"] for r in revisions], steps
 
     before = snapshot()
-    response = api.post(f"/v1/steps/{step}/approve", headers=leader.headers,
-                        json={"credential_id": leader.credential_id, "pin": "000000"})
+    response = api.post(
+        f"/v1/steps/{step}/approve",
+        headers=leader.headers,
+        json={"credential_id": leader.credential_id, "pin": "000000"},
+    )
     assert response.status_code == 403 and response.json()["code"] == "pin_invalid"
     assert snapshot() == before
     credential = api.get(f"/v1/credentials/{leader.credential_id}", headers=leader.headers).json()
@@ -201,7 +241,12 @@ def test_a_wrong_pin_at_sign_off_changes_nothing(api: TestClient, world: World, 
 def test_others_cannot_act(api: TestClient, world: World) -> None:
     a, b = world.orgs["A"], world.orgs["B"]
     document = _document(api, a.members["clerk"].headers)
-    _start(api, a.members["clerk"].headers, document, [{"steps": [{"kind": "seal", "assignee": {"role": "seal_custodian"}}]}])
+    _start(
+        api,
+        a.members["clerk"].headers,
+        document,
+        [{"steps": [{"kind": "seal", "assignee": {"role": "seal_custodian"}}]}],
+    )
     step = _one(api, a.members["custodian"].headers, document, "seal")
     assert api.post(f"/v1/steps/{step}/approve", headers=a.members["official"].headers, json={}).status_code == 403
     assert api.post(f"/v1/steps/{step}/approve", headers=b.members["custodian"].headers, json={}).status_code == 404

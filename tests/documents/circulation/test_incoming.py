@@ -32,15 +32,23 @@ def test_a_flagged_document_from_arrival_to_archive(api: TestClient, world: Worl
     with db.transaction() as session:
         operator = Actor.operator(b.id)
         works = identities.create_department(session, actor=operator, name="住建局")
-        builder = identities.create_official(session, actor=operator, department_id=works.id, name="B-builder", roles=[Role.OFFICIAL])
-        builder_headers = {"Authorization": "Bearer " + tokens.create_for_official(
-            session, actor=operator, official_id=builder.id).token}
+        builder = identities.create_official(
+            session, actor=operator, department_id=works.id, name="B-builder", roles=[Role.OFFICIAL]
+        )
+        builder_headers = {
+            "Authorization": "Bearer "
+            + tokens.create_for_official(session, actor=operator, official_id=builder.id).token
+        }
 
     # A sends a PDF signed with a key no one here trusts.
     a_clerk = a.members["clerk"].headers
     untrusted = sign(make_pdf(text="untrusted"), ec_signer)
-    sent = api.post("/v1/documents", headers=a_clerk, data={"title": "关于核查的函", "direction": "outgoing"},
-                    files={"file": ("letter.pdf", untrusted, "application/pdf")}).json()["id"]
+    sent = api.post(
+        "/v1/documents",
+        headers=a_clerk,
+        data={"title": "关于核查的函", "direction": "outgoing"},
+        files={"file": ("letter.pdf", untrusted, "application/pdf")},
+    ).json()["id"]
     route = {"definition": {"stages": [{"steps": [{"kind": "dispatch", "assignee": {"role": "clerk"}}]}]}}
     assert api.post(f"/v1/documents/{sent}/route", headers=a_clerk, json=route).status_code == 201
     [dispatch] = _steps(api, a_clerk, sent)
@@ -60,8 +68,11 @@ def test_a_flagged_document_from_arrival_to_archive(api: TestClient, world: Worl
     assert _steps(api, clerk, incoming)[0]["id"] == registration["id"], "the refusal changed nothing"
     _approve(api, clerk, registration["id"], override_reason="已电话核实来文真实")
     with db.transaction() as session:
-        [overridden] = session.scalars(select(AuditEvent).where(AuditEvent.action == "document.flag_overridden",
-                                                                AuditEvent.subject == f"document:{incoming}")).all()
+        [overridden] = session.scalars(
+            select(AuditEvent).where(
+                AuditEvent.action == "document.flag_overridden", AuditEvent.subject == f"document:{incoming}"
+            )
+        ).all()
         assert overridden.actor == f"official:{b.members['clerk'].official_id}"
 
     [proposal] = _steps(api, clerk, incoming)
@@ -69,8 +80,13 @@ def test_a_flagged_document_from_arrival_to_archive(api: TestClient, world: Worl
     _approve(api, clerk, proposal["id"], opinion="拟请办公室、住建局办理")
     [instruction] = _steps(api, leader, incoming)
     assert instruction["kind"] == "instruction"
-    _approve(api, leader, instruction["id"], opinion="请两部门会同办理",
-             handlers=[{"department_id": b.department_id}, {"department_id": works.id}])
+    _approve(
+        api,
+        leader,
+        instruction["id"],
+        opinion="请两部门会同办理",
+        handlers=[{"department_id": b.department_id}, {"department_id": works.id}],
+    )
 
     [ours] = _steps(api, official, incoming)
     [theirs] = _steps(api, builder_headers, incoming)

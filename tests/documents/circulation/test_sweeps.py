@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 import webhooks
 from documents import intake
-from documents.circulation import calendar, flows, sweeps
+from documents.circulation import calendar, starting, sweeps
 from documents.circulation.model import (
     Assignee,
     RouteDefinition,
@@ -40,18 +40,40 @@ DOCUMENTS = 40
 def _seed(world: World, db: Database, settings: Settings, opened: date) -> None:
     """40 documents, each with a route of two parallel information steps (due two working days later)."""
     org = world.orgs["A"]
-    system = Actor(organisation_id=org.id, official_id=None, system_name="OA", roles=frozenset(), scopes=frozenset({Scope.DOCUMENTS}))
+    system = Actor(
+        organisation_id=org.id,
+        official_id=None,
+        system_name="OA",
+        roles=frozenset(),
+        scopes=frozenset({Scope.DOCUMENTS}),
+    )
     blobs = blob_store_from_settings(settings)
     pdf = make_pdf()
-    definition = RouteDefinition(stages=[StageSpec(steps=[
-        StepSpec(kind=StepKind.INFORMATION, assignee=Assignee(official_id=org.members["official"].official_id)),
-        StepSpec(kind=StepKind.INFORMATION, assignee=Assignee(department_id=org.department_id)),
-    ])])
+    definition = RouteDefinition(
+        stages=[
+            StageSpec(
+                steps=[
+                    StepSpec(
+                        kind=StepKind.INFORMATION, assignee=Assignee(official_id=org.members["official"].official_id)
+                    ),
+                    StepSpec(kind=StepKind.INFORMATION, assignee=Assignee(department_id=org.department_id)),
+                ]
+            )
+        ]
+    )
     with db.transaction() as session:
         for n in range(DOCUMENTS):
-            made = intake.from_upload(session, actor=system, blobs=blobs, trust=TrustSettings(), data=pdf, title=f"催办 {n}",
-                                      kind=Kind.NOTICE, direction=Direction.OUTGOING)
-            flows.start(session, actor=system, document_id=made.id, definition=definition, today=opened)
+            made = intake.from_upload(
+                session,
+                actor=system,
+                blobs=blobs,
+                trust=TrustSettings(),
+                data=pdf,
+                title=f"催办 {n}",
+                kind=Kind.NOTICE,
+                direction=Direction.OUTGOING,
+            )
+            starting.start(session, actor=system, document_id=made.id, definition=definition, today=opened)
 
 
 def _events(db: Database, kind: str) -> list[str]:
@@ -76,7 +98,9 @@ def _race(job, database: Database, today: date, workers: int = 4) -> list[int]: 
     return done
 
 
-def test_reminders_and_escalations_happen_exactly_once_with_four_workers(world: World, db: Database, db_settings: Settings) -> None:
+def test_reminders_and_escalations_happen_exactly_once_with_four_workers(
+    world: World, db: Database, db_settings: Settings
+) -> None:
     working = calendar.WorkingCalendar()
     opened = date(2026, 11, 16)
     _seed(world, db, db_settings, opened)
@@ -104,8 +128,13 @@ def test_reminders_and_escalations_happen_exactly_once_with_four_workers(world: 
 
 
 def _system(world: World) -> Actor:
-    return Actor(organisation_id=world.orgs["A"].id, official_id=None, system_name="OA", roles=frozenset(),
-                 scopes=frozenset({Scope.DOCUMENTS}))
+    return Actor(
+        organisation_id=world.orgs["A"].id,
+        official_id=None,
+        system_name="OA",
+        roles=frozenset(),
+        scopes=frozenset({Scope.DOCUMENTS}),
+    )
 
 
 def test_payloads_deliveries_and_closed_steps(world: World, db: Database, db_settings: Settings) -> None:
@@ -126,7 +155,11 @@ def test_payloads_deliveries_and_closed_steps(world: World, db: Database, db_set
             session, actor=Actor.operator(org.id), url="http://127.0.0.1:9/steps", event_types=["step.*"], cipher=cipher
         ).subscription.id
         webhooks.create_subscription(
-            session, actor=Actor.operator(org.id), url="http://127.0.0.1:9/docs", event_types=["document.*"], cipher=cipher
+            session,
+            actor=Actor.operator(org.id),
+            url="http://127.0.0.1:9/docs",
+            event_types=["document.*"],
+            cipher=cipher,
         )
     opened = date(2026, 11, 16)
     assignees = [
@@ -134,16 +167,26 @@ def test_payloads_deliveries_and_closed_steps(world: World, db: Database, db_set
         Assignee(department_id=archive.id),
         Assignee(role=Role.CLERK),
     ]
-    definition = RouteDefinition(stages=[StageSpec(steps=[StepSpec(kind=StepKind.COMMENT, assignee=a) for a in assignees])])
+    definition = RouteDefinition(
+        stages=[StageSpec(steps=[StepSpec(kind=StepKind.COMMENT, assignee=a) for a in assignees])]
+    )
     blobs = blob_store_from_settings(db_settings)
     with db.transaction() as session:
         documents = [
-            intake.from_upload(session, actor=_system(world), blobs=blobs, trust=TrustSettings(), data=make_pdf(),
-                               title=title, kind=Kind.NOTICE, direction=Direction.OUTGOING).id
+            intake.from_upload(
+                session,
+                actor=_system(world),
+                blobs=blobs,
+                trust=TrustSettings(),
+                data=make_pdf(),
+                title=title,
+                kind=Kind.NOTICE,
+                direction=Direction.OUTGOING,
+            ).id
             for title in ("征求意见", "已办结")
         ]
         for document_id in documents:
-            flows.start(session, actor=_system(world), document_id=document_id, definition=definition, today=opened)
+            starting.start(session, actor=_system(world), document_id=document_id, definition=definition, today=opened)
         closed = session.scalars(select(Step).where(Step.document_id == documents[1])).all()
         for step in closed:
             step.state = StepState.DONE.value
@@ -162,7 +205,9 @@ def test_payloads_deliveries_and_closed_steps(world: World, db: Database, db_set
         Role.CLERK.value: sorted(leaders),
     }
     with db.transaction() as session:
-        events = session.scalars(select(OutboxEvent).where(OutboxEvent.type.in_(["step.due_soon", "step.overdue"]))).all()
+        events = session.scalars(
+            select(OutboxEvent).where(OutboxEvent.type.in_(["step.due_soon", "step.overdue"]))
+        ).all()
         delivered = session.execute(
             select(WebhookDelivery.subscription_id, WebhookDelivery.event_id).where(
                 WebhookDelivery.event_id.in_([e.id for e in events])
@@ -175,8 +220,12 @@ def test_payloads_deliveries_and_closed_steps(world: World, db: Database, db_set
         step = open_steps[event.subject.removeprefix("step:")]
         assert event.organisation_id == org.id
         expected = {
-            "step_id": step.id, "document_id": step.document_id, "kind": "comment", "due_on": step.due_on.isoformat(),
-            "official_id": step.assignee_official_id, "department_id": step.assignee_department_id,
+            "step_id": step.id,
+            "document_id": step.document_id,
+            "kind": "comment",
+            "due_on": step.due_on.isoformat(),
+            "official_id": step.assignee_official_id,
+            "department_id": step.assignee_department_id,
             "role": step.assignee_role,
         }
         if event.type == "step.overdue":

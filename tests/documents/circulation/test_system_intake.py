@@ -25,8 +25,14 @@ from tests.webhooks.receiver import Receiver, receiver_namespace
 from tests.world import World
 from webhooks import DeliveryOptions
 
-CONTENT = {"kind": "letter", "issuer": "甲市人民政府办公室", "title": "关于报送数据的函", "date": "2026-11-23",
-           "recipients": ["乙县人民政府"], "body": [{"type": "paragraph", "text": "请于两个工作日内报送。"}]}
+CONTENT = {
+    "kind": "letter",
+    "issuer": "甲市人民政府办公室",
+    "title": "关于报送数据的函",
+    "date": "2026-11-23",
+    "recipients": ["乙县人民政府"],
+    "body": [{"type": "paragraph", "text": "请于两个工作日内报送。"}],
+}
 
 
 @pytest.fixture
@@ -38,10 +44,16 @@ def receiver() -> Iterator[Receiver]:
 
 
 def _template(api: TestClient, admin: dict[str, str], department: str) -> str:
-    body = {"name": "OA 来文", "direction": "incoming", "definition": {"stages": [
-        {"name": "承办", "steps": [{"kind": "handling", "assignee": {"department_id": department}}]},
-        {"name": "办结", "steps": [{"kind": "closure", "assignee": {"role": "clerk"}}]},
-    ]}}
+    body = {
+        "name": "OA 来文",
+        "direction": "incoming",
+        "definition": {
+            "stages": [
+                {"name": "承办", "steps": [{"kind": "handling", "assignee": {"department_id": department}}]},
+                {"name": "办结", "steps": [{"kind": "closure", "assignee": {"role": "clerk"}}]},
+            ]
+        },
+    }
     response = api.post("/v1/route-templates", headers=admin, json=body)
     assert response.status_code == 201, response.text
     return str(response.json()["id"])
@@ -59,9 +71,13 @@ def test_a_system_posts_onto_a_route_follows_it_by_webhook_and_fetches_the_resul
 
     a = world.orgs["A"]
     admin, clerk = a.members["admin"].headers, a.members["clerk"].headers
-    system = {"Authorization": "Bearer " + api.post("/v1/tokens", headers=admin, json={"name": "OA 系统"}).json()["token"]}
+    system = {
+        "Authorization": "Bearer " + api.post("/v1/tokens", headers=admin, json={"name": "OA 系统"}).json()["token"]
+    }
     template = _template(api, admin, extra.legal)
-    hook = api.post("/v1/webhooks", headers=admin, json={"url": receiver.url, "event_types": ["step.assigned", "route.*"]})
+    hook = api.post(
+        "/v1/webhooks", headers=admin, json={"url": receiver.url, "event_types": ["step.assigned", "route.*"]}
+    )
     assert hook.status_code == 201
     secret = hook.json()["secret"]
 
@@ -71,11 +87,14 @@ def test_a_system_posts_onto_a_route_follows_it_by_webhook_and_fetches_the_resul
 
     def post() -> None:
         barrier.wait()
-        posted.append(api.post(
-            "/v1/documents", headers={**system, "Idempotency-Key": "oa-2026-0042"},
-            data={"title": "关于报送数据的函", "kind": "letter", "route_template_id": template},
-            files={"file": ("in.pdf", signed, "application/pdf")},
-        ))
+        posted.append(
+            api.post(
+                "/v1/documents",
+                headers={**system, "Idempotency-Key": "oa-2026-0042"},
+                data={"title": "关于报送数据的函", "kind": "letter", "route_template_id": template},
+                files={"file": ("in.pdf", signed, "application/pdf")},
+            )
+        )
 
     threads = [threading.Thread(target=post) for _ in range(4)]
     for t in threads:
@@ -89,7 +108,10 @@ def test_a_system_posts_onto_a_route_follows_it_by_webhook_and_fetches_the_resul
         assert session.scalar(select(func.count()).select_from(Route)) == 1, "one route, started with the document"
 
     handling = _open_step(api, extra.legal_headers, document)
-    assert api.post(f"/v1/steps/{handling}/approve", headers=extra.legal_headers, json={"opinion": "数据已报"}).status_code == 200
+    assert (
+        api.post(f"/v1/steps/{handling}/approve", headers=extra.legal_headers, json={"opinion": "数据已报"}).status_code
+        == 200
+    )
     closure = _open_step(api, clerk, document)
     assert api.post(f"/v1/steps/{closure}/approve", headers=clerk, json={}).status_code == 200
 
@@ -117,12 +139,18 @@ def test_a_system_posts_onto_a_route_follows_it_by_webhook_and_fetches_the_resul
 
 def test_a_route_template_that_cannot_start_stores_nothing(api: TestClient, world: World, db: Database) -> None:
     a = world.orgs["A"]
-    system = {"Authorization": "Bearer " + api.post("/v1/tokens", headers=a.members["admin"].headers,
-                                                      json={"name": "OA"}).json()["token"]}
+    system = {
+        "Authorization": "Bearer "
+        + api.post("/v1/tokens", headers=a.members["admin"].headers, json={"name": "OA"}).json()["token"]
+    }
     other = _template(api, world.orgs["B"].members["admin"].headers, world.orgs["B"].department_id)
     for template in ("no-such-template", other):
-        response = api.post("/v1/documents", headers=system, data={"route_template_id": template},
-                            files={"file": ("in.pdf", make_pdf(), "application/pdf")})
+        response = api.post(
+            "/v1/documents",
+            headers=system,
+            data={"route_template_id": template},
+            files={"file": ("in.pdf", make_pdf(), "application/pdf")},
+        )
         assert response.status_code == 404 and response.json()["code"] == "not_found", response.text
     retired = _template(api, a.members["admin"].headers, a.department_id)
     assert api.post(f"/v1/route-templates/{retired}/retire", headers=a.members["admin"].headers).status_code == 200

@@ -14,12 +14,23 @@ from tests.world import World
 
 
 def _stages(official_id: str, days: int) -> dict:
-    return {"stages": [{"name": "审核", "steps": [{"kind": "review", "assignee": {"official_id": official_id}, "deadline_days": days}]}]}
+    return {
+        "stages": [
+            {
+                "name": "审核",
+                "steps": [{"kind": "review", "assignee": {"official_id": official_id}, "deadline_days": days}],
+            }
+        ]
+    }
 
 
 def _document(api: TestClient, headers: dict[str, str], title: str) -> str:
-    response = api.post("/v1/documents", headers=headers, data={"title": title, "direction": "outgoing"},
-                        files={"file": ("d.pdf", make_pdf(), "application/pdf")})
+    response = api.post(
+        "/v1/documents",
+        headers=headers,
+        data={"title": title, "direction": "outgoing"},
+        files={"file": ("d.pdf", make_pdf(), "application/pdf")},
+    )
     assert response.status_code == 201, response.text
     return str(response.json()["id"])
 
@@ -30,7 +41,9 @@ def test_templates_are_versioned_retired_and_kept_by_the_routes_that_use_them(ap
     body = {"name": "审核", "definition": _stages(official.official_id, 3)}
     assert api.post("/v1/route-templates", headers=clerk, json=body).status_code == 403, "administrators only"
     first = api.post("/v1/route-templates", headers=admin, json=body).json()
-    second = api.post("/v1/route-templates", headers=admin, json={**body, "definition": _stages(official.official_id, 9)}).json()
+    second = api.post(
+        "/v1/route-templates", headers=admin, json={**body, "definition": _stages(official.official_id, 9)}
+    ).json()
     assert (first["version"], second["version"]) == (1, 2) and first["id"] != second["id"]
 
     stranger = {"name": "外单位", "definition": _stages(world.orgs["B"].members["official"].official_id, 1)}
@@ -38,8 +51,12 @@ def test_templates_are_versioned_retired_and_kept_by_the_routes_that_use_them(ap
     assert refused.status_code == 404, "an assignee of another organisation is unknown here"
     malformed = api.post("/v1/route-templates", headers=admin, json={"name": "坏", "definition": {"stages": []}})
     assert malformed.status_code == 422
-    misspelt = {"name": "拼错", "definition": {"stages": [{"steps": [
-        {"kind": "review", "assignee": {"official_id": official.official_id}, "days": 3}]}]}}
+    misspelt = {
+        "name": "拼错",
+        "definition": {
+            "stages": [{"steps": [{"kind": "review", "assignee": {"official_id": official.official_id}, "days": 3}]}]
+        },
+    }
     response = api.post("/v1/route-templates", headers=admin, json=misspelt)
     assert response.status_code == 422 and "days" in response.json()["message"], response.text
 
@@ -60,7 +77,9 @@ def test_templates_are_versioned_retired_and_kept_by_the_routes_that_use_them(ap
     other = _document(api, clerk, "模板已停用")
     retired = api.post(f"/v1/documents/{other}/route", headers=clerk, json={"template_id": first["id"]})
     assert retired.status_code == 409 and "retired" in retired.json()["message"]
-    [still] = [s for s in api.get("/v1/inbox", headers=official.headers).json()["steps"] if s["document_id"] == document]
+    [still] = [
+        s for s in api.get("/v1/inbox", headers=official.headers).json()["steps"] if s["document_id"] == document
+    ]
     assert still["id"] == step["id"], "the route started from version 1 goes on"
 
     b_admin = world.orgs["B"].members["admin"].headers

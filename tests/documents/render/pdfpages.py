@@ -74,7 +74,13 @@ def find(page_lines: list[Line], text: str) -> Line:
 
 
 def is_red(colour: object) -> bool:
-    return isinstance(colour, tuple | list) and len(colour) == 3 and colour[0] > 0.8 and colour[1] < 0.2 and colour[2] < 0.2
+    return (
+        isinstance(colour, tuple | list)
+        and len(colour) == 3
+        and colour[0] > 0.8
+        and colour[1] < 0.2
+        and colour[2] < 0.2
+    )
 
 
 def write(tmp: Path, name: str, pdf: bytes) -> Path:
@@ -84,8 +90,9 @@ def write(tmp: Path, name: str, pdf: bytes) -> Path:
 
 
 def pdftotext(path: Path) -> str:
-    return subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], check=True, capture_output=True,
-                          text=True).stdout
+    return subprocess.run(
+        ["pdftotext", "-enc", "UTF-8", str(path), "-"], check=True, capture_output=True, text=True
+    ).stdout
 
 
 def pdffonts(path: Path) -> list[dict[str, str]]:
@@ -94,6 +101,7 @@ def pdffonts(path: Path) -> list[dict[str, str]]:
     rows = []
     for line in out[2:]:
         parts = line.split()
-        rows.append({"name": parts[0], "type": " ".join(parts[1:-6]), "emb": parts[-5], "sub": parts[-4],
-                     "uni": parts[-3]})
+        rows.append(
+            {"name": parts[0], "type": " ".join(parts[1:-6]), "emb": parts[-5], "sub": parts[-4], "uni": parts[-3]}
+        )
     return rows

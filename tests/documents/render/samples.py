@@ -28,22 +28,36 @@ def notice(**changes: object) -> DocumentContent:
         body=[
             Paragraph(text=OPENING_PARAGRAPH),
             Heading(level=1, text="总体要求"),
-            Paragraph(text="坚持以人民为中心的发展思想，以企业和群众办事需求为导向，深化“放管服”改革，推进政务服务"
-                           "标准化、规范化、便利化，到2026年底，政务服务事项网上可办率达到98%以上。"),
+            Paragraph(
+                text="坚持以人民为中心的发展思想，以企业和群众办事需求为导向，深化“放管服”改革，推进政务服务"
+                "标准化、规范化、便利化，到2026年底，政务服务事项网上可办率达到98%以上。"
+            ),
             Heading(level=1, text="重点任务"),
-            Heading(level=2, text="推进政务服务事项标准化。",
-                    body="各地各部门要对照省级政务服务事项基本目录，逐项明确受理条件、申请材料、办理时限等要素。"),
-            Heading(level=2, text="提升线上办事体验。", body="依托省政务服务平台，推行申请材料免提交、办理结果免邮寄。"),
+            Heading(
+                level=2,
+                text="推进政务服务事项标准化。",
+                body="各地各部门要对照省级政务服务事项基本目录，逐项明确受理条件、申请材料、办理时限等要素。",
+            ),
+            Heading(
+                level=2, text="提升线上办事体验。", body="依托省政务服务平台，推行申请材料免提交、办理结果免邮寄。"
+            ),
             Heading(level=1, text="工作要求"),
-            Paragraph(text=f"各地各部门要明确专人负责，市政务服务数据管理局{RARE_NAME}同志负责统筹协调，"
-                           "重大事项及时报告市人民政府。"),
+            Paragraph(
+                text=f"各地各部门要明确专人负责，市政务服务数据管理局{RARE_NAME}同志负责统筹协调，"
+                "重大事项及时报告市人民政府。"
+            ),
         ],
-        attachments=[Attachment(title="示例市政务服务事项实施清单（2026年版）"),
-                     Attachment(title="政务服务效能提升工作任务分工表")],
+        attachments=[
+            Attachment(title="示例市政务服务事项实施清单（2026年版）"),
+            Attachment(title="政务服务效能提升工作任务分工表"),
+        ],
         date=dt.date(2026, 11, 23),
         notes="联系人：张伟，电话：020-12345678",
-        colophon=Colophon(copy_to=["市委办公室", "市人大常委会办公室", "市政协办公室", "市中级人民法院", "市人民检察院"],
-                          printed_by=ISSUER, printed_on=dt.date(2026, 11, 24)),
+        colophon=Colophon(
+            copy_to=["市委办公室", "市人大常委会办公室", "市政协办公室", "市中级人民法院", "市人民检察院"],
+            printed_by=ISSUER,
+            printed_on=dt.date(2026, 11, 24),
+        ),
     )
     fields.update(changes)
     return DocumentContent.model_validate(fields)
@@ -57,8 +71,10 @@ def letter(**changes: object) -> DocumentContent:
         title="示例市人民政府办公室关于商请支持数字政府建设试点工作的函",
         recipients=["省政务服务数据管理局"],
         body=[
-            Paragraph(text="为加快推进数字政府建设，提升“一网通办”服务能力，我市拟于2026年开展政务服务数据共享试点工作。"
-                           "现将有关事项函告如下，请予支持。"),
+            Paragraph(
+                text="为加快推进数字政府建设，提升“一网通办”服务能力，我市拟于2026年开展政务服务数据共享试点工作。"
+                "现将有关事项函告如下，请予支持。"
+            ),
             Heading(level=1, text="试点内容"),
             Paragraph(text="一是推动高频事项数据共享，二是完善电子证照互认，三是探索电子印章跨部门、跨层级应用。"),
             Heading(level=1, text="需要支持的事项"),
@@ -84,17 +100,31 @@ def request(**changes: object) -> DocumentContent:
         signers=["周杰", "吴倩", "郑浩"],
         title="示例县人民政府关于申请防汛救灾资金的请示",
         recipients=["示例市人民政府"],
-        body=[Paragraph(text="今年入汛以来，我县遭受多轮强降雨袭击，部分乡镇道路、水利设施损毁严重。为尽快恢复生产生活"
-                             "秩序，特申请市级防汛救灾资金2000万元。妥否，请批示。")],
-        attachments=[Attachment(title="示例县防汛救灾资金需求测算表", blocks=[Table(rows=[
-            ["项目", "金额（万元）", "说明"],
-            ["道路修复", "1200", "乡村公路48公里"],
-            ["水利设施", "800", "山塘水库12座"],
-        ])])],
+        body=[
+            Paragraph(
+                text="今年入汛以来，我县遭受多轮强降雨袭击，部分乡镇道路、水利设施损毁严重。为尽快恢复生产生活"
+                "秩序，特申请市级防汛救灾资金2000万元。妥否，请批示。"
+            )
+        ],
+        attachments=[
+            Attachment(
+                title="示例县防汛救灾资金需求测算表",
+                blocks=[
+                    Table(
+                        rows=[
+                            ["项目", "金额（万元）", "说明"],
+                            ["道路修复", "1200", "乡村公路48公里"],
+                            ["水利设施", "800", "山塘水库12座"],
+                        ]
+                    )
+                ],
+            )
+        ],
         date=dt.date(2026, 7, 1),
         notes="联系人：周杰，电话：0750-1234567",
-        colophon=Colophon(copy_to=["市财政局", "市应急管理局"], printed_by="示例县人民政府办公室",
-                          printed_on=dt.date(2026, 7, 1)),
+        colophon=Colophon(
+            copy_to=["市财政局", "市应急管理局"], printed_by="示例县人民政府办公室", printed_on=dt.date(2026, 7, 1)
+        ),
     )
     fields.update(changes)
     return DocumentContent.model_validate(fields)

@@ -30,7 +30,7 @@ def body_lines(page_chars: list[dict[str, object]]) -> list[Line]:
     return [
         line
         for line in lines(page_chars)
-        if line.size == pytest.approx(SIZE_3) and TYPE_BOTTOM - 1 <= line.bottom and line.top <= TYPE_TOP + 1
+        if line.size == pytest.approx(SIZE_3) and line.bottom >= TYPE_BOTTOM - 1 and line.top <= TYPE_TOP + 1
     ]
 
 
@@ -55,7 +55,7 @@ def test_lines_hold_at_most_28_characters_and_pages_at_most_22_lines(long_notice
                 index = round((TYPE_TOP - line.top) / LINE_PITCH)
                 assert line.top == pytest.approx(TYPE_TOP - index * LINE_PITCH - (LINE_PITCH - SIZE_3) / 2, abs=0.01)
     assert full > 40 and full_pages >= 2
-    assert CHAR_PITCH * 28 == pytest.approx(156 * MM) and LINE_PITCH * 22 == pytest.approx(225 * MM)
+    assert pytest.approx(156 * MM) == CHAR_PITCH * 28 and pytest.approx(225 * MM) == LINE_PITCH * 22
 
 
 def test_no_line_starts_with_closing_or_ends_with_opening_punctuation(fonts: FontSet) -> None:
@@ -121,7 +121,9 @@ def test_attachment_list_aligns_numbers_and_names(notice: Rendered) -> None:
 
 
 def test_tables_and_attachments_flow_across_pages(fonts: FontSet) -> None:
-    rows = [["序号", "事项名称", "责任单位"]] + [[str(n), f"第{n}项政务服务事项", "市政务服务数据管理局"] for n in range(1, 61)]
+    rows = [["序号", "事项名称", "责任单位"]] + [
+        [str(n), f"第{n}项政务服务事项", "市政务服务数据管理局"] for n in range(1, 61)
+    ]
     content = samples.notice(
         body=[Paragraph(text="现将任务分工表印发给你们。"), Table(rows=rows)],
         attachments=[Attachment(title="任务说明", blocks=samples.long_body(6)), Attachment(title="联系人名单")],
@@ -144,8 +146,9 @@ def test_tables_and_attachments_flow_across_pages(fonts: FontSet) -> None:
 
 def test_colophon_sits_on_the_last_page_between_its_rules(notice: Rendered) -> None:
     last = lines(chars(notice.pdf)[-1])
-    rules = sorted((r for r in rects(notice.pdf)[-1] if r["width"] == pytest.approx(TYPE_WIDTH, abs=0.1)),
-                   key=lambda r: r["top"])
+    rules = sorted(
+        (r for r in rects(notice.pdf)[-1] if r["width"] == pytest.approx(TYPE_WIDTH, abs=0.1)), key=lambda r: r["top"]
+    )
     assert [round(r["height"] / MM, 2) for r in rules] == [0.35, 0.25, 0.35]
     assert PAGE_HEIGHT - rules[-1]["bottom"] == pytest.approx(TYPE_BOTTOM, abs=0.01)
     copy_to = find(last, "抄送：")
@@ -175,8 +178,15 @@ def test_colophon_takes_a_new_page_when_the_last_one_is_full(fonts: FontSet) -> 
 def test_the_seal_never_lands_on_a_page_without_text_above_it(fonts: FontSet) -> None:
     """§7.3.5.1: the seal's top is within a line of the text above it, whatever the length of the body."""
     for paragraphs in range(3, 12):
-        rendered = render(samples.notice(body=samples.long_body(paragraphs), attachments=[], notes=None,
-                                         colophon=Colophon(copy_to=["市委办公室"])), fonts)
+        rendered = render(
+            samples.notice(
+                body=samples.long_body(paragraphs),
+                attachments=[],
+                notes=None,
+                colophon=Colophon(copy_to=["市委办公室"]),
+            ),
+            fonts,
+        )
         page = lines(chars(rendered.pdf)[rendered.seal_box.page])
         above = [line for line in page if line.bottom > rendered.seal_box.y2 and line.size == pytest.approx(SIZE_3)]
         assert above, paragraphs

@@ -13,7 +13,12 @@ from .pdfpages import Line, chars, find, lines
 
 
 def inside(line: Line, box: Box) -> bool:
-    return box.x1 - 0.01 <= line.x0 and line.x1 <= box.x2 + 0.01 and box.y1 - 0.01 <= line.bottom and line.top <= box.y2 + 0.01
+    return (
+        box.x1 - 0.01 <= line.x0
+        and line.x1 <= box.x2 + 0.01
+        and box.y1 - 0.01 <= line.bottom
+        and line.top <= box.y2 + 0.01
+    )
 
 
 def centre_y(line: Line) -> float:
@@ -49,7 +54,7 @@ def test_number_box_is_the_line_the_number_takes(fonts: FontSet, sample: str, al
     elif align == "left":
         assert box.x1 == pytest.approx(TYPE_LEFT + CHAR_PITCH)
         signers = find(page, "郑浩")
-        assert box.x2 < [c for c in signers.chars if c["text"] == "郑"][0]["x0"]
+        assert box.x2 < next(c for c in signers.chars if c["text"] == "郑")["x0"]
     else:
         assert box.x2 == pytest.approx(TYPE_RIGHT)
 

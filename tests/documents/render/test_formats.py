@@ -51,12 +51,22 @@ def test_letter_has_no_page_number_on_page_one_and_no_colophon_rules(fonts: Font
     rendered = render(samples.letter(body=samples.long_body(8)), fonts)
     pages = chars(rendered.pdf)
     assert rendered.pages >= 3
-    folios = [[line.text.replace(" ", "") for line in lines(page) if line.size == pytest.approx(SIZE_4)
-               and line.top < TYPE_BOTTOM] for page in pages]
+    folios = [
+        [
+            line.text.replace(" ", "")
+            for line in lines(page)
+            if line.size == pytest.approx(SIZE_4) and line.top < TYPE_BOTTOM
+        ]
+        for page in pages
+    ]
     assert folios[0] == []
     assert folios[1] == ["—2—"] and folios[2] == ["—3—"]
-    black_rules = [r for page in rects(rendered.pdf) for r in page
-                   if not is_red(r["non_stroking_color"]) and r["width"] == pytest.approx(TYPE_WIDTH, abs=0.1)]
+    black_rules = [
+        r
+        for page in rects(rendered.pdf)
+        for r in page
+        if not is_red(r["non_stroking_color"]) and r["width"] == pytest.approx(TYPE_WIDTH, abs=0.1)
+    ]
     assert black_rules == []
     last = lines(pages[-1])
     copy_to = find(last, "抄送：")

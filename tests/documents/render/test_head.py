@@ -62,8 +62,9 @@ def test_title_is_centred_two_lines_below_the_separator(notice: Rendered, page: 
     for line in title:
         assert (line.x0 + line.x1) / 2 == pytest.approx(TYPE_CENTRE, abs=1.0)
         assert line.x1 - line.x0 <= TYPE_WIDTH
-    assert (PAGE_HEIGHT - separator["bottom"]) - title[0].top == pytest.approx(2 * LINE_PITCH + (LINE_PITCH - SIZE_2) / 2,
-                                                                                abs=0.5)
+    assert (PAGE_HEIGHT - separator["bottom"]) - title[0].top == pytest.approx(
+        2 * LINE_PITCH + (LINE_PITCH - SIZE_2) / 2, abs=0.5
+    )
 
 
 def test_recipients_one_line_below_the_title_flush_left_with_a_colon(page: list[Line]) -> None:

@@ -72,6 +72,6 @@ def test_file_structure_is_a_single_revision_with_an_id(rendered: Rendered) -> N
     # ISO 19005-2 §6.1.7.1: Length counts the bytes between "stream" EOL and the EOL before "endstream".
     for match in re.finditer(rb"/Length (\d+)\b[^>]*>>\s*stream(\r\n|\n)", pdf):
         end = match.end() + int(match.group(1))
-        assert pdf[end:end + 10] in (b"\nendstream", b"\r\nendstrea")
+        assert pdf[end : end + 10] in (b"\nendstream", b"\r\nendstrea")
     assert b"/Annots" not in pdf and b"/JavaScript" not in pdf and b"/SMask" not in pdf
     assert b"/DeviceCMYK" not in pdf and b" k\n" not in pdf

@@ -22,8 +22,9 @@ def test_title_and_paragraphs_extract_exactly(notice: Rendered, tmp_path: Path) 
     assert " " not in joined.replace("— 1 —", "").replace("— 2 —", "")
 
 
-def test_characters_the_body_face_lacks_fall_back_and_read_back(notice: Rendered, fonts: FontSet,
-                                                                tmp_path: Path) -> None:
+def test_characters_the_body_face_lacks_fall_back_and_read_back(
+    notice: Rendered, fonts: FontSet, tmp_path: Path
+) -> None:
     body = fonts.primary(Role.BODY)
     lacking = {c for c in samples.OPENING_PARAGRAPH if not body.has(c)}
     assert lacking, "the free FangSong face lacks common simplified characters"
