@@ -45,8 +45,9 @@ from .credentials import (
 )
 from .errors import CredentialLocked, CredentialUnusable, PinInvalid
 
-# A session secret has 256 bits of entropy; one fast HKDF-like pass is enough to turn it into a key.
-_SESSION_KDF = envelope.KdfParams(n=2, r=1, p=1)
+SECRET_KDF = envelope.KdfParams(n=2, r=1, p=1)
+"""For secrets of 256 bits of entropy (a signing session's, a CSC SAD): one fast pass turns them into a key;
+the slow scrypt of a PIN would buy nothing."""
 MAX_SESSION_SIGNATURES = 1000
 MAX_SESSION_SECONDS = 3600
 
@@ -201,7 +202,7 @@ def open_session(
         credential_id=credential.id,
         organisation_id=credential.organisation_id,
         official_id=actor.official_id or "",
-        wrapped_key=envelope.seal_key(key, secret.encode(), context=context(credential.id), params=_SESSION_KDF),
+        wrapped_key=envelope.seal_key(key, secret.encode(), context=context(credential.id), params=SECRET_KDF),
         signatures_left=max_signatures,
         expires_at=now() + ttl,
     )

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
@@ -34,9 +34,7 @@ from documents import revisions
 from documents.circulation import actions, calendar, flows, inbox, starting, stats, templates, timeline
 from documents.circulation.model import Assignee, Outcome, RouteDefinition
 from documents.records import Direction
-from esign.db import Database
 from esign.errors import InvalidInput
-from esign.identity import Actor
 from esign.settings import Settings
 from esign.sign import PadesLevel
 from keys import authorities
@@ -70,34 +68,39 @@ def my_inbox(
         return InboxOut(steps=[StepOut.model_validate(s) for s in page.steps], next_cursor=page.next_cursor)
 
 
-def _act(
-    request: Request,
-    actor: Actor,
-    database: Database,
-    settings: Settings,
-    policy: Policy,
-    step_id: str,
-    action: actions.Action,
-    key: str | None,
-    body: BaseModel,
-) -> Response:
-    def act(session: Session) -> StepOut:
-        services = _services(request, session, settings, policy)
-        return StepOut.model_validate(
-            flows.act(session, actor=actor, services=services, step_id=step_id, action=action)
+@dataclass
+class _Acting:
+    """What acting on a step takes from the request: who acts, and the services a step's act may need."""
+
+    request: Request
+    actor: ActorOf
+    database: DatabaseDep
+    settings: SettingsDep
+    policy: PolicyDep
+
+    def act(self, step_id: str, action: actions.Action, *, key: str | None, body: BaseModel) -> Response:
+        actor = self.actor
+
+        def act(session: Session) -> StepOut:
+            services = _services(self.request, session, self.settings, self.policy)
+            return StepOut.model_validate(
+                flows.act(session, actor=actor, services=services, step_id=step_id, action=action)
+            )
+
+        return once(
+            self.database,
+            actor=actor,
+            key=key,
+            operation=f"step.{action.outcome.value}:{step_id}",
+            request=body,
+            authorise=lambda session: flows.authorise(session, actor=actor, step_id=step_id),
+            model=StepOut,
+            create=act,
+            status=200,
         )
 
-    return once(
-        database,
-        actor=actor,
-        key=key,
-        operation=f"step.{action.outcome.value}:{step_id}",
-        request=body,
-        authorise=lambda session: flows.authorise(session, actor=actor, step_id=step_id),
-        model=StepOut,
-        create=act,
-        status=200,
-    )
+
+ActingDep = Annotated[_Acting, Depends()]
 
 
 @router.post(
@@ -108,11 +111,7 @@ def _act(
 def approve(
     step_id: str,
     body: StepActionIn,
-    request: Request,
-    actor: ActorOf,
-    database: DatabaseDep,
-    settings: SettingsDep,
-    policy: PolicyDep,
+    acting: ActingDep,
     key: IdempotencyKey = None,
 ) -> Response:
     action = actions.Action(
@@ -126,52 +125,40 @@ def approve(
         handlers=tuple(Assignee(**h.model_dump()) for h in body.handlers),
         override_reason=body.override_reason,
     )
-    return _act(request, actor, database, settings, policy, step_id, action, key, body)
+    return acting.act(step_id, action, key=key, body=body)
 
 
 @router.post("/steps/{step_id}/comment", response_model=StepOut, summary="Complete the step with comments only")
 def comment(
     step_id: str,
     body: StepActionIn,
-    request: Request,
-    actor: ActorOf,
-    database: DatabaseDep,
-    settings: SettingsDep,
-    policy: PolicyDep,
+    acting: ActingDep,
     key: IdempotencyKey = None,
 ) -> Response:
     action = actions.Action(outcome=Outcome.COMMENT, opinion=body.opinion)
-    return _act(request, actor, database, settings, policy, step_id, action, key, body)
+    return acting.act(step_id, action, key=key, body=body)
 
 
 @router.post("/steps/{step_id}/return", response_model=StepOut, summary="Return the document to an earlier stage")
 def return_(
     step_id: str,
     body: ReturnIn,
-    request: Request,
-    actor: ActorOf,
-    database: DatabaseDep,
-    settings: SettingsDep,
-    policy: PolicyDep,
+    acting: ActingDep,
     key: IdempotencyKey = None,
 ) -> Response:
     action = actions.Action(outcome=Outcome.RETURN, opinion=body.opinion, return_to_stage=body.to_stage)
-    return _act(request, actor, database, settings, policy, step_id, action, key, body)
+    return acting.act(step_id, action, key=key, body=body)
 
 
 @router.post("/steps/{step_id}/delegate", response_model=StepOut, summary="Hand the step to another official")
 def delegate(
     step_id: str,
     body: DelegateIn,
-    request: Request,
-    actor: ActorOf,
-    database: DatabaseDep,
-    settings: SettingsDep,
-    policy: PolicyDep,
+    acting: ActingDep,
     key: IdempotencyKey = None,
 ) -> Response:
     action = actions.Action(outcome=Outcome.DELEGATE, opinion=body.opinion, delegate_to=body.official_id)
-    return _act(request, actor, database, settings, policy, step_id, action, key, body)
+    return acting.act(step_id, action, key=key, body=body)
 
 
 @router.post(
@@ -180,15 +167,11 @@ def delegate(
 def reroute(
     step_id: str,
     body: RerouteIn,
-    request: Request,
-    actor: ActorOf,
-    database: DatabaseDep,
-    settings: SettingsDep,
-    policy: PolicyDep,
+    acting: ActingDep,
     key: IdempotencyKey = None,
 ) -> Response:
     action = actions.Action(outcome=Outcome.REROUTE, opinion=body.opinion, reroute_to=body.department_id)
-    return _act(request, actor, database, settings, policy, step_id, action, key, body)
+    return acting.act(step_id, action, key=key, body=body)
 
 
 @router.post(

@@ -57,7 +57,7 @@ class Action:
     """Register an incoming document that was flagged, and say why."""
 
 
-def department_of(session: Session, actor: Actor) -> str | None:
+def _department_of(session: Session, actor: Actor) -> str | None:
     if actor.official_id is None:
         return None
     return identities.get_official(
@@ -66,15 +66,18 @@ def department_of(session: Session, actor: Actor) -> str | None:
 
 
 def finish(
+    session: Session,
     step: Step,
     *,
     actor: Actor,
     action: Action,
     state: StepState,
     day: date,
-    revision_seq: int | None,
-    department: str | None,
+    revision_seq: int | None = None,
+    **audited: object,
 ) -> None:
+    """Close the step with the actor's outcome and opinion, and log it (``audited``: what the log adds, such as
+    where a step was returned or handed to)."""
     step.state = state.value
     step.outcome = action.outcome.value
     step.opinion = action.opinion
@@ -82,10 +85,11 @@ def finish(
     step.completed_on = day
     step.completed_by = actor.label
     step.revision_seq = revision_seq
-    step.handled_by_department_id = department or step.assignee_department_id
+    step.handled_by_department_id = _department_of(session, actor) or step.assignee_department_id
+    _audit_step(session, actor, step, action, **audited)
 
 
-def audit_step(session: Session, actor: Actor, step: Step, action: Action, **extra: object) -> None:
+def _audit_step(session: Session, actor: Actor, step: Step, action: Action, **extra: object) -> None:
     audit.append(
         session,
         actor=actor,

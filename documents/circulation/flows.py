@@ -25,7 +25,7 @@ from ..errors import StateConflict
 from ..records import Direction, Document
 from ..states import DocumentState, RouteState, move_document, move_route
 from . import calendar, exchange
-from .actions import Action, Services, audit_step, department_of, finish
+from .actions import Action, Services, finish
 from .handover import delegate, reroute, return_
 from .model import (
     REQUIRED_ROLE,
@@ -85,15 +85,14 @@ def act(
     if action.outcome in (Outcome.APPROVE, Outcome.COMMENT):
         revision_seq = _perform(session, actor=actor, services=services, step=step, document=document, action=action)
         finish(
+            session,
             step,
             actor=actor,
             action=action,
             state=StepState.DONE,
             day=day,
             revision_seq=revision_seq,
-            department=department_of(session, actor),
         )
-        audit_step(session, actor, step, action)
         _after_done(session, route=route, definition=definition, step=step, document=document, action=action, today=day)
     elif action.outcome is Outcome.RETURN:
         return_(session, actor=actor, route=route, definition=definition, step=step, action=action, today=day)

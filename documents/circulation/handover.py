@@ -12,7 +12,7 @@ from esign.identity import Actor
 from keys import identities
 
 from . import calendar
-from .actions import Action, audit_step, department_of, finish
+from .actions import Action, finish
 from .model import (
     REQUIRED_ROLE,
     Assignee,
@@ -42,15 +42,14 @@ def return_(
         if other.state == StepState.OPEN.value and other.id != step.id:
             other.state = StepState.CANCELLED.value
     finish(
+        session,
         step,
         actor=actor,
         action=action,
         state=StepState.RETURNED,
         day=today,
-        revision_seq=None,
-        department=department_of(session, actor),
+        to_stage=target,
     )
-    audit_step(session, actor, step, action, to_stage=target)
     route.stage = target
     open_stage(session, route=route, stage=definition.stages[target], index=target, today=today)
 
@@ -74,15 +73,14 @@ def delegate(
     if required is not None and required not in delegate.role_set:
         raise InvalidInput(f"{delegate.name} lacks the {required.value} role this step needs")
     finish(
+        session,
         step,
         actor=actor,
         action=action,
         state=StepState.DELEGATED,
         day=today,
-        revision_seq=None,
-        department=department_of(session, actor),
+        to=delegate.id,
     )
-    audit_step(session, actor, step, action, to=delegate.id)
     spec = definition.stages[step.stage].steps[step.position]
     new_step(
         session,
@@ -117,15 +115,14 @@ def reroute(
     if department.disabled or department.id == step.assignee_department_id:
         raise InvalidInput("reroute to another, active department")
     finish(
+        session,
         step,
         actor=actor,
         action=action,
         state=StepState.REROUTED,
         day=today,
-        revision_seq=None,
-        department=department_of(session, actor),
+        to=department.id,
     )
-    audit_step(session, actor, step, action, to=department.id)
     spec = definition.stages[step.stage].steps[step.position]
     working = calendar.load(session, organisation_id=route.organisation_id)
     new_step(

@@ -42,8 +42,6 @@ from .refusals import CscRefused, Refusal
 
 SAD_LIFETIME = timedelta(minutes=5)
 SAD_PREFIX = "sad_"
-_SAD_KDF = envelope.KdfParams(n=2, r=1, p=1)
-"""A SAD has 256 bits of entropy: a KDF as cheap as signing sessions' is enough to make it a key."""
 
 
 class SignatureActivation(Base):
@@ -157,12 +155,12 @@ def authorize(
         assert credential is not None
         context = sealing_context(credential.id)
         if credential.storage == Storage.PKCS11.value:
-            wrapped_pin = envelope.seal_bytes(pin.encode(), sad.encode(), context=context, params=_SAD_KDF)
+            wrapped_pin = envelope.seal_bytes(pin.encode(), sad.encode(), context=context, params=custody.SECRET_KDF)
         else:
             assert isinstance(signer, KeySigner)
             assert isinstance(signer.key, (ec.EllipticCurvePrivateKey, rsa.RSAPrivateKey))
             key = signer.key
-            wrapped_key = envelope.seal_key(key, sad.encode(), context=context, params=_SAD_KDF)
+            wrapped_key = envelope.seal_key(key, sad.encode(), context=context, params=custody.SECRET_KDF)
     issued_at = now()
     expires_at = min(issued_at + SAD_LIFETIME, certificate(session, credential).not_valid_after_utc)
     session.execute(
