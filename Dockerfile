@@ -12,7 +12,7 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 
 RUN useradd --create-home --uid 10001 esign \
- && mkdir /data && chown esign:esign /data
+ && mkdir -m 0700 /data && chown esign:esign /data
 
 WORKDIR /app
 # Exactly the distributions requirements/run.lock pins, each checked against its hash, and nothing else;

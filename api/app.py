@@ -10,14 +10,16 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 import esign
-from api import errors
-from api.limits import BodySizeLimit
+from api import errors, openapi
+from api.limits import BodySizeLimit, NulRefusal
 from api.routes import circulation, credentials, csc, documents, health, identities, pki, signing, verify, webhooks
+from esign import budget as parsing
 from esign.blobs import blob_store_from_settings
 from esign.db import Database
 from esign.settings import Settings
 from esign.trust import TrustSettings
 from esign.worker import Job, start_background
+from keys.signing_process import signing_process
 
 
 def create_app(settings: Settings | None = None, *, background_jobs: Sequence[Job] = ()) -> FastAPI:
@@ -31,6 +33,9 @@ def create_app(settings: Settings | None = None, *, background_jobs: Sequence[Jo
         yield
         if embedded is not None:
             await run_in_threadpool(embedded.stop)
+        # Children end with the server: uvicorn re-raises SIGTERM/SIGINT after this, so no atexit runs.
+        await run_in_threadpool(signing_process.close)
+        await run_in_threadpool(parsing.shutdown)  # kills parses in flight; their requests get 503
         database.dispose()
 
     app = FastAPI(
@@ -52,7 +57,9 @@ def create_app(settings: Settings | None = None, *, background_jobs: Sequence[Jo
         revocation_mode=settings.revocation_mode,
     )
     errors.install(app)
+    openapi.install(app)
     app.add_middleware(BodySizeLimit, max_upload_bytes=settings.max_upload_bytes)
+    app.add_middleware(NulRefusal)
     app.include_router(health.router)
     for module in (verify, signing, documents, circulation, credentials, identities, pki, webhooks):
         app.include_router(module.router)

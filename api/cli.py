@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
@@ -24,12 +25,12 @@ from api.cli_documents import register as register_document_commands
 from api.cli_keys import register as register_keys_commands
 from api.console import EXIT_INVALID, err, fail, out
 from documents.circulation import sweeps
-from esign import errors
+from esign import anchors, errors
 from esign import worker as background
 from esign.appearance import Appearance
-from esign.audit import verify as verify_audit
 from esign.cipher import SecretCipher
 from esign.db import Database
+from esign.filemodes import Private, private_directory
 from esign.report import Indication, Verdict, VerificationReport
 from esign.settings import Settings
 from esign.sign import Certification, SignOptions
@@ -37,7 +38,7 @@ from esign.sign import sign as sign_pdf
 from esign.signers import from_files
 from esign.trust import TrustSettings
 from esign.verify import verify as verify_pdf
-from keys import authorities
+from keys import anchoring, authorities
 from keys import demo as demo_data
 from keys.errors import PkiNotInitialised
 from migrations import migrate
@@ -58,11 +59,46 @@ def _database(settings: Settings) -> Database:
     return Database.from_settings(settings)
 
 
+def _kept(settings: Settings, database: Database) -> Private:
+    """What esign keeps on disk, owner-only: the data directory, the SQLite files, the generated CA
+    passphrase, the demo tokens and the blob store (``esign.filemodes``). Nothing else under the data
+    directory is touched."""
+    data = settings.data_dir
+    return Private(
+        (data, *database.files, data / authorities.PASSPHRASE_FILE, data / DEMO_TOKENS),
+        trees=(settings.blob_dir,),
+    )
+
+
+def _warn_if_open(kept: Private) -> None:
+    """One line on stderr naming the first path other local users can reach, and the fix."""
+    wide = list(kept.wide(tree_files=False))
+    if wide:
+        path, mode = wide[0]
+        more = f" (and {len(wide) - 1} more)" if len(wide) > 1 else ""
+        err.print(
+            f"[yellow]warning:[/] {escape(str(path))} is open to other local users (mode {mode:04o}){more}; "
+            "run `esign init` to make the data directory private (0700 directories, 0600 files)",
+            highlight=False,
+        )
+
+
+def _make_private(kept: Private) -> list[Path]:
+    try:
+        return kept.make_private()
+    except OSError as e:
+        raise fail(f"cannot make {e.filename} private: {e.strerror} (is it this account's?)") from None
+
+
 def _background_jobs(settings: Settings) -> list[background.Job]:
-    """What `esign worker` (and the thread of `esign serve`) runs: webhook deliveries and circulation's
-    reminders and escalations."""
+    """What `esign worker` (and the thread of `esign serve`) runs: webhook deliveries, circulation's
+    reminders and escalations, and the audit chains' anchors."""
     cipher = SecretCipher.derive(authorities.passphrase(settings))
-    return [webhooks.delivery_job(webhooks.DeliveryOptions(cipher=cipher)), *sweeps.jobs()]
+    return [
+        webhooks.delivery_job(webhooks.DeliveryOptions(cipher=cipher, allow_private=settings.webhooks_allow_private)),
+        *sweeps.jobs(),
+        anchoring.anchoring_job(settings),
+    ]
 
 
 @app.command()
@@ -77,11 +113,13 @@ def serve(
     import uvicorn
 
     from api.app import create_app
+    from esign import pdf_limits
 
     settings = Settings()
     database = _database(settings)
     migrate.upgrade(database)
     database.dispose()
+    _warn_if_open(_kept(settings, database))
     jobs: list[background.Job] = []
     if worker:
         try:
@@ -91,7 +129,14 @@ def serve(
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     out.print(f"esign serving on http://{shown}:{port} — API docs at http://{shown}:{port}/docs", highlight=False)
     # The jobs' thread lives in the app's lifespan, so that uvicorn's graceful shutdown stops it too.
-    uvicorn.run(create_app(settings, background_jobs=jobs), host=host, port=port, log_level="info")
+    uvicorn.run(
+        create_app(settings, background_jobs=jobs),
+        host=host,
+        port=port,
+        log_level="info",
+        # After SIGTERM, requests get this long; then they are cancelled and the lifespan kills parse workers.
+        timeout_graceful_shutdown=pdf_limits.configured().shutdown_grace_s,
+    )
 
 
 @app.command("worker")
@@ -116,8 +161,10 @@ def init(
 ) -> None:
     """First-start set-up (idempotent): data folder, schema, the PKI and the demo organisations."""
     settings = Settings()
-    settings.blob_dir.mkdir(parents=True, exist_ok=True)
+    private_directory(settings.blob_dir)
     database = _database(settings)
+    kept = _kept(settings, database)
+    opened = _make_private(kept)
     migrate.upgrade(database)
     try:
         with database.transaction() as session:
@@ -127,7 +174,10 @@ def init(
         raise fail(e.message) from None
     finally:
         database.dispose()
+    opened += _make_private(kept)  # what SQLite made of an older, wider database file (-wal, -shm)
     out.print(f"data directory {settings.data_dir.resolve()} ready; database at revision {migrate.current(database)}")
+    if opened:
+        out.print(f"made {len(opened)} path(s) readable by this account only (0700 directories, 0600 files)")
     if created:
         out.print(f"created the PKI: root CA serial {authorities.serial_hex(pki.root.cert.serial_number)}")
         if settings.ca_passphrase is None:
@@ -137,10 +187,7 @@ def init(
             )
     if made:
         tokens_file = settings.data_dir / DEMO_TOKENS
-        with tokens_file.open("w") as f:
-            tokens_file.chmod(0o600)
-            for t in made:
-                f.write(f"{t.token}\t{t.organisation}\t{t.official}\t{','.join(t.roles)}\n")
+        demo_data.write_tokens(tokens_file, made)
         out.print(f"demo organisations created; every demo PIN is {demo_data.DEMO_PIN}")
         out.print(f"demo tokens (one per official) are in {tokens_file}")
 
@@ -155,15 +202,34 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
 
 
 @audit_app.command("verify")
-def audit_verify(chain: Annotated[str | None, typer.Option(help="Check one chain only.")] = None) -> None:
-    """Re-check the audit chain; names the first broken event. Exit 0 intact, 1 broken."""
+def audit_verify(
+    chain: Annotated[str | None, typer.Option(help="Check one chain only.")] = None,
+    anchor: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="An anchor exported by `esign audit anchor --out` (repeatable): kept off the host, it "
+            "still proves the chain's length if the stored anchors were deleted too."
+        ),
+    ] = None,
+) -> None:
+    """Re-check the audit chain and its anchors; names the first broken event. Exit 0 intact, 1 broken."""
+    exported = [_read_anchor(path) for path in anchor or ()]
     database = _database(Settings())
     with database.transaction() as session:
-        result = verify_audit(session, chain=chain)
+        result = anchors.verify_anchored(session, chain=chain, exported=exported)
+        every = [*anchors.stored(session), *exported]
+        pki = authorities.load(session, Settings()) if every else None
     database.dispose()
-    if result.ok:
-        out.print(f"audit log intact: {result.events_checked} events in {result.chains_checked} chain(s)")
+    faults = anchoring.problems(every, pki=pki) if pki is not None else []
+    if result.ok and not faults:
+        out.print(
+            f"audit log intact: {result.events_checked} events in {result.chains_checked} chain(s); "
+            f"{len(every)} anchor(s) checked"
+        )
         return
+    if faults:
+        err.print(f"[bold red]audit anchor invalid[/]: {faults[0]}", highlight=False)
+        raise typer.Exit(EXIT_INVALID)
     broken = result.broken
     assert broken is not None
     event = f"event id {broken.event_id}" if broken.event_id is not None else "no stored event"
@@ -172,6 +238,37 @@ def audit_verify(chain: Annotated[str | None, typer.Option(help="Check one chain
         highlight=False,
     )
     raise typer.Exit(EXIT_INVALID)
+
+
+@audit_app.command("anchor")
+def audit_anchor(
+    out_file: Annotated[
+        Path | None,
+        typer.Option("--out", help="Also write the anchor here, as JSON, to keep off the host."),
+    ] = None,
+) -> None:
+    """Time-stamp the heads of the chains that moved since the last anchor (the worker does it every
+    ESIGN_AUDIT_ANCHOR_MINUTES)."""
+    settings = Settings()
+    database = _database(settings)
+    with database.transaction() as session:
+        pki = authorities.load(session, settings)
+    made = anchoring.anchor(database, pki=pki, settings=settings)
+    database.dispose()
+    if made is None:
+        out.print("nothing to anchor: no chain moved since the last anchor")
+        return
+    if out_file is not None:
+        out_file.write_text(made.to_json() + "\n", encoding="utf-8")
+    where = f"; written to {out_file}" if out_file is not None else ""
+    out.print(f"anchored {len(made.heads)} chain(s), time-stamped {made.time.isoformat(timespec='seconds')}{where}")
+
+
+def _read_anchor(path: Path) -> anchors.Anchor:
+    try:
+        return anchors.Anchor.from_json(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise fail(f"anchor {path}: {e}") from None
 
 
 class CertifyChoice(StrEnum):

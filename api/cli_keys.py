@@ -201,7 +201,14 @@ def token_create(
     scopes: Annotated[
         str, typer.Option(help=f"With --system, comma-separated among {', '.join(Scope)}.")
     ] = "documents",
-    days: Annotated[int, typer.Option(help="Lifetime in days.")] = 90,
+    days: Annotated[
+        int,
+        typer.Option(
+            min=tokens.MIN_LIFETIME_DAYS,
+            max=tokens.MAX_LIFETIME_DAYS,
+            help=f"Lifetime in days, {tokens.MIN_LIFETIME_DAYS} to {tokens.MAX_LIFETIME_DAYS}.",
+        ),
+    ] = 90,
 ) -> None:
     """Print a new bearer token (only its hash is kept)."""
     if (official is None) == (system is None):

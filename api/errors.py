@@ -11,6 +11,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from documents.render import errors as render_errors
@@ -33,6 +34,7 @@ STATUS: dict[type[errors.EsignError], int] = {
     errors.BlobNotFound: 404,
     errors.BlobCorrupted: 500,
     errors.SecretUnreadable: 500,
+    errors.Busy: 503,
     keys_errors.PinInvalid: 403,
     keys_errors.CredentialLocked: 423,
     keys_errors.CredentialUnusable: 409,
@@ -55,6 +57,27 @@ class UploadTooLarge(StarletteHTTPException):
         super().__init__(413, f"the upload exceeds the limit of {limit // (1024 * 1024)} MiB")
 
 
+PROBLEM = "Problem"
+"""The OpenAPI component every non-CSC error answer refers to (``api/openapi.py`` fills it in)."""
+
+WHY: dict[int, str] = {
+    400: "Bad request",
+    401: "No bearer token, or one that is unknown, expired or revoked (code `unauthorized`)",
+    403: "The token's official, role or scope may not do this (`forbidden`), or a wrong PIN (`pin_invalid`, "
+    "with `tries_left`)",
+    404: "No such record in the caller's organisation (`not_found`)",
+    405: "The path exists but not for this method (`method_not_allowed`); `Allow` lists the methods it takes",
+    409: "The record is not in a state that allows this (`conflict`), or an `Idempotency-Key` reused with another "
+    "body (`idempotency_conflict`)",
+    413: "The request body exceeds ESIGN_MAX_UPLOAD_MB (`too_large`)",
+    415: "A content type the operation does not take (`unsupported_media_type`)",
+    422: "Invalid input: a parameter or body the schema or the service refuses (`invalid_request`, `pdf_invalid`, ...)",
+    423: "The credential is locked after too many wrong PINs (`credential_locked`)",
+    503: "The PKI is not initialised, or a signing token or process cannot be reached (`pki_not_initialised`, ...)",
+}
+"""What each error status means, for the OpenAPI document."""
+
+
 def status_for(error: errors.EsignError) -> int:
     for cls in type(error).__mro__:
         if cls in STATUS:
@@ -72,6 +95,8 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     if status >= 500:
         logger.error("%s on %s %s: %s", exc.code, request.method, request.url.path, exc.message)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if isinstance(exc, errors.Busy):
+        headers = {"Retry-After": str(exc.retry_after)}  # RFC 9110 §10.2.3: when to come back
     return JSONResponse(body(exc.code, exc.message, exc.details), status_code=status, headers=headers)
 
 
@@ -88,10 +113,28 @@ _HTTP_CODES = {
 }
 
 
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Every method some route of ``app`` answers at ``path``. Starlette's 405 names only the methods of the
+    first route whose path matched, which is wrong wherever several routes share a path (``GET`` and ``POST``
+    of ``/v1/credentials`` are two routes) or a template overlaps a fixed path (``/v1/calendar/{day}``)."""
+    allowed: set[str] = set()
+    for route in iter_route_contexts(app.routes):
+        regex, methods = getattr(route, "path_regex", None), route.methods
+        if regex is not None and methods and regex.match(path):
+            allowed |= methods
+    return sorted(allowed)
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = getattr(exc, "code", None) or _HTTP_CODES.get(exc.status_code, "http_error")
-    return JSONResponse(body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
+    headers = exc.headers
+    if exc.status_code == 405:
+        allowed = allowed_methods(request.app, request.scope["path"])
+        headers = {**(headers or {}), "Allow": ", ".join(allowed)}
+        message = f"{request.method} is not allowed here; this path takes {', '.join(allowed)}"
+        return JSONResponse(body(code, message), status_code=405, headers=headers)
+    return JSONResponse(body(code, str(exc.detail)), status_code=exc.status_code, headers=headers)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

@@ -31,7 +31,16 @@ SECRET_FIELDS = frozenset({"pin", "old_pin", "new_pin", "session", "token", "sec
 
 IdempotencyKey = Annotated[
     str | None,
-    Header(alias="Idempotency-Key", description="Makes a retry return what the first request made, creating nothing"),
+    Header(
+        alias="Idempotency-Key",
+        description=(
+            f"Makes a retry return what the first request made, creating nothing: 1 to {idempotency.MAX_KEY_LENGTH} "
+            "printable ASCII characters, e.g. a UUID"
+        ),
+        min_length=1,
+        max_length=idempotency.MAX_KEY_LENGTH,
+        pattern=r"^[!-~]([ -~]*[!-~])?$",
+    ),
 ]
 
 

@@ -54,3 +54,29 @@ class BodySizeLimit:
             }
         )
         await send({"type": "http.response.body", "body": payload})
+
+
+class NulRefusal:
+    """Refuses a request whose path or query string carries a NUL character (raw or ``%00``) with 422 before
+    any route sees it: PostgreSQL cannot store one in a text column, so an id with one would fail in the
+    database rather than be not found."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and _has_nul(scope):
+            payload = json.dumps(
+                body("invalid_request", "NUL characters are not allowed in the path or query")
+            ).encode()
+            headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+            await send({"type": "http.response.start", "status": 422, "headers": headers})
+            await send({"type": "http.response.body", "body": payload})
+            return
+        await self.app(scope, receive, send)
+
+
+def _has_nul(scope: Scope) -> bool:
+    raw_path = scope.get("raw_path") or b""
+    query = scope.get("query_string") or b""
+    return "\x00" in scope.get("path", "") or any(b"\x00" in part or b"%00" in part for part in (raw_path, query))

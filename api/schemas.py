@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from documents.states import DocumentState, RouteState
 from esign.identity import Role, Scope
@@ -12,6 +12,34 @@ from esign.identity import Role, Scope
 
 class _Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
+
+
+def refuse_nul(value: object, where: str = "body") -> None:
+    """Text with a NUL character is refused: PostgreSQL cannot store one in a text column, and no field of
+    this API has a use for it. Walks JSON as decoded (objects, arrays, strings)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError(f"{where}: NUL characters are not allowed")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            refuse_nul(key, where)
+            refuse_nul(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            refuse_nul(item, f"{where}.{index}")
+
+
+class _In(BaseModel):
+    """A request body: a member it does not know is refused (422), so a typo (``opnion``) cannot silently
+    drop what the caller meant to send; nor is text with NUL characters (:func:`refuse_nul`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: object) -> object:
+        refuse_nul(data, cls.__name__)
+        return data
 
 
 class OrganisationOut(_Out):
@@ -28,7 +56,7 @@ class DirectoryEntryOut(_Out):
     short_name: str
 
 
-class DepartmentIn(BaseModel):
+class DepartmentIn(_In):
     name: str = Field(min_length=1, max_length=200)
 
 
@@ -39,7 +67,7 @@ class DepartmentOut(_Out):
     disabled: bool
 
 
-class OfficialIn(BaseModel):
+class OfficialIn(_In):
     name: str = Field(min_length=1, max_length=100)
     department_id: str
     roles: list[Role] = Field(default=[Role.OFFICIAL], min_length=1)
@@ -54,10 +82,10 @@ class OfficialOut(_Out):
     disabled: bool
 
 
-class SystemTokenIn(BaseModel):
+class SystemTokenIn(_In):
     name: str = Field(min_length=1, max_length=100, description="The external system's name")
     scopes: list[Scope] = [Scope.DOCUMENTS]
-    lifetime_days: int = Field(default=90, ge=1, le=730)
+    lifetime_days: int = Field(default=90, ge=1, le=730, description="From 1 day to 2 years")
 
 
 class TokenOut(BaseModel):
@@ -66,7 +94,7 @@ class TokenOut(BaseModel):
     expires_at: datetime
 
 
-class Pin(BaseModel):
+class Pin(_In):
     pin: str = Field(min_length=1, max_length=128)
 
 
@@ -78,7 +106,7 @@ class EnrolIn(Pin):
     )
 
 
-class PinChangeIn(BaseModel):
+class PinChangeIn(_In):
     old_pin: str = Field(min_length=1, max_length=128)
     new_pin: str = Field(min_length=1, max_length=128)
 
@@ -116,7 +144,7 @@ class SessionOut(BaseModel):
     signatures_left: int
 
 
-class RevocationIn(BaseModel):
+class RevocationIn(_In):
     reason: str = Field(
         default="unspecified",
         description="RFC 5280 reason: unspecified, keyCompromise, cACompromise, affiliationChanged, "
@@ -157,7 +185,7 @@ class DocumentOut(_Out):
     updated_at: datetime
 
 
-class DocumentSignIn(BaseModel):
+class DocumentSignIn(_In):
     credential_id: str
     pin: str | None = Field(default=None, max_length=128)
     session: str | None = Field(default=None, description="A signing session secret instead of the PIN")
@@ -193,13 +221,21 @@ class InboxOut(BaseModel):
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
 
 
-class AssigneeIn(BaseModel):
-    official_id: str | None = None
-    department_id: str | None = None
+class AssigneeIn(_In):
+    """Exactly one of the three, checked here so that a malformed handler is a 422 naming it."""
+
+    official_id: str | None = Field(default=None, min_length=1, max_length=36)
+    department_id: str | None = Field(default=None, min_length=1, max_length=36)
     role: Role | None = None
 
+    @model_validator(mode="after")
+    def _one(self) -> AssigneeIn:
+        if sum(v is not None for v in (self.official_id, self.department_id, self.role)) != 1:
+            raise ValueError("an assignee is exactly one of official_id, department_id or role")
+        return self
 
-class StepActionIn(BaseModel):
+
+class StepActionIn(_In):
     opinion: str | None = Field(default=None, max_length=4000)
     credential_id: str | None = None
     pin: str | None = Field(default=None, max_length=128)
@@ -210,22 +246,22 @@ class StepActionIn(BaseModel):
     override_reason: str | None = Field(default=None, max_length=400)
 
 
-class ReturnIn(BaseModel):
+class ReturnIn(_In):
     opinion: str | None = Field(default=None, max_length=4000)
     to_stage: int | None = Field(default=None, ge=0, description="Default: the previous stage")
 
 
-class DelegateIn(BaseModel):
+class DelegateIn(_In):
     official_id: str
     opinion: str | None = Field(default=None, max_length=4000)
 
 
-class RerouteIn(BaseModel):
+class RerouteIn(_In):
     department_id: str
     opinion: str | None = Field(default=None, max_length=4000)
 
 
-class RouteStartIn(BaseModel):
+class RouteStartIn(_In):
     template_id: str | None = None
     definition: dict[str, object] | None = Field(default=None, description="A route definition instead of a template")
 
@@ -239,7 +275,7 @@ class RouteOut(_Out):
     stage: int
 
 
-class TemplateIn(BaseModel):
+class TemplateIn(_In):
     name: str = Field(min_length=1, max_length=200)
     direction: str = Field(default="outgoing", pattern="^(outgoing|incoming)$")
     definition: dict[str, object]
@@ -262,7 +298,7 @@ class TimelineEntryOut(BaseModel):
     detail: dict[str, object]
 
 
-class OverrideIn(BaseModel):
+class OverrideIn(_In):
     day: date
     working: bool = Field(description="true: a working day; false: a day off")
     note: str = Field(default="", max_length=200)

@@ -1,16 +1,17 @@
 """Documents coming in: structured content rendered here, or a PDF posted by a person or another system.
 
 Idempotency is the caller's (``api/idempotent.py``), not the service's: the route claims the key and
-replays the first answer, after :func:`authorise`. An uploaded PDF is checked (readable, not encrypted)
-and its signatures are verified; the report is kept with the revision. With a route template the document
-starts circulating in the same transaction, so another system never sees a document that was posted but not
-yet routed.
+replays the first answer, after :func:`authorise`. An uploaded PDF is checked (readable, not encrypted,
+within the parsing budget of ``esign.budget``) and its signatures are verified; the report is kept with the
+revision. With a route template the document starts circulating in the same transaction, so another system
+never sees a document that was posted but not yet routed.
 """
 
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from esign import budget
 from esign import pdf as pdf_module
 from esign.blobs import BlobStore
 from esign.errors import Forbidden
@@ -18,7 +19,6 @@ from esign.identity import Actor, Scope
 from esign.ids import new_id
 from esign.settings import Settings
 from esign.trust import TrustSettings
-from esign.verify import verify
 
 from . import render, revisions
 from .circulation import starting
@@ -84,8 +84,8 @@ def from_upload(
     route_template_id: str | None = None,
 ) -> Document:
     authorise(actor)
+    report = budget.verify(data, trust)  # in a parsing worker, under the budget: refusals raise here
     reader = pdf_module.read(data)
-    report = verify(data, trust)
     document = Document(
         id=new_id(),
         organisation_id=actor.organisation_id,

@@ -55,6 +55,9 @@ class Appearance:
 
     def __post_init__(self) -> None:
         x1, y1, x2, y2 = self.box
+        # NaN compares false with everything, so the test below would let it through to pyhanko.
+        if not all(math.isfinite(v) for v in self.box):
+            raise AppearanceError(f"signature box {self.box} must be finite numbers")
         if x2 <= x1 or y2 <= y1:
             raise AppearanceError(f"signature box {self.box} must have x2 > x1 and y2 > y1")
         if self.page == 0:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from esign.errors import BlobCorrupted, BlobNotFound
+from esign.filemodes import private_directory
 
 if TYPE_CHECKING:
     from esign.settings import Settings
@@ -41,8 +42,14 @@ def check_digest(digest: str) -> str:
     return digest
 
 
+BLOB_MODE = 0o400
+"""Owner-read only. Blobs are stored documents, so no other account may read them; and write-once, so not
+even the owner may write one without first changing its mode: a stray write (a tool, a mistaken ``>``) fails
+instead of corrupting a revision that signatures cover. Directories are 0700 (``esign.filemodes``)."""
+
+
 class FilesystemBlobStore:
-    """Blobs at ``root/ab/cd/<digest>``, each file read-only once written."""
+    """Blobs at ``root/ab/cd/<digest>``, each file read-only (0400) once written, in 0700 directories."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
@@ -53,14 +60,14 @@ class FilesystemBlobStore:
         if path.exists():
             return digest
         new_directories = not path.parent.is_dir()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_directory(path.parent)
         fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
         try:
             with os.fdopen(fd, "wb") as temp:
                 temp.write(data)
                 temp.flush()
                 os.fsync(temp.fileno())
-                os.fchmod(temp.fileno(), 0o444)
+                os.fchmod(temp.fileno(), BLOB_MODE)
             try:
                 # link() fails if the name exists, unlike rename(): a blob is never overwritten,
                 # and a concurrent put of the same bytes simply finds it already there.

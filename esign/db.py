@@ -22,6 +22,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from esign.errors import EsignError
+from esign.filemodes import create_private, narrow_if_present, private_directory
 
 if TYPE_CHECKING:
     from esign.settings import Settings
@@ -35,6 +36,8 @@ NAMING_CONVENTION: dict[str, str] = {
 }
 
 SQLITE_BUSY_TIMEOUT_S = 30
+SQLITE_SIBLINGS = ("-wal", "-shm", "-journal")
+"""Files SQLite keeps beside the database, holding the same data."""
 
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
@@ -95,6 +98,15 @@ class Database:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    @property
+    def files(self) -> tuple[Path, ...]:
+        """The SQLite database file and the siblings SQLite may keep beside it; none for PostgreSQL."""
+        database = self.url.database
+        if self.dialect != "sqlite" or not database or database == ":memory:" or database.startswith("file:"):
+            return ()
+        path = Path(database).expanduser()
+        return (path, *(path.with_name(path.name + sibling) for sibling in SQLITE_SIBLINGS))
+
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A session in one transaction: committed when the block ends, rolled back if it raises,
@@ -124,8 +136,13 @@ def _normalise_url(url: URL) -> URL:
 
 def _sqlite_engine(url: URL) -> Engine:
     database = url.database
+    path: Path | None = None
     if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        path = Path(database).expanduser()
+        # The file holds the PIN-wrapped keys: it is created 0600 here, before SQLite would create it under
+        # the umask (0644), and SQLite gives its -wal and -shm the database file's own mode.
+        private_directory(path.parent)
+        create_private(path)
     engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
 
     @event.listens_for(engine, "connect")
@@ -139,6 +156,9 @@ def _sqlite_engine(url: URL) -> Engine:
             cursor.execute("PRAGMA foreign_keys = ON")
         finally:
             cursor.close()
+        if path is not None:
+            for sibling in SQLITE_SIBLINGS:
+                narrow_if_present(path.with_name(path.name + sibling))
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:

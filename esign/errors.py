@@ -94,3 +94,38 @@ class BlobNotFound(EsignError):
 
 class BlobCorrupted(EsignError):
     code = "blob_corrupted"
+
+
+class PdfTooComplex(PdfError):
+    """A PDF refused before or while parsing because it exceeds a hard limit of the parsing budget.
+
+    ``limit`` names the limit hit (``objects``, ``xref_width``, ``xref_chain``, ``time``, ``memory``...), so
+    a client can tell a declared structure that cannot fit the file from a parse that ran out of budget.
+    """
+
+    code = "pdf_too_complex"
+
+    def __init__(self, limit: str, message: str) -> None:
+        super().__init__(message)
+        self.limit = limit
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.limit, self.message))
+
+    @property
+    def details(self) -> dict[str, object]:
+        return {"limit": self.limit}
+
+
+class Busy(EsignError):
+    """Every parsing worker is taken and the queue in front of them is full: try again later."""
+
+    code = "busy"
+
+    def __init__(self, message: str, *, retry_after: int = 2) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    @property
+    def details(self) -> dict[str, object]:
+        return {"retry_after": self.retry_after}

@@ -12,7 +12,7 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError as PyhankoPdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 
-from . import pyhanko_speedups
+from . import pdf_limits, pyhanko_speedups
 from .errors import PdfEncrypted, PdfMalformed
 
 pyhanko_speedups.install()
@@ -46,8 +46,10 @@ def _check_not_encrypted(reader: PdfFileReader) -> None:
 
 
 def _open(data: bytes, open_with: Callable[[bool], T], reader_of: Callable[[T], PdfFileReader]) -> T:
-    """Strictly first, then with pyhanko's tolerant mode for repairable damage."""
+    """Strictly first, then with pyhanko's tolerant mode for repairable damage; never a file whose declared
+    structure exceeds the parsing limits (``pdf_limits``), which pyhanko would allocate as declared."""
     _check_header(data)
+    pdf_limits.check(data, pdf_limits.configured().structure)
     last: BaseException | None = None
     for strict in (True, False):
         try:

@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     key_kind: Literal["ec", "rsa"] = Field(
         default="ec", description="Keys the CA generates: ECDSA P-256 (ec) or RSA-3072 (rsa)."
     )
+    webhooks_allow_private: bool = Field(
+        default=False,
+        description="Let webhooks go to loopback, private (RFC 1918, fc00::/7), link-local and reserved "
+        "addresses; off, such URLs are refused and deliveries to names resolving there fail.",
+    )
     pkcs11_module: Path | None = Field(
         default=None, description="PKCS#11 module for keys held in tokens, e.g. /usr/lib/softhsm/libsofthsm2.so."
     )
@@ -58,6 +63,9 @@ class Settings(BaseSettings):
     )
     crl_validity_hours: int = Field(default=24, gt=0, description="nextUpdate of the CRLs, from now.")
     ocsp_validity_minutes: int = Field(default=60, gt=0, description="nextUpdate of OCSP responses, from now.")
+    audit_anchor_minutes: int = Field(
+        default=60, gt=0, description="How often the worker time-stamps the audit chains' heads (when they moved)."
+    )
     font_dirs: Annotated[list[Path], NoDecode] = Field(
         default_factory=list, description="Extra folders searched for CJK TrueType fonts."
     )

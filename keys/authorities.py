@@ -8,7 +8,6 @@ passphrase and is only fit for development, which ``esign init`` says.
 from __future__ import annotations
 
 import hashlib
-import os
 import secrets
 import threading
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from esign import audit
 from esign.db import Base
+from esign.filemodes import private_directory, write_private
 from esign.identity import Actor
 from esign.ids import now
 from esign.settings import Settings
@@ -104,10 +104,9 @@ def passphrase(settings: Settings, *, create: bool = False) -> bytes:
     if not path.exists():
         if not create:
             raise PkiNotInitialised("no CA passphrase: set ESIGN_CA_PASSPHRASE or run `esign init`")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_urlsafe(32))
+        # Owner-only from its first byte (``esign.filemodes``): whoever reads it opens every CA key.
+        private_directory(path.parent)
+        write_private(path, secrets.token_urlsafe(32).encode(), exclusive=True)
     return Path(path).read_text().strip().encode()
 
 

@@ -90,14 +90,26 @@ def _usable(session: Session, *, actor: Actor, credential_id: str, pin_attempt: 
     return credential
 
 
-def _failed_attempt(session: Session, *, actor: Actor, credential: Credential) -> Exception:
-    """Count a wrong PIN on the credential (the caller's transaction commits it: ``keeps_changes``).
+def _failed_attempt(
+    session: Session, *, actor: Actor, credential: Credential, token_locked: bool = False
+) -> PinInvalid | CredentialLocked:
+    """Count a wrong PIN on the credential and record it in the audit log, ``credential.pin_rejected``
+    with the tries left; the caller's transaction commits both although the request fails
+    (``keeps_changes``). Guessing is what an audit trail is for: each guess is seen, not only the lock.
 
-    Only the lock it may cause is an audit event: a wrong PIN changes nothing else, and a failed
-    transition (a sign-off with a wrong PIN) must leave the audit log as it was.
+    The fifth in a row, or one after which the PKCS#11 token locked itself (``token_locked``), locks the
+    credential as well (``credential.locked``).
     """
     credential.failed_pin_attempts += 1
-    left = MAX_PIN_ATTEMPTS - credential.failed_pin_attempts
+    left = 0 if token_locked else max(MAX_PIN_ATTEMPTS - credential.failed_pin_attempts, 0)
+    audit.append(
+        session,
+        actor=actor,
+        action="credential.pin_rejected",
+        subject=f"credential:{credential.id}",
+        chain=credential.organisation_id,
+        payload={"tries_left": left, "attempts": credential.failed_pin_attempts},
+    )
     if left <= 0:
         credential.status = Status.LOCKED.value
         audit.append(
@@ -106,7 +118,7 @@ def _failed_attempt(session: Session, *, actor: Actor, credential: Credential) -
             action="credential.locked",
             subject=f"credential:{credential.id}",
             chain=credential.organisation_id,
-            payload={"attempts": credential.failed_pin_attempts},
+            payload={"attempts": credential.failed_pin_attempts, "token_locked": token_locked},
         )
     session.flush()
     if left <= 0:
@@ -135,6 +147,8 @@ def unlocked(session: Session, *, actor: Actor, credential_id: str, pin: str, pk
                 yield signer
         except pkcs11.TokenPinRejected:
             raise _failed_attempt(session, actor=actor, credential=credential) from None
+        except pkcs11.TokenPinLocked:
+            raise _failed_attempt(session, actor=actor, credential=credential, token_locked=True) from None
         return
     assert credential.encrypted_key is not None
     try:

@@ -4,10 +4,12 @@ role, each with a credential, and the organisation's seal. The PINs are public (
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from esign.filemodes import write_private
 from esign.identity import Actor, Role
 from esign.settings import Settings
 
@@ -99,3 +101,10 @@ def ensure(session: Session, *, pki: Pki, settings: Settings) -> list[DemoToken]
             token = tokens.create_for_official(session, actor=operator, official_id=official.id)
             issued.append(DemoToken(org.name, official.name, tuple(r.value for r in roles), token.token))
     return issued
+
+
+def write_tokens(path: Path, issued: list[DemoToken]) -> None:
+    """One line per official: token, organisation, official, roles (tab-separated). Bearer tokens, so the
+    file is 0600 before anything is written to it."""
+    lines = (f"{t.token}\t{t.organisation}\t{t.official}\t{','.join(t.roles)}\n" for t in issued)
+    write_private(path, "".join(lines).encode())

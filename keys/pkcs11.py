@@ -69,6 +69,11 @@ class TokenPinRejected(PinInvalid):
     """
 
 
+class TokenPinLocked(CredentialLocked):
+    """The token refused the user PIN and locked itself with that refusal: a wrong PIN like
+    :class:`TokenPinRejected` (counted and audited by the caller), the last one the token takes."""
+
+
 @dataclass(frozen=True)
 class TokenKey:
     """Where a private key lives: which module, which token (by label), which key (by label)."""
@@ -208,7 +213,7 @@ def _login(ref: TokenKey, token: pkcs11.Token, *, user_pin: str, rw: bool) -> pk
     except (p11_errors.PinIncorrect, p11_errors.PinInvalid, p11_errors.PinLenRange) as e:
         flags = token.slot.get_token().flags
         if flags & TokenFlag.USER_PIN_LOCKED:
-            raise CredentialLocked(f"the user PIN of {_where(ref)} is now locked") from e
+            raise TokenPinLocked(f"the user PIN of {_where(ref)} is now locked") from e
         tries_left = 1 if flags & TokenFlag.USER_PIN_FINAL_TRY else -1
         raise TokenPinRejected(f"{_where(ref)} rejected the PIN", tries_left=tries_left) from e
 

@@ -9,12 +9,18 @@ own waits for nobody, and the API process goes on serving meanwhile.
 The key goes with each batch, as PKCS#8 DER through the pipe to a child that the API process started
 itself (same user, same machine); the child keeps nothing between batches. A child that dies fails its
 batch as a broken device would (``SigningUnavailable``: the SAD gets the batch back), and the next batch
-starts a new one. The child imports this module alone: cryptography, nothing of the service.
+starts a new one. The child imports this module alone: cryptography, nothing of the service (and the
+standard library's ``esign.children``).
+
+The child ends with the API process: the app's lifespan closes it on an orderly stop, and the child asked
+the kernel to kill it if the API process dies without one (``esign.children``); it is started on the
+lasting thread that this needs.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -25,6 +31,8 @@ from typing import Literal
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+
+from esign.children import die_with_parent, from_lasting_thread
 
 from .errors import SigningUnavailable
 
@@ -92,6 +100,9 @@ class SigningProcess:
         except TimeoutError:
             self._discard(pool)
             raise SigningUnavailable(f"the signing process did not answer in {BATCH_TIMEOUT_S:.0f} s") from None
+        except RuntimeError:
+            # Closed meanwhile: the app is stopping (submit refuses a shut-down pool).
+            raise SigningUnavailable("the signing process is stopping; nothing was signed, try again") from None
 
     def pids(self) -> list[int]:
         """The child's process id, once started (for monitoring)."""
@@ -110,8 +121,7 @@ class SigningProcess:
     def _running(self) -> ProcessPoolExecutor:
         with self._lock:
             if self._pool is None:
-                # Spawned, never forked: the API process runs threads, and a fork copies their locks held.
-                self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+                self._pool = from_lasting_thread(_start_pool)
             return self._pool
 
     def _discard(self, pool: ProcessPoolExecutor) -> None:
@@ -121,6 +131,23 @@ class SigningProcess:
         pool.shutdown(wait=False, cancel_futures=True)
 
 
+def _start_pool() -> ProcessPoolExecutor:
+    # Spawned, never forked: the API process runs threads, and a fork copies their locks held.
+    pool = ProcessPoolExecutor(
+        max_workers=1,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=die_with_parent,
+        initargs=(os.getpid(),),
+    )
+    # The worker is spawned by the first submit, on the calling thread: this one, which lasts.
+    pool.submit(_ready)
+    return pool
+
+
+def _ready() -> None:
+    """The first task, which makes the pool start its worker."""
+
+
 signing_process = SigningProcess()
-"""This process's signing process, for every application in it; ``concurrent.futures`` stops it when the
-interpreter exits."""
+"""This process's signing process, for every application in it. An app's lifespan closes it when the app
+stops (the next batch starts another); ``concurrent.futures`` also stops it when the interpreter exits."""

@@ -26,6 +26,10 @@ from .identities import Official, Organisation, get_official, get_organisation
 
 PREFIX = "esk_"
 DEFAULT_LIFETIME = timedelta(days=90)
+MIN_LIFETIME_DAYS = 1
+MAX_LIFETIME_DAYS = 3650
+"""What the CLI lets an operator issue: a token of 0 days is expired when printed, one of decades outlives
+any review of who holds it. (The services take any ``lifetime``, so tests can make an expired token.)"""
 
 # What an official's token may do, by role; a system token gets the scopes it is created with.
 OFFICIAL_SCOPES = {

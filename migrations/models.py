@@ -3,6 +3,7 @@
 import documents.circulation.calendar
 import documents.circulation.model
 import documents.records  # noqa: F401
+import esign.anchors
 import esign.audit
 import esign.idempotency
 import esign.outbox  # noqa: F401

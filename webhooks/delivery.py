@@ -22,6 +22,7 @@ from esign.ids import new_id, now
 
 from .events import event_body, secret_context, signature_header
 from .model import ERROR_LENGTH, EVENT_ID_HEADER, SIGNATURE_HEADER, DeliveryStatus, WebhookDelivery
+from .outbound import Resolver, describe, refusal, system_resolver
 
 logger = logging.getLogger("esign.webhooks")
 
@@ -64,6 +65,11 @@ class DeliveryOptions:
     trust_env: bool = True
     """Honour ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` for outgoing calls."""
     user_agent: str = "esign-webhooks/1"
+    allow_private: bool = False
+    """Deliver to loopback, private, link-local and reserved addresses too (``ESIGN_WEBHOOKS_ALLOW_PRIVATE``);
+    otherwise such a delivery fails, unsent, as "refused: private address" (see :mod:`webhooks.outbound`)."""
+    resolver: Resolver = field(default=system_resolver, repr=False)
+    """Resolves a host name before each attempt, so the addresses it points at can be checked."""
 
     def __post_init__(self) -> None:
         if self.lease <= self.timeout:
@@ -158,8 +164,27 @@ def claim(database: Database, options: DeliveryOptions, *, limit: int | None = N
     return ClaimedBatch(sends=sends, settled=settled)
 
 
-def send(client: httpx.Client, claimed: Claimed, *, timestamp: int | None = None) -> Outcome:
-    """POST one event. Never raises for what the network or the receiver does: that is the outcome."""
+def send(
+    client: httpx.Client,
+    claimed: Claimed,
+    *,
+    timestamp: int | None = None,
+    allow_private: bool = False,
+    resolve: Resolver = system_resolver,
+) -> Outcome:
+    """POST one event. Never raises for what the network or the receiver does: that is the outcome, told
+    in the neutral terms of :func:`webhooks.outbound.describe`.
+
+    Unless ``allow_private``, the URL's host is resolved first and the attempt is refused, unsent, when any
+    of its addresses is one a delivery must not reach. (:func:`deliver_due` passes the options' setting.)
+    """
+    try:
+        url = httpx.URL(claimed.url)
+    except httpx.InvalidURL:
+        return Outcome(ok=False, error="invalid URL")
+    refused = refusal(url, allow_private=allow_private, resolve=resolve)
+    if refused is not None:
+        return Outcome(ok=False, error=refused)
     t = int(time.time()) if timestamp is None else timestamp
     headers = {
         "Content-Type": "application/json",
@@ -172,7 +197,8 @@ def send(client: httpx.Client, claimed: Claimed, *, timestamp: int | None = None
         with client.stream("POST", claimed.url, content=claimed.body, headers=headers) as response:
             code = response.status_code
     except (httpx.HTTPError, httpx.InvalidURL) as e:
-        return Outcome(ok=False, error=f"{type(e).__name__}: {e}"[:ERROR_LENGTH])
+        logger.info("delivery %s failed: %s: %s", claimed.delivery_id, type(e).__name__, e)
+        return Outcome(ok=False, error=describe(e)[:ERROR_LENGTH])
     if 200 <= code < 300:
         return Outcome(ok=True, status_code=code)
     return Outcome(ok=False, status_code=code, error=f"the receiver answered HTTP {code}")
@@ -241,7 +267,10 @@ def deliver_due(database: Database, options: DeliveryOptions) -> int:
         ) as client,
         ThreadPoolExecutor(max_workers=len(batch.sends), thread_name_prefix="esign-webhook") as pool,
     ):
-        attempts = {pool.submit(send, client, claimed): claimed for claimed in batch.sends}
+        attempts = {
+            pool.submit(send, client, claimed, allow_private=options.allow_private, resolve=options.resolver): claimed
+            for claimed in batch.sends
+        }
         for done in as_completed(attempts):
             record(database, attempts[done], done.result(), options)
     return len(batch.sends) + batch.settled

@@ -34,6 +34,7 @@ from .model import (
     WebhookDelivery,
     WebhookSubscription,
 )
+from .outbound import check_host
 
 
 @dataclass(frozen=True)
@@ -44,11 +45,20 @@ class CreatedSubscription:
 
 
 def create_subscription(
-    session: Session, *, actor: Actor, url: str, event_types: Sequence[str], cipher: SecretCipher
+    session: Session,
+    *,
+    actor: Actor,
+    url: str,
+    event_types: Sequence[str],
+    cipher: SecretCipher,
+    allow_private: bool = False,
 ) -> CreatedSubscription:
-    """Subscribe ``url`` to events matching ``event_types``; the returned secret is not retrievable later."""
+    """Subscribe ``url`` to events matching ``event_types``; the returned secret is not retrievable later.
+
+    A URL whose host is a loopback, private, link-local or reserved address is refused unless
+    ``allow_private`` (the operator's ``webhooks_allow_private``): see :mod:`webhooks.outbound`."""
     organisation_id = actor.organisation_id
-    url = _valid_url(url)
+    url = _valid_url(url, allow_private=allow_private)
     patterns = _valid_patterns(event_types)
     active = session.scalar(
         select(func.count()).where(
@@ -204,7 +214,7 @@ def send_test(session: Session, *, actor: Actor, subscription_id: str) -> Webhoo
     ).one()
 
 
-def _valid_url(url: str) -> str:
+def _valid_url(url: str, *, allow_private: bool) -> str:
     url = url.strip()
     if len(url) > MAX_URL_LENGTH:
         raise InvalidWebhook(f"the URL is longer than {MAX_URL_LENGTH} characters")
@@ -216,6 +226,7 @@ def _valid_url(url: str) -> str:
         raise InvalidWebhook("the URL must be absolute, with http or https")
     if parsed.fragment:
         raise InvalidWebhook("the URL must not have a fragment")
+    check_host(parsed.host, allow_private=allow_private)
     return url
 
 

@@ -50,6 +50,16 @@ def _definition(raw: dict[str, object]) -> RouteDefinition:
         raise InvalidInput(f"definition: {problems}") from None
 
 
+def _handlers(body: StepActionIn) -> tuple[Assignee, ...]:
+    """The next stage's assignees; ``AssigneeIn`` has checked each already, so this only re-reads them
+    as the service's model, and a disagreement between the two is still a 422, never a 500."""
+    try:
+        return tuple(Assignee.model_validate(h.model_dump()) for h in body.handlers)
+    except ValidationError as e:
+        problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
+        raise InvalidInput(f"handlers: {problems}") from None
+
+
 def _services(request: Request, session: Session, settings: Settings, policy: Policy) -> actions.Services:
     return actions.Services(
         blobs=get_blobs(request),
@@ -122,7 +132,7 @@ def approve(
         session_secret=body.session,
         level=PadesLevel(body.level),
         recipients=tuple(body.recipients),
-        handlers=tuple(Assignee(**h.model_dump()) for h in body.handlers),
+        handlers=_handlers(body),
         override_reason=body.override_reason,
     )
     return acting.act(step_id, action, key=key, body=body)

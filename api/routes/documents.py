@@ -15,7 +15,7 @@ from starlette.datastructures import UploadFile
 from api.deps import ActorOf, DatabaseDep, PolicyDep, SettingsDep, SignerOf, get_blobs
 from api.idempotent import IdempotencyKey, once
 from api.routes.signing import parse_visible
-from api.schemas import DocumentOut, DocumentSignIn, RevisionOut
+from api.schemas import DocumentOut, DocumentSignIn, RevisionOut, refuse_nul
 from documents import intake, numbering, revisions, signing
 from documents.records import Direction, Document, Kind
 from documents.render import DocumentContent
@@ -58,6 +58,13 @@ def _content(raw: bytes) -> tuple[DocumentContent, str | None]:
         raise InvalidInput("the body is not JSON") from None
     if not isinstance(body, dict) or "content" not in body:
         raise InvalidInput('send {"content": {...}} with the document\'s structured content, or a multipart PDF upload')
+    unknown = sorted(set(body) - {"content", "route_template_id"})
+    if unknown:
+        raise InvalidInput(f"unknown members {', '.join(unknown)}: a JSON intake has content and route_template_id")
+    try:
+        refuse_nul(body)
+    except ValueError as e:
+        raise InvalidInput(str(e)) from None
     template = body.get("route_template_id")
     if template is not None and not isinstance(template, str):
         raise InvalidInput("route_template_id is a template's id")

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Body
 from fastapi.responses import Response
 
 from api.deps import DatabaseDep, SettingsDep
+from esign.errors import NotFound
 from esign.ids import now
 from keys import authorities, ca, certificates, tsa
 from keys.authorities import ISSUING, ROOT
@@ -35,7 +36,7 @@ def ca_certificate(name: str, database: DatabaseDep, settings: SettingsDep) -> R
         pki = authorities.load(session, settings)
     authority = {ISSUING: pki.issuing, ROOT: pki.root}.get(name)
     if authority is None:
-        return Response(status_code=404)
+        raise NotFound(f"no CA certificate {name!r}: the CAs are {ISSUING!r} and {ROOT!r}")
     return Response(ca.der(authority.cert), media_type="application/pkix-cert")
 
 

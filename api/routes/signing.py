@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import Response
 
 from api.deps import DatabaseDep, SettingsDep, SignerOf
+from esign import budget
 from esign.errors import InvalidInput, TooLarge
 from esign.sign import PadesLevel
 from keys import authorities, signing
@@ -13,15 +15,32 @@ from keys import authorities, signing
 router = APIRouter(prefix="/v1", tags=["signing"])
 
 
+MAX_COORDINATE = 14_400.0
+"""The largest page PDF allows without a UserUnit (ISO 32000-1, Annex C: 200 inches), in points."""
+
+_VISIBLE_FORM = "visible must be PAGE:x1,y1,x2,y2 in points, e.g. 1:360,60,560,160"
+
+
 def parse_visible(visible: str | None) -> tuple[int | None, tuple[float, float, float, float] | None]:
+    """The page (from 1) and box of ``visible``, checked before anything is signed: a page below 1, a
+    coordinate that is not a finite number from 0 to ``MAX_COORDINATE``, or an empty box is a 422 naming
+    the field. Whether the page exists is the engine's check, against the document's page count."""
     if not visible:
         return None, None
     try:
-        page, box = visible.split(":", 1)
-        x1, y1, x2, y2 = (float(v) for v in box.split(","))
+        page_text, box_text = visible.split(":", 1)
+        page = int(page_text.strip())
+        x1, y1, x2, y2 = (float(v) for v in box_text.split(","))
     except ValueError:
-        raise InvalidInput("visible must be PAGE:x1,y1,x2,y2, e.g. 1:360,60,560,160") from None
-    return int(page), (x1, y1, x2, y2)
+        raise InvalidInput(_VISIBLE_FORM) from None
+    if page < 1:
+        raise InvalidInput(f"visible: pages count from 1, not {page}")
+    box = (x1, y1, x2, y2)
+    if not all(math.isfinite(v) and 0 <= v <= MAX_COORDINATE for v in box):
+        raise InvalidInput(f"visible: coordinates are numbers of points from 0 to {MAX_COORDINATE:g}")
+    if x2 <= x1 or y2 <= y1:
+        raise InvalidInput("visible: the box needs x2 > x1 and y2 > y1")
+    return page, box
 
 
 @router.post(
@@ -57,6 +76,7 @@ def sign(
     if (pin is None) == (session is None):
         raise InvalidInput("give either pin or session")
     page, box = parse_visible(visible)
+    budget.vet(data)  # opened under the parsing budget in a worker before the server opens it to sign
     request = signing.SignRequest(pdf=data, level=level, reason=reason, location=location, page=page, box=box)
     with database.transaction() as db:
         pki = authorities.load(db, settings)

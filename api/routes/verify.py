@@ -6,10 +6,9 @@ from fastapi import APIRouter, File, Header, UploadFile
 from fastapi.responses import Response
 
 from api.deps import DatabaseDep, PolicyDep, SettingsDep
-from esign import report_pdf
+from esign import budget, report_pdf
 from esign.errors import TooLarge
 from esign.report import VerificationReport
-from esign.verify import verify as verify_pdf
 
 router = APIRouter(prefix="/v1", tags=["verification"])
 
@@ -28,7 +27,11 @@ PDF_REPORT = "application/pdf"
     responses={
         200: {"content": {PDF_REPORT: {}}, "description": "The verification report"},
         413: {"description": "The upload exceeds ESIGN_MAX_UPLOAD_MB (code `too_large`)"},
-        422: {"description": "Not a readable PDF (`pdf_malformed`), encrypted (`pdf_encrypted`), bad trust PEM"},
+        422: {
+            "description": "Not a readable PDF (`pdf_malformed`), encrypted (`pdf_encrypted`), beyond the parsing "
+            "budget (`pdf_too_complex`, with the `limit` hit), bad trust PEM"
+        },
+        503: {"description": "Every PDF worker is busy (`busy`); retry after `Retry-After` seconds"},
     },
 )
 def verify(
@@ -46,7 +49,7 @@ def verify(
         raise TooLarge(f"the upload exceeds the limit of {settings.max_upload_mb} MiB")
     with database.transaction() as session:
         trust = policy.trust(session, extra_anchors=[anchor.file.read() for anchor in extra_trust or ()])
-    report = verify_pdf(data, trust)
+    report = budget.verify(data, trust)
     if accept and PDF_REPORT in accept and "application/json" not in accept:
         return Response(report_pdf.render(report), media_type=PDF_REPORT)
     return report

@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 import webhooks
-from api.deps import AdminOf, CipherDep, DatabaseDep
+from api.deps import AdminOf, CipherDep, DatabaseDep, SettingsDep
 from api.idempotent import IdempotencyKey, once
 from webhooks import DeliveryStatus, WebhookDelivery, WebhookSubscription
 
@@ -26,6 +26,8 @@ Utc = Annotated[datetime, AfterValidator(_utc)]
 
 
 class WebhookIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     url: str = Field(min_length=1, max_length=webhooks.MAX_URL_LENGTH, description="http or https endpoint")
     event_types: list[str] = Field(
         min_length=1,
@@ -99,14 +101,24 @@ def _delivery_out(delivery: WebhookDelivery) -> DeliveryOut:
     responses={200: {"description": "Replayed: the subscription an earlier request with this Idempotency-Key made"}},
 )
 def create(
-    body: WebhookIn, actor: AdminOf, database: DatabaseDep, cipher: CipherDep, key: IdempotencyKey = None
+    body: WebhookIn,
+    actor: AdminOf,
+    database: DatabaseDep,
+    cipher: CipherDep,
+    settings: SettingsDep,
+    key: IdempotencyKey = None,
 ) -> Response:
     """The answer shows the secret, so ``once`` keeps it sealed under the cipher. A replay answers what the first
     request got, secret included, within ``SECRET_REPLAY_WINDOW`` of it; later, the same answer without it."""
 
     def create(session: Session) -> WebhookCreatedOut:
         made = webhooks.create_subscription(
-            session, actor=actor, url=body.url, event_types=body.event_types, cipher=cipher
+            session,
+            actor=actor,
+            url=body.url,
+            event_types=body.event_types,
+            cipher=cipher,
+            allow_private=settings.webhooks_allow_private,
         )
         return WebhookCreatedOut(**_out(made.subscription).model_dump(), secret=made.secret)
 

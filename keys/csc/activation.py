@@ -138,8 +138,9 @@ def authorize(
     v2.0.0.2 §11.6 ``credentials/authorize``; SCAL 1 makes them optional, and then any digests can be signed).
     ``hash_algo`` (v2's ``hashAlgorithmOID``), when given, fixes the length every hash must have.
 
-    The PIN is checked by ``custody.unlocked``: a wrong one is counted against the credential (commit it:
-    ``PinInvalid`` keeps its changes) and the fifth in a row locks it, as for every other use of the key.
+    The PIN is checked by ``custody.unlocked``: a wrong one is counted against the credential and audited
+    (``credential.pin_rejected``; commit it: ``PinInvalid`` keeps its changes) and the fifth in a row locks
+    it, as for every other use of the key.
     """
     if pin is None:
         raise CscRefused(Refusal.MISSING_PIN, "the credential's PIN is required")

@@ -105,3 +105,13 @@ def test_the_operator_sets_up_an_organisation_end_to_end(env: dict[str, str], ap
 def test_token_create_needs_one_subject(env: dict[str, str]) -> None:
     result = esign("token", "create", env=env)
     assert result.returncode == 2 and "either --official" in result.stderr
+
+
+def test_token_lifetimes_are_bounded(env: dict[str, str]) -> None:
+    """A token of 0 days would be expired when printed; one of a lifetime outlives any review."""
+    for days in ("0", "-3", "3651"):
+        result = esign("token", "create", "--system", "OA", "--org", "any", "--days", days, env=env)
+        assert result.returncode == 2, (days, result.stdout)
+        message = " ".join(result.stderr.replace("│", " ").split())
+        assert "Invalid value for '--days'" in message, message
+        assert result.stdout == "", "no token was printed"

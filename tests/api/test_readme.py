@@ -24,7 +24,9 @@ def walkthrough() -> str:
 
 
 def test_the_walkthrough_runs_top_to_bottom(tmp_path: Path, new_database: Callable[[], Database]) -> None:
-    with served(tmp_path / "service", new_database, init=True) as instance:
+    with served(
+        tmp_path / "service", new_database, init=True, extra_env={"ESIGN_WEBHOOKS_ALLOW_PRIVATE": "true"}
+    ) as instance:
         work = tmp_path / "work"
         shutil.copytree(ROOT / "docs" / "examples", work / "docs" / "examples")
         (work / "var").symlink_to(instance.data_dir)

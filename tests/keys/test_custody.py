@@ -6,7 +6,11 @@ import threading
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from esign import audit
+from esign.audit import AuditEvent
 from esign.db import Database
 from esign.errors import EsignError
 from esign.settings import Settings
@@ -18,7 +22,7 @@ from keys.credentials import Purpose, Status, Storage
 from keys.errors import CredentialLocked, PinInvalid
 from tests.keys.softhsm import MODULE, SoftHsm, environment
 from tests.validators import nss_db, pdfsig
-from tests.world import World, actor_for
+from tests.world import PIN, World, actor_for
 
 
 @pytest.fixture(scope="session")
@@ -55,6 +59,7 @@ def test_a_pkcs11_credential_enrols_and_signs_through_custody(
         pass
     with db.transaction() as session:
         assert session.get(credentials.Credential, credential_id).failed_pin_attempts == 1
+        assert [e.payload["tries_left"] for e in _rejections(session, credential_id)] == [4], "audited"
 
     with db.transaction() as session:
         with custody.unlocked(
@@ -102,3 +107,58 @@ def test_five_wrong_pins_lock_even_when_racing(world: World, db: Database, db_se
     with db.transaction() as session:
         credential = session.get(credentials.Credential, official.credential_id)
         assert credential.status == Status.LOCKED.value and credential.failed_pin_attempts == 5
+
+
+def _rejections(session: Session, credential_id: str) -> list[AuditEvent]:
+    return list(
+        session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.action == "credential.pin_rejected", AuditEvent.subject == f"credential:{credential_id}")
+            .order_by(AuditEvent.seq)
+        )
+    )
+
+
+def test_every_wrong_pin_is_an_audit_event_kept_although_the_request_fails(world: World, db: Database) -> None:
+    """Signing, changing the PIN and opening a session each count a wrong PIN; each is audited with the
+    tries left, committed by the failing transaction (``keeps_changes``), and the lock comes on the fifth."""
+    official = world.orgs["A"].members["official"]
+    actor = actor_for(world.orgs["A"].id, official.official_id, official.roles)
+    credential_id = official.credential_id
+    assert credential_id is not None
+
+    def sign_with(pin: str) -> None:
+        with (
+            db.transaction() as session,
+            custody.unlocked(session, actor=actor, credential_id=credential_id, pin=pin, pki=world.pki),
+        ):
+            pass
+
+    def change_with(pin: str) -> None:
+        with db.transaction() as session:
+            custody.change_pin(session, actor=actor, credential_id=credential_id, old_pin=pin, new_pin="135790")
+
+    def open_with(pin: str) -> None:
+        with db.transaction() as session:
+            custody.open_session(session, actor=actor, credential_id=credential_id, pin=pin, pki=world.pki)
+
+    for attempt in (sign_with, change_with, open_with):
+        with pytest.raises(PinInvalid):
+            attempt("000000")
+    sign_with(PIN)  # the right PIN resets the count, not the record
+    for _ in range(4):
+        with pytest.raises(PinInvalid):
+            sign_with("999999")
+    with pytest.raises(CredentialLocked):
+        sign_with("999999")
+
+    with db.transaction() as session:
+        rejected = _rejections(session, credential_id)
+        assert [e.payload["tries_left"] for e in rejected] == [4, 3, 2, 4, 3, 2, 1, 0]
+        assert {e.actor for e in rejected} == {actor.label}
+        assert session.scalars(
+            select(AuditEvent.action)
+            .where(AuditEvent.subject == f"credential:{credential_id}")
+            .order_by(AuditEvent.seq)
+        ).all()[-2:] == ["credential.pin_rejected", "credential.locked"]
+        assert audit.verify(session, chain=world.orgs["A"].id).ok

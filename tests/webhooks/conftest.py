@@ -13,6 +13,7 @@ import webhooks
 from esign.cipher import SecretCipher
 from esign.db import Database
 from esign.identity import Actor
+from esign.settings import Settings
 from tests.webhooks.receiver import Receiver
 from webhooks import DeliveryOptions, RetryPolicy, WebhookDelivery
 
@@ -27,8 +28,17 @@ def cipher() -> SecretCipher:
 
 @pytest.fixture
 def options(cipher: SecretCipher) -> DeliveryOptions:
-    """Retries within a fraction of a second; a lease long enough that no test attempt outlives it."""
-    return DeliveryOptions(cipher=cipher, retry=FAST, timeout=timedelta(seconds=5), lease=timedelta(seconds=30))
+    """Retries within a fraction of a second; a lease long enough that no test attempt outlives it. The
+    receivers listen on 127.0.0.1, so private addresses are allowed, as an operator would allow them."""
+    return DeliveryOptions(
+        cipher=cipher, retry=FAST, timeout=timedelta(seconds=5), lease=timedelta(seconds=30), allow_private=True
+    )
+
+
+@pytest.fixture
+def db_settings(db_settings: Settings) -> Settings:
+    """The served API of these tests subscribes receivers on 127.0.0.1: ``ESIGN_WEBHOOKS_ALLOW_PRIVATE``."""
+    return db_settings.model_copy(update={"webhooks_allow_private": True})
 
 
 @pytest.fixture
@@ -56,7 +66,12 @@ def subscribe(
     """A subscription's id and secret."""
     with db.transaction() as session:
         made = webhooks.create_subscription(
-            session, actor=Actor.operator(organisation_id), url=url, event_types=event_types, cipher=cipher
+            session,
+            actor=Actor.operator(organisation_id),
+            url=url,
+            event_types=event_types,
+            cipher=cipher,
+            allow_private=True,
         )
         assert made.secret is not None
         return made.subscription.id, made.secret

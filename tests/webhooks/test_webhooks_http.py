@@ -27,7 +27,11 @@ def api(db_settings: Settings) -> Iterator[TestClient]:
 @pytest.fixture
 def served_options(db_settings: Settings) -> DeliveryOptions:
     """What ``esign worker`` builds: the cipher from the same server secret the API uses."""
-    return DeliveryOptions(cipher=SecretCipher.derive(authorities.passphrase(db_settings)), retry=FAST)
+    return DeliveryOptions(
+        cipher=SecretCipher.derive(authorities.passphrase(db_settings)),
+        retry=FAST,
+        allow_private=db_settings.webhooks_allow_private,
+    )
 
 
 def test_webhooks_need_an_administrator(api: TestClient, world: World) -> None:

@@ -31,6 +31,7 @@ def main() -> None:
         retry=FAST,
         timeout=timedelta(seconds=args.timeout),
         lease=timedelta(seconds=args.lease),
+        allow_private=True,
     )
     try:
         worker.run_until_signalled(

@@ -10,7 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class _In(BaseModel):
-    """A request body: JSON types as the spec gives them (strict), unknown members ignored."""
+    """A request body: JSON types as the spec gives them (strict), unknown members ignored.
+
+    Unlike the /v1 bodies (which refuse unknown members), CSC stays lenient on purpose: conforming clients
+    send optional parameters this service does not model (v2 signHash's ``validity_period`` and
+    ``response_uri``, members of later spec versions), and refusing them would break those clients."""
 
     model_config = ConfigDict(strict=True, frozen=True, populate_by_name=True, extra="ignore")
 

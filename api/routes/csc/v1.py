@@ -29,12 +29,22 @@ from .translation import AUTH_DESCRIPTION, AUTH_NOTE, cert_out, info_out, key_ou
 router = APIRouter(prefix="/csc/v1", tags=["CSC API v1.0.4.0"], route_class=V1Route)
 
 
-@router.get("/info", response_model=InfoV1Out, operation_id="csc_v1_info_get", include_in_schema=False)
+@router.get(
+    "/info",
+    response_model=InfoV1Out,
+    operation_id="csc_v1_info_get",
+    summary="Service information (§11.1), GET form",
+    description="The spec has `info` as POST; the same answer comes to a GET, for a browser or a health probe.",
+)
+def info_v1_get() -> InfoV1Out | InfoV2Out:
+    return info_out("v1")
+
+
 @router.post(
     "/info",
     response_model=InfoV1Out,
     operation_id="csc_v1_info",
-    summary="Service information (§11.1); no authorisation needed (GET answers the same)",
+    summary="Service information (§11.1); no authorisation needed",
 )
 def info_v1(body: InfoIn | None = None) -> InfoV1Out | InfoV2Out:
     return info_out("v1")

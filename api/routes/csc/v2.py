@@ -28,12 +28,22 @@ from .translation import AUTH_NOTE, info_out, sign_hash, v2_info
 router = APIRouter(prefix="/csc/v2", tags=["CSC API v2.0.0.2"], route_class=V2Route)
 
 
-@router.get("/info", response_model=InfoV2Out, operation_id="csc_v2_info_get", include_in_schema=False)
+@router.get(
+    "/info",
+    response_model=InfoV2Out,
+    operation_id="csc_v2_info_get",
+    summary="Service information (§11.1), GET form",
+    description="The spec has `info` as POST; the same answer comes to a GET, for a browser or a health probe.",
+)
+def info_v2_get() -> InfoV1Out | InfoV2Out:
+    return info_out("v2")
+
+
 @router.post(
     "/info",
     response_model=InfoV2Out,
     operation_id="csc_v2_info",
-    summary="Service information (§11.1); no authorisation needed (GET answers the same)",
+    summary="Service information (§11.1); no authorisation needed",
 )
 def info_v2(body: InfoIn | None = None) -> InfoV1Out | InfoV2Out:
     return info_out("v2")

@@ -220,7 +220,9 @@ def test_a_wrong_pin_at_sign_off_changes_nothing(api: TestClient, world: World, 
 
     def snapshot() -> tuple:
         with db.transaction() as session:
-            events = session.scalar(select(func.count()).select_from(AuditEvent))
+            events = session.scalar(
+                select(func.count()).select_from(AuditEvent).where(AuditEvent.action != "credential.pin_rejected")
+            )
         doc = api.get(f"/v1/documents/{document}", headers=clerk.headers).json()
         revisions = api.get(f"/v1/documents/{document}/revisions", headers=clerk.headers).json()
         steps = _open(api, leader.headers, document)
@@ -236,6 +238,9 @@ def test_a_wrong_pin_at_sign_off_changes_nothing(api: TestClient, world: World, 
     assert snapshot() == before
     credential = api.get(f"/v1/credentials/{leader.credential_id}", headers=leader.headers).json()
     assert credential["failed_pin_attempts"] == 1, "only the wrong PIN is counted"
+    with db.transaction() as session:
+        rejected = session.scalars(select(AuditEvent).where(AuditEvent.action == "credential.pin_rejected")).all()
+    assert [e.subject for e in rejected] == [f"credential:{leader.credential_id}"], "and audited"
 
 
 def test_others_cannot_act(api: TestClient, world: World) -> None:

@@ -36,6 +36,12 @@ CONTENT = {
 
 
 @pytest.fixture
+def db_settings(db_settings: Settings) -> Settings:
+    """The receiver listens on 127.0.0.1: private webhook addresses allowed, as an operator would allow them."""
+    return db_settings.model_copy(update={"webhooks_allow_private": True})
+
+
+@pytest.fixture
 def receiver() -> Iterator[Receiver]:
     running = Receiver()
     running.start()
@@ -125,7 +131,9 @@ def test_a_system_posts_onto_a_route_follows_it_by_webhook_and_fetches_the_resul
     opinions = [e["detail"].get("opinion") for e in timeline if e["type"] == "step.approve"]
     assert "数据已报" in opinions
 
-    options = DeliveryOptions(cipher=SecretCipher.derive(authorities.passphrase(db_settings)), retry=FAST)
+    options = DeliveryOptions(
+        cipher=SecretCipher.derive(authorities.passphrase(db_settings)), retry=FAST, allow_private=True
+    )
     drain(db, options)
     events = receiver.wait_for(3)
     verify = receiver_namespace()["verify"]

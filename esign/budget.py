@@ -1,0 +1,134 @@
+"""PDFs from outside — uploaded to verify, to sign, or as documents — handled under the parsing budget.
+
+Every such PDF is first checked by the pre-scan (``pdf_limits``, in ``pdf.read``), then parsed in a worker of
+the process's :class:`~esign.parsing_pool.ParsingPool`, with a deadline and a memory cap per task. Verifying
+runs entirely in the worker and only the report comes back. Signing needs the server's keys (PKCS#11
+sessions, decrypted software keys), so it stays in the server: the worker *vets* the file first, opening it
+the way signing does and walking its page tree, and the server opens only files that passed.
+
+``ESIGN_PARSE_ISOLATE=false`` skips the workers (the pre-scan still applies): for tools and tests that run
+one trusted file at a time.
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+from dataclasses import replace
+
+from asn1crypto import x509 as asn1_x509
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.fields import enumerate_sig_fields
+
+from . import pdf, pdf_limits
+from . import verify as verification
+from .errors import PdfMalformed
+from .parsing_pool import ParsingPool, PoolOptions
+from .report import VerificationReport
+from .trust import TrustSettings
+
+_lock = threading.Lock()
+_pool: ParsingPool | None = None
+
+
+def pool() -> ParsingPool | None:
+    """The process's pool, started on first use; ``None`` when isolation is off."""
+    global _pool
+    budget = pdf_limits.configured()
+    if not budget.isolate:
+        return None
+    with _lock:
+        if _pool is None:
+            _pool = ParsingPool(
+                PoolOptions(
+                    workers=budget.workers,
+                    queue=budget.queue,
+                    timeout_s=budget.timeout_s,
+                    memory_mb=budget.memory_mb,
+                )
+            )
+        return _pool
+
+
+def shutdown() -> None:
+    """Kills the workers (a parse in progress included); the next use starts a new pool."""
+    global _pool
+    with _lock:
+        closing, _pool = _pool, None
+    if closing is not None:
+        closing.close()
+
+
+atexit.register(shutdown)
+
+
+def verify(data: bytes, trust: TrustSettings) -> VerificationReport:
+    """``esign.verify.verify`` in a worker: the same report, or ``PdfTooComplex``/``Busy`` besides its errors."""
+    workers = pool()
+    if workers is None:
+        return verification.verify(data, trust)
+    anchors, others = (tuple(c.dump() for c in certs) for certs in (trust.anchors, trust.other_certs))
+    bare = replace(trust, anchors=(), other_certs=())
+    return workers.run(_verify, data, bare, anchors, others)
+
+
+_parsed: dict[tuple[tuple[bytes, ...], tuple[bytes, ...]], tuple[tuple[asn1_x509.Certificate, ...], ...]] = {}
+"""In a worker: certificates already parsed, by their DER. asn1crypto parses lazily and caches what it parsed
+on the object, so a verification with yesterday's anchor objects is faster than with fresh ones."""
+
+
+def _verify(
+    data: bytes, trust: TrustSettings, anchors: tuple[bytes, ...], others: tuple[bytes, ...]
+) -> VerificationReport:
+    """In the worker. Certificates travel as DER: asn1crypto's parsed objects do not survive pickling."""
+    key = (anchors, others)
+    if (parsed := _parsed.get(key)) is None:
+        if len(_parsed) >= 16:
+            _parsed.clear()
+        load = asn1_x509.Certificate.load
+        parsed = _parsed[key] = (tuple(map(load, anchors)), tuple(map(load, others)))
+    return verification.verify(data, replace(trust, anchors=parsed[0], other_certs=parsed[1]))
+
+
+def vet(data: bytes) -> None:
+    """Raises what opening ``data`` for signing would raise, or ``PdfTooComplex``, having opened it in a worker."""
+    workers = pool()
+    if workers is None:
+        _vet(data)
+    else:
+        workers.run(_vet, data)
+
+
+def _vet(data: bytes) -> None:
+    writer = pdf.incremental_writer(data)
+    try:
+        list(enumerate_sig_fields(writer.prev))
+        _walk_pages(writer.prev)
+    except pdf.PARSE_ERRORS as e:
+        raise PdfMalformed(f"the PDF's structure cannot be read: {e}") from e
+
+
+def _walk_pages(reader: PdfFileReader) -> int:
+    """Counts the leaves of the page tree (ISO 32000-1 §7.7.3.2), refusing a tree that loops."""
+    seen: set[int] = set()
+    pending: list[generic.PdfObject] = [reader.root.raw_get("/Pages")]
+    pages = 0
+    while pending:
+        node = pending.pop()
+        if isinstance(node, generic.IndirectObject):
+            if node.idnum in seen:
+                raise PdfMalformed(f"the page tree loops through object {node.idnum}")
+            seen.add(node.idnum)
+            node = node.get_object()
+        if not isinstance(node, generic.DictionaryObject):
+            raise PdfMalformed("a node of the page tree is not a dictionary")
+        kids = node.raw_get("/Kids") if "/Kids" in node else None
+        if kids is None:
+            pages += 1
+            continue
+        kids = kids.get_object() if isinstance(kids, generic.IndirectObject) else kids
+        if not isinstance(kids, generic.ArrayObject):
+            raise PdfMalformed("a node's /Kids in the page tree is not an array")
+        pending.extend(kids.raw_get(i) for i in range(len(kids)))
+    return pages
