@@ -22,7 +22,6 @@ deadline for a worker, :class:`~esign.errors.Busy` is raised at once (the API an
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import importlib
 import multiprocessing
 import os
@@ -36,12 +35,12 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any, TypeVar
 
+from . import children
 from .errors import Busy, PdfTooComplex
 
 T = TypeVar("T")
 
 _MIB = 1024 * 1024
-_PR_SET_PDEATHSIG = 1
 _CONTEXT = multiprocessing.get_context("spawn")
 
 
@@ -57,13 +56,6 @@ class PoolOptions:
     """Modules a worker imports when it starts, so its first task does not pay for them."""
 
 
-def _die_with_parent(parent: int) -> None:
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != parent:  # the parent went before prctl took effect
-        os._exit(0)
-
-
 def _address_space() -> int:
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
@@ -71,7 +63,7 @@ def _address_space() -> int:
 
 def _worker_main(conn: Connection, parent: int, memory_mb: int, preload: tuple[str, ...]) -> None:
     """A worker's loop: receive ``(function, args)``, answer ``(status, value)``; exit on EOF."""
-    _die_with_parent(parent)
+    children.die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the server decides
     for module in preload:
         importlib.import_module(module)

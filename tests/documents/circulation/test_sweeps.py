@@ -152,7 +152,12 @@ def test_payloads_deliveries_and_closed_steps(world: World, db: Database, db_set
         ).id
         cipher = SecretCipher.derive(b"sweep test")
         steps_hook = webhooks.create_subscription(
-            session, actor=Actor.operator(org.id), url="http://127.0.0.1:9/steps", event_types=["step.*"], cipher=cipher
+            session,
+            actor=Actor.operator(org.id),
+            url="http://127.0.0.1:9/steps",
+            event_types=["step.*"],
+            cipher=cipher,
+            allow_private=True,
         ).subscription.id
         webhooks.create_subscription(
             session,
@@ -160,6 +165,7 @@ def test_payloads_deliveries_and_closed_steps(world: World, db: Database, db_set
             url="http://127.0.0.1:9/docs",
             event_types=["document.*"],
             cipher=cipher,
+            allow_private=True,
         )
     opened = date(2026, 11, 16)
     assignees = [
