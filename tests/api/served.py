@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -59,19 +60,25 @@ def served(
         stderr=subprocess.STDOUT,
         text=True,
     )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"esign serve did not come up:\n{process.stdout.read() if process.stdout else ''}")
-        time.sleep(0.2)
+    wait_until_healthy(process, url, output=lambda: process.stdout.read() if process.stdout else "")
     try:
         yield Served(url=url, data_dir=data_dir, env=env, tokens=tokens)
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def wait_until_healthy(process: subprocess.Popen[Any], url: str, *, output: Callable[[], str]) -> None:
+    """Until ``url``/health answers 200; fails the test, with what the server printed, if it exits or takes
+    more than a minute."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"esign serve did not come up:\n{output()}")
+        time.sleep(0.2)

@@ -27,7 +27,7 @@ from api.app import create_app
 from esign.settings import Settings
 from keys.signing_process import DigestSigning, signing_process
 from tests.api.cli import ESIGN, esign
-from tests.api.served import free_port
+from tests.api.served import free_port, wait_until_healthy
 from tests.csc.helpers import authorize, call, digests, sign_hash
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads /proc and relies on PR_SET_PDEATHSIG")
@@ -109,16 +109,7 @@ def serving(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, dict
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"esign serve did not come up:\n{(tmp_path / 'serve.log').read_text()}")
-            time.sleep(0.2)
+        wait_until_healthy(process, url, output=(tmp_path / "serve.log").read_text)
         yield process, url, tokens
     finally:
         if process.poll() is None:

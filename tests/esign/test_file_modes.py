@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,7 +19,7 @@ import pytest
 from esign.blobs import FilesystemBlobStore
 from esign.filemodes import Private, create_private, private_directory, write_private
 from tests.api.cli import ESIGN, esign
-from tests.api.served import free_port
+from tests.api.served import free_port, wait_until_healthy
 from tests.conftest import make_pdf
 
 CLERK = "王芳"
@@ -85,16 +84,7 @@ def _serving(tmp_path: Path, data_dir: Path) -> Iterator[tuple[str, Path]]:
             stderr=errors,
         )
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"esign serve did not come up:\n{stderr.read_text()}")
-                time.sleep(0.2)
+            wait_until_healthy(process, url, output=stderr.read_text)
             yield url, stderr
         finally:
             process.terminate()
