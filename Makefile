@@ -22,13 +22,16 @@ $(BIN)/python:
 
 # --require-hashes: every distribution is the one the lock names, byte for byte; --no-deps: nothing beyond it.
 # The project itself is installed editable with the locked setuptools, so no build step fetches anything.
+# A lock that changed starts from an empty venv (`venv --clear`), so nothing it dropped stays installed.
 $(VENV)/.run-installed: requirements/run.lock pyproject.toml | $(BIN)/python
+	$(PYTHON) -m venv --clear $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements/run.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@rm -f $(VENV)/.test-installed
 	@touch $@
 
 $(VENV)/.test-installed: requirements/test.lock pyproject.toml | $(BIN)/python
+	$(PYTHON) -m venv --clear $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements/test.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $@ $(VENV)/.run-installed
@@ -56,6 +59,7 @@ lock: | $(BIN)/python
 	  $(BIN)/uv pip compile pyproject.toml requirements/build.in $$extra --universal --python-version 3.11 \
 	    --generate-hashes --no-header --quiet --upgrade -o requirements/$$lock.lock || exit 1; \
 	done
+	$(BIN)/python -m pip uninstall --quiet --yes uv
 
 bench: $(VENV)/.test-installed
 	$(BIN)/python bench/sign.py
