@@ -7,6 +7,7 @@ import dataclasses
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,7 +17,9 @@ from esign import anchors, audit
 from esign.anchors import Anchor, AuditAnchor
 from esign.db import Database
 from esign.identity import Actor
-from keys import anchoring
+from esign.settings import Settings
+from keys import anchoring, authorities
+from migrations import migrate
 from tests.world import World
 
 CHAIN = "org-anchored"
@@ -83,18 +86,28 @@ def test_a_rewritten_anchored_event_and_a_forged_token_are_caught(db: Database, 
     assert anchoring.check_token(other, pki=world.pki) is not None
 
 
-def test_the_cli_anchors_exports_and_verifies_against_the_export(db: Database, world: World, tmp_path: Path) -> None:
-    _append(db, 4)
+def test_the_cli_anchors_exports_and_verifies_against_the_export(
+    new_database: Callable[[], Database], db_settings: Settings, tmp_path: Path
+) -> None:
+    """Through ``esign audit``, in a database of its own: the CLI's processes write to it too."""
+    database = new_database()
+    migrate.upgrade(database)
+    settings = db_settings.model_copy(
+        update={"database_url": database.url.render_as_string(hide_password=False), "database_schema": database.schema}
+    )
+    with database.transaction() as session:
+        authorities.ensure(session, settings)
+    _append(database, 4)
     exported = tmp_path / "anchor.json"
     cli = [sys.executable, "-m", "api"]
-    environment = _environment(world, db)
+    environment = _environment(settings)
     made = subprocess.run(
         [*cli, "audit", "anchor", "--out", str(exported)], env=environment, capture_output=True, text=True
     )
     assert made.returncode == 0, made.stderr
     assert "anchored" in made.stdout and CHAIN in exported.read_text()
-    _rewind(db, to_seq=2)
-    with db.transaction() as session:
+    _rewind(database, to_seq=2)
+    with database.transaction() as session:
         session.execute(delete(AuditAnchor))
     plain = subprocess.run([*cli, "audit", "verify"], env=environment, capture_output=True, text=True)
     assert plain.returncode == 0, plain.stderr
@@ -102,18 +115,19 @@ def test_the_cli_anchors_exports_and_verifies_against_the_export(db: Database, w
         [*cli, "audit", "verify", "--anchor", str(exported)], env=environment, capture_output=True, text=True
     )
     assert checked.returncode == 1 and "truncated" in checked.stderr
+    database.dispose()
 
 
-def _environment(world: World, db: Database) -> dict[str, str]:
+def _environment(settings: Settings) -> dict[str, str]:
     environment = {
         **os.environ,
-        "ESIGN_DATA_DIR": str(world.settings.data_dir),
-        "ESIGN_DATABASE_URL": db.url.render_as_string(hide_password=False),
+        "ESIGN_DATA_DIR": str(settings.data_dir),
+        "ESIGN_DATABASE_URL": str(settings.database_url),
     }
-    if db.schema:
-        environment["ESIGN_DATABASE_SCHEMA"] = db.schema
-    if world.settings.ca_passphrase is not None:
-        environment["ESIGN_CA_PASSPHRASE"] = world.settings.ca_passphrase.get_secret_value()
+    if settings.database_schema:
+        environment["ESIGN_DATABASE_SCHEMA"] = settings.database_schema
+    if settings.ca_passphrase is not None:
+        environment["ESIGN_CA_PASSPHRASE"] = settings.ca_passphrase.get_secret_value()
     return environment
 
 
