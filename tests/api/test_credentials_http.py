@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -108,12 +109,15 @@ def test_the_stored_key_is_never_in_the_clear(world: World, db: Database, db_set
     assert len(keys) == 8
     for envelope_bytes in stored:
         assert json.loads(envelope_bytes)["kdf"] == "scrypt"
-    files = [p for p in Path(db_settings.data_dir).rglob("*") if p.is_file()]
+    dumps = [p.read_bytes() for p in Path(db_settings.data_dir).rglob("*") if p.is_file()] + stored
     if db.dialect == "sqlite":
         database_file = Path(db.url.database or "")
-        files += [p for p in database_file.parent.glob(database_file.name + "*")]
-        assert files, "the SQLite file and its WAL are checked"
-    dumps = [p.read_bytes() for p in files] + stored
+        sqlite_files = list(database_file.parent.glob(database_file.name + "*"))
+        assert sqlite_files, "the SQLite file and its WAL are checked"
+        # Read by another process: closing a descriptor of a file drops every POSIX lock this process holds on
+        # it (fcntl(2)), SQLite's included. Another process opening the database would then think itself alone
+        # and reset the shared-memory file under this one's live connections: "disk I/O error", or SIGBUS.
+        dumps += [subprocess.run(["cat", str(p)], check=True, capture_output=True).stdout for p in sqlite_files]
     for der in keys:
         for secret in _secret_forms(der):
             for dump in dumps:
