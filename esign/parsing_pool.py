@@ -25,6 +25,7 @@ import contextlib
 import importlib
 import multiprocessing
 import os
+import pickle
 import resource
 import signal
 import threading
@@ -85,7 +86,11 @@ def _worker_main(conn: Connection, parent: int, memory_mb: int, preload: tuple[s
             resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
         try:
             conn.send(answer)
-        except Exception as e:
+        except (
+            pickle.PicklingError,
+            TypeError,
+            AttributeError,
+        ) as e:  # an answer that does not pickle; nothing was sent
             conn.send(("error", RuntimeError(f"{type(e).__name__}: {e}")))
         if answer[0] == "memory":
             return  # what ran out of memory may have left the interpreter in any state
