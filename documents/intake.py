@@ -1,10 +1,12 @@
 """Documents coming in: structured content rendered here, or a PDF posted by a person or another system.
 
 Idempotency is the caller's (``api/idempotent.py``), not the service's: the route claims the key and
-replays the first answer, after :func:`authorise`. An uploaded PDF is checked (readable, not encrypted,
-within the parsing budget of ``esign.budget``) and its signatures are verified; the report is kept with the
-revision. With a route template the document starts circulating in the same transaction, so another system
-never sees a document that was posted but not yet routed.
+replays the first answer, after :func:`authorise`. The slow part runs before the transaction that creates
+the document (``esign.phases``): content is rendered (:class:`Rendering`); an uploaded PDF is checked
+(readable, not encrypted, within the parsing budget of ``esign.budget``) and its signatures are verified
+(:class:`Upload`), the report kept with the revision. With a route template the document starts circulating
+in the same transaction that creates it, so another system never sees a document that was posted but not
+yet routed.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from esign.blobs import BlobStore
 from esign.errors import Forbidden
 from esign.identity import Actor, Scope
 from esign.ids import new_id
+from esign.report import VerificationReport
 from esign.settings import Settings
 from esign.trust import TrustSettings
 
@@ -32,17 +35,50 @@ def authorise(actor: Actor) -> None:
         raise Forbidden("this token may not create documents")
 
 
+class Rendering:
+    """Structured content rendered into its PDF outside any transaction (``esign.phases``)."""
+
+    def __init__(self, *, content: render.DocumentContent, settings: Settings) -> None:
+        self.content = content
+        self.rendered: render.Rendered | None = None
+        self._fonts = render.fonts_from_settings(settings)
+
+    def run(self) -> None:
+        self.rendered = render.render(self.content, self._fonts)
+
+    def close(self) -> None:
+        return None
+
+
+class Upload:
+    """An uploaded PDF, checked and verified in a parsing worker under the budget (``esign.budget``), outside
+    any transaction (``esign.phases``); a refusal raises from :meth:`run`."""
+
+    def __init__(self, *, data: bytes, trust: TrustSettings) -> None:
+        self.data = data
+        self.report: VerificationReport | None = None
+        self.title: str | None = None
+        self._trust = trust
+
+    def run(self) -> None:
+        self.report = budget.verify(self.data, self._trust)
+        self.title = _title_of(pdf_module.read(self.data))
+
+    def close(self) -> None:
+        return None
+
+
 def from_content(
     session: Session,
     *,
     actor: Actor,
     blobs: BlobStore,
-    settings: Settings,
-    content: render.DocumentContent,
+    rendering: Rendering,
     route_template_id: str | None = None,
 ) -> Document:
     authorise(actor)
-    rendered = render.render(content, render.fonts_from_settings(settings))
+    content, rendered = rendering.content, rendering.rendered
+    assert rendered is not None
     document = Document(
         id=new_id(),
         organisation_id=actor.organisation_id,
@@ -76,22 +112,21 @@ def from_upload(
     *,
     actor: Actor,
     blobs: BlobStore,
-    trust: TrustSettings,
-    data: bytes,
+    upload: Upload,
     title: str | None,
     kind: Kind,
     direction: Direction,
     route_template_id: str | None = None,
 ) -> Document:
     authorise(actor)
-    report = budget.verify(data, trust)  # in a parsing worker, under the budget: refusals raise here
-    reader = pdf_module.read(data)
+    data, report = upload.data, upload.report
+    assert report is not None
     document = Document(
         id=new_id(),
         organisation_id=actor.organisation_id,
         kind=kind.value,
         direction=direction.value,
-        title=(title or _title_of(reader) or "untitled")[:500],
+        title=(title or upload.title or "untitled")[:500],
         state=(DocumentState.RECEIVED if direction is Direction.INCOMING else DocumentState.DRAFT).value,
         created_by=actor.label,
     )

@@ -1,9 +1,11 @@
 """Registration and numbering (登记编号): ``{机关代字}〔{year}〕{n}号``, unique and gap-free per organisation,
 prefix and year.
 
-The counter is one row per (organisation, prefix, year), incremented by an UPDATE that holds its row lock
-until the registration commits: concurrent registrations queue on it, and a registration that fails rolls
-its increment back with everything else, so no number is skipped or given twice. The number is written
+The counter is one row per (organisation, prefix, year). The stamp is signed between two transactions
+(``esign.phases``): the first reads the number the counter will give, the second takes it with an UPDATE
+that holds the row lock until the registration commits, and starts again if another registration took it
+meanwhile. A registration that fails rolls its increment back with everything else, so no number is
+skipped or given twice. The number is written
 into the PDF as a new revision: a signature of the service's registry whose visible appearance is the
 number, in the place the layout left for it. Adding a signature is a change every approval signature and
 a form-filling certification permit, so the signatures already made stay valid.
@@ -14,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import Executable, update
+from sqlalchemy import ColumnElement, Executable, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -23,6 +25,7 @@ from esign.appearance import Appearance
 from esign.blobs import BlobStore
 from esign.errors import Forbidden
 from esign.identity import Actor, Role, Scope
+from esign.phases import Stale
 from esign.settings import Settings
 from esign.sign import SignOptions, sign
 from esign.signers import KeySigner, to_asn1
@@ -46,7 +49,7 @@ def format_number(prefix: str, year: int, n: int) -> str:
     return f"{prefix}〔{year}〕{n}号"
 
 
-def next_number(session: Session, *, organisation_id: str, prefix: str, year: int) -> int:
+def _ensure_sequence(session: Session, *, organisation_id: str, prefix: str, year: int) -> None:
     dialect = session.get_bind().dialect.name
     values = {"organisation_id": organisation_id, "prefix": prefix, "year": year, "last": 0}
     keys = ["organisation_id", "prefix", "year"]
@@ -56,14 +59,32 @@ def next_number(session: Session, *, organisation_id: str, prefix: str, year: in
     else:
         insert = sqlite_insert(NumberSequence).values(values).on_conflict_do_nothing(index_elements=keys)
     session.execute(insert)
+
+
+def _sequence(organisation_id: str, prefix: str, year: int) -> tuple[ColumnElement[bool], ...]:
+    return (
+        NumberSequence.organisation_id == organisation_id,
+        NumberSequence.prefix == prefix,
+        NumberSequence.year == year,
+    )
+
+
+def peek_number(session: Session, *, organisation_id: str, prefix: str, year: int) -> int:
+    """The number the next registration will take, its counter row locked until the transaction ends."""
+    _ensure_sequence(session, organisation_id=organisation_id, prefix=prefix, year=year)
+    last = session.scalar(
+        select(NumberSequence.last).where(*_sequence(organisation_id, prefix, year)).with_for_update()
+    )
+    return int(last or 0) + 1
+
+
+def next_number(session: Session, *, organisation_id: str, prefix: str, year: int) -> int:
+    """Take the next number: the counter's increment holds its row lock until the transaction ends."""
+    _ensure_sequence(session, organisation_id=organisation_id, prefix=prefix, year=year)
     return int(
         session.execute(
             update(NumberSequence)
-            .where(
-                NumberSequence.organisation_id == organisation_id,
-                NumberSequence.prefix == prefix,
-                NumberSequence.year == year,
-            )
+            .where(*_sequence(organisation_id, prefix, year))
             .values(last=NumberSequence.last + 1)
             .returning(NumberSequence.last)
             .execution_options(synchronize_session=False)
@@ -90,7 +111,40 @@ def authorise(session: Session, *, actor: Actor, document_id: str) -> None:
     revisions.get_document(session, actor=actor, document_id=document_id)
 
 
-def register(
+class Stamping:
+    """The number stamp of one revision: its number was free when prepared; :meth:`run` signs it in."""
+
+    def __init__(
+        self,
+        *,
+        document_id: str,
+        base_seq: int,
+        prefix: str,
+        year: int,
+        serial: int,
+        pdf: bytes,
+        signer: KeySigner,
+        options: SignOptions,
+    ) -> None:
+        self.document_id = document_id
+        self.base_seq = base_seq
+        self.prefix = prefix
+        self.year = year
+        self.serial = serial
+        self.number = format_number(prefix, year, serial)
+        self.stamped: bytes | None = None
+        self._pdf = pdf
+        self._signer = signer
+        self._options = options
+
+    def run(self) -> None:
+        self.stamped = sign(self._pdf, self._signer, self._options)
+
+    def close(self) -> None:
+        return None
+
+
+def prepare(
     session: Session,
     *,
     actor: Actor,
@@ -99,38 +153,52 @@ def register(
     settings: Settings,
     document_id: str,
     today: datetime | None = None,
-) -> Document:
-    """Give the document its number and stamp it in; a clerk's (or a system's) act, once per document."""
+) -> Stamping:
+    """Read the number the document will get and prepare its stamp; a clerk's (or a system's) act, once per
+    document. The document and the counter are locked for this transaction (``esign.phases``)."""
     authorise(session, actor=actor, document_id=document_id)
     document = revisions.get_document(session, actor=actor, document_id=document_id, for_update=True)
     if document.number is not None:
         raise StateConflict(f"document {document.id} is registered already, as {document.number}")
     organisation = identities.get_organisation(session, document.organisation_id)
     year = (today or datetime.now(CHINA)).astimezone(CHINA).year
-    number = format_number(
-        organisation.short_name,
-        year,
-        next_number(session, organisation_id=organisation.id, prefix=organisation.short_name, year=year),
-    )
-    current = revisions.pdf(blobs, revisions.latest(session, document))
-    stamped = sign(
-        current,
-        _registry_signer(pki),
-        SignOptions(
+    serial = peek_number(session, organisation_id=organisation.id, prefix=organisation.short_name, year=year)
+    number = format_number(organisation.short_name, year, serial)
+    return Stamping(
+        document_id=document.id,
+        base_seq=document.revision_count,
+        prefix=organisation.short_name,
+        year=year,
+        serial=serial,
+        pdf=revisions.pdf(blobs, revisions.latest(session, document)),
+        signer=_registry_signer(pki),
+        options=SignOptions(
             field_name=REGISTRY_FIELD,
             reason=f"登记编号 {number}",
             appearance=_appearance(document, number, body_font(settings, number)),
         ),
     )
-    document.number = number
+
+
+def record(session: Session, *, actor: Actor, blobs: BlobStore, stamping: Stamping) -> Document:
+    """Take the number and store the stamped revision, unless the document changed or another registration
+    took the number meanwhile (``Stale``: prepared again)."""
+    document = revisions.get_document(session, actor=actor, document_id=stamping.document_id, for_update=True)
+    if document.revision_count != stamping.base_seq or document.number is not None:
+        raise Stale(f"document {document.id} changed while its number was stamped")
+    taken = next_number(session, organisation_id=document.organisation_id, prefix=stamping.prefix, year=stamping.year)
+    if taken != stamping.serial:
+        raise Stale(f"number {stamping.number} was taken while it was stamped")
+    assert stamping.stamped is not None
+    document.number = stamping.number
     move_document(document, DocumentState.REGISTERED)
     revisions.add(
         session,
         blobs=blobs,
         document=document,
-        data=stamped,
+        data=stamping.stamped,
         reason=Reason.NUMBERED,
         actor=actor,
-        detail={"number": number},
+        detail={"number": stamping.number},
     )
     return document

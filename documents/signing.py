@@ -1,4 +1,9 @@
-"""Signing and sealing a document: the latest revision, signed with the actor's credential, becomes the next."""
+"""Signing and sealing a document: the latest revision, signed with the actor's credential, becomes the next.
+
+In two transactions around the signing (``esign.phases``): :func:`prepare` reads the latest revision and
+unlocks the key, :meth:`DocumentSigning.run` signs outside any transaction, and :func:`record` stores the
+signed PDF as the next revision, unless another revision was added meanwhile (``Stale``: signed again).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from esign.blobs import BlobStore
 from esign.identity import Actor
+from esign.phases import Stale
 from esign.settings import Settings
 from esign.sign import PadesLevel
 from keys import credentials, signing
@@ -13,7 +19,7 @@ from keys.authorities import Pki
 from keys.credentials import Purpose
 
 from . import revisions
-from .records import Reason, Revision
+from .records import Document, Reason, Revision
 
 
 def authorise(session: Session, *, actor: Actor, document_id: str, credential_id: str) -> None:
@@ -22,63 +28,78 @@ def authorise(session: Session, *, actor: Actor, document_id: str, credential_id
     credentials.require_use(session, actor=actor, credential_id=credential_id)
 
 
-def sign_document(
+class DocumentSigning:
+    """A signature of one revision of a document, prepared and then made outside the transaction."""
+
+    def __init__(self, *, document_id: str, base_seq: int, work: signing.SigningWork) -> None:
+        self.document_id = document_id
+        self.base_seq = base_seq
+        self.work = work
+
+    @property
+    def sealing(self) -> bool:
+        return self.work.sealing
+
+    def run(self) -> None:
+        self.work.run()
+
+    def close(self) -> None:
+        self.work.close()
+
+
+def prepare(
     session: Session,
     *,
     actor: Actor,
-    blobs: BlobStore,
     pki: Pki,
+    blobs: BlobStore,
     settings: Settings,
     document_id: str,
-    credential_id: str,
-    pin: str | None = None,
-    session_secret: str | None = None,
+    unlock: signing.Unlock,
     level: PadesLevel = PadesLevel.B_B,
     reason: str | None = None,
     page: int | None = None,
     box: tuple[float, float, float, float] | None = None,
-) -> Revision:
-    """Sign (or, with a seal credential, seal) the document's latest revision into a new one.
+) -> DocumentSigning:
+    """Prepare a signature (or, with a seal credential, a seal) of the document's latest revision.
 
     A seal goes where the layout put the seal (pressed over the issuer's name and the date) unless a box
     is given; a personal signature is invisible unless a box is given.
     """
-    document = revisions.get_document(session, actor=actor, document_id=document_id, for_update=True)
-    credential = credentials.get(session, actor=actor, credential_id=credential_id)
-    sealing = credential.purpose == Purpose.SEAL.value
-    if sealing and box is None and document.layout and document.layout.get("seal_box"):
+    document = revisions.get_document(session, actor=actor, document_id=document_id)
+    credential = credentials.get(session, actor=actor, credential_id=unlock.credential_id)
+    if credential.purpose == Purpose.SEAL.value and box is None and document.layout and document.layout.get("seal_box"):
         seal_page, *seal_box = document.layout["seal_box"]
         page, box = int(seal_page) + 1, tuple(seal_box)
     request = signing.SignRequest(
         pdf=revisions.pdf(blobs, revisions.latest(session, document)), level=level, reason=reason, page=page, box=box
     )
-    if session_secret is not None:
-        signed = signing.with_session(
-            session,
-            actor=actor,
-            pki=pki,
-            settings=settings,
-            credential_id=credential_id,
-            secret=session_secret,
-            request=request,
-        )
-    else:
-        signed = signing.with_pin(
-            session,
-            actor=actor,
-            pki=pki,
-            settings=settings,
-            credential_id=credential_id,
-            pin=pin or "",
-            request=request,
-        )
-    cert = credentials.certificate(session, credential)
+    work = signing.prepare(session, actor=actor, pki=pki, settings=settings, unlock=unlock, request=request)
+    return DocumentSigning(document_id=document.id, base_seq=document.revision_count, work=work)
+
+
+def locked_unchanged(session: Session, *, actor: Actor, document_id: str, base_seq: int) -> Document:
+    """The document, locked, if its latest revision is still ``base_seq``; else ``Stale``."""
+    document = revisions.get_document(session, actor=actor, document_id=document_id, for_update=True)
+    if document.revision_count != base_seq:
+        raise Stale(f"document {document.id} changed while it was being signed")
+    return document
+
+
+def record(session: Session, *, actor: Actor, blobs: BlobStore, signature: DocumentSigning) -> Revision:
+    """Store the signed PDF as the document's next revision, with the signature's audit events."""
+    document = locked_unchanged(session, actor=actor, document_id=signature.document_id, base_seq=signature.base_seq)
+    signed = signing.record(session, actor=actor, work=signature.work)
     return revisions.add(
         session,
         blobs=blobs,
         document=document,
         data=signed,
-        reason=Reason.SEALED if sealing else Reason.SIGNED,
+        reason=Reason.SEALED if signature.sealing else Reason.SIGNED,
         actor=actor,
-        detail={"credential": credential.id, "signer": cert.subject.rfc4514_string(), "level": level.value},
+        detail={
+            "credential": signature.work.credential_id,
+            "signer": signature.work.signer_name,
+            "level": signature.work.request.level.value,
+        },
     )

@@ -65,9 +65,22 @@ def fingerprint(*parts: bytes | str) -> str:
     return digest.hexdigest()
 
 
-def claim(session: Session, *, scope: str, key: str, request_fingerprint: str) -> Claim:
+def _check(key: str) -> None:
     if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
         raise InvalidIdempotencyKey(f"an Idempotency-Key has 1 to {MAX_KEY_LENGTH} printable characters")
+
+
+def _claim_of(record: IdempotencyRecord, request_fingerprint: str) -> Claim:
+    if record.fingerprint != request_fingerprint:
+        raise IdempotencyConflict(f"Idempotency-Key {record.key!r} was used before with a different request")
+    if record.resource is None:
+        return Claim(record_id=record.id, replay=None)
+    claimed_at = record.created_at if record.created_at.tzinfo else record.created_at.replace(tzinfo=UTC)
+    return Claim(record_id=record.id, replay=record.resource, response=record.response, claimed_at=claimed_at)
+
+
+def claim(session: Session, *, scope: str, key: str, request_fingerprint: str) -> Claim:
+    _check(key)
     dialect = session.get_bind().dialect.name
     insert: Executable
     values = {"scope": scope, "key": key, "fingerprint": request_fingerprint, "created_at": datetime.now(UTC)}
@@ -83,12 +96,20 @@ def claim(session: Session, *, scope: str, key: str, request_fingerprint: str) -
         .where(IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)
         .execution_options(populate_existing=True)
     ).one()
-    if record.fingerprint != request_fingerprint:
-        raise IdempotencyConflict(f"Idempotency-Key {key!r} was used before with a different request")
-    if record.resource is None:
-        return Claim(record_id=record.id, replay=None)
-    claimed_at = record.created_at if record.created_at.tzinfo else record.created_at.replace(tzinfo=UTC)
-    return Claim(record_id=record.id, replay=record.resource, response=record.response, claimed_at=claimed_at)
+    return _claim_of(record, request_fingerprint)
+
+
+def peek(session: Session, *, scope: str, key: str, request_fingerprint: str) -> Claim | None:
+    """The completed claim of ``key``, without claiming it: checked before slow work (``esign.phases``),
+    whose second transaction then claims the key, finding the claim if a concurrent request completed it."""
+    _check(key)
+    record = session.scalar(
+        select(IdempotencyRecord).where(IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)
+    )
+    if record is None:
+        return None
+    found = _claim_of(record, request_fingerprint)
+    return found if found.replay is not None else None
 
 
 def complete(session: Session, claimed: Claim, resource: str, *, response: str | None = None) -> None:

@@ -1,8 +1,14 @@
-"""Signing a PDF with a credential held here: unlock (PIN or signing session), sign, audit."""
+"""Signing a PDF with a credential held here: unlock (PIN or signing session), sign, audit.
+
+In two transactions around the signing (``esign.phases``): :func:`prepare` unlocks the key and reads what
+the engine needs (the chain, the current CRLs for B-LT); :meth:`SigningWork.run` signs and time-stamps with
+no transaction open; :func:`record` writes the audit event of the signature.
+"""
 
 from __future__ import annotations
 
 import hashlib
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 
 from pyhanko.sign.signers import Signer
@@ -17,7 +23,7 @@ from esign.sign import PadesLevel, SignOptions, sign
 
 from . import custody, identities, levels
 from .authorities import Pki
-from .credentials import Credential, Purpose, get
+from .credentials import Credential, Purpose, certificate, get
 
 
 @dataclass(frozen=True)
@@ -30,6 +36,61 @@ class SignRequest:
     page: int | None = None
     box: tuple[float, float, float, float] | None = None
     """With ``page``, draws the signature there: the signer's details, or the organisation's red seal."""
+
+
+@dataclass(frozen=True)
+class Unlock:
+    """How the holder unlocks the credential: the PIN, or the secret of a signing session opened with it."""
+
+    credential_id: str
+    pin: str | None = None
+    session_secret: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.pin is None) == (self.session_secret is None):
+            raise InvalidInput("give either pin or session")
+
+
+class SigningWork:
+    """A signature prepared in a transaction, made by :meth:`run` outside it; ``signed`` holds the result.
+    ``signer_name``: the subject of the credential's certificate, for the revision's record."""
+
+    def __init__(
+        self,
+        *,
+        request: SignRequest,
+        signer: Signer,
+        options: SignOptions,
+        credential_id: str,
+        organisation_id: str,
+        purpose: str,
+        signer_name: str,
+        resources: ExitStack,
+    ) -> None:
+        self.request = request
+        self.signer_name = signer_name
+        self.credential_id = credential_id
+        self.organisation_id = organisation_id
+        self.purpose = purpose
+        self.signed: bytes | None = None
+        self._signer = signer
+        self._options = options
+        self._resources = resources
+
+    @property
+    def sealing(self) -> bool:
+        return self.purpose == Purpose.SEAL.value
+
+    def run(self) -> None:
+        self.signed = sign(self.request.pdf, self._signer, self._options)
+
+    def close(self) -> None:
+        self._resources.close()
+
+    def result(self) -> bytes:
+        if self.signed is None:
+            raise RuntimeError("the signature was recorded before it was made")
+        return self.signed
 
 
 def _options(
@@ -52,59 +113,50 @@ def _options(
     return replace(options, **levels.engine_inputs(session, pki=pki, settings=settings, level=request.level))
 
 
-def _signed(
-    session: Session,
-    *,
-    actor: Actor,
-    signer: Signer,
-    credential: Credential,
-    pki: Pki,
-    settings: Settings,
-    request: SignRequest,
-) -> bytes:
-    signed = sign(
-        request.pdf, signer, _options(session, credential=credential, pki=pki, settings=settings, request=request)
-    )
+def prepare(
+    session: Session, *, actor: Actor, pki: Pki, settings: Settings, unlock: Unlock, request: SignRequest
+) -> SigningWork:
+    """Unlock the credential for one signature of ``request``. A wrong PIN is counted and audited in this
+    transaction (it commits although the error is raised); a signing session spends one signature."""
+    with ExitStack() as resources:
+        signer: Signer
+        if unlock.session_secret is not None:
+            signer, record = custody.session_signer(session, actor=actor, secret=unlock.session_secret, pki=pki)
+            if record.credential_id != unlock.credential_id:
+                raise InvalidInput("this signing session belongs to another credential")
+        else:
+            assert unlock.pin is not None
+            signer = resources.enter_context(
+                custody.unlocked(session, actor=actor, credential_id=unlock.credential_id, pin=unlock.pin, pki=pki)
+            )
+        credential = get(session, actor=actor, credential_id=unlock.credential_id)
+        work = SigningWork(
+            request=request,
+            signer=signer,
+            options=_options(session, credential=credential, pki=pki, settings=settings, request=request),
+            credential_id=credential.id,
+            organisation_id=credential.organisation_id,
+            purpose=credential.purpose,
+            signer_name=certificate(session, credential).subject.rfc4514_string(),
+            resources=resources.pop_all(),
+        )
+    return work
+
+
+def record(session: Session, *, actor: Actor, work: SigningWork) -> bytes:
+    """Audit the signature ``work`` made; the signed PDF."""
+    signed = work.result()
     audit.append(
         session,
         actor=actor,
         action="document.signed",
-        subject=f"credential:{credential.id}",
-        chain=credential.organisation_id,
+        subject=f"credential:{work.credential_id}",
+        chain=work.organisation_id,
         payload={
-            "level": request.level.value,
-            "input_sha256": hashlib.sha256(request.pdf).hexdigest(),
+            "level": work.request.level.value,
+            "input_sha256": hashlib.sha256(work.request.pdf).hexdigest(),
             "output_sha256": hashlib.sha256(signed).hexdigest(),
-            "purpose": credential.purpose,
+            "purpose": work.purpose,
         },
     )
     return signed
-
-
-def with_pin(
-    session: Session, *, actor: Actor, pki: Pki, settings: Settings, credential_id: str, pin: str, request: SignRequest
-) -> bytes:
-    with custody.unlocked(session, actor=actor, credential_id=credential_id, pin=pin, pki=pki) as signer:
-        credential = get(session, actor=actor, credential_id=credential_id)
-        return _signed(
-            session, actor=actor, signer=signer, credential=credential, pki=pki, settings=settings, request=request
-        )
-
-
-def with_session(
-    session: Session,
-    *,
-    actor: Actor,
-    pki: Pki,
-    settings: Settings,
-    credential_id: str,
-    secret: str,
-    request: SignRequest,
-) -> bytes:
-    signer, record = custody.session_signer(session, actor=actor, secret=secret, pki=pki)
-    if record.credential_id != credential_id:
-        raise InvalidInput("this signing session belongs to another credential")
-    credential = get(session, actor=actor, credential_id=credential_id)
-    return _signed(
-        session, actor=actor, signer=signer, credential=credential, pki=pki, settings=settings, request=request
-    )

@@ -116,12 +116,20 @@ from pathlib import Path  # noqa: E402
 
 from reportlab.pdfgen import canvas  # noqa: E402
 
+from documents import intake  # noqa: E402
 from esign import signers  # noqa: E402
 from esign.settings import Settings  # noqa: E402
 from esign.signers import KeySigner  # noqa: E402
 from esign.trust import TrustSettings  # noqa: E402
 from tests.pki import TestPki  # noqa: E402
 from tests.validators import nss_db  # noqa: E402
+
+
+def uploaded(data: bytes, trust: TrustSettings | None = None) -> intake.Upload:
+    """An upload examined as the API examines one before creating its document."""
+    upload = intake.Upload(data=data, trust=trust or TrustSettings())
+    upload.run()
+    return upload
 
 
 def make_pdf(pages: int = 1, text: str = "Hello, signed world", form_field: bool = False) -> bytes:

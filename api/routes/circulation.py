@@ -34,6 +34,7 @@ from documents import revisions
 from documents.circulation import actions, calendar, flows, inbox, starting, stats, templates, timeline
 from documents.circulation.model import Assignee, Outcome, RouteDefinition
 from documents.records import Direction
+from esign import phases
 from esign.errors import InvalidInput
 from esign.settings import Settings
 from esign.sign import PadesLevel
@@ -91,11 +92,12 @@ class _Acting:
     def act(self, step_id: str, action: actions.Action, *, key: str | None, body: BaseModel) -> Response:
         actor = self.actor
 
-        def act(session: Session) -> StepOut:
+        def prepare(session: Session) -> flows.Acting:
             services = _services(self.request, session, self.settings, self.policy)
-            return StepOut.model_validate(
-                flows.act(session, actor=actor, services=services, step_id=step_id, action=action)
-            )
+            return flows.prepare(session, actor=actor, services=services, step_id=step_id, action=action)
+
+        def record(session: Session, acting: flows.Acting) -> StepOut:
+            return StepOut.model_validate(flows.record(session, actor=actor, acting=acting))
 
         return once(
             self.database,
@@ -105,7 +107,7 @@ class _Acting:
             request=body,
             authorise=lambda session: flows.authorise(session, actor=actor, step_id=step_id),
             model=StepOut,
-            create=act,
+            create=phases.Phases(prepare, record),
             status=200,
         )
 

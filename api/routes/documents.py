@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -20,7 +20,7 @@ from documents import intake, numbering, revisions, signing
 from documents.records import Direction, Document, Kind
 from documents.render import DocumentContent
 from documents.states import DocumentState
-from esign import idempotency
+from esign import idempotency, phases
 from esign.blobs import BlobStore
 from esign.errors import InvalidInput, TooLarge
 from esign.identity import Actor
@@ -28,6 +28,7 @@ from esign.report import VerificationReport
 from esign.sign import PadesLevel
 from esign.verify import verify
 from keys import authorities
+from keys.signing import Unlock
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
 
@@ -132,7 +133,6 @@ async def create(
 ) -> Response:
     blobs = get_blobs(request)
     content_type = request.headers.get("content-type", "")
-    create: Callable[[Session], DocumentOut]
     if content_type.startswith("multipart/form-data"):
         form = await request.form()
         upload = form.get("file")
@@ -150,35 +150,30 @@ async def create(
             raise InvalidInput(str(e)) from None
         fingerprint = idempotency.fingerprint("upload", data, title or "", kind.value, direction.value, template or "")
 
-        def create(session: Session) -> DocumentOut:
-            return document_out(
+        create: phases.Phases[Any, DocumentOut] = phases.Phases(
+            lambda session: intake.Upload(data=data, trust=policy.trust(session)),
+            lambda session, upload: document_out(
                 intake.from_upload(
                     session,
                     actor=actor,
                     blobs=blobs,
-                    trust=policy.trust(session),
-                    data=data,
+                    upload=upload,
                     title=title,
                     kind=kind,
                     direction=direction,
                     route_template_id=template,
                 )
-            )
+            ),
+        )
     else:
         content, template = _content(await request.body())
         fingerprint = idempotency.fingerprint("content", content.model_dump_json(), template or "")
-
-        def create(session: Session) -> DocumentOut:
-            return document_out(
-                intake.from_content(
-                    session,
-                    actor=actor,
-                    blobs=blobs,
-                    settings=settings,
-                    content=content,
-                    route_template_id=template,
-                )
-            )
+        create = phases.Phases(
+            lambda session: intake.Rendering(content=content, settings=settings),
+            lambda session, rendering: document_out(
+                intake.from_content(session, actor=actor, blobs=blobs, rendering=rendering, route_template_id=template)
+            ),
+        )
 
     return await run_in_threadpool(
         once,
@@ -263,15 +258,18 @@ def register(
         operation=f"document.register:{document_id}",
         request=None,
         authorise=lambda session: numbering.authorise(session, actor=actor, document_id=document_id),
-        create=lambda session: document_out(
-            numbering.register(
+        create=phases.Phases(
+            lambda session: numbering.prepare(
                 session,
                 actor=actor,
                 blobs=blobs,
                 pki=authorities.load(session, settings),
                 settings=settings,
                 document_id=document_id,
-            )
+            ),
+            lambda session, stamping: document_out(
+                numbering.record(session, actor=actor, blobs=blobs, stamping=stamping)
+            ),
         ),
         model=DocumentOut,
         status=200,
@@ -288,27 +286,28 @@ def sign(
     settings: SettingsDep,
     key: IdempotencyKey = None,
 ) -> Response:
-    if (body.pin is None) == (body.session is None):
-        raise InvalidInput("give either pin or session")
+    unlock = Unlock(credential_id=body.credential_id, pin=body.pin, session_secret=body.session)
     page, box = parse_visible(body.visible)
 
-    def create(session: Session) -> RevisionOut:
-        revision = signing.sign_document(
+    blobs: BlobStore = get_blobs(request)
+    create = phases.Phases(
+        lambda session: signing.prepare(
             session,
             actor=actor,
-            blobs=get_blobs(request),
             pki=authorities.load(session, settings),
+            blobs=blobs,
             settings=settings,
             document_id=document_id,
-            credential_id=body.credential_id,
-            pin=body.pin,
-            session_secret=body.session,
+            unlock=unlock,
             level=PadesLevel(body.level),
             reason=body.reason,
             page=page,
             box=box,
-        )
-        return RevisionOut.model_validate(revision)
+        ),
+        lambda session, signature: RevisionOut.model_validate(
+            signing.record(session, actor=actor, blobs=blobs, signature=signature)
+        ),
+    )
 
     return once(
         database,

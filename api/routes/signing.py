@@ -7,7 +7,7 @@ from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import Response
 
 from api.deps import DatabaseDep, SettingsDep, SignerOf
-from esign import budget
+from esign import budget, phases
 from esign.errors import InvalidInput, TooLarge
 from esign.sign import PadesLevel
 from keys import authorities, signing
@@ -73,26 +73,17 @@ def sign(
     data = file.file.read(settings.max_upload_bytes + 1)
     if len(data) > settings.max_upload_bytes:
         raise TooLarge(f"the upload exceeds the limit of {settings.max_upload_mb} MiB")
-    if (pin is None) == (session is None):
-        raise InvalidInput("give either pin or session")
+    unlock = signing.Unlock(credential_id=credential_id, pin=pin, session_secret=session)
     page, box = parse_visible(visible)
     budget.vet(data)  # opened under the parsing budget in a worker before the server opens it to sign
     request = signing.SignRequest(pdf=data, level=level, reason=reason, location=location, page=page, box=box)
-    with database.transaction() as db:
-        pki = authorities.load(db, settings)
-        if session is not None:
-            signed = signing.with_session(
-                db,
-                actor=actor,
-                pki=pki,
-                settings=settings,
-                credential_id=credential_id,
-                secret=session,
-                request=request,
-            )
-        else:
-            assert pin is not None
-            signed = signing.with_pin(
-                db, actor=actor, pki=pki, settings=settings, credential_id=credential_id, pin=pin, request=request
-            )
+    signed = phases.run(
+        database,
+        phases.Phases(
+            lambda db: signing.prepare(
+                db, actor=actor, pki=authorities.load(db, settings), settings=settings, unlock=unlock, request=request
+            ),
+            lambda db, work: signing.record(db, actor=actor, work=work),
+        ),
+    )
     return Response(signed, media_type="application/pdf")

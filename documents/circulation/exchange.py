@@ -16,6 +16,7 @@ from esign import audit, outbox
 from esign.blobs import BlobStore
 from esign.identity import Actor
 from esign.ids import new_id, now
+from esign.report import VerificationReport
 from esign.trust import TrustSettings
 from esign.verify import verify
 from keys import identities
@@ -27,16 +28,37 @@ from ..states import DocumentState, move_document
 from .model import Dispatch
 
 
+class Examination:
+    """The verification of the PDF about to be dispatched, made outside the transaction (``esign.phases``)."""
+
+    def __init__(self, *, data: bytes, trust: TrustSettings) -> None:
+        self.data = data
+        self.report: VerificationReport | None = None
+        self._trust = trust
+
+    def run(self) -> None:
+        self.report = verify(self.data, self._trust)
+
+    def close(self) -> None:
+        return None
+
+
+def examine(session: Session, *, blobs: BlobStore, trust: TrustSettings, document: Document) -> Examination:
+    """What a dispatch of the document's current PDF will verify."""
+    return Examination(data=revisions.pdf(blobs, revisions.latest(session, document)), trust=trust)
+
+
 def dispatch(
     session: Session,
     *,
     actor: Actor,
     blobs: BlobStore,
-    trust: TrustSettings,
+    examined: Examination,
     document: Document,
     recipients: Sequence[str],
 ) -> list[Document]:
-    """Send the document's current PDF to each recipient organisation; the incoming documents made."""
+    """Send the examined PDF, the document's current one, to each recipient organisation; the incoming
+    documents made."""
     if not recipients:
         raise InvalidDocument("a dispatch needs at least one recipient organisation")
     if len(set(recipients)) != len(recipients):
@@ -44,8 +66,8 @@ def dispatch(
     already = set(
         session.scalars(select(Dispatch.recipient_organisation_id).where(Dispatch.document_id == document.id))
     )
-    data = revisions.pdf(blobs, revisions.latest(session, document))
-    report = verify(data, trust)
+    data, report = examined.data, examined.report
+    assert report is not None
     incoming: list[Document] = []
     for organisation_id in recipients:
         recipient = identities.get_organisation(session, organisation_id)

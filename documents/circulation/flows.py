@@ -1,10 +1,11 @@
-"""Orchestration of a document's route: starting it, acting on its steps, moving it stage by stage.
+"""Orchestration of a document's route: acting on its steps, moving it stage by stage.
 
-Every transition happens in the caller's transaction together with its audit event, the revision it makes
-(a signature, a number, a seal) and its outbox events; a transition that fails changes nothing. The step's
-own action (signing, numbering, sealing, dispatching) comes first, so that a wrong PIN, the only failure
-whose trace is kept (the credential's count of wrong PINs), leaves the document, its revisions, the step
-and the audit log as they were.
+Acting on a step takes two transactions around its slow part (``esign.phases``): :func:`prepare` checks
+the step and the actor and unlocks the key, and a wrong PIN, the only failure whose trace is kept (the
+credential's count of wrong PINs), ends the action there, leaving the document, its revisions, the step and
+the audit log as they were. :func:`record` then makes the transition in one transaction with its audit
+event, the revision it makes (a signature, a number, a seal) and its outbox events; a transition that fails
+changes nothing.
 """
 
 from __future__ import annotations
@@ -17,15 +18,20 @@ from esign import audit, outbox
 from esign.errors import Forbidden, InvalidInput
 from esign.identity import Actor, Role
 from esign.ids import now
+from esign.phases import Stale
 from esign.scoped import get_scoped
 from keys import identities
+from keys.signing import Unlock
 
 from .. import numbering, revisions, signing
 from ..errors import StateConflict
+from ..numbering import Stamping
 from ..records import Direction, Document
+from ..signing import DocumentSigning
 from ..states import DocumentState, RouteState, move_document, move_route
 from . import calendar, exchange
 from .actions import Action, Services, finish
+from .exchange import Examination
 from .handover import delegate, reroute, return_
 from .model import (
     REQUIRED_ROLE,
@@ -37,10 +43,6 @@ from .model import (
     StepState,
 )
 from .starting import check_assignee, open_stage, stage_steps, start_incoming
-
-
-def _step_for_update(session: Session, *, actor: Actor, step_id: str) -> Step:
-    return get_scoped(session, Step, scope=actor, id=step_id, what="step")
 
 
 def authorise(session: Session, *, actor: Actor, step_id: str) -> None:
@@ -66,11 +68,39 @@ def may_act(session: Session, *, actor: Actor, step: Step) -> None:
         raise Forbidden(f"a {step.kind.replace('_', '-')} step needs the {required.value} role")
 
 
-def act(
-    session: Session, *, actor: Actor, services: Services, step_id: str, action: Action, today: date | None = None
-) -> Step:
-    """Act on an open step of the actor's; returns the step as it now stands."""
-    found = _step_for_update(session, actor=actor, step_id=step_id)
+class Acting:
+    """An action on a step, checked in a first transaction; its slow part (the signature, the number stamp,
+    the verification before a dispatch) runs outside any transaction, and :func:`record` then makes every
+    change of the action in a second one (``esign.phases``)."""
+
+    def __init__(
+        self,
+        *,
+        step_id: str,
+        base_seq: int,
+        action: Action,
+        services: Services,
+        today: date,
+        slow: DocumentSigning | Stamping | Examination | None,
+    ) -> None:
+        self.step_id = step_id
+        self.base_seq = base_seq
+        self.action = action
+        self.services = services
+        self.today = today
+        self.slow = slow
+
+    def run(self) -> None:
+        if self.slow is not None:
+            self.slow.run()
+
+    def close(self) -> None:
+        if self.slow is not None:
+            self.slow.close()
+
+
+def _locked(session: Session, *, actor: Actor, step_id: str) -> tuple[Step, Document, Route]:
+    found = get_scoped(session, Step, scope=actor, id=step_id, what="step")
     document = revisions.get_document(session, actor=actor, document_id=found.document_id, for_update=True)
     step = session.get(Step, found.id, with_for_update=True, populate_existing=True)
     assert step is not None
@@ -79,11 +109,73 @@ def act(
     may_act(session, actor=actor, step=step)
     route = session.get(Route, step.route_id, with_for_update=True, populate_existing=True)
     assert route is not None
+    return step, document, route
+
+
+def prepare(
+    session: Session, *, actor: Actor, services: Services, step_id: str, action: Action, today: date | None = None
+) -> Acting:
+    """Check that the actor may act on this open step, and prepare the step's own act."""
+    step, document, _ = _locked(session, actor=actor, step_id=step_id)
+    return Acting(
+        step_id=step.id,
+        base_seq=document.revision_count,
+        action=action,
+        services=services,
+        today=today or calendar.today(),
+        slow=_slow_part(session, actor=actor, services=services, step=step, document=document, action=action),
+    )
+
+
+def _slow_part(
+    session: Session, *, actor: Actor, services: Services, step: Step, document: Document, action: Action
+) -> DocumentSigning | Stamping | Examination | None:
+    if action.outcome is not Outcome.APPROVE:
+        return None
+    kind = StepKind(step.kind)
+    if step.requires_signature or kind is StepKind.SEAL:
+        if action.credential_id is None or (action.pin is None and action.session_secret is None):
+            raise InvalidInput("this step is approved with a signature: give credential_id and pin (or session)")
+        signature = signing.prepare(
+            session,
+            actor=actor,
+            pki=services.pki,
+            blobs=services.blobs,
+            settings=services.settings,
+            document_id=document.id,
+            unlock=Unlock(credential_id=action.credential_id, pin=action.pin, session_secret=action.session_secret),
+            level=action.level,
+            reason=action.opinion,
+        )
+        if kind is StepKind.SEAL and not signature.sealing:
+            signature.close()
+            raise InvalidInput("the seal step needs the organisation's seal credential")
+        return signature
+    if kind is StepKind.REGISTRATION and document.direction != Direction.INCOMING.value:
+        return numbering.prepare(
+            session,
+            actor=actor,
+            blobs=services.blobs,
+            pki=services.pki,
+            settings=services.settings,
+            document_id=document.id,
+        )
+    if kind is StepKind.DISPATCH:
+        return exchange.examine(session, blobs=services.blobs, trust=services.trust, document=document)
+    return None
+
+
+def record(session: Session, *, actor: Actor, acting: Acting) -> Step:
+    """Make the action's changes, unless the step or its document changed since it was prepared (``Stale``);
+    returns the step as it now stands."""
+    step, document, route = _locked(session, actor=actor, step_id=acting.step_id)
+    if document.revision_count != acting.base_seq:
+        raise Stale(f"document {document.id} changed while the step was being acted on")
+    action, day = acting.action, acting.today
     definition = RouteDefinition.model_validate(route.definition)
-    day = today or calendar.today()
 
     if action.outcome in (Outcome.APPROVE, Outcome.COMMENT):
-        revision_seq = _perform(session, actor=actor, services=services, step=step, document=document, action=action)
+        revision_seq = _perform(session, actor=actor, acting=acting, step=step, document=document)
         finish(
             session,
             step,
@@ -104,31 +196,13 @@ def act(
     return step
 
 
-def _perform(
-    session: Session, *, actor: Actor, services: Services, step: Step, document: Document, action: Action
-) -> int | None:
-    """The step's own act; the revision it made, if any. It runs before anything else changes."""
-    kind = StepKind(step.kind)
-    if action.outcome is Outcome.COMMENT:
+def _perform(session: Session, *, actor: Actor, acting: Acting, step: Step, document: Document) -> int | None:
+    """The step's own act; the revision it made, if any. It comes before anything else changes."""
+    kind, slow, services = StepKind(step.kind), acting.slow, acting.services
+    if acting.action.outcome is Outcome.COMMENT:
         return None
-    if step.requires_signature or kind is StepKind.SEAL:
-        if action.credential_id is None or (action.pin is None and action.session_secret is None):
-            raise InvalidInput("this step is approved with a signature: give credential_id and pin (or session)")
-        revision = signing.sign_document(
-            session,
-            actor=actor,
-            blobs=services.blobs,
-            pki=services.pki,
-            settings=services.settings,
-            document_id=document.id,
-            credential_id=action.credential_id,
-            pin=action.pin,
-            session_secret=action.session_secret,
-            level=action.level,
-            reason=action.opinion,
-        )
-        if kind is StepKind.SEAL and revision.reason != "sealed":
-            raise InvalidInput("the seal step needs the organisation's seal credential")
+    if isinstance(slow, DocumentSigning):
+        revision = signing.record(session, actor=actor, blobs=services.blobs, signature=slow)
         event = "document.sealed" if kind is StepKind.SEAL else "document.signed"
         move_document(document, DocumentState.SEALED if kind is StepKind.SEAL else DocumentState.SIGNED)
         outbox.emit(
@@ -140,15 +214,19 @@ def _perform(
         )
         return revision.seq
     if kind is StepKind.REGISTRATION:
-        return _register(session, actor=actor, services=services, document=document, action=action)
-    if kind is StepKind.DISPATCH:
+        if isinstance(slow, Stamping):
+            numbering.record(session, actor=actor, blobs=services.blobs, stamping=slow)
+            return document.revision_count
+        _register_incoming(session, actor=actor, document=document, action=acting.action)
+        return None
+    if isinstance(slow, Examination):
         arrived = exchange.dispatch(
             session,
             actor=actor,
             blobs=services.blobs,
-            trust=services.trust,
+            examined=slow,
             document=document,
-            recipients=action.recipients,
+            recipients=acting.action.recipients,
         )
         for incoming in arrived:
             start_incoming(session, document=incoming)
@@ -161,34 +239,23 @@ def _perform(
     return None
 
 
-def _register(session: Session, *, actor: Actor, services: Services, document: Document, action: Action) -> int | None:
-    if document.direction == Direction.INCOMING.value:
-        if document.flagged:
-            if not action.override_reason:
-                raise StateConflict(
-                    "the document's signatures or seal did not verify on arrival; register it only with an explicit "
-                    "override_reason"
-                )
-            document.flag_override = f"{actor.label}: {action.override_reason}"[:500]
-            audit.append(
-                session,
-                actor=actor,
-                action="document.flag_overridden",
-                subject=f"document:{document.id}",
-                chain=document.organisation_id,
-                payload={"reason": action.override_reason},
+def _register_incoming(session: Session, *, actor: Actor, document: Document, action: Action) -> None:
+    if document.flagged:
+        if not action.override_reason:
+            raise StateConflict(
+                "the document's signatures or seal did not verify on arrival; register it only with an explicit "
+                "override_reason"
             )
-        move_document(document, DocumentState.REGISTERED)
-        return None
-    numbering.register(
-        session,
-        actor=actor,
-        blobs=services.blobs,
-        pki=services.pki,
-        settings=services.settings,
-        document_id=document.id,
-    )
-    return document.revision_count
+        document.flag_override = f"{actor.label}: {action.override_reason}"[:500]
+        audit.append(
+            session,
+            actor=actor,
+            action="document.flag_overridden",
+            subject=f"document:{document.id}",
+            chain=document.organisation_id,
+            payload={"reason": action.override_reason},
+        )
+    move_document(document, DocumentState.REGISTERED)
 
 
 def _after_done(

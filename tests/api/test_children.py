@@ -119,15 +119,18 @@ def serving(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, dict
 
 
 def _sign_once(url: str, token: str) -> None:
-    listed = httpx.post(f"{url}/csc/v1/credentials/list", json={}, headers={"Authorization": f"Bearer {token}"})
-    assert listed.status_code == 200, listed.text
-    [credential_id] = listed.json()["credentialIDs"]
-    info = call(httpx, "v1", "credentials/info", token, {"credentialID": credential_id}, base=url)
-    assert info.status_code == 200, info.json()
-    values = digests(1)
-    sad = authorize(httpx, token, credential_id, DEMO_PIN, n=1, base=url)
-    signed = sign_hash(httpx, token, credential_id, sad, values, base=url)
-    assert signed.status_code == 200, signed.json()
+    """One CSC signature, which starts the signing process. The first signHash waits for that process to
+    start, seconds on a loaded machine, so the client waits longer than httpx's default 5 s."""
+    with httpx.Client(timeout=60) as http:
+        listed = http.post(f"{url}/csc/v1/credentials/list", json={}, headers={"Authorization": f"Bearer {token}"})
+        assert listed.status_code == 200, listed.text
+        [credential_id] = listed.json()["credentialIDs"]
+        info = call(http, "v1", "credentials/info", token, {"credentialID": credential_id}, base=url)
+        assert info.status_code == 200, info.json()
+        values = digests(1)
+        sad = authorize(http, token, credential_id, DEMO_PIN, n=1, base=url)
+        signed = sign_hash(http, token, credential_id, sad, values, base=url)
+        assert signed.status_code == 200, signed.json()
 
 
 def _gone_within(procs: list[Proc], seconds: float) -> list[Proc]:

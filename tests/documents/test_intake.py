@@ -14,6 +14,7 @@ from api.routes.documents import document_out
 from api.schemas import DocumentOut
 from documents import intake
 from documents.records import Direction, Document, Kind, Revision
+from esign import phases
 from esign.db import Database
 from esign.identity import Actor, Scope
 from esign.settings import Settings
@@ -98,17 +99,19 @@ def test_concurrent_posts_with_one_key_create_one_document(world: World, db: Dat
             operation="document.create",
             request=data,
             authorise=lambda session: intake.authorise(actor),
-            create=lambda session: document_out(
-                intake.from_upload(
-                    session,
-                    actor=actor,
-                    blobs=blobs,
-                    trust=TrustSettings(),
-                    data=data,
-                    title="并发",
-                    kind=Kind.NOTICE,
-                    direction=Direction.INCOMING,
-                )
+            create=phases.Phases(
+                lambda session: intake.Upload(data=data, trust=TrustSettings()),
+                lambda session, upload: document_out(
+                    intake.from_upload(
+                        session,
+                        actor=actor,
+                        blobs=blobs,
+                        upload=upload,
+                        title="并发",
+                        kind=Kind.NOTICE,
+                        direction=Direction.INCOMING,
+                    )
+                ),
             ),
             model=DocumentOut,
         )

@@ -10,13 +10,13 @@ from fastapi.testclient import TestClient
 
 from documents import intake, numbering
 from documents.records import Direction, Kind
+from esign import phases
 from esign.blobs import blob_store_from_settings
 from esign.db import Database
 from esign.identity import Actor, Scope
 from esign.settings import Settings
-from esign.trust import TrustSettings
 from keys import ca
-from tests.conftest import make_pdf
+from tests.conftest import make_pdf, uploaded
 from tests.validators import nss_db, pdfsig
 from tests.world import PIN, World
 
@@ -38,8 +38,7 @@ def test_fifty_concurrent_registrations_get_one_to_fifty(world: World, db: Datab
                 session,
                 actor=system,
                 blobs=blobs,
-                trust=TrustSettings(),
-                data=make_pdf(text=f"doc {n}"),
+                upload=uploaded(make_pdf(text=f"doc {n}")),
                 title=f"文 {n}",
                 kind=Kind.NOTICE,
                 direction=Direction.OUTGOING,
@@ -55,12 +54,17 @@ def test_fifty_concurrent_registrations_get_one_to_fifty(world: World, db: Datab
     def worker(chunk: list[str]) -> None:
         barrier.wait()
         for document_id in chunk:
-            with db.transaction() as session:
-                document = numbering.register(
-                    session, actor=system, blobs=blobs, pki=pki, settings=db_settings, document_id=document_id
-                )
-                with lock:
-                    numbers.append(document.number or "")
+            document = phases.run(
+                db,
+                phases.Phases(
+                    lambda session, document_id=document_id: numbering.prepare(  # type: ignore[misc]
+                        session, actor=system, blobs=blobs, pki=pki, settings=db_settings, document_id=document_id
+                    ),
+                    lambda session, stamping: numbering.record(session, actor=system, blobs=blobs, stamping=stamping),
+                ),
+            )
+            with lock:
+                numbers.append(document.number or "")
 
     threads = [threading.Thread(target=worker, args=(ids[i::10],)) for i in range(10)]
     for t in threads:

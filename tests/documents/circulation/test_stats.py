@@ -5,18 +5,20 @@ from __future__ import annotations
 from datetime import date
 
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
 
 from documents import intake
 from documents.circulation import actions, flows, starting
-from documents.circulation.model import Assignee, Outcome, RouteDefinition, StageSpec, StepKind, StepSpec
+from documents.circulation.model import Assignee, Outcome, RouteDefinition, StageSpec, Step, StepKind, StepSpec
 from documents.records import Direction, Kind
+from esign import phases
 from esign.blobs import blob_store_from_settings
 from esign.db import Database
 from esign.identity import Actor, Role, Scope
 from esign.settings import Settings
 from esign.trust import TrustSettings
 from keys import authorities
-from tests.conftest import make_pdf
+from tests.conftest import make_pdf, uploaded
 from tests.documents.circulation.conftest import Extra
 from tests.world import World
 
@@ -56,8 +58,7 @@ def test_department_figures_match_a_hand_computed_scenario(
                 session,
                 actor=system,
                 blobs=blobs,
-                trust=TrustSettings(),
-                data=make_pdf(),
+                upload=uploaded(make_pdf()),
                 title="统计",
                 kind=Kind.NOTICE,
                 direction=Direction.OUTGOING,
@@ -68,21 +69,23 @@ def test_department_figures_match_a_hand_computed_scenario(
             return made.id
 
     def act(actor: Actor, document: str, outcome: Outcome, day: date, **kw: object) -> None:
-        with db.transaction() as session:
+        def prepare(session: Session) -> flows.Acting:
             services = actions.Services(
                 blobs=blobs, pki=authorities.load(session, db_settings), settings=db_settings, trust=TrustSettings()
             )
-            from documents.circulation.model import Step
-
             [step] = [s for s in session.query(Step).filter(Step.document_id == document, Step.state == "open")]
-            flows.act(
+            return flows.prepare(
                 session,
                 actor=actor,
                 services=services,
                 step_id=step.id,
-                action=actions.Action(outcome=outcome, **kw),
+                action=actions.Action(outcome=outcome, **kw),  # type: ignore[arg-type]
                 today=day,
-            )  # type: ignore[arg-type]
+            )
+
+        phases.run(
+            db, phases.Phases(prepare, lambda session, acting: flows.record(session, actor=actor, acting=acting))
+        )
 
     def stage(kind: StepKind, assignee: Assignee) -> StageSpec:
         return StageSpec(steps=[StepSpec(kind=kind, assignee=assignee)])

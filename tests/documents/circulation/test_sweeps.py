@@ -28,9 +28,8 @@ from esign.db import Database
 from esign.identity import Actor, Role, Scope
 from esign.outbox import OutboxEvent
 from esign.settings import Settings
-from esign.trust import TrustSettings
 from keys import identities
-from tests.conftest import make_pdf
+from tests.conftest import make_pdf, uploaded
 from tests.world import World
 from webhooks import WebhookDelivery
 
@@ -67,8 +66,7 @@ def _seed(world: World, db: Database, settings: Settings, opened: date) -> None:
                 session,
                 actor=system,
                 blobs=blobs,
-                trust=TrustSettings(),
-                data=pdf,
+                upload=uploaded(pdf),
                 title=f"催办 {n}",
                 kind=Kind.NOTICE,
                 direction=Direction.OUTGOING,
@@ -183,8 +181,7 @@ def test_payloads_deliveries_and_closed_steps(world: World, db: Database, db_set
                 session,
                 actor=_system(world),
                 blobs=blobs,
-                trust=TrustSettings(),
-                data=make_pdf(),
+                upload=uploaded(make_pdf()),
                 title=title,
                 kind=Kind.NOTICE,
                 direction=Direction.OUTGOING,
