@@ -3,11 +3,43 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from documents.states import DocumentState, RouteState
 from esign.identity import Role, Scope
+from keys.credentials import MAX_PIN_ATTEMPTS, MAX_PIN_LENGTH, MIN_PIN_LENGTH, PIN_PATTERN
+
+_PIN_CHARACTERS = "none of them a control character (U+0000 to U+001F, U+007F to U+009F)"
+
+GivenPin = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=MAX_PIN_LENGTH,
+        pattern=PIN_PATTERN,
+        description=(
+            f"The credential's PIN (for a PKCS#11 credential, the token's user PIN): 1 to {MAX_PIN_LENGTH} "
+            f"characters, {_PIN_CHARACTERS}. A wrong PIN answers 403 `pin_invalid` and counts: {MAX_PIN_ATTEMPTS} "
+            "in a row lock the credential. A PIN that breaks this rule answers 422 and does not count."
+        ),
+    ),
+]
+"""Every field that carries a PIN to unlock a key. Its least length is 1, not ``MIN_PIN_LENGTH``: a PKCS#11
+token's user PIN may have been changed with the token's own tools, under the token's rules. A PIN refused here
+unlocks no key whose PIN the service set, so refusing it costs its holder no attempt."""
+
+NewPin = Annotated[
+    str,
+    Field(
+        min_length=MIN_PIN_LENGTH,
+        max_length=MAX_PIN_LENGTH,
+        pattern=PIN_PATTERN,
+        description=f"{MIN_PIN_LENGTH} to {MAX_PIN_LENGTH} characters, {_PIN_CHARACTERS}",
+    ),
+]
+"""Every field that sets a PIN: the rule of ``keys.credentials.check_pin``, from the same constants."""
 
 
 class _Out(BaseModel):
@@ -94,11 +126,11 @@ class TokenOut(BaseModel):
     expires_at: datetime
 
 
-class Pin(_In):
-    pin: str = Field(min_length=1, max_length=128)
-
-
-class EnrolIn(Pin):
+class EnrolIn(_In):
+    pin: NewPin = Field(
+        description="With storage `pin`, the PIN the new key is sealed under; with `pkcs11`, the token's user PIN. "
+        f"Either way {MIN_PIN_LENGTH} to {MAX_PIN_LENGTH} characters, {_PIN_CHARACTERS}"
+    )
     purpose: str = Field(default="signature", pattern="^(signature|seal)$")
     storage: str = Field(default="pin", pattern="^(pin|pkcs11)$")
     token_label: str | None = Field(
@@ -107,8 +139,8 @@ class EnrolIn(Pin):
 
 
 class PinChangeIn(_In):
-    old_pin: str = Field(min_length=1, max_length=128)
-    new_pin: str = Field(min_length=1, max_length=128)
+    old_pin: GivenPin
+    new_pin: NewPin
 
 
 class CertificateOut(BaseModel):
@@ -132,7 +164,8 @@ class CredentialOut(BaseModel):
     chain_pem: str = Field(description="Issuing CA and root, PEM")
 
 
-class SessionIn(Pin):
+class SessionIn(_In):
+    pin: GivenPin
     max_signatures: int = Field(default=100, ge=1, le=1000)
     ttl_seconds: int = Field(default=900, ge=1, le=3600)
 
@@ -187,7 +220,7 @@ class DocumentOut(_Out):
 
 class DocumentSignIn(_In):
     credential_id: str
-    pin: str | None = Field(default=None, max_length=128)
+    pin: GivenPin | None = None
     session: str | None = Field(default=None, description="A signing session secret instead of the PIN")
     level: str = Field(default="B-B", pattern="^B-(B|T|LT|LTA)$")
     reason: str | None = Field(default=None, max_length=200)
@@ -238,7 +271,7 @@ class AssigneeIn(_In):
 class StepActionIn(_In):
     opinion: str | None = Field(default=None, max_length=4000)
     credential_id: str | None = None
-    pin: str | None = Field(default=None, max_length=128)
+    pin: GivenPin | None = None
     session: str | None = None
     level: str = Field(default="B-B", pattern="^B-(B|T|LT|LTA)$")
     recipients: list[str] = Field(default=[], description="Organisations a dispatch step sends to")

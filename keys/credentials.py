@@ -8,6 +8,7 @@ use it without the holder's PIN.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -29,6 +30,12 @@ from .ca import Profile
 from .identities import Official, get_department, get_official, get_organisation
 
 MIN_PIN_LENGTH = 6
+"""The least length of a PIN the service sets (enrolling a key, changing a PIN). A PIN in use may be shorter:
+a PKCS#11 token's user PIN is also changed with the token's own tools, under the token's rules."""
+MAX_PIN_LENGTH = 128
+PIN_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
+"""Any character but a control character (C0, DEL, C1): what a person types, or a PIN pad sends. The same text
+is the pattern of every PIN field in the OpenAPI document (an ECMA-262 regex as well as a Python one)."""
 MAX_PIN_ATTEMPTS = 5
 
 
@@ -70,8 +77,12 @@ def context(credential_id: str) -> bytes:
 
 
 def check_pin(pin: str) -> None:
-    if len(pin) < MIN_PIN_LENGTH:
-        raise InvalidInput(f"a PIN needs at least {MIN_PIN_LENGTH} characters")
+    """The rule for a PIN the service sets: ``MIN_PIN_LENGTH`` to ``MAX_PIN_LENGTH`` characters matching
+    ``PIN_PATTERN``. The API's ``NewPin`` fields state the same rule, from the same constants."""
+    if not MIN_PIN_LENGTH <= len(pin) <= MAX_PIN_LENGTH:
+        raise InvalidInput(f"a PIN has {MIN_PIN_LENGTH} to {MAX_PIN_LENGTH} characters")
+    if re.fullmatch(PIN_PATTERN, pin) is None:
+        raise InvalidInput("a PIN may not contain control characters")
 
 
 def certificate(session: Session, credential: Credential) -> x509.Certificate:

@@ -7,6 +7,7 @@ from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import Response
 
 from api.deps import DatabaseDep, SettingsDep, SignerOf
+from api.schemas import GivenPin
 from esign import budget, phases
 from esign.errors import InvalidInput, TooLarge
 from esign.sign import PadesLevel
@@ -63,7 +64,7 @@ def sign(
     actor: SignerOf,
     database: DatabaseDep,
     settings: SettingsDep,
-    pin: Annotated[str | None, Form()] = None,
+    pin: Annotated[GivenPin | None, Form()] = None,
     session: Annotated[str | None, Form(description="A signing session secret instead of the PIN")] = None,
     level: Annotated[PadesLevel, Form()] = PadesLevel.B_B,
     reason: Annotated[str | None, Form()] = None,

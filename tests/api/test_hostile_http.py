@@ -17,6 +17,7 @@ import httpx
 from esign.db import Database
 from tests.api.served import Served, served
 from tests.hostile import HOSTILE, classic, large_xref_table, padded_xref_stream_index
+from tests.procfs import alive, descendants, rss
 
 HANG_BOUND_S = 20.0
 RSS_GROWTH_BOUND = 300 * 1024 * 1024
@@ -27,42 +28,6 @@ BUDGET = {
     "ESIGN_PARSE_WORKERS": "2",
     "ESIGN_PARSE_QUEUE": "0",
 }
-
-
-def _stat(pid: int) -> list[str] | None:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-
-
-def _alive(pid: int) -> bool:
-    stat = _stat(pid)
-    return stat is not None and stat[0] != "Z"
-
-
-def descendants(pid: int) -> set[int]:
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and (stat := _stat(int(entry.name))) is not None:
-            parents[int(entry.name)] = int(stat[1])
-    found, frontier = set(), {pid}
-    while frontier:
-        frontier = {child for child, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
-
-
-def rss(pid: int) -> int:
-    """VmRSS of ``pid`` and every process under it, in bytes."""
-    total = 0
-    for each in {pid, *descendants(pid)}:
-        try:
-            status = Path(f"/proc/{each}/status").read_text()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        total += sum(int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmRSS:"))
-    return total
 
 
 def server_pid(instance: Served) -> int:
@@ -203,10 +168,10 @@ def test_sigterm_during_a_hostile_parse_ends_the_server_and_its_workers(
         assert children
         start = time.monotonic()
         os.kill(pid, signal.SIGTERM)
-        while _alive(pid):
+        while alive(pid):
             assert time.monotonic() - start < grace + 10, "the server outlived its grace period"
             time.sleep(0.1)
-        while any(_alive(child) for child in children):
-            assert time.monotonic() - start < grace + 15, [c for c in children if _alive(c)]
+        while any(alive(child) for child in children):
+            assert time.monotonic() - start < grace + 15, [c for c in children if alive(c)]
             time.sleep(0.1)
         sender.join(timeout=10)

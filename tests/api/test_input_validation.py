@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import TypeAdapter, ValidationError
 
+from api.schemas import NewPin
+from esign.errors import InvalidInput
+from keys.credentials import check_pin
 from tests.conftest import make_pdf
 from tests.world import PIN, World
 
@@ -174,3 +178,70 @@ def test_unknown_members_of_a_json_intake_are_refused(client: TestClient, world:
     _invalid(
         client.post("/v1/documents", headers=headers, json={"content": {}, "route_templat_id": "x"}), "route_templat_id"
     )
+
+
+MALFORMED_PINS = ["x" * 129, "1234\n56", "12\t3456", "\x7f23456", "123456\x85", "\x00123456"]
+"""Too long, or holding a control character (C0, DEL, C1): no PIN in use looks like these."""
+
+
+@pytest.mark.parametrize("pin", MALFORMED_PINS, ids=["too-long", "LF", "TAB", "DEL", "NEL", "NUL"])
+def test_a_malformed_pin_is_422_naming_the_field_and_costs_no_attempt(
+    client: TestClient, world: World, pin: str
+) -> None:
+    official = world.orgs["A"].members["official"]
+    credential = official.credential_id
+    response = client.post(
+        "/v1/sign",
+        headers=official.headers,
+        files={"file": ("a.pdf", make_pdf(), "application/pdf")},
+        data={"credential_id": credential, "pin": pin},
+    )
+    _invalid(response, "pin")
+    for path, body, field in (
+        (f"/v1/credentials/{credential}/sessions", {"pin": pin}, "pin"),
+        (f"/v1/credentials/{credential}/pin", {"old_pin": pin, "new_pin": "13579246"}, "old_pin"),
+        ("/v1/documents/x/sign", {"credential_id": credential, "pin": pin}, "pin"),
+        ("/v1/steps/x/approve", {"credential_id": credential, "pin": pin}, "pin"),
+    ):
+        _invalid(client.post(path, headers=official.headers, json=body), field)
+    assert client.get(f"/v1/credentials/{credential}", headers=official.headers).json()["failed_pin_attempts"] == 0
+
+    # Well-formed but wrong, however short or foreign: counted.
+    for wrong, left in (("1234", 4), ("密码不对", 3)):
+        response = client.post(
+            "/v1/sign",
+            headers=official.headers,
+            files={"file": ("a.pdf", make_pdf(), "application/pdf")},
+            data={"credential_id": credential, "pin": wrong},
+        )
+        assert response.status_code == 403, response.text
+        assert response.json()["code"] == "pin_invalid" and response.json()["tries_left"] == left
+    assert client.get(f"/v1/credentials/{credential}", headers=official.headers).json()["failed_pin_attempts"] == 2
+
+
+@pytest.mark.parametrize("new", ["12345", "x" * 129, "1234567\n", "\x1b[0m123456", "口令\u009b1234"])
+def test_a_new_pin_breaking_the_rule_is_422_naming_the_field(client: TestClient, world: World, new: str) -> None:
+    official, leader = world.orgs["A"].members["official"], world.orgs["A"].members["leader"]
+    path = f"/v1/credentials/{official.credential_id}/pin"
+    _invalid(client.post(path, headers=official.headers, json={"old_pin": PIN, "new_pin": new}), "new_pin")
+    _invalid(client.post("/v1/credentials", headers=leader.headers, json={"pin": new}), "pin")
+    assert client.get(path.removesuffix("/pin"), headers=official.headers).json()["failed_pin_attempts"] == 0
+
+
+@pytest.mark.parametrize(
+    "pin", ["246810", "口令口令口令", "correct horse", "x" * 128, *MALFORMED_PINS, "12345", "\x1b[0m123456"]
+)
+def test_the_api_and_the_service_keep_one_rule_for_new_pins(pin: str) -> None:
+    """``esign credential enrol`` and every other caller of the service meet ``check_pin``; the API meets
+    ``NewPin`` first. They must agree on every PIN."""
+    accepted_by_api = True
+    try:
+        TypeAdapter(NewPin).validate_python(pin)
+    except ValidationError:
+        accepted_by_api = False
+    accepted_by_service = True
+    try:
+        check_pin(pin)
+    except InvalidInput:
+        accepted_by_service = False
+    assert accepted_by_api == accepted_by_service

@@ -13,7 +13,9 @@ from fastapi.testclient import TestClient
 
 from api import openapi
 from api.app import create_app
+from esign import idempotency
 from esign.settings import Settings
+from keys.credentials import MAX_PIN_LENGTH, MIN_PIN_LENGTH, PIN_PATTERN
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
@@ -82,6 +84,63 @@ def test_the_tables_name_real_operations(document: dict[str, Any]) -> None:
     assert set(document["paths"]["/v1/sign"]["post"]["responses"]) >= {"423", "503"}
     signhash = document["paths"]["/csc/v2/signatures/signHash"]["post"]["requestBody"]["content"]
     assert "hashes" in signhash["application/json"]["example"]
+
+
+PIN_FIELDS = ("pin", "old_pin", "new_pin")
+
+
+def _body_properties(document: dict[str, Any], op: dict[str, Any]) -> dict[str, Any]:
+    """The properties of an operation's JSON or multipart body."""
+    properties: dict[str, Any] = {}
+    for content in op.get("requestBody", {}).get("content", {}).values():
+        schema = content.get("schema", {})
+        if "$ref" in schema:
+            schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+        properties |= schema.get("properties", {})
+    return properties
+
+
+def test_every_pin_field_states_the_rule_it_is_held_to(document: dict[str, Any]) -> None:
+    """A PIN that unlocks a key: 1 to MAX characters (a token's PIN may be shorter than the service's minimum);
+    a PIN being set (enrolment, ``new_pin``): the service's rule. No control characters in either."""
+    found: set[tuple[str, str, str]] = set()
+    for method, path, op in operations(document):
+        if path.startswith("/csc/"):
+            continue
+        for name, prop in _body_properties(document, op).items():
+            if name not in PIN_FIELDS:
+                continue
+            found.add((method, path, name))
+            (text,) = [variant for variant in prop.get("anyOf", [prop]) if variant.get("type") == "string"]
+            sets = name == "new_pin" or (method, path) == ("post", "/v1/credentials")
+            where = f"{method} {path} {name}"
+            assert text["minLength"] == (MIN_PIN_LENGTH if sets else 1), where
+            assert text["maxLength"] == MAX_PIN_LENGTH, where
+            assert text["pattern"] == PIN_PATTERN, where
+            description = prop.get("description") or text["description"]
+            assert f"{MIN_PIN_LENGTH if sets else 1} to {MAX_PIN_LENGTH} characters" in description, where
+    assert found >= {
+        ("post", "/v1/sign", "pin"),
+        ("post", "/v1/credentials", "pin"),
+        ("post", "/v1/credentials/{credential_id}/pin", "old_pin"),
+        ("post", "/v1/credentials/{credential_id}/pin", "new_pin"),
+        ("post", "/v1/credentials/{credential_id}/sessions", "pin"),
+        ("post", "/v1/documents/{document_id}/sign", "pin"),
+        ("post", "/v1/steps/{step_id}/approve", "pin"),
+    }, found
+
+
+def test_every_idempotency_key_states_its_bounds(document: dict[str, Any]) -> None:
+    keyed = 0
+    for method, path, op in operations(document):
+        for parameter in op.get("parameters", []):
+            if parameter["name"] != "Idempotency-Key":
+                continue
+            keyed += 1
+            (text,) = [variant for variant in parameter["schema"].get("anyOf", []) if variant.get("type") == "string"]
+            assert text["minLength"] == 1 and text["maxLength"] == idempotency.MAX_KEY_LENGTH, f"{method} {path}"
+            assert text["pattern"], f"{method} {path}"
+    assert keyed >= 5
 
 
 def concrete_paths(app: FastAPI) -> list[str]:

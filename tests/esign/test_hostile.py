@@ -20,6 +20,7 @@ from esign.report import VerificationReport
 from esign.trust import TrustSettings
 from esign.verify import verify
 from tests.hostile import HOSTILE, REFUSED_BEFORE_PARSING, huge_xref_stream_index, open_unchecked
+from tests.procfs import alive
 
 HANG_BOUND_S = 20.0
 
@@ -113,14 +114,6 @@ def test_a_full_pool_answers_busy_at_once() -> None:
         workers.close()
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"
-
-
 def test_workers_die_with_a_killed_parent(tmp_path: Path) -> None:
     """SIGKILL gives the server no chance to close its pool: PR_SET_PDEATHSIG ends the busy worker anyway."""
     script = (
@@ -135,13 +128,13 @@ def test_workers_die_with_a_killed_parent(tmp_path: Path) -> None:
     parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=os.getcwd())
     assert parent.stdout is not None
     worker = int(parent.stdout.readline())
-    assert _alive(worker)
+    assert alive(worker)
     parent.kill()
     parent.wait(timeout=10)
     deadline = time.monotonic() + 10
-    while _alive(worker) and time.monotonic() < deadline:
+    while alive(worker) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _alive(worker)
+    assert not alive(worker)
 
 
 def test_vetting_for_signing_refuses_a_page_tree_that_loops(pool: ParsingPool) -> None:
