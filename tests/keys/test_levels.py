@@ -54,7 +54,11 @@ def test_each_level_is_reached_and_verifies_offline(
     assert signature.timestamp is not None and signature.timestamp.trusted
     assert report.valid and report.fetching_allowed is False
     if level is PadesLevel.B_LTA:
-        assert [s.type for s in report.signatures] == ["approval", "document_timestamp"]
+        [approval] = report.signatures
+        assert approval.type == "approval" and report.document_timestamps
+        assert all(t.indication is Indication.TOTAL_PASSED for t in report.document_timestamps)
+        assert report.summary.startswith("有效：全部 1 个签名有效"), report.summary
+        assert report.summary_en.startswith("the signature is valid"), report.summary_en
 
 
 def test_a_signature_made_after_revocation_is_revoked(
