@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+ValidationProcess = Literal["basic", "ltvm", "lta"]
+
 
 class Indication(enum.StrEnum):
     TOTAL_PASSED = "TOTAL-PASSED"
@@ -102,7 +104,7 @@ class SignatureReport(_Model):
     provable_by: Literal["signer_certificate", "signature_timestamp", "document_timestamp"] | None = Field(
         default=None, description="Whose certificate sets provable_until"
     )
-    validation_process: Literal["basic", "ltvm", "lta"] | None = Field(
+    validation_process: ValidationProcess | None = Field(
         default=None,
         description="ETSI EN 319 102-1 process that concluded: basic signature validation (§5.3), validation with "
         "time and long-term validation material (§5.5), or with long-term availability and integrity (§5.6)",

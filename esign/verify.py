@@ -63,6 +63,7 @@ from . import errors, findings, pdf
 from .report import (
     DocumentTimestampReport,
     SignatureReport,
+    ValidationProcess,
     Verdict,
     VerificationReport,
 )
@@ -222,7 +223,7 @@ async def _verify_signature(
     process = ades_with_time_validation if token is not None else ades_basic_validation
     raw_digest = es.compute_digest()
     result = await process(es.signed_data, spec, raw_digest=raw_digest, status_cls=PdfSignatureStatus)
-    validation_process = "ltvm" if token is not None else "basic"
+    validation_process: ValidationProcess = "ltvm" if token is not None else "basic"
     if result.ades_subindic.status is AdESStatus.INDETERMINATE and any(
         r > es.signed_revision for r in doc_ts_revisions
     ):
@@ -254,7 +255,7 @@ async def _verify_signature(
         signed_revision=signed_revision,
         modifications=modifications,
         pades_level=_pades_level(es, doc_ts_revisions, dss_updates),  # type: ignore[arg-type]
-        validation_process=validation_process,  # type: ignore[arg-type]
+        validation_process=validation_process,
         signed_digest=raw_digest.hex(),
         reason=findings.text(es.sig_object, "/Reason"),
         location=findings.text(es.sig_object, "/Location"),
