@@ -9,7 +9,6 @@ import api.quiet  # noqa: F401
 import logging
 import os
 import re
-import sys
 import tempfile
 from enum import StrEnum
 from pathlib import Path
@@ -17,12 +16,12 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 import webhooks
 from api.cli_documents import register as register_document_commands
 from api.cli_keys import register as register_keys_commands
+from api.cli_verify import register as register_verify_command
 from api.console import EXIT_INVALID, err, fail, out
 from documents.circulation import sweeps
 from esign import anchors, errors
@@ -31,13 +30,10 @@ from esign.appearance import Appearance
 from esign.cipher import SecretCipher
 from esign.db import Database
 from esign.filemodes import Private, private_directory
-from esign.report import Indication, Verdict, VerificationReport
 from esign.settings import Settings
 from esign.sign import Certification, SignOptions
 from esign.sign import sign as sign_pdf
 from esign.signers import from_files
-from esign.trust import TrustSettings
-from esign.verify import verify as verify_pdf
 from keys import anchoring, authorities
 from keys import demo as demo_data
 from keys.errors import PkiNotInitialised
@@ -51,6 +47,7 @@ app.add_typer(audit_app, name="audit")
 
 register_keys_commands(app)
 register_document_commands(app)
+register_verify_command(app)
 
 DEMO_TOKENS = "demo-tokens.tsv"
 
@@ -361,79 +358,6 @@ def sign(
         raise fail(e.message) from None
     _write_atomically(output, signed)
     out.print(f"signed {infile} → {output}", highlight=False)
-
-
-_STYLE = {
-    Indication.TOTAL_PASSED: "green",
-    Indication.TOTAL_FAILED: "red",
-    Indication.INDETERMINATE: "yellow",
-}
-_VERDICT_STYLE = {
-    Verdict.VALID: "bold green",
-    Verdict.INVALID: "bold red",
-    Verdict.INDETERMINATE: "bold yellow",
-    Verdict.UNSIGNED: "bold",
-}
-
-
-def _print_report(report: VerificationReport, name: str) -> None:
-    out.print(
-        f"[{_VERDICT_STYLE[report.verdict]}]{report.verdict.value.upper()}[/] {name}: {report.summary}", highlight=False
-    )
-    for sig in report.signatures:
-        table = Table(title=f"{sig.field_name} ({sig.type})", show_header=False, title_justify="left", min_width=60)
-        table.add_column(style="dim")
-        table.add_column()
-        indication = sig.indication.value + (f" / {sig.sub_indication}" if sig.sub_indication else "")
-        table.add_row("indication", f"[{_STYLE[sig.indication]}]{indication}[/]")
-        table.add_row("finding", sig.message)
-        if sig.signer:
-            table.add_row("signer", sig.signer.subject)
-            table.add_row("issuer", sig.signer.issuer)
-            table.add_row("serial", sig.signer.serial)
-            table.add_row("valid", f"{sig.signer.not_before:%Y-%m-%d} – {sig.signer.not_after:%Y-%m-%d}")
-        table.add_row("trust anchor", sig.trust_anchor or "none found")
-        table.add_row("signing time", str(sig.claimed_signing_time or "—"))
-        if sig.timestamp:
-            table.add_row("time-stamp", f"{sig.timestamp.time} ({'trusted' if sig.timestamp.trusted else 'untrusted'})")
-        table.add_row("algorithms", f"{sig.digest_algorithm} / {sig.signature_algorithm}")
-        table.add_row("PAdES level", sig.pades_level or "—")
-        table.add_row("coverage", f"{sig.coverage} (revision {sig.signed_revision} of {report.revisions})")
-        allowed = {True: "permitted", False: "NOT permitted", None: "undetermined"}[sig.modifications.allowed]
-        table.add_row("changes after", f"{sig.modifications.level or 'unknown'}: {allowed}")
-        out.print(table)
-
-
-@app.command()
-def verify(
-    file: Annotated[Path, typer.Argument(help="PDF to verify.")],
-    trust: Annotated[list[Path] | None, typer.Option(help="Trust anchor certificate file (repeatable).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the full report as JSON.")] = False,
-    allow_fetching: Annotated[
-        bool | None, typer.Option(help="Fetch certificates and revocation data over the network.")
-    ] = None,
-) -> None:
-    """Verify every signature. Exit 0 when all are valid and nothing disallowed changed, 1 otherwise, 2 unreadable."""
-    settings = Settings()
-    try:
-        data = file.read_bytes()
-    except OSError as e:
-        raise fail(f"cannot read {file}: {e.strerror}") from None
-    try:
-        trust_settings = TrustSettings.from_files(
-            [*settings.trust_anchors, *(trust or [])],
-            allow_fetching=settings.allow_fetching if allow_fetching is None else allow_fetching,
-            revocation_mode=settings.revocation_mode,
-        )
-        report = verify_pdf(data, trust_settings)
-    except errors.EsignError as e:
-        raise fail(f"{file}: {e.message}") from None
-    if as_json:
-        sys.stdout.write(report.model_dump_json(indent=2) + "\n")
-    else:
-        _print_report(report, str(file))
-    if not report.valid:
-        raise typer.Exit(EXIT_INVALID)
 
 
 def main() -> None:

@@ -2,15 +2,19 @@
 
 Indications follow ETSI EN 319 102-1 §5.1.3: TOTAL-PASSED, TOTAL-FAILED or INDETERMINATE, with the
 standard's sub-indication (HASH_FAILURE, SIG_CRYPTO_FAILURE, NO_CERTIFICATE_CHAIN_FOUND, REVOKED, …).
+Document time-stamps (ISO 32000-2 §12.8.5) are no signatures: they are listed apart, and the summary
+counts signatures only.
 """
 
 from __future__ import annotations
 
 import enum
-from datetime import datetime
-from typing import Literal
+from datetime import UTC, datetime, tzinfo
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+ValidationProcess = Literal["basic", "ltvm", "lta"]
 
 
 class Indication(enum.StrEnum):
@@ -48,6 +52,7 @@ class TimestampInfo(_Model):
     intact: bool
     valid: bool
     trusted: bool
+    sha256: str | None = Field(default=None, description="SHA-256 of the DER time-stamp token, hexadecimal")
 
 
 class RevocationInfo(_Model):
@@ -69,7 +74,7 @@ class ModificationReport(_Model):
 
 class SignatureReport(_Model):
     field_name: str
-    type: Literal["approval", "certification", "document_timestamp"]
+    type: Literal["approval", "certification"]
     docmdp: Literal["no_changes", "form_filling", "annotations"] | None = Field(
         default=None, description="DocMDP permission this signature imposes (certification or /Lock)"
     )
@@ -87,22 +92,99 @@ class SignatureReport(_Model):
     coverage: Literal["entire_file", "entire_revision", "contiguous_block", "unclear"] | None
     signed_revision: int = Field(description="Revision (1-based) this signature covers")
     modifications: ModificationReport
-    pades_level: Literal["B-B", "B-T", "B-LT", "B-LTA"] | None
+    pades_level: Literal["B-B", "B-T", "B-LT", "B-LTA"] | None = Field(
+        description="PAdES baseline level found (ETSI EN 319 142-1 §6): how the signature is protected"
+    )
+    provable_until: datetime | None = Field(
+        default=None,
+        description="Until when the signature can be proven valid with what the document carries: the expiry of "
+        "the certificate of the last valid time-stamp covering it, or of the signer's certificate without one; "
+        "null when the signature is not valid",
+    )
+    provable_by: Literal["signer_certificate", "signature_timestamp", "document_timestamp"] | None = Field(
+        default=None, description="Whose certificate sets provable_until"
+    )
+    validation_process: ValidationProcess | None = Field(
+        default=None,
+        description="ETSI EN 319 102-1 process that concluded: basic signature validation (§5.3), validation with "
+        "time and long-term validation material (§5.5), or with long-term availability and integrity (§5.6)",
+    )
+    signed_digest: str | None = Field(
+        default=None, description="Digest of the signed byte ranges in digest_algorithm, hexadecimal"
+    )
+    reason: str | None = Field(default=None, description="The reason the signer gave (/Reason)")
+    location: str | None = Field(default=None, description="The place the signer gave (/Location)")
     indication: Indication
     sub_indication: str | None
     message: str
 
 
+class DocumentTimestampReport(_Model):
+    """A document time-stamp (PAdES B-LTA, ETSI EN 319 142-1 §5.4): an RFC 3161 token over a revision."""
+
+    field_name: str
+    time: datetime = Field(description="The time the TSA attests")
+    tsa: CertificateInfo | None = Field(description="The time-stamping unit's certificate")
+    chain: list[CertificateInfo] = Field(description="Validation path of the TSA certificate, trust anchor first")
+    trust_anchor: str | None
+    sha256: str | None = Field(default=None, description="SHA-256 of the DER time-stamp token, hexadecimal")
+    digest_algorithm: str | None
+    signature_algorithm: str | None
+    intact: bool = Field(description="The time-stamped revision hashes to the token's message imprint")
+    valid: bool = Field(description="The token's signature verifies")
+    trusted: bool = Field(description="A valid chain from the TSA certificate to a trust anchor was found")
+    revocation: RevocationInfo | None
+    coverage: Literal["entire_file", "entire_revision", "contiguous_block", "unclear"] | None
+    signed_revision: int = Field(description="Revision (1-based) this time-stamp covers, with all before it")
+    covers: list[str] = Field(description="Field names of the signatures and earlier time-stamps it covers")
+    modifications: ModificationReport
+    indication: Indication
+    sub_indication: str | None
+    message: str
+
+
+class RevocationDataInfo(_Model):
+    """A CRL or OCSP response the document security store carries (ISO 32000-2 §12.8.4.3)."""
+
+    kind: Literal["crl", "ocsp"]
+    issuer: str = Field(description="CRL issuer or OCSP responder")
+    issued_at: datetime | None = Field(description="thisUpdate of a CRL, producedAt of an OCSP response")
+    next_update: datetime | None
+    sha256: str = Field(description="SHA-256 of the DER CRL or OCSP response, hexadecimal")
+
+
 class VerificationReport(_Model):
     verdict: Verdict
     valid: bool = Field(
-        description="True only when there is at least one signature, every one is TOTAL-PASSED "
-        "and nothing disallowed changed after any of them"
+        description="True only when there is at least one signature, every signature and document time-stamp "
+        "is TOTAL-PASSED and nothing disallowed changed after any of them"
     )
-    summary: str
+    summary: str = Field(description="The verdict in one sentence, in Chinese, counting signatures only")
+    summary_en: str = Field(description="The same sentence in English")
     sha256: str
     size: int
     revisions: int
-    signatures: list[SignatureReport]
+    signatures: list[SignatureReport] = Field(description="Approval and certification signatures")
+    document_timestamps: list[DocumentTimestampReport] = Field(
+        description="Document time-stamps, listed apart from the signatures"
+    )
+    revocation_data: list[RevocationDataInfo] = Field(description="CRLs and OCSP responses the document carries")
     verified_at: datetime
     fetching_allowed: bool
+
+    def localised(self, zone: tzinfo) -> VerificationReport:
+        """The same report with every time in ``zone``, carrying its UTC offset (``…T09:00:00+08:00``)."""
+        localised: VerificationReport = _in_zone(self, zone)
+        return localised
+
+
+def _in_zone(value: Any, zone: tzinfo) -> Any:
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(zone)
+    if isinstance(value, BaseModel):
+        return value.model_copy(
+            update={name: _in_zone(getattr(value, name), zone) for name in type(value).model_fields}
+        )
+    if isinstance(value, list):
+        return [_in_zone(item, zone) for item in value]
+    return value

@@ -1,4 +1,8 @@
-"""The verification report as a PDF a clerk can file or print."""
+"""The verification report as a PDF a clerk can file or print.
+
+Times are printed as the report carries them: pass a report already in the organisation's time zone
+(:meth:`VerificationReport.localised`), and each time shows its UTC offset.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, Tabl
 
 from .errors import AppearanceError
 from .fonts import cjk_font
-from .report import SignatureReport, Verdict, VerificationReport
+from .report import DocumentTimestampReport, SignatureReport, Verdict, VerificationReport
 
 _VERDICT_COLOUR = {
     Verdict.VALID: colors.HexColor("#1a7f37"),
@@ -50,7 +54,7 @@ _PERMITTED: dict[bool | None, str] = {True: "permitted", False: "NOT permitted"}
 
 
 def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S %Z") if value else "—"
+    return value.isoformat(sep=" ", timespec="seconds") if value else "—"
 
 
 def _signature_rows(sig: SignatureReport) -> list[tuple[str, str]]:
@@ -59,6 +63,10 @@ def _signature_rows(sig: SignatureReport) -> list[tuple[str, str]]:
         ("Finding", sig.message),
         ("Type", sig.type + (f" (DocMDP: {sig.docmdp})" if sig.docmdp else "")),
         ("PAdES level", sig.pades_level or "—"),
+        (
+            "Provable until",
+            f"{_when(sig.provable_until)} ({sig.provable_by.replace('_', ' ')})" if sig.provable_by else "—",
+        ),
     ]
     if sig.signer:
         rows += [
@@ -92,6 +100,19 @@ def _signature_rows(sig: SignatureReport) -> list[tuple[str, str]]:
     return rows
 
 
+def _timestamp_rows(stamp: DocumentTimestampReport) -> list[tuple[str, str]]:
+    return [
+        ("Indication", f"{stamp.indication}" + (f" / {stamp.sub_indication}" if stamp.sub_indication else "")),
+        ("Finding", stamp.message),
+        ("Time", _when(stamp.time)),
+        ("TSA", stamp.tsa.subject if stamp.tsa else "—"),
+        ("TSA certificate valid until", _when(stamp.tsa.not_after) if stamp.tsa else "—"),
+        ("Trust anchor", stamp.trust_anchor or "none found"),
+        ("Covers", ", ".join(stamp.covers) or "—"),
+        ("Coverage", f"{stamp.coverage or '—'} (revision {stamp.signed_revision})"),
+    ]
+
+
 def render(report: VerificationReport) -> bytes:
     font = _font()
     base = ParagraphStyle("base", fontName=font, fontSize=9, leading=12, wordWrap="CJK")
@@ -119,6 +140,7 @@ def render(report: VerificationReport) -> bytes:
         para("Signature verification report 签名验证报告", title),
         para(f"Verdict: {_VERDICT_TEXT[report.verdict]}", verdict),
         para(report.summary),
+        para(report.summary_en),
         Spacer(1, 6),
         table(
             [
@@ -130,8 +152,11 @@ def render(report: VerificationReport) -> bytes:
         ),
     ]
     for n, sig in enumerate(report.signatures, start=1):
-        story.append(para(f"Signature {n}: {sig.field_name} ({sig.indication})", heading))
+        story.append(para(f"Signature 签名 {n}: {sig.field_name} ({sig.indication})", heading))
         story.append(table(_signature_rows(sig)))
+    for n, stamp in enumerate(report.document_timestamps, start=1):
+        story.append(para(f"Document time-stamp 文档时间戳 {n}: {stamp.field_name} ({stamp.indication})", heading))
+        story.append(table(_timestamp_rows(stamp)))
 
     buf = io.BytesIO()
     SimpleDocTemplate(

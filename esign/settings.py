@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -86,6 +87,21 @@ class Settings(BaseSettings):
         default_factory=list, description="Faces for second-level headings and the signer's name (楷体)."
     )
 
+    timezone: str = Field(
+        default="Asia/Shanghai",
+        description="IANA time zone of the organisation: times in verification reports are given in it, "
+        "with their UTC offset.",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as e:
+            raise ValueError(f"unknown time zone {value!r}") from e
+        return value
+
     @field_validator(
         "trust_anchors", "font_dirs", "font_mark", "font_title", "font_body", "font_heading", "font_kai", mode="before"
     )
@@ -94,6 +110,10 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [Path(p) for p in value.replace(",", ":").split(":") if p.strip()]
         return value
+
+    @cached_property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
     @cached_property
     def blob_dir(self) -> Path:

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Header, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from api import reports
 from api.deps import ActorOf, DatabaseDep, PolicyDep, SettingsDep, SignerOf, get_blobs
 from api.idempotent import IdempotencyKey, once
 from api.routes.signing import parse_visible
@@ -225,15 +226,24 @@ def revision_pdf(document_id: str, seq: int, request: Request, actor: ActorOf, d
     "/{document_id}/verification",
     response_model=VerificationReport,
     summary="The verification report of the current PDF",
+    description="JSON by default; `Accept: application/xml` for the ETSI TS 119 102-2 validation report, "
+    "`Accept: application/pdf` for the report as a PDF.",
+    responses=reports.RESPONSES,
 )
 def verification(
-    document_id: str, request: Request, actor: ActorOf, database: DatabaseDep, policy: PolicyDep
-) -> VerificationReport:
+    document_id: str,
+    request: Request,
+    actor: ActorOf,
+    database: DatabaseDep,
+    policy: PolicyDep,
+    settings: SettingsDep,
+    accept: Annotated[str | None, Header()] = None,
+) -> VerificationReport | Response:
     with database.transaction() as session:
         document = revisions.get_document(session, actor=actor, document_id=document_id)
         data = revisions.pdf(get_blobs(request), revisions.latest(session, document))
         trust = policy.trust(session)
-    return verify(data, trust)
+    return reports.respond(verify(data, trust), accept, settings.zone)
 
 
 @router.post(

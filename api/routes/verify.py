@@ -5,14 +5,13 @@ from typing import Annotated
 from fastapi import APIRouter, File, Header, UploadFile
 from fastapi.responses import Response
 
+from api import reports
 from api.deps import DatabaseDep, PolicyDep, SettingsDep
-from esign import budget, report_pdf
+from esign import budget
 from esign.errors import TooLarge
 from esign.report import VerificationReport
 
 router = APIRouter(prefix="/v1", tags=["verification"])
-
-PDF_REPORT = "application/pdf"
 
 
 @router.post(
@@ -22,10 +21,11 @@ PDF_REPORT = "application/pdf"
     description=(
         "Upload a PDF as the multipart field `file`. Extra trust anchors (PEM or DER certificates) may be "
         "sent as `trust` fields; they add to the service's configured anchors for this request only. "
-        "With `Accept: application/pdf` the same report comes back as a PDF."
+        "With `Accept: application/xml` the same report comes back as an ETSI TS 119 102-2 validation report, "
+        "with `Accept: application/pdf` as a PDF. Times are in the organisation's time zone (ESIGN_TIMEZONE)."
     ),
     responses={
-        200: {"content": {PDF_REPORT: {}}, "description": "The verification report"},
+        **reports.RESPONSES,
         413: {"description": "The upload exceeds ESIGN_MAX_UPLOAD_MB (code `too_large`)"},
         422: {
             "description": "Not a readable PDF (`pdf_malformed`), encrypted (`pdf_encrypted`), beyond the parsing "
@@ -49,7 +49,4 @@ def verify(
         raise TooLarge(f"the upload exceeds the limit of {settings.max_upload_mb} MiB")
     with database.transaction() as session:
         trust = policy.trust(session, extra_anchors=[anchor.file.read() for anchor in extra_trust or ()])
-    report = budget.verify(data, trust)
-    if accept and PDF_REPORT in accept and "application/json" not in accept:
-        return Response(report_pdf.render(report), media_type=PDF_REPORT)
-    return report
+    return reports.respond(budget.verify(data, trust), accept, settings.zone)

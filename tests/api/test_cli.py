@@ -14,6 +14,7 @@ from esign.identity import Actor
 from tests.api.cli import database_env, esign
 from tests.conftest import make_pdf
 from tests.esign import tampering
+from tests.esign.etsi_xml import assert_same_indications
 from tests.pki import TestPki
 from tests.validators import pdfsig
 
@@ -112,6 +113,21 @@ def test_verify_exit_codes(files: dict[str, Path], tmp_path: Path) -> None:
     result = esign("verify", garbage)
     assert result.returncode == 2 and "not a PDF" in result.stderr
     assert esign("verify", tmp_path / "missing.pdf").returncode == 2
+
+
+def test_verify_prints_the_etsi_report(files: dict[str, Path], tmp_path: Path) -> None:
+    signed = tmp_path / "signed.pdf"
+    args = ("--key", files["key"], "--cert", files["cert"], "--chain", files["chain"])
+    assert esign("sign", files["in"], "-o", signed, *args).returncode == 0
+    tampered = tmp_path / "tampered.pdf"
+    tampered.write_bytes(tampering.flip_byte(signed.read_bytes(), b"Hello, signed world"))
+
+    for path, exit_code in ((signed, 0), (tampered, 1)):
+        result = esign("verify", path, "--trust", files["root"], "--format", "etsi")
+        assert result.returncode == exit_code, result.stderr
+        as_json = esign("verify", path, "--trust", files["root"], "--format", "json")
+        assert as_json.returncode == exit_code
+        assert_same_indications(result.stdout.encode(), json.loads(as_json.stdout))
 
 
 def test_audit_verify_names_the_broken_event(db: Database) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from esign.db import Database
 from tests.api.served import free_port, served
+from tests.esign.etsi_xml import valid_xml
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,7 +45,9 @@ def test_the_walkthrough_runs_top_to_bottom(tmp_path: Path, new_database: Callab
         )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = result.stdout
-    assert "all 3 signatures are valid" in out, out[-2000:]
+    assert "有效：全部 1 个签名有效" in out, "one signer at B-LTA: its document time-stamp is no signature"
+    assert "有效：全部 3 个签名有效" in out, out[-2000:]
+    valid_xml((work / "report.xml").read_bytes())
     assert '"code":"pin_invalid"' in out and "dispatch.receipt" in out
     log = (work / "webhook.log").read_text()
     for event in ("document.signed", "document.sealed", "document.dispatched", "receipt.received"):
@@ -58,6 +61,7 @@ def test_the_walkthrough_runs_top_to_bottom(tmp_path: Path, new_database: Callab
         "draft.pdf",
         "sealed.pdf",
         "report.pdf",
+        "report.xml",
         "self-signed.pdf",
         "csc-signed.pdf",
         "final.pdf",

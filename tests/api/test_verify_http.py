@@ -5,11 +5,14 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
+from api.reports import negotiate
 from esign.sign import SignOptions, sign
 from esign.signers import KeySigner
 from tests.esign import tampering
+from tests.esign.etsi_xml import assert_same_indications
 from tests.pki import TestPki
 
 
@@ -62,6 +65,45 @@ def test_the_report_as_a_pdf(client: TestClient, ec_signer: KeySigner, one_page_
     path.write_bytes(response.content)
     text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
     assert "Verdict: VALID" in text and "TOTAL-PASSED" in text and "张三" in text
+    assert "+08:00" in text and "Provable until" in text
+
+
+def test_the_report_as_etsi_xml(client: TestClient, ec_signer: KeySigner, one_page_pdf: bytes) -> None:
+    signed = sign(one_page_pdf, ec_signer)
+    for data in (signed, tampering.flip_byte(signed, b"Hello, signed world")):
+        as_json = _post(client, data).json()
+        response = _post(client, data, headers={"Accept": "application/xml"})
+        assert response.status_code == 200 and response.headers["content-type"] == "application/xml"
+        assert_same_indications(response.content, as_json)
+
+
+def test_json_is_the_default_and_its_times_are_in_the_organisations_zone(
+    client: TestClient, ec_signer: KeySigner, one_page_pdf: bytes
+) -> None:
+    signed = sign(one_page_pdf, ec_signer)
+    for accept in (None, "*/*", "application/json", "text/html", "application/xml;q=0.5, application/json"):
+        response = _post(client, signed, headers={"Accept": accept} if accept else {})
+        assert response.headers["content-type"] == "application/json", accept
+    report = _post(client, signed).json()
+    assert report["verified_at"].endswith("+08:00") and report["signatures"][0]["provable_until"].endswith("+08:00")
+    assert report["summary"].startswith("有效：全部 1 个签名有效") and report["document_timestamps"] == []
+
+
+@pytest.mark.parametrize(
+    ("accept", "chosen"),
+    [
+        (None, "application/json"),
+        ("application/xml", "application/xml"),
+        ("application/pdf", "application/pdf"),
+        ("application/pdf, application/json", "application/json"),
+        ("application/json;q=0.1, application/*;q=0.5", "application/xml"),
+        ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", "application/xml"),
+        ("application/xml;q=0", "application/json"),
+        ("image/png", "application/json"),
+    ],
+)
+def test_content_negotiation(accept: str | None, chosen: str) -> None:
+    assert negotiate(accept) == chosen
 
 
 def test_bad_input_gets_clear_4xx_and_the_service_stays_up(

@@ -10,6 +10,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from tests.esign.etsi_xml import assert_same_indications
 from tests.world import PIN, World
 
 CONTENT = {
@@ -121,6 +122,11 @@ def test_a_rendered_notice_is_signed_numbered_and_sealed(api: TestClient, world:
 
     report = api.get(f"/v1/documents/{doc_id}/verification", headers=clerk.headers).json()
     assert report["valid"] and len(report["signatures"]) == 3
+    as_xml = api.get(f"/v1/documents/{doc_id}/verification", headers={**clerk.headers, "Accept": "application/xml"})
+    assert as_xml.headers["content-type"] == "application/xml"
+    assert_same_indications(as_xml.content, report)
+    as_pdf = api.get(f"/v1/documents/{doc_id}/verification", headers={**clerk.headers, "Accept": "application/pdf"})
+    assert as_pdf.headers["content-type"] == "application/pdf" and as_pdf.content.startswith(b"%PDF")
     fonts = subprocess.run(["pdffonts", str(path)], capture_output=True, text=True, check=True).stdout.splitlines()[2:]
     assert fonts and all(line.split()[-5] == "yes" for line in fonts), "every font, the stamps' included, is embedded"
 

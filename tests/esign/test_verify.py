@@ -44,6 +44,8 @@ def test_a_valid_signature_is_reported_in_full(
     assert sig.claimed_signing_time is not None
     assert abs(sig.claimed_signing_time - dt.datetime.now(dt.UTC)) < dt.timedelta(minutes=5)
     assert sig.revocation is not None and not sig.revocation.revoked
+    assert (sig.provable_by, sig.provable_until) == ("signer_certificate", sig.signer.not_after)
+    assert report.document_timestamps == [] and report.summary == "有效：全部 1 个签名有效；签名后文档未被改动"
 
 
 def test_rsa_signature_names_its_algorithm(rsa_signer: KeySigner, one_page_pdf: bytes, trust: TrustSettings) -> None:
