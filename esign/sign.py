@@ -112,7 +112,7 @@ def reserved_size(signer: Signer, level: PadesLevel, *, content_timestamp: bool 
     return 2 * size
 
 
-class _PdfOneSigner(PdfSigner):
+class _Pdf17Signer(PdfSigner):
     """A ``PdfSigner`` that keeps a PDF/A-1/2/3 document on PDF 1.7.
 
     pyhanko declares ISO/TS 32001 (SHA-3) and ISO/TS 32002 (ECDSA curves, EdDSA), both extensions of PDF 2.0,
@@ -185,7 +185,7 @@ def sign(data: bytes, signer: Signer, options: SignOptions = SignOptions()) -> b
         validation_context=options.validation_context,
     )
     archival = pdfa.identification(writer.prev)
-    pdf_signer = (_PdfOneSigner if archival is not None and archival.on_pdf_1 else PdfSigner)(
+    pdf_signer = (_Pdf17Signer if archival is not None and archival.on_pdf_1 else PdfSigner)(
         meta,
         signer,
         timestamper=options.timestamper if timestamped else None,
