@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pyhanko.pdf_utils.metadata import model
-from pyhanko.pdf_utils.metadata.xmp_xml import MetadataStream, XmpXmlProcessingError
+from pyhanko.pdf_utils.metadata.xmp_xml import MetadataStream
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 from . import pdf
@@ -44,7 +44,7 @@ def identification(reader: PdfFileReader) -> Identification | None:
         if not isinstance(metadata, MetadataStream):
             return None
         structures = metadata.xmp
-    except (KeyError, XmpXmlProcessingError, *pdf.PARSE_ERRORS):
+    except pdf.PARSE_ERRORS:  # XmpXmlProcessingError is a ValueError
         return None
     properties = {name: value for structure in structures for name, value in structure}
     part = _text(properties[_PART]) if _PART in properties else None
