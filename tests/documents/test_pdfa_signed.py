@@ -36,7 +36,7 @@ def _signer(db: Database, world: World) -> KeySigner:
         key = envelope.open_key(credential.encrypted_key, PIN.encode(), context=credentials.context(credential.id))
         cert = credentials.certificate(session, credential)
     assert world.settings.key_kind == "ec", "ECDSA P-256 is what made pyhanko declare PDF 2.0"
-    return KeySigner(key, to_asn1(cert), [to_asn1(c) for c in world.pki.chain])  # type: ignore[arg-type]
+    return KeySigner(key, to_asn1(cert), [to_asn1(c) for c in world.pki.chain])
 
 
 def _declared_version(pdf: bytes) -> tuple[str, str | None]:

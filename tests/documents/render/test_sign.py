@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+from typing import Any
 
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -31,7 +32,7 @@ def test_rendered_document_signs_and_verifies(fonts: FontSet, ec_signer: KeySign
     assert 'pdfaid:part="2"' in reader.root["/Metadata"].get_object().data.decode()
 
 
-def _entry(holder: generic.DictionaryObject, key: str, empty: generic.PdfObject | None = None) -> generic.PdfObject:
+def _entry(holder: generic.DictionaryObject, key: str, empty: generic.PdfObject | None = None) -> Any:
     """``holder[key]`` dereferenced, ``empty`` (a dictionary) when absent; pyhanko's ``get`` does not dereference."""
     return holder[key] if key in holder else empty if empty is not None else generic.DictionaryObject()
 
@@ -42,7 +43,7 @@ def _subset_fonts(reader: PdfFileReader) -> list[tuple[str, bytes]]:
     found: dict[int, tuple[str, bytes]] = {}
     seen: set[int] = set()
 
-    def walk(holder: generic.DictionaryObject) -> None:
+    def walk(holder: Any) -> None:
         res = _entry(holder, "/Resources")
         fonts, xobjects = _entry(res, "/Font"), _entry(res, "/XObject")
         for name in fonts:
