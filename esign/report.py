@@ -106,3 +106,9 @@ class VerificationReport(_Model):
     signatures: list[SignatureReport]
     verified_at: datetime
     fetching_allowed: bool
+    encrypted: bool = Field(
+        default=False,
+        description="The file is encrypted but opens without a password (an owner password restricts what "
+        "viewers allow); it was verified as it is",
+    )
+    notes: list[str] = Field(default=[], description="What qualifies the verdict without changing it")

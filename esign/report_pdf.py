@@ -119,6 +119,7 @@ def render(report: VerificationReport) -> bytes:
         para("Signature verification report 签名验证报告", title),
         para(f"Verdict: {_VERDICT_TEXT[report.verdict]}", verdict),
         para(report.summary),
+        *(para(note) for note in report.notes),
         Spacer(1, 6),
         table(
             [
