@@ -42,6 +42,8 @@ def _print_report(report: VerificationReport, name: str) -> None:
         f"[{_VERDICT_STYLE[report.verdict]}]{report.verdict.value.upper()}[/] {name}: {report.summary}", highlight=False
     )
     out.print(report.summary_en, highlight=False)
+    for note in report.notes:
+        out.print(note, highlight=False)
     for sig in report.signatures:
         table = Table(title=f"{sig.field_name} ({sig.type})", show_header=False, title_justify="left", min_width=60)
         table.add_column(style="dim")

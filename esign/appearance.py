@@ -3,6 +3,10 @@
 The seal follows the common form of Chinese official seals (公章): a red ring, a five-pointed star in the
 centre and the organisation's name set clockwise along the upper arc. It is drawn once per name as a small
 vector PDF with reportlab and imported into the signature's appearance stream as a form XObject.
+
+Every font subset an appearance embeds is named with a tag derived from its font program (``_retag``): reportlab
+names its first subset ``AAAAAA+`` in every file it makes and pyhanko draws its tags at random, so two seals in
+one document would otherwise share a tag for different subsets, against ISO 32000-1 §9.6.4.
 """
 
 from __future__ import annotations
@@ -10,23 +14,27 @@ from __future__ import annotations
 import binascii
 import io
 import math
+import re
 import uuid
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pyhanko.pdf_utils import layout
+from pyhanko.pdf_utils import generic, layout
 from pyhanko.pdf_utils.content import PdfContent
-from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
+from pyhanko.pdf_utils.font.opentype import GlyphAccumulator, GlyphAccumulatorFactory
+from pyhanko.pdf_utils.generic import pdf_name
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.text import TextBoxStyle
+from pyhanko.pdf_utils.writer import BasePdfFileWriter
 from pyhanko.stamp import BaseStampStyle, StaticStampStyle, TextStampStyle
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 
 from .errors import AppearanceError
+from .fonts import subset_tag
 
 SEAL_RED = (0.86, 0.08, 0.08)
 _SEAL_SIZE = 170.0
@@ -126,6 +134,48 @@ def seal_pdf(text: str, font_path: Path, caption: str = "") -> bytes:
     return buf.getvalue()
 
 
+_TAGGED = re.compile(r"^/[A-Z]{6}\+")
+_PROGRAMS = ("/FontFile2", "/FontFile3", "/FontFile")
+
+
+def _retag(font: generic.DictionaryObject) -> None:
+    """Rename a subset font (simple, or Type0 with its CIDFont) after its embedded program; a font that is
+    not a tagged subset, or embeds no program, keeps its name."""
+    descendant = font["/DescendantFonts"][0] if "/DescendantFonts" in font else font
+    descriptor = descendant["/FontDescriptor"]
+    program = next((descriptor[key] for key in _PROGRAMS if key in descriptor), None)
+    if not isinstance(program, generic.StreamObject) or not _TAGGED.match(descriptor["/FontName"]):
+        return
+    tag = subset_tag(_TAGGED.sub("", descendant["/BaseFont"]).encode(), program.data)
+    for holder, key in ((font, "/BaseFont"), (descendant, "/BaseFont"), (descriptor, "/FontName")):
+        holder[pdf_name(key)] = pdf_name(_TAGGED.sub(f"/{tag}+", holder[key]))
+
+
+class _TaggedGlyphAccumulator(GlyphAccumulator):
+    def prepare_write(self) -> None:
+        super().prepare_write()  # type: ignore[no-untyped-call]
+        _retag(self.as_resource().get_object())
+
+
+@dataclass(frozen=True)
+class TaggedGlyphAccumulatorFactory(GlyphAccumulatorFactory):
+    """pyhanko's glyph accumulator (text in appearances), with the subset's tag derived from its program."""
+
+    def create_font_engine(self, writer: BasePdfFileWriter, obj_stream: object = None) -> GlyphAccumulator:
+        if obj_stream is None and writer.stream_xrefs and self.create_objstream_if_needed:
+            obj_stream = writer.prepare_object_stream()
+        return _TaggedGlyphAccumulator(
+            writer=writer,
+            font_handle=open(self.font_file, "rb"),  # fontTools reads the face lazily, as in pyhanko
+            font_size=self.font_size,
+            ot_script_tag=self.ot_script_tag,
+            ot_language_tag=self.ot_language_tag,
+            writing_direction=self.writing_direction,
+            bcp47_lang_code=self.bcp47_lang_code,
+            obj_stream=obj_stream,
+        )
+
+
 class ImportedPdfBytes(PdfContent):
     """The first page of a PDF held in memory, imported as a form XObject (pyhanko's ImportedPdfPage reads files)."""
 
@@ -136,6 +186,10 @@ class ImportedPdfBytes(PdfContent):
     def render(self) -> bytes:
         reader = PdfFileReader(io.BytesIO(self.data))
         xobj = self._ensure_writer.import_page_as_xobject(reader, page_ix=0)
+        resources = xobj.get_object()["/Resources"]
+        fonts = resources["/Font"] if "/Font" in resources else generic.DictionaryObject()
+        for name in fonts:
+            _retag(fonts[name])
         resource_name = "/Import" + uuid.uuid4().hex
         self.resources.xobject[resource_name] = xobj
         x1, y1, x2, y2 = xobj.get_object()["/BBox"]
@@ -164,7 +218,7 @@ def stamp_style(appearance: Appearance, *, font_path: Path, reason: str | None) 
         return TextStampStyle(
             stamp_text=appearance.text.replace("%", "%%"),
             text_box_style=TextBoxStyle(
-                font=GlyphAccumulatorFactory(str(appearance.font or font_path), font_size=appearance.font_size),
+                font=TaggedGlyphAccumulatorFactory(str(appearance.font or font_path), font_size=appearance.font_size),
                 font_size=appearance.font_size,
             ),
             inner_content_layout=layout.SimpleBoxLayoutRule(
@@ -186,7 +240,7 @@ def stamp_style(appearance: Appearance, *, font_path: Path, reason: str | None) 
     return TextStampStyle(
         stamp_text="\n".join(lines),
         text_box_style=TextBoxStyle(
-            font=GlyphAccumulatorFactory(str(font_path), font_size=appearance.font_size),
+            font=TaggedGlyphAccumulatorFactory(str(font_path), font_size=appearance.font_size),
             font_size=appearance.font_size,
         ),
         timestamp_format="%Y-%m-%d %H:%M:%S %Z",

@@ -8,6 +8,7 @@ first in ``CANDIDATES``.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
@@ -47,3 +48,14 @@ def cjk_font(extra_dirs: Iterable[Path] = ()) -> Path:
             "fonts-arphic-gbsn00lp or point ESIGN_FONT_DIRS at a folder holding one of " + ", ".join(CANDIDATES)
         )
     return found
+
+
+def subset_tag(*parts: bytes) -> str:
+    """The six capital letters before the ``+`` of a subset font's name (ISO 32000-1 §9.6.4).
+
+    The standard only asks that different subsets in one file have different tags; deriving the tag from
+    what makes the subset (its font program, or its face and characters) gives that across incremental
+    updates made by different processes, which a counter or a random draw does not.
+    """
+    digest = hashlib.sha256(b"\0".join(parts)).digest()
+    return "".join(chr(ord("A") + b % 26) for b in digest[:6])

@@ -1,4 +1,11 @@
-"""Opening PDFs handed to the engine, with one clear error for what cannot be read."""
+"""Opening PDFs handed to the engine, with one clear error for what cannot be read.
+
+Encryption (ISO 32000-1 §7.6) is two different things to a clerk. A file whose user password is empty opens for
+anyone: an owner password only restricts what a viewer lets its reader do (print, copy, edit), and such a file is
+verified as it is (``read``). A file with a user password cannot be opened without it and is refused. Either way
+the advice is never to remove the encryption from a signed file: that rewrites the bytes its signatures cover.
+Signing (``incremental_writer``) still takes unencrypted files only.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,8 @@ import zlib
 from collections.abc import Callable
 from typing import TypeVar
 
+from pyhanko.pdf_utils.crypt import AuthStatus, StandardSecurityHandler
+from pyhanko.pdf_utils.crypt.api import PdfMacStatus
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError as PyhankoPdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -40,14 +49,60 @@ def _check_header(data: bytes) -> None:
         raise PdfMalformed("not a PDF: the %PDF- header is missing")
 
 
-def _check_not_encrypted(reader: PdfFileReader) -> None:
+_ASK_FOR_A_COPY = (
+    "Ask the sender for a copy that opens without a password (an owner password that only restricts printing "
+    "or editing is fine). Do not remove the encryption from a signed file yourself: that rewrites the bytes its "
+    "signatures cover."
+)
+NEEDS_PASSWORD = (
+    "the PDF needs a password to open (it has a user password), so its signatures cannot be checked. " + _ASK_FOR_A_COPY
+)
+NEEDS_CERTIFICATE = (
+    "the PDF is encrypted for the certificates of particular recipients and opens only with one of their keys, "
+    "so its signatures cannot be checked. " + _ASK_FOR_A_COPY
+)
+NOT_SIGNABLE = (
+    "the PDF is encrypted, and esign signs only unencrypted PDFs: ask for the document without encryption. "
+    "A file that is already signed cannot lose its encryption without breaking those signatures; it can still "
+    "be verified if it opens without a password."
+)
+
+
+def _open_with_empty_password(reader: PdfFileReader) -> None:
+    """Authenticate with the empty user password (ISO 32000-1 §7.6.3.4, Algorithm 6), as every viewer does
+    before it asks for one; ``PdfEncrypted`` when that does not open the file."""
+    if not reader.encrypted:
+        return
+    try:
+        handler = reader.security_handler
+        if not isinstance(handler, StandardSecurityHandler):
+            raise PdfEncrypted(NEEDS_CERTIFICATE)
+        result = reader.decrypt(b"")
+    except PARSE_ERRORS as e:
+        raise PdfEncrypted(f"the PDF is encrypted in a way esign cannot open ({e}). {_ASK_FOR_A_COPY}") from e
+    if result.mac_status is PdfMacStatus.FAILED:
+        raise PdfMalformed(
+            f"the encrypted PDF fails its integrity check (ISO/TS 32004 MAC: {result.mac_failure_reason}): "
+            "it was altered after it was encrypted"
+        )
+    if result.status is AuthStatus.FAILED:
+        raise PdfEncrypted(NEEDS_PASSWORD)
+
+
+def _refuse_encrypted(reader: PdfFileReader) -> None:
     if reader.encrypted:
-        raise PdfEncrypted("the PDF is encrypted; remove the encryption before signing or verifying")
+        raise PdfEncrypted(NOT_SIGNABLE)
 
 
-def _open(data: bytes, open_with: Callable[[bool], T], reader_of: Callable[[T], PdfFileReader]) -> T:
+def _open(
+    data: bytes,
+    open_with: Callable[[bool], T],
+    reader_of: Callable[[T], PdfFileReader],
+    encryption: Callable[[PdfFileReader], None],
+) -> T:
     """Strictly first, then with pyhanko's tolerant mode for repairable damage; never a file whose declared
-    structure exceeds the parsing limits (``pdf_limits``), which pyhanko would allocate as declared."""
+    structure exceeds the parsing limits (``pdf_limits``), which pyhanko would allocate as declared.
+    ``encryption`` opens an encrypted file or refuses it."""
     _check_header(data)
     pdf_limits.check(data, pdf_limits.configured().structure)
     last: BaseException | None = None
@@ -58,15 +113,23 @@ def _open(data: bytes, open_with: Callable[[bool], T], reader_of: Callable[[T], 
         except PARSE_ERRORS as e:
             last = e
             continue
-        _check_not_encrypted(reader_of(opened))
+        encryption(reader_of(opened))
         return opened
     raise PdfMalformed(f"the PDF cannot be read: {last}") from last
 
 
 def read(data: bytes) -> PdfFileReader:
-    return _open(data, lambda strict: PdfFileReader(io.BytesIO(data), strict=strict), lambda r: r)
+    """A reader of ``data``, decrypted when it opens without a password (``reader.encrypted`` says it was)."""
+    return _open(
+        data, lambda strict: PdfFileReader(io.BytesIO(data), strict=strict), lambda r: r, _open_with_empty_password
+    )
 
 
 def incremental_writer(data: bytes) -> IncrementalPdfFileWriter:
     """A writer appending an incremental update to ``data``; the original bytes stay a prefix."""
-    return _open(data, lambda strict: IncrementalPdfFileWriter(io.BytesIO(data), strict=strict), lambda w: w.prev)
+    return _open(
+        data,
+        lambda strict: IncrementalPdfFileWriter(io.BytesIO(data), strict=strict),
+        lambda w: w.prev,
+        _refuse_encrypted,
+    )

@@ -171,6 +171,12 @@ class VerificationReport(_Model):
     revocation_data: list[RevocationDataInfo] = Field(description="CRLs and OCSP responses the document carries")
     verified_at: datetime
     fetching_allowed: bool
+    encrypted: bool = Field(
+        default=False,
+        description="The file is encrypted but opens without a password (an owner password restricts what "
+        "viewers allow); it was verified as it is",
+    )
+    notes: list[str] = Field(default=[], description="What qualifies the verdict without changing it")
 
     def localised(self, zone: tzinfo) -> VerificationReport:
         """The same report with every time in ``zone``, carrying its UTC offset (``…T09:00:00+08:00``)."""

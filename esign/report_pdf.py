@@ -141,6 +141,7 @@ def render(report: VerificationReport) -> bytes:
         para(f"Verdict: {_VERDICT_TEXT[report.verdict]}", verdict),
         para(report.summary),
         para(report.summary_en),
+        *(para(note) for note in report.notes),
         Spacer(1, 6),
         table(
             [

@@ -7,11 +7,17 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from cryptography.x509 import ObjectIdentifier
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 TSA_POLICY = "2.25.171802334187214520950305633593547016405"
 """A policy OID under the UUID arc (ITU-T X.667), so it needs no registration."""
+
+CERTIFICATE_POLICY = "2.25.9894836912135155268019164986487503451"
+"""A placeholder certificate policy OID, also under the UUID arc so that it collides with nobody's: a deployment
+replaces it with the OID registered for its certificate policy (under its own enterprise arc,
+1.3.6.1.4.1.<PEN>, or the one its CA operator was given)."""
 
 
 class Settings(BaseSettings):
@@ -62,6 +68,16 @@ class Settings(BaseSettings):
         default=TSA_POLICY,
         description="Policy OID the time-stamping unit puts in its tokens (RFC 3161 TSTInfo.policy).",
     )
+    certificate_policy: str = Field(
+        default=CERTIFICATE_POLICY,
+        description="Policy OID in the certificatePolicies extension of every certificate the issuing CA signs "
+        "(RFC 5280 §4.2.1.4). The default is a placeholder: set the OID registered for your certificate policy.",
+    )
+    cps_url: str | None = Field(
+        default=None,
+        description="URI of the certification practice statement, the policy's CPS qualifier; "
+        "default: the public URL + /pki/cps.",
+    )
     crl_validity_hours: int = Field(default=24, gt=0, description="nextUpdate of the CRLs, from now.")
     ocsp_validity_minutes: int = Field(default=60, gt=0, description="nextUpdate of OCSP responses, from now.")
     audit_anchor_minutes: int = Field(
@@ -109,6 +125,15 @@ class Settings(BaseSettings):
     def _split_paths(cls, value: object) -> object:
         if isinstance(value, str):
             return [Path(p) for p in value.replace(",", ":").split(":") if p.strip()]
+        return value
+
+    @field_validator("certificate_policy")
+    @classmethod
+    def _dotted_oid(cls, value: str) -> str:
+        try:
+            ObjectIdentifier(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not an object identifier in dotted decimal, e.g. 1.2.156.99999.1") from None
         return value
 
     @cached_property

@@ -13,14 +13,15 @@ from dataclasses import dataclass, field
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.layout import LayoutError
 from pyhanko.pdf_utils.misc import PdfError as PyhankoPdfError
+from pyhanko.pdf_utils.writer import BasePdfFileWriter
 from pyhanko.sign import fields
 from pyhanko.sign.ades.api import CAdESSignedAttrSpec
 from pyhanko.sign.general import SigningError as PyhankoSigningError
-from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner, Signer
+from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner, Signer, constants
 from pyhanko.sign.timestamps import TimeStamper
 from pyhanko_certvalidator import ValidationContext
 
-from . import errors, pdf
+from . import errors, pdf, pdfa
 from .appearance import Appearance, stamp_style
 from .errors import SigningError
 from .fonts import cjk_font
@@ -111,6 +112,21 @@ def reserved_size(signer: Signer, level: PadesLevel, *, content_timestamp: bool 
     return 2 * size
 
 
+class _Pdf17Signer(PdfSigner):
+    """A ``PdfSigner`` that keeps a PDF/A-1/2/3 document on PDF 1.7.
+
+    pyhanko declares ISO/TS 32001 (SHA-3) and ISO/TS 32002 (ECDSA curves, EdDSA), both extensions of PDF 2.0,
+    whenever the algorithms allow, and raises the catalogue's ``/Version`` to 2.0 for them: an ECDSA P-256
+    signature made a PDF/A-2b file claim PDF 2.0. ETSI EN 319 142-1 §5.1 builds PAdES on ISO 32000-1 and has
+    it announced by the ESIC developer extension (``/Extensions /ESIC``, base version 1.7), with algorithms
+    from ETSI TS 119 312, so on such a file only that extension is declared and ``/Version`` stays at 1.7.
+    """
+
+    def register_extensions(self, pdf_out: BasePdfFileWriter, *, md_algorithm: str) -> None:
+        pdf_out.ensure_output_version(version=(1, 7))
+        pdf_out.register_extension(constants.ESIC_EXTENSION_1)
+
+
 def _next_field_name(reader_fields: list[str]) -> str:
     taken = set(reader_fields)
     n = 1
@@ -168,7 +184,8 @@ def sign(data: bytes, signer: Signer, options: SignOptions = SignOptions()) -> b
         use_pades_lta=options.level is PadesLevel.B_LTA,
         validation_context=options.validation_context,
     )
-    pdf_signer = PdfSigner(
+    archival = pdfa.identification(writer.prev)
+    pdf_signer = (_Pdf17Signer if archival is not None and archival.on_pdf_1 else PdfSigner)(
         meta,
         signer,
         timestamper=options.timestamper if timestamped else None,

@@ -324,8 +324,16 @@ def _with_coverage(
     return protected, covered
 
 
+ENCRYPTED_NOTE = (
+    "The file is encrypted, but with an empty user password: it opens without one, and only an owner password "
+    "restricts what viewers allow. It was verified as sent; removing its encryption would rewrite it and break "
+    "its signatures."
+)
+
+
 def verify(data: bytes, trust: TrustSettings) -> VerificationReport:
-    """Verify every signature in ``data``; raises ``PdfMalformed``/``PdfEncrypted`` for unreadable input.
+    """Verify every signature in ``data``; raises ``PdfMalformed``/``PdfEncrypted`` for unreadable input (an
+    encrypted file that opens without a password is verified, and the report says it is encrypted).
 
     Runs its own event loop: call it from synchronous code (a worker thread under an async server).
     Times are in UTC; :meth:`VerificationReport.localised` puts them in the organisation's zone.
@@ -352,4 +360,6 @@ def verify(data: bytes, trust: TrustSettings) -> VerificationReport:
         revocation_data=revocation_data,
         verified_at=datetime.now(UTC),
         fetching_allowed=trust.allow_fetching,
+        encrypted=reader.encrypted,
+        notes=[ENCRYPTED_NOTE] if reader.encrypted else [],
     )

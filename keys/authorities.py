@@ -127,6 +127,10 @@ _SERVICES = (
 )
 
 
+def urls_of(settings: Settings) -> PkiUrls:
+    return PkiUrls(settings.public_url, policy=settings.certificate_policy, cps_url=settings.cps_url)
+
+
 def ensure(session: Session, settings: Settings) -> tuple[Pki, bool]:
     """The PKI, with whatever of it is missing created (root, issuing CA, TSA, OCSP responder, registry);
     True when the root was just made. Running it again changes nothing."""
@@ -134,7 +138,7 @@ def ensure(session: Session, settings: Settings) -> tuple[Pki, bool]:
     if {ROOT, ISSUING, *(name for name, _, _ in _SERVICES)} <= existing:
         return load(session, settings), False
     secret = passphrase(settings, create=True)
-    urls = PkiUrls(settings.public_url)
+    urls = urls_of(settings)
     kind = settings.key_kind
     created = ROOT not in existing
     if created:
@@ -208,7 +212,7 @@ def load(session: Session, settings: Settings) -> Pki:
         tsa=_open(rows[TSA], secret),
         ocsp=_open(rows[OCSP], secret),
         registry=_open(rows[REGISTRY], secret),
-        urls=PkiUrls(settings.public_url),
+        urls=urls_of(settings),
     )
     with _cache_lock:
         _cache[key] = pki

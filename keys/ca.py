@@ -3,7 +3,10 @@
 A root CA signs one issuing CA; the issuing CA signs everything else: officials' signing certificates,
 organisations' seal certificates, the time-stamping unit and the OCSP responder. Every certificate the
 issuing CA signs points back at this service: AIA with the OCSP responder and the issuer's certificate,
-and a CRL distribution point, all under ``ESIGN_PUBLIC_URL``.
+and a CRL distribution point, all under ``ESIGN_PUBLIC_URL``. The issuing CA's certificate and every one it
+signs name the certificate policy they are issued under, with the practice statement's URI as its CPS
+qualifier (RFC 5280 §4.2.1.4): the CA asserts the policy too, or a relying party that requires it finds no
+valid policy on the path (RFC 5280 §6.1.3 (d)).
 """
 
 from __future__ import annotations
@@ -57,9 +60,12 @@ VALIDITY = {
 
 @dataclass(frozen=True)
 class PkiUrls:
-    """Where relying parties find this PKI's certificates, CRLs and OCSP responder."""
+    """Where relying parties find this PKI's certificates, CRLs, OCSP responder and practice statement, and the
+    policy its certificates are issued under (``policy`` None: no certificatePolicies extension)."""
 
     base: str
+    policy: str | None = None
+    cps_url: str | None = None
 
     def _at(self, path: str) -> str:
         return self.base.rstrip("/") + path
@@ -83,6 +89,10 @@ class PkiUrls:
     @property
     def root_cert(self) -> str:
         return self._at("/pki/ca/root.der")
+
+    @property
+    def cps(self) -> str:
+        return self.cps_url or self._at("/pki/cps")
 
 
 @dataclass(frozen=True)
@@ -156,10 +166,21 @@ def _aia(*, ocsp: str | None, ca_issuers: str) -> x509.AuthorityInformationAcces
     return x509.AuthorityInformationAccess(descriptions)
 
 
+def _policies(urls: PkiUrls) -> list[tuple[x509.ExtensionType, bool]]:
+    if urls.policy is None:
+        return []
+    policy = x509.PolicyInformation(ObjectIdentifier(urls.policy), [urls.cps])
+    return [(x509.CertificatePolicies([policy]), False)]
+
+
 def _extensions(profile: Profile, urls: PkiUrls) -> list[tuple[x509.ExtensionType, bool]]:
     """The profile's extensions besides the key identifiers."""
     if profile is Profile.ROOT_CA:
         return [(x509.BasicConstraints(ca=True, path_length=None), True), (_key_usage(ca=True), True)]
+    return [*_profile_extensions(profile, urls), *_policies(urls)]
+
+
+def _profile_extensions(profile: Profile, urls: PkiUrls) -> list[tuple[x509.ExtensionType, bool]]:
     if profile is Profile.ISSUING_CA:
         return [
             (x509.BasicConstraints(ca=True, path_length=0), True),

@@ -19,7 +19,7 @@ from esign.appearance import Appearance
 from esign.errors import InvalidInput
 from esign.identity import Actor
 from esign.settings import Settings
-from esign.sign import PadesLevel, SignOptions, sign
+from esign.sign import Certification, PadesLevel, SignOptions, sign
 
 from . import custody, identities, levels
 from .authorities import Pki
@@ -36,6 +36,8 @@ class SignRequest:
     page: int | None = None
     box: tuple[float, float, float, float] | None = None
     """With ``page``, draws the signature there: the signer's details, or the organisation's red seal."""
+    certify: Certification | None = None
+    """A certification signature with that DocMDP permission instead of an approval signature."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,7 @@ def _options(
         reason=request.reason,
         location=request.location,
         field_name=request.field_name,
+        certify=request.certify,
         appearance=appearance,
     )
     return replace(options, **levels.engine_inputs(session, pki=pki, settings=settings, level=request.level))

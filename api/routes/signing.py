@@ -10,7 +10,7 @@ from api.deps import DatabaseDep, SettingsDep, SignerOf
 from api.schemas import GivenPin
 from esign import budget, phases
 from esign.errors import InvalidInput, TooLarge
-from esign.sign import PadesLevel
+from esign.sign import Certification, PadesLevel
 from keys import authorities, signing
 
 router = APIRouter(prefix="/v1", tags=["signing"])
@@ -51,7 +51,9 @@ def parse_visible(visible: str | None) -> tuple[int | None, tuple[float, float, 
         "Multipart: `file` (the PDF), `credential_id` and either `pin` or `session` (from "
         "`POST /v1/credentials/{id}/sessions`). Optional: `level` (B-B, B-T, B-LT, B-LTA; time-stamps and "
         "revocation data come from this service's own TSA and OCSP responder), `reason`, `location`, "
-        "`visible` as `PAGE:x1,y1,x2,y2` in points (a seal credential draws the organisation's red seal). "
+        "`visible` as `PAGE:x1,y1,x2,y2` in points (a seal credential draws the organisation's red seal), "
+        "`certify` (`no_changes`, `form_filling` or `annotations`: a certification signature with that DocMDP "
+        "permission, P 1, 2 or 3; only as the document's first signature). "
         "Answers the signed PDF. A wrong PIN answers 403 `pin_invalid` with `tries_left`; the fifth in a row "
         "locks the credential (423 `credential_locked`)."
     ),
@@ -70,6 +72,7 @@ def sign(
     reason: Annotated[str | None, Form()] = None,
     location: Annotated[str | None, Form()] = None,
     visible: Annotated[str | None, Form()] = None,
+    certify: Annotated[Certification | None, Form(description="Certify with this DocMDP permission")] = None,
 ) -> Response:
     data = file.file.read(settings.max_upload_bytes + 1)
     if len(data) > settings.max_upload_bytes:
@@ -77,7 +80,9 @@ def sign(
     unlock = signing.Unlock(credential_id=credential_id, pin=pin, session_secret=session)
     page, box = parse_visible(visible)
     budget.vet(data)  # opened under the parsing budget in a worker before the server opens it to sign
-    request = signing.SignRequest(pdf=data, level=level, reason=reason, location=location, page=page, box=box)
+    request = signing.SignRequest(
+        pdf=data, level=level, reason=reason, location=location, page=page, box=box, certify=certify
+    )
     signed = phases.run(
         database,
         phases.Phases(

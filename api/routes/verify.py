@@ -28,7 +28,8 @@ router = APIRouter(prefix="/v1", tags=["verification"])
         **reports.RESPONSES,
         413: {"description": "The upload exceeds ESIGN_MAX_UPLOAD_MB (code `too_large`)"},
         422: {
-            "description": "Not a readable PDF (`pdf_malformed`), encrypted (`pdf_encrypted`), beyond the parsing "
+            "description": "Not a readable PDF (`pdf_malformed`), needing a password to open (`pdf_encrypted`; "
+            "one that opens without a password is verified and reported `encrypted`), beyond the parsing "
             "budget (`pdf_too_complex`, with the `limit` hit), bad trust PEM"
         },
         503: {"description": "Every PDF worker is busy (`busy`); retry after `Retry-After` seconds"},

@@ -8,7 +8,6 @@ after document.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import zlib
 from functools import lru_cache
@@ -16,6 +15,8 @@ from functools import lru_cache
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.generic import pdf_name
 from pyhanko.pdf_utils.writer import PdfFileWriter
+
+from esign.fonts import subset_tag
 
 from .fonts import Face
 from .geometry import PAGE_HEIGHT, PAGE_WIDTH
@@ -25,12 +26,6 @@ from .subset import subset_program
 
 _SYMBOLIC = 4
 _NONSYMBOLIC = 32
-
-
-def _tag(face: Face, codepoints: tuple[int, ...]) -> str:
-    """The six capital letters that mark a subset's font name (ISO 32000-1 §9.6.4)."""
-    digest = hashlib.sha1(face.key.encode() + repr(codepoints).encode(), usedforsecurity=False).digest()
-    return "".join(chr(ord("A") + b % 26) for b in digest[:6])
 
 
 @lru_cache(maxsize=128)
@@ -71,7 +66,7 @@ def _font(writer: PdfFileWriter, subset: Subset) -> generic.IndirectObject:
         {pdf_name("/Length1"): generic.NumberObject(length), pdf_name("/Filter"): pdf_name("/FlateDecode")},
         encoded_data=program,
     )
-    name = f"{_tag(face, codepoints)}+{face.postscript_name}"
+    name = f"{subset_tag(face.key.encode(), repr(codepoints).encode())}+{face.postscript_name}"
     descriptor = generic.DictionaryObject(
         {
             pdf_name("/Type"): pdf_name("/FontDescriptor"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import time
@@ -55,7 +56,8 @@ def served(
             tokens[official] = token
     process = subprocess.Popen(
         [str(ESIGN), "serve", "--port", str(port)],
-        env={**env, "PATH": str(ESIGN.parent)},
+        # PYTHONPATH passes through so that a checkout other than the installed one is what serves.
+        env={**env, "PATH": str(ESIGN.parent), **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"}},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
