@@ -12,13 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from esign import pdf
+from esign import budget, pdf
 from esign.budget import _vet
 from esign.errors import Busy, PdfError, PdfTooComplex
 from esign.parsing_pool import ParsingPool, PoolOptions
 from esign.report import VerificationReport
 from esign.trust import TrustSettings
 from esign.verify import verify
+from tests.conftest import make_pdf
 from tests.hostile import HOSTILE, REFUSED_BEFORE_PARSING, huge_xref_stream_index, open_unchecked
 from tests.procfs import alive
 
@@ -142,3 +143,25 @@ def test_vetting_for_signing_refuses_a_page_tree_that_loops(pool: ParsingPool) -
     with pytest.raises(PdfError, match="page tree loops"):
         pool.run(_vet, HOSTILE["page_tree_cycle"]())
     pool.run(_vet, HOSTILE["flate_bomb_content"]())  # a content stream is not decoded to sign: vetted
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED_BEFORE_PARSING))
+def test_a_file_the_pre_scan_refuses_gets_its_422_while_every_worker_is_busy(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only files that need a parse wait for a worker: with the pool full, a file refused by the pre-scan is
+    ``pdf_too_complex`` at once, not ``busy``, while an ordinary file is ``busy``."""
+    workers = ParsingPool(PoolOptions(workers=1, queue=0, timeout_s=10, memory_mb=64, preload=()))
+    monkeypatch.setattr(budget, "pool", lambda: workers)
+    try:
+        running = threading.Thread(target=workers.run, args=(time.sleep, 3))
+        running.start()
+        time.sleep(0.5)
+        for check in (lambda data: budget.verify(data, TrustSettings()), budget.vet):
+            with pytest.raises(PdfTooComplex):
+                check(HOSTILE[name]())
+            with pytest.raises(Busy):
+                check(make_pdf())
+        running.join()
+    finally:
+        workers.close()
