@@ -83,6 +83,18 @@ class Settings(BaseSettings):
     audit_anchor_minutes: int = Field(
         default=60, gt=0, description="How often the worker time-stamps the audit chains' heads (when they moved)."
     )
+    archive_margin_days: int = Field(
+        default=180,
+        gt=0,
+        description="Re-time-stamp a document's archive when its last archive time-stamp's unit certificate "
+        "expires within this many days (ETSI TS 119 511 preservation by augmentation).",
+    )
+    archive_batch: int = Field(default=50, gt=0, description="Documents one worker claims per archive round.")
+    archive_weak_algorithms: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["md5", "sha1", "rsa<2048", "ec<256"],
+        description="Algorithms no longer trusted to protect an archive: digests by name, keys as TYPE<BITS; "
+        "a document whose last archive time-stamp uses one is re-time-stamped.",
+    )
     font_dirs: Annotated[list[Path], NoDecode] = Field(
         default_factory=list, description="Extra folders searched for CJK TrueType fonts."
     )
@@ -116,6 +128,13 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as e:
             raise ValueError(f"unknown time zone {value!r}") from e
+        return value
+
+    @field_validator("archive_weak_algorithms", mode="before")
+    @classmethod
+    def _split_words(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [w.strip().lower() for w in value.split(",") if w.strip()]
         return value
 
     @field_validator(
