@@ -48,10 +48,11 @@ from pyhanko_certvalidator import ValidationContext
 from sqlalchemy import ColumnElement, and_, false, or_, select, update
 from sqlalchemy.orm import Session
 
-from esign import archive, outbox, phases
+from esign import archive, budget, outbox, phases
 from esign.archive import Assessment, Preservation
 from esign.blobs import BlobStore
 from esign.db import Database
+from esign.errors import EsignError
 from esign.identity import Actor
 from esign.ids import now
 from esign.settings import Settings
@@ -210,10 +211,11 @@ def prepare(
     document_id: str,
     at: datetime,
 ) -> Renewal:
-    """Read the latest revision and, if its archive is due, what renewing it needs."""
+    """Read the latest revision and, if its archive is due, what renewing it needs. The PDF is assessed in a
+    parsing worker (it may have come from outside); the renewal parses it here, as signing does."""
     document = revisions.get_document(session, actor=actor, document_id=document_id)
     data = revisions.pdf(blobs, revisions.latest(session, document)) if document.revision_count else b""
-    assessment = archive.assess(data) if data else Assessment(Preservation.UNSIGNED)
+    assessment = budget.assess(data) if data else Assessment(Preservation.UNSIGNED)
     due = policy.due(assessment, at)
     renewal = Renewal(
         document_id=document.id, base_seq=document.revision_count, data=data, assessment=assessment, due=due
@@ -308,7 +310,8 @@ def renew_due(
     for each in claims:
         try:
             renew_one(database, settings=settings, blobs=blobs, policy=policy, claim=each, at=moment)
-        except archive.RenewalError as e:
+        except EsignError as e:
+            # Left leased: the next attempt comes after LEASE, not in the next round.
             logger.error("archive of document %s not renewed: %s", each.document_id, e.message)
     return len(claims)
 

@@ -67,8 +67,12 @@ def add(
     actor: Actor,
     detail: dict[str, Any] | None = None,
     verification: dict[str, Any] | None = None,
+    assessment: archive.Assessment | None = None,
 ) -> Revision:
-    """Append a revision; the caller holds the document's lock (``get_document(..., for_update=True)``)."""
+    """Append a revision; the caller holds the document's lock (``get_document(..., for_update=True)``).
+
+    ``assessment``: what the PDF's archive time-stamp protects, when the caller had it assessed already (an
+    upload, in a parsing worker: ``esign.budget.assess``); else it is assessed here, the service's own PDFs."""
     parent = latest(session, document) if document.revision_count else None
     if parent is not None and not data.startswith(pdf(blobs, parent)):
         raise InvalidDocument("a new revision must extend the previous one as an incremental update")
@@ -87,7 +91,7 @@ def add(
         created_by=actor.label,
     )
     session.add(revision)
-    note_assessment(document, archive.assess(data))
+    note_assessment(document, assessment or archive.assess(data))
     document.revision_count = revision.seq
     document.updated_at = now()
     session.flush()

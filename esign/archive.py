@@ -53,9 +53,11 @@ class Preservation(enum.StrEnum):
     UNSIGNED = "unsigned"
     """No signature and no document time-stamp: nothing to preserve."""
     UNPROTECTED = "unprotected"
-    """Signed, but no document time-stamp covers the signatures yet (B-B, B-T, B-LT)."""
+    """Signed, but no document time-stamp covers every signature yet (B-B, B-T, B-LT, or signed after the last
+    archive time-stamp)."""
     PROTECTED = "protected"
-    """The last document time-stamp gives proof of existence until its unit's certificate expires."""
+    """The last document time-stamp covers every signature and gives them proof of existence until its unit's
+    certificate expires."""
     UNREADABLE = "unreadable"
     """The PDF cannot be parsed: nothing can be said or done."""
 
@@ -117,9 +119,11 @@ def assess(data: bytes) -> Assessment:
     try:
         reader = pdf.read(data)
         timestamps = reader.embedded_timestamp_signatures
-        if timestamps:
-            return Assessment(Preservation.PROTECTED, _stamp(timestamps[-1]))
-        if reader.embedded_regular_signatures:
+        signatures = reader.embedded_regular_signatures
+        last = timestamps[-1] if timestamps else None
+        if last is not None and all(s.signed_revision < last.signed_revision for s in signatures):
+            return Assessment(Preservation.PROTECTED, _stamp(last))
+        if signatures:
             return Assessment(Preservation.UNPROTECTED)
         return Assessment(Preservation.UNSIGNED)
     except _UNREADABLE as e:
@@ -129,16 +133,17 @@ def assess(data: bytes) -> Assessment:
 
 def certificates_to_cover(data: bytes) -> list[asn1_x509.Certificate]:
     """The end-entity certificates whose revocation status the next archive time-stamp must capture: the unit's
-    of the last document time-stamp or, when there is none yet, every signer's and their signature time-stamps'
-    units'. Their status goes in as OCSP responses: a past validation (EN 319 102-1 §5.6.2.1) needs revocation
-    data about the leaf whose issuer has proof of existence, which pyhanko finds for OCSP responses."""
+    of the last document time-stamp, and those of every signer it does not cover yet and of their signature
+    time-stamps' units. Their status goes in as OCSP responses: a past validation (EN 319 102-1 §5.6.2.1) needs
+    revocation data about the leaf whose issuer has proof of existence, which pyhanko finds for OCSP responses."""
     try:
         reader = pdf.read(data)
         timestamps = reader.embedded_timestamp_signatures
-        if timestamps:
-            return [timestamps[-1].signer_cert]
-        certs: list[asn1_x509.Certificate] = []
+        last = timestamps[-1] if timestamps else None
+        certs: list[asn1_x509.Certificate] = [last.signer_cert] if last is not None else []
         for signature in reader.embedded_regular_signatures:
+            if last is not None and signature.signed_revision < last.signed_revision:
+                continue
             certs.append(signature.signer_cert)
             for signed in (False, True):
                 for token in extract_tst_data_iter(signature.signer_info, signed=signed):
@@ -169,10 +174,12 @@ async def _paths(
 async def _append(data: bytes, timestamper: TimeStamper, context: ValidationContext) -> bytes:
     reader = pdf.read(data)
     timestamps = reader.embedded_timestamp_signatures
-    if timestamps:
-        paths = await _paths([timestamps[-1]], context, strict=True)
-    else:
-        paths = await _paths(list(reader.embedded_regular_signatures), context, strict=False)
+    last = timestamps[-1] if timestamps else None
+    paths = await _paths([last], context, strict=True) if last is not None else []
+    uncovered = [
+        s for s in reader.embedded_regular_signatures if last is None or s.signed_revision > last.signed_revision
+    ]
+    paths.extend(await _paths(uncovered, context, strict=False))
     output = io.BytesIO(data)
     writer = IncrementalPdfFileWriter(output, strict=False)
     DocumentSecurityStore.supply_dss_in_writer(writer, None, paths=paths, validation_context=context)
@@ -184,8 +191,8 @@ async def _append(data: bytes, timestamper: TimeStamper, context: ValidationCont
 
 
 def append_archive_timestamp(data: bytes, *, timestamper: TimeStamper, context: ValidationContext) -> bytes:
-    """``data`` extended by a DSS update with the validation material of its last document time-stamp (or, when
-    it has none yet, of its signatures) and a new document time-stamp, itself followed by its own validation
+    """``data`` extended by a DSS update with the validation material of its last document time-stamp and of the
+    signatures it does not cover, and a new document time-stamp, itself followed by its own validation
     material (EN 319 142-1 §5.5: the next renewal needs it). ``context`` holds the trust roots and current
     revocation data, offline. Runs its own event loop: call it outside any transaction, from synchronous code.
     """

@@ -46,6 +46,8 @@ from esign.outbox import OutboxEvent
 from esign.settings import Settings
 from esign.sign import PadesLevel, SignOptions, sign
 from esign.signers import to_asn1
+from esign.trust import TrustSettings
+from esign.verify import verify
 from keys import authorities, ca, envelope, levels, revocation
 from keys.ca import Authority, Profile
 from keys.tsa import LocalTimeStamper
@@ -235,6 +237,9 @@ def test_after_renewal_the_signature_validates_past_the_old_units_expiry_and_not
     assert _lta_at(renewed, world, at, knowledge) == AdESPassed.OK
     assert _lta_at(original, world, at, knowledge) == AdESIndeterminate.NO_POE
     assert archive.assess(renewed).protected_until == world.pki.tsa.cert.not_valid_after_utc
+    offline = TrustSettings().with_anchors(ca.pem(world.pki.root.cert))
+    assert verify(renewed, offline).protected_until == world.pki.tsa.cert.not_valid_after_utc, "the report agrees"
+    assert verify(original, offline).protected_until == short.cert.not_valid_after_utc
 
 
 def test_a_signed_but_unprotected_document_gets_its_first_archive_time_stamp_and_old_rows_are_assessed(
@@ -247,6 +252,9 @@ def test_a_signed_but_unprotected_document_gets_its_first_archive_time_stamp_and
         db, blobs, world, sign(make_pdf(text="B-T"), signer, SignOptions(level=PadesLevel.B_T, **inputs)), "b-t"
     )
     lasting = _store(db, blobs, world, _signed_lta(db, world, db_settings, world.pki.tsa, "old row"), "old row")
+    countersigned = sign(_signed_lta(db, world, db_settings, world.pki.tsa, "countersigned"), signer)
+    assert archive.assess(countersigned).state is Preservation.UNPROTECTED, "a signature after the last archive"
+    later = _store(db, blobs, world, countersigned, "countersigned")
     with db.transaction() as session:
         assert session.get(Document, document_id).preservation == Preservation.UNPROTECTED.value  # type: ignore[union-attr]
         session.execute(update(Document).where(Document.id == lasting).values(preservation=None, protected_until=None))
@@ -256,8 +264,9 @@ def test_a_signed_but_unprotected_document_gets_its_first_archive_time_stamp_and
 
     assert [r.reason for r in _revisions(db, document_id)] == [Reason.UPLOADED.value, Reason.PRESERVED.value]
     assert [r.reason for r in _revisions(db, lasting)] == [Reason.UPLOADED.value]
+    assert [r.reason for r in _revisions(db, later)] == [Reason.UPLOADED.value, Reason.PRESERVED.value]
     with db.transaction() as session:
-        for each in (document_id, lasting):
+        for each in (document_id, lasting, later):
             document = session.get(Document, each)
             assert document is not None and document.preservation == Preservation.PROTECTED.value
             assert document.protected_until == world.pki.tsa.cert.not_valid_after_utc
