@@ -12,8 +12,9 @@ Selection. Adding a revision notes on the document what its latest PDF is protec
 
 - protected until before now + ``archive_margin_days`` (default 180), or by an algorithm on
   ``archive_weak_algorithms``;
-- signed but not protected by any document time-stamp yet (B-B, B-T, B-LT): a signature becomes long-term
-  only under an archive time-stamp, so the first one is added;
+- signed but not covered by a document time-stamp yet (B-B, B-T, B-LT, or signed after the last one) and
+  unchanged for ``archive_quiet_hours`` (24): a signature becomes long-term only under an archive time-stamp,
+  so one is added once the document's route stopped adding signatures;
 - not yet assessed (documents stored before migration 0010): their PDF is read and the columns filled, and
   they are renewed if due.
 
@@ -111,6 +112,9 @@ class Policy:
     margin: timedelta = timedelta(days=180)
     weak: WeakAlgorithms = field(default_factory=WeakAlgorithms)
     batch: int = 50
+    quiet: timedelta = timedelta(hours=24)
+    """An unprotected document gets its first archive time-stamp once unchanged this long: not while its route
+    is still adding signatures (each would make the next signer's attempt stale)."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Policy:
@@ -118,12 +122,13 @@ class Policy:
             margin=timedelta(days=settings.archive_margin_days),
             weak=WeakAlgorithms.parse(settings.archive_weak_algorithms),
             batch=settings.archive_batch,
+            quiet=timedelta(hours=settings.archive_quiet_hours),
         )
 
-    def due(self, assessment: Assessment, at: datetime) -> bool:
-        """Whether a PDF so assessed needs an archive time-stamp at ``at``."""
+    def due(self, assessment: Assessment, at: datetime, *, changed_at: datetime) -> bool:
+        """Whether a PDF so assessed, last changed at ``changed_at``, needs an archive time-stamp at ``at``."""
         if assessment.state is Preservation.UNPROTECTED:
-            return True
+            return changed_at < at - self.quiet
         stamp = assessment.stamp
         return stamp is not None and (stamp.protected_until < at + self.margin or self.weak.uses(stamp))
 
@@ -131,7 +136,7 @@ class Policy:
         """:meth:`due` on the columns, plus the documents never assessed."""
         return or_(
             Document.preservation.is_(None),
-            Document.preservation == Preservation.UNPROTECTED.value,
+            and_(Document.preservation == Preservation.UNPROTECTED.value, Document.updated_at < at - self.quiet),
             and_(
                 Document.preservation == Preservation.PROTECTED.value,
                 or_(Document.protected_until < at + self.margin, self.weak.clause()),
@@ -216,7 +221,7 @@ def prepare(
     document = revisions.get_document(session, actor=actor, document_id=document_id)
     data = revisions.pdf(blobs, revisions.latest(session, document)) if document.revision_count else b""
     assessment = budget.assess(data) if data else Assessment(Preservation.UNSIGNED)
-    due = policy.due(assessment, at)
+    due = policy.due(assessment, at, changed_at=document.updated_at)
     renewal = Renewal(
         document_id=document.id, base_seq=document.revision_count, data=data, assessment=assessment, due=due
     )
@@ -316,11 +321,19 @@ def renew_due(
     return len(claims)
 
 
-def preservation_job(settings: Settings, blobs: BlobStore) -> Job:
-    """The worker job: one round of :func:`renew_due`."""
+def preservation_job(settings: Settings, blobs: BlobStore, *, every: timedelta | None = None) -> Job:
+    """The worker job: rounds of :func:`renew_due` while they find documents, then none until ``every``
+    (``archive_interval_minutes``) has passed: archives fall due over months, not seconds, and the selection
+    need not run in every one-second round of the worker."""
+    interval = every if every is not None else timedelta(minutes=settings.archive_interval_minutes)
+    idle_since: list[datetime] = []
 
     def renew_archives(database: Database) -> int:
-        return renew_due(database, settings=settings, blobs=blobs)
+        if idle_since and now() - idle_since[0] < interval:
+            return 0
+        done = renew_due(database, settings=settings, blobs=blobs)
+        idle_since[:] = [] if done else [now()]
+        return done
 
     return renew_archives
 

@@ -90,6 +90,14 @@ class Settings(BaseSettings):
         "expires within this many days (ETSI TS 119 511 preservation by augmentation).",
     )
     archive_batch: int = Field(default=50, gt=0, description="Documents one worker claims per archive round.")
+    archive_quiet_hours: int = Field(
+        default=24,
+        ge=0,
+        description="A signed document no archive time-stamp covers gets one once unchanged this many hours.",
+    )
+    archive_interval_minutes: int = Field(
+        default=60, gt=0, description="How often the worker looks for archives to renew once none was left."
+    )
     archive_weak_algorithms: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["md5", "sha1", "rsa<2048", "ec<256"],
         description="Algorithms no longer trusted to protect an archive: digests by name, keys as TYPE<BITS; "

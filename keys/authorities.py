@@ -224,6 +224,9 @@ def rotate_tsa_if_expiring(session: Session, settings: Settings, *, before: date
     if it did. Archive renewal (``documents.preservation``) asks for twice its margin, so that every archive
     time-stamp it makes protects for longer than the margin. The old certificate stays valid, and so do the
     tokens it signed; the row lock makes concurrent workers rotate once."""
+    current = session.scalar(select(PkiAuthority.certificate).where(PkiAuthority.name == TSA))
+    if current is None or x509.load_der_x509_certificate(current).not_valid_after_utc >= before:
+        return False
     row = session.scalar(select(PkiAuthority).where(PkiAuthority.name == TSA).with_for_update())
     if row is None or x509.load_der_x509_certificate(row.certificate).not_valid_after_utc >= before:
         return False

@@ -259,7 +259,12 @@ def test_a_signed_but_unprotected_document_gets_its_first_archive_time_stamp_and
         assert session.get(Document, document_id).preservation == Preservation.UNPROTECTED.value  # type: ignore[union-attr]
         session.execute(update(Document).where(Document.id == lasting).values(preservation=None, protected_until=None))
 
-    while preservation.renew_due(db, settings=db_settings, blobs=blobs):
+    preservation.renew_due(db, settings=db_settings, blobs=blobs)
+    assert [r.reason for r in _revisions(db, document_id)] == [Reason.UPLOADED.value], "not while it may change"
+
+    while preservation.renew_due(
+        db, settings=db_settings, blobs=blobs, policy=preservation.Policy(quiet=dt.timedelta(0))
+    ):
         pass
 
     assert [r.reason for r in _revisions(db, document_id)] == [Reason.UPLOADED.value, Reason.PRESERVED.value]
@@ -323,3 +328,15 @@ def test_the_api_and_the_cli_show_the_protected_until_date(
     assert esign("archive", "status", "--within", "180", "--json", env=env).stdout == ""
     shown = api.get(f"/v1/documents/{document_id}", headers=clerk.headers).json()
     assert dt.datetime.fromisoformat(shown["protected_until"]) == world.pki.tsa.cert.not_valid_after_utc
+
+
+def test_the_worker_job_looks_again_only_after_its_interval_once_nothing_was_due(
+    world: World, db: Database, db_settings: Settings, blobs: BlobStore
+) -> None:
+    job = preservation.preservation_job(db_settings, blobs, every=dt.timedelta(hours=1))
+    assert job(db) == 0, "nothing stored yet"
+    short = _unit(db, world, SHORT)
+    document_id = _store(db, blobs, world, _signed_lta(db, world, db_settings, short, "waits"), "waits")
+    assert job(db) == 0, "within the interval the selection does not run"
+    assert preservation.preservation_job(db_settings, blobs, every=dt.timedelta(0))(db) == 1
+    assert [r.reason for r in _revisions(db, document_id)] == [Reason.UPLOADED.value, Reason.PRESERVED.value]
