@@ -30,11 +30,15 @@ gets one new archive time-stamp per renewal.
 Lifetimes. A renewal needs the last time-stamp to still validate, so it must happen before its unit's
 certificate expires: the margin (180 days) leaves that many days of daily rounds to succeed. The new time-stamp
 must protect for longer than the margin or the document would be due again at once, so the unit is rotated
-(:func:`keys.authorities.rotate_tsa`) once its certificate has less than twice the margin left; a unit
-certificate lives 5 years (``keys.ca.VALIDITY``), capped by the issuing CA's 10 and the root's 20, so a
-document is renewed about every 4½ years. The revocation data put in the DSS is made seconds before the
-time-stamp that covers it, well within its validity (CRLs 24 h, OCSP 60 min), so each renewal closes the chain:
-every unit certificate has revocation data and proof of existence from a time it was valid.
+(:func:`keys.authorities.rotate_tsa_if_expiring`) once its certificate has less than twice the margin left; a
+unit certificate lives 5 years (``keys.ca.VALIDITY``), capped by the issuing CA's 10 and the root's 20, so a
+renewal protects for between half a year and 5 years, and a document is renewed every 4½ years or less (an
+issuing CA with less than twice the margin left stops the rotation with an error: it must be renewed first).
+The revocation data put in the DSS (the CRLs, and OCSP answers about every unit and signer certificate, which
+a past validation needs for the leaf) is made seconds before the time-stamp that covers it, well within its
+validity (CRLs 24 h, OCSP 60 min), so each renewal closes the chain: every unit certificate has revocation data
+and proof of existence from a time it was valid. Only the last unit's current status is needed at validation
+time, as EN 319 102-1 requires of the last time-stamp.
 """
 
 from __future__ import annotations

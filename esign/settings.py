@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
@@ -141,9 +142,11 @@ class Settings(BaseSettings):
     @field_validator("archive_weak_algorithms", mode="before")
     @classmethod
     def _split_words(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [w.strip().lower() for w in value.split(",") if w.strip()]
-        return value
+        words = [w.strip().lower() for w in value.split(",") if w.strip()] if isinstance(value, str) else value
+        for word in words if isinstance(words, list) else []:
+            if not re.fullmatch(r"[a-z0-9-]+(<[0-9]+)?", str(word)):
+                raise ValueError(f"{word!r} is neither a digest name (sha1) nor a key as TYPE<BITS (rsa<2048)")
+        return words
 
     @field_validator(
         "trust_anchors", "font_dirs", "font_mark", "font_title", "font_body", "font_heading", "font_kai", mode="before"
