@@ -7,6 +7,9 @@ import asyncio
 import datetime as dt
 import io
 import json
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Sequence
 
@@ -51,7 +54,7 @@ from esign.verify import verify
 from keys import authorities, ca, envelope, levels, revocation
 from keys.ca import Authority, Profile
 from keys.tsa import LocalTimeStamper
-from tests.api.cli import database_env, esign
+from tests.api.cli import ESIGN, database_env, esign
 from tests.conftest import make_pdf, uploaded
 from tests.keys.test_levels import _signer
 from tests.world import World, actor_for
@@ -340,3 +343,27 @@ def test_the_worker_job_looks_again_only_after_its_interval_once_nothing_was_due
     assert job(db) == 0, "within the interval the selection does not run"
     assert preservation.preservation_job(db_settings, blobs, every=dt.timedelta(0))(db) == 1
     assert [r.reason for r in _revisions(db, document_id)] == [Reason.UPLOADED.value, Reason.PRESERVED.value]
+
+
+def test_two_worker_processes_renew_each_document_once(
+    world: World, db: Database, db_settings: Settings, blobs: BlobStore
+) -> None:
+    short = _unit(db, world, SHORT)
+    expiring = [
+        _store(db, blobs, world, _signed_lta(db, world, db_settings, short, f"process {n}"), f"process {n}")
+        for n in range(4)
+    ]
+    env = {
+        **os.environ,
+        **database_env(db),
+        "ESIGN_DATA_DIR": str(db_settings.data_dir),
+        "ESIGN_CA_PASSPHRASE": "test CA passphrase",
+        "ESIGN_ARCHIVE_BATCH": "1",
+    }
+    command = [str(ESIGN)] if ESIGN.exists() else [sys.executable, "-m", "api"]
+    workers = [subprocess.Popen([*command, "archive", "renew"], env=env, stderr=subprocess.PIPE) for _ in range(2)]
+    for process in workers:
+        _, stderr = process.communicate(timeout=300)
+        assert process.returncode == 0, stderr
+    for document_id in expiring:
+        assert [r.reason for r in _revisions(db, document_id)] == [Reason.UPLOADED.value, Reason.PRESERVED.value]
