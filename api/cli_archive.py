@@ -51,11 +51,13 @@ def archive_status(
         ]
     for row in rows:
         if as_json:
-            out.print(json.dumps(row, ensure_ascii=False), highlight=False, soft_wrap=True)
+            out.print(json.dumps(row, ensure_ascii=False), highlight=False, markup=False, soft_wrap=True)
         else:
             until = row["protected_until"] or "—"
             out.print(
-                f"{row['id']}  {row['preservation'] or 'unassessed':<11}  {until}  {row['title']}", highlight=False
+                f"{row['id']}  {row['preservation'] or 'unassessed':<11}  {until}  {row['title']}",
+                highlight=False,
+                markup=False,
             )
 
 

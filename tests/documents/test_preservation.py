@@ -326,6 +326,10 @@ def test_the_api_and_the_cli_show_the_protected_until_date(
     assert row["id"] == document_id and row["preservation"] == "protected"
     assert dt.datetime.fromisoformat(row["protected_until"]) == short.cert.not_valid_after_utc
 
+    plain = esign("archive", "status", "--org", world.orgs["A"].id, env=env)
+    assert plain.returncode == 0 and document_id in plain.stdout and "protected" in plain.stdout, plain.stderr
+    assert esign("archive", "status", "--org", world.orgs["B"].id, env=env).stdout == "", "another organisation's"
+
     renewed = esign("archive", "renew", env=env)
     assert renewed.returncode == 0, renewed.stderr
     assert esign("archive", "status", "--within", "180", "--json", env=env).stdout == ""
