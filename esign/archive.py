@@ -27,6 +27,7 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign.general import SigningError, extract_certificate_info
 from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
 from pyhanko.sign.timestamps import TimeStamper
+from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from pyhanko.sign.validation import DocumentSecurityStore, EmbeddedPdfSignature
 from pyhanko.sign.validation.dss import collect_validation_info
 from pyhanko.sign.validation.generic_cms import extract_tst_data_iter
@@ -185,7 +186,7 @@ async def _append(data: bytes, timestamper: TimeStamper, context: ValidationCont
     DocumentSecurityStore.supply_dss_in_writer(writer, None, paths=paths, validation_context=context)
     try:
         await PdfTimeStamper(timestamper).async_timestamp_pdf(writer, ARCHIVE_DIGEST, context, in_place=True)
-    except SigningError as e:
+    except (SigningError, TimestampRequestError) as e:
         raise RenewalError(f"the archive time-stamp could not be made: {e}") from e
     return output.getvalue()
 

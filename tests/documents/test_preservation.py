@@ -371,3 +371,15 @@ def test_two_worker_processes_renew_each_document_once(
         assert process.returncode == 0, stderr
     for document_id in expiring:
         assert [r.reason for r in _revisions(db, document_id)] == [Reason.UPLOADED.value, Reason.PRESERVED.value]
+
+
+def test_when_the_units_own_key_is_on_the_weak_list_only_expiring_archives_are_renewed(
+    world: World, db: Database, db_settings: Settings, blobs: BlobStore
+) -> None:
+    same = _store(db, blobs, world, _signed_lta(db, world, db_settings, world.pki.tsa, "same key"), "same key")
+    expiring = _store(db, blobs, world, _signed_lta(db, world, db_settings, _unit(db, world, SHORT), "soon"), "soon")
+    policy = preservation.Policy(weak=preservation.WeakAlgorithms.parse(["ec<384"]))
+    while preservation.renew_due(db, settings=db_settings, blobs=blobs, policy=policy):
+        pass
+    assert [r.reason for r in _revisions(db, same)] == [Reason.UPLOADED.value], "renewing would not make it stronger"
+    assert [r.reason for r in _revisions(db, expiring)] == [Reason.UPLOADED.value, Reason.PRESERVED.value]
