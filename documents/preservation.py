@@ -303,8 +303,12 @@ def renew_due(
     """One round: claim a batch of due documents and renew each; the number of documents claimed."""
     policy = policy or Policy.from_settings(settings)
     moment = at or now()
+    try:
+        with database.transaction() as session:
+            authorities.rotate_tsa_if_expiring(session, settings, before=moment + 2 * policy.margin)
+    except EsignError as e:
+        logger.error("the time-stamping unit could not be rotated: %s", e.message)
     with database.transaction() as session:
-        authorities.rotate_tsa_if_expiring(session, settings, before=moment + 2 * policy.margin)
         unit = authorities.load(session, settings).tsa.cert
     own = archive.ArchiveStamp(
         protected_until=unit.not_valid_after_utc,
