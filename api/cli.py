@@ -19,14 +19,17 @@ from rich.markup import escape
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 import webhooks
+from api.cli_archive import register as register_archive_commands
 from api.cli_documents import register as register_document_commands
 from api.cli_keys import register as register_keys_commands
 from api.cli_verify import register as register_verify_command
 from api.console import EXIT_INVALID, err, fail, out
+from documents import preservation
 from documents.circulation import sweeps
 from esign import anchors, errors
 from esign import worker as background
 from esign.appearance import Appearance
+from esign.blobs import blob_store_from_settings
 from esign.cipher import SecretCipher
 from esign.db import Database
 from esign.filemodes import Private, private_directory
@@ -48,6 +51,7 @@ app.add_typer(audit_app, name="audit")
 register_keys_commands(app)
 register_document_commands(app)
 register_verify_command(app)
+register_archive_commands(app)
 
 DEMO_TOKENS = "demo-tokens.tsv"
 
@@ -89,12 +93,13 @@ def _make_private(kept: Private) -> list[Path]:
 
 def _background_jobs(settings: Settings) -> list[background.Job]:
     """What `esign worker` (and the thread of `esign serve`) runs: webhook deliveries, circulation's
-    reminders and escalations, and the audit chains' anchors."""
+    reminders and escalations, the audit chains' anchors and the archives' renewal."""
     cipher = SecretCipher.derive(authorities.passphrase(settings))
     return [
         webhooks.delivery_job(webhooks.DeliveryOptions(cipher=cipher, allow_private=settings.webhooks_allow_private)),
         *sweeps.jobs(),
         anchoring.anchoring_job(settings),
+        preservation.preservation_job(settings, blob_store_from_settings(settings)),
     ]
 
 

@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from documents.states import DocumentState, RouteState
+from esign.archive import Preservation
 from esign.identity import Role, Scope
 from keys.credentials import MAX_PIN_ATTEMPTS, MAX_PIN_LENGTH, MIN_PIN_LENGTH, PIN_PATTERN
 
@@ -216,6 +217,16 @@ class DocumentOut(_Out):
     created_by: str
     created_at: datetime
     updated_at: datetime
+    preservation: Preservation | None = Field(
+        default=None,
+        description="Long-term preservation of the latest revision: protected by a document (archive) time-stamp, "
+        "signed but not yet protected, unsigned; null until the preservation worker has assessed it",
+    )
+    protected_until: datetime | None = Field(
+        default=None,
+        description="When the last archive time-stamp's unit certificate expires, i.e. until when the signatures "
+        "stay provable offline (the report's provable_until); the worker re-time-stamps the archive before then",
+    )
 
 
 class DocumentSignIn(_In):

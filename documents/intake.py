@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from esign import budget
+from esign import archive, budget
 from esign import pdf as pdf_module
 from esign.blobs import BlobStore
 from esign.errors import Forbidden
@@ -57,11 +57,13 @@ class Upload:
     def __init__(self, *, data: bytes, trust: TrustSettings) -> None:
         self.data = data
         self.report: VerificationReport | None = None
+        self.assessment: archive.Assessment | None = None
         self.title: str | None = None
         self._trust = trust
 
     def run(self) -> None:
         self.report = budget.verify(self.data, self._trust)
+        self.assessment = budget.assess(self.data)
         self.title = _title_of(pdf_module.read(self.data))
 
     def close(self) -> None:
@@ -141,6 +143,7 @@ def from_upload(
         actor=actor,
         detail={"verdict": report.verdict.value, "signatures": len(report.signatures)},
         verification=report.model_dump(mode="json"),
+        assessment=upload.assessment,
     )
     return _created(session, actor=actor, document=document, route_template_id=route_template_id)
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint, false
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from esign.db import Base
@@ -37,11 +37,17 @@ class Reason(enum.StrEnum):
     SIGNED = "signed"
     SEALED = "sealed"
     RECEIVED = "received"
+    PRESERVED = "preserved"
+    """A DSS update and a document time-stamp extending the archive (``documents.preservation``)."""
 
 
 class Document(Base):
     __tablename__ = "documents"
-    __table_args__ = (UniqueConstraint("organisation_id", "number"),)
+    __table_args__ = (
+        UniqueConstraint("organisation_id", "number"),
+        Index("ix_documents_protected_until", "protected_until"),
+        Index("ix_documents_preservation", "preservation"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
@@ -62,6 +68,18 @@ class Document(Base):
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=now)
     updated_at: Mapped[datetime] = mapped_column(default=now)
+    preservation: Mapped[str | None] = mapped_column(
+        String(20), doc="an esign.archive.Preservation of the latest revision; None until assessed"
+    )
+    protected_until: Mapped[datetime | None] = mapped_column(
+        doc="notAfter of the unit certificate of the latest revision's last document time-stamp"
+    )
+    archive_digest: Mapped[str | None] = mapped_column(String(20), doc="that time-stamp's weakest digest")
+    archive_key_type: Mapped[str | None] = mapped_column(String(10), doc="its unit's key: rsa, ec, ...")
+    archive_key_bits: Mapped[int | None] = mapped_column(Integer)
+    archive_claimed_until: Mapped[datetime | None] = mapped_column(
+        doc="a preservation worker's lease: others skip the document until then"
+    )
 
 
 class Revision(Base):

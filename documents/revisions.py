@@ -1,6 +1,10 @@
 """Adding and reading revisions. A revision is immutable: its PDF lives in the blob store under its SHA-256,
 and every revision after the first extends its parent byte for byte (an incremental update), so the
-signatures in earlier revisions stay valid."""
+signatures in earlier revisions stay valid.
+
+Adding a revision also notes on the document what the new PDF's last document time-stamp protects
+(:func:`esign.archive.assess`, parsing only), so the preservation worker finds the documents to re-time-stamp
+with an indexed query instead of reading every PDF (``documents.preservation``)."""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from esign import audit
+from esign import archive, audit
 from esign.blobs import BlobStore
 from esign.errors import NotFound
 from esign.identity import Actor
@@ -63,8 +67,12 @@ def add(
     actor: Actor,
     detail: dict[str, Any] | None = None,
     verification: dict[str, Any] | None = None,
+    assessment: archive.Assessment | None = None,
 ) -> Revision:
-    """Append a revision; the caller holds the document's lock (``get_document(..., for_update=True)``)."""
+    """Append a revision; the caller holds the document's lock (``get_document(..., for_update=True)``).
+
+    ``assessment``: what the PDF's archive time-stamp protects, when the caller had it assessed already (an
+    upload, in a parsing worker: ``esign.budget.assess``); else it is assessed here, the service's own PDFs."""
     parent = latest(session, document) if document.revision_count else None
     if parent is not None and not data.startswith(pdf(blobs, parent)):
         raise InvalidDocument("a new revision must extend the previous one as an incremental update")
@@ -83,6 +91,7 @@ def add(
         created_by=actor.label,
     )
     session.add(revision)
+    note_assessment(document, assessment or archive.assess(data))
     document.revision_count = revision.seq
     document.updated_at = now()
     session.flush()
@@ -95,3 +104,14 @@ def add(
         payload={"revision": revision.seq, "sha256": digest, **(detail or {})},
     )
     return revision
+
+
+def note_assessment(document: Document, assessment: archive.Assessment) -> None:
+    """Record on the document what its latest revision's archive is protected by, and end any worker's lease."""
+    stamp = assessment.stamp
+    document.preservation = assessment.state.value
+    document.protected_until = stamp.protected_until if stamp else None
+    document.archive_digest = stamp.digest if stamp else None
+    document.archive_key_type = stamp.key_type if stamp else None
+    document.archive_key_bits = stamp.key_bits if stamp else None
+    document.archive_claimed_until = None

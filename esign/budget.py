@@ -21,9 +21,9 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.fields import enumerate_sig_fields
 
-from . import pdf, pdf_limits
+from . import archive, pdf, pdf_limits
 from . import verify as verification
-from .errors import PdfMalformed
+from .errors import PdfMalformed, PdfTooComplex
 from .parsing_pool import ParsingPool, PoolOptions
 from .report import VerificationReport
 from .trust import TrustSettings
@@ -140,3 +140,15 @@ def _walk_pages(reader: PdfFileReader) -> int:
             raise PdfMalformed("a node's /Kids in the page tree is not an array")
         pending.extend(kids.raw_get(i) for i in range(len(kids)))
     return pages
+
+
+def assess(data: bytes) -> archive.Assessment:
+    """``esign.archive.assess`` in a worker: what a stored PDF's archive time-stamp protects. A file the budget
+    refuses (``PdfTooComplex``) is unreadable; ``Busy`` is raised, as for a verification."""
+    workers = pool()
+    if workers is None:
+        return archive.assess(data)
+    try:
+        return workers.run(archive.assess, data)
+    except PdfTooComplex:
+        return archive.Assessment(archive.Preservation.UNREADABLE)

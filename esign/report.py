@@ -12,7 +12,7 @@ import enum
 from datetime import UTC, datetime, tzinfo
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 ValidationProcess = Literal["basic", "ltvm", "lta"]
 
@@ -177,6 +177,19 @@ class VerificationReport(_Model):
         "viewers allow); it was verified as it is",
     )
     notes: list[str] = Field(default=[], description="What qualifies the verdict without changing it")
+
+    @computed_field(  # type: ignore[prop-decorator]  # pydantic's documented use
+        description="Until when the document as a whole stays provable offline: the earliest provable_until of "
+        "its signatures when a document (archive) time-stamp covers every one of them (B-LTA), which is the date "
+        "the service renews the archive before (its protected_until); null when a signature is invalid or not "
+        "yet covered by an archive time-stamp"
+    )
+    @property
+    def protected_until(self) -> datetime | None:
+        covered = [s.provable_until for s in self.signatures if s.provable_by == "document_timestamp"]
+        if not self.signatures or len(covered) != len(self.signatures):
+            return None
+        return min(t for t in covered if t is not None)
 
     def localised(self, zone: tzinfo) -> VerificationReport:
         """The same report with every time in ``zone``, carrying its UTC offset (``…T09:00:00+08:00``)."""

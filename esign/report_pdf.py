@@ -148,6 +148,10 @@ def render(report: VerificationReport) -> bytes:
                 ("SHA-256", report.sha256),
                 ("Size", f"{report.size} bytes, {report.revisions} revision(s)"),
                 ("Verified at", _when(report.verified_at)),
+                (
+                    "Protected until",
+                    _when(report.protected_until) if report.protected_until else "— (no archive time-stamp)",
+                ),
                 ("Network fetching", "allowed" if report.fetching_allowed else "off (offline verification)"),
             ]
         ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
@@ -83,6 +84,26 @@ class Settings(BaseSettings):
     audit_anchor_minutes: int = Field(
         default=60, gt=0, description="How often the worker time-stamps the audit chains' heads (when they moved)."
     )
+    archive_margin_days: int = Field(
+        default=180,
+        gt=0,
+        description="Re-time-stamp a document's archive when its last archive time-stamp's unit certificate "
+        "expires within this many days (ETSI TS 119 511 preservation by augmentation).",
+    )
+    archive_batch: int = Field(default=50, gt=0, description="Documents one worker claims per archive round.")
+    archive_quiet_hours: int = Field(
+        default=24,
+        ge=0,
+        description="A signed document no archive time-stamp covers gets one once unchanged this many hours.",
+    )
+    archive_interval_minutes: int = Field(
+        default=60, gt=0, description="How often the worker looks for archives to renew once none was left."
+    )
+    archive_weak_algorithms: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["md5", "sha1", "rsa<2048", "ec<256"],
+        description="Algorithms no longer trusted to protect an archive: digests by name, keys as TYPE<BITS; "
+        "a document whose last archive time-stamp uses one is re-time-stamped.",
+    )
     font_dirs: Annotated[list[Path], NoDecode] = Field(
         default_factory=list, description="Extra folders searched for CJK TrueType fonts."
     )
@@ -117,6 +138,15 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as e:
             raise ValueError(f"unknown time zone {value!r}") from e
         return value
+
+    @field_validator("archive_weak_algorithms", mode="before")
+    @classmethod
+    def _split_words(cls, value: object) -> object:
+        words = [w.strip().lower() for w in value.split(",") if w.strip()] if isinstance(value, str) else value
+        for word in words if isinstance(words, list) else []:
+            if not re.fullmatch(r"[a-z0-9-]+(<[0-9]+)?", str(word)):
+                raise ValueError(f"{word!r} is neither a digest name (sha1) nor a key as TYPE<BITS (rsa<2048)")
+        return words
 
     @field_validator(
         "trust_anchors", "font_dirs", "font_mark", "font_title", "font_body", "font_heading", "font_kai", mode="before"

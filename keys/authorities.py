@@ -217,3 +217,43 @@ def load(session: Session, settings: Settings) -> Pki:
     with _cache_lock:
         _cache[key] = pki
     return pki
+
+
+def rotate_tsa_if_expiring(session: Session, settings: Settings, *, before: datetime) -> bool:
+    """Give the time-stamping unit a new key and certificate when its certificate ends before ``before``; True
+    if it did. Archive renewal (``documents.preservation``) asks for twice its margin, so that every archive
+    time-stamp it makes protects for longer than the margin. The old certificate stays valid, and so do the
+    tokens it signed; the row lock makes concurrent workers rotate once."""
+    current = session.scalar(select(PkiAuthority.certificate).where(PkiAuthority.name == TSA))
+    if current is None or x509.load_der_x509_certificate(current).not_valid_after_utc >= before:
+        return False
+    row = session.scalar(select(PkiAuthority).where(PkiAuthority.name == TSA).with_for_update())
+    if row is None or x509.load_der_x509_certificate(row.certificate).not_valid_after_utc >= before:
+        return False
+    secret = passphrase(settings)
+    issuing = _open(session.get(PkiAuthority, ISSUING), secret)  # type: ignore[arg-type]
+    unit = ca.new_subordinate(
+        issuing,
+        profile=Profile.TSA,
+        common_name=dict((n, c) for n, _, c in _SERVICES)[TSA],
+        organisation=PKI_ORGANISATION,
+        urls=urls_of(settings),
+        kind=settings.key_kind,
+    )
+    if unit.cert.not_valid_after_utc < before:
+        raise PkiNotInitialised(
+            "the issuing CA expires too soon to certify a time-stamping unit that outlives the archive margin: "
+            "the PKI needs a new issuing CA"
+        )
+    row.certificate = ca.der(unit.cert)
+    row.encrypted_key = envelope.seal_key(unit.key, secret, context=f"pki:{TSA}".encode())
+    record(session, unit.cert, issuer=ISSUING, profile=Profile.TSA, organisation_id=None)
+    audit.append(
+        session,
+        actor=Actor.operator(),
+        action="pki.tsa_rotated",
+        subject="pki",
+        payload={"tsa": serial_hex(unit.cert.serial_number), "not_after": unit.cert.not_valid_after_utc.isoformat()},
+    )
+    session.flush()
+    return True

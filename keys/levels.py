@@ -6,8 +6,14 @@ from the current CRLs, so signing at B-LTA never makes an HTTP round trip to the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.ocsp import OCSPRequestBuilder
 from pyhanko_certvalidator import ValidationContext
 from sqlalchemy.orm import Session
 
@@ -52,4 +58,33 @@ def trust_with_own_pki(session: Session, *, pki: Pki, settings: Settings, base: 
     """``base`` plus this PKI's root and its current revocation data: the service knows its own CA."""
     return base.with_anchors(ca.pem(pki.root.cert)).with_revocation_data(
         crls=current_crls(session, pki=pki, settings=settings)
+    )
+
+
+def ocsp_response(session: Session, *, pki: Pki, settings: Settings, cert: x509.Certificate) -> bytes | None:
+    """This PKI's OCSP answer about ``cert``, as ``POST /pki/ocsp`` would give it; None for a certificate the
+    issuing CA did not sign."""
+    if cert.issuer != pki.issuing.cert.subject:
+        return None
+    request = OCSPRequestBuilder().add_certificate(cert, pki.issuing.cert, hashes.SHA256()).build()
+    return certificates.ocsp(session, pki=pki, settings=settings, request=request.public_bytes(Encoding.DER))
+
+
+def archive_context(
+    session: Session, *, pki: Pki, settings: Settings, covered: Sequence[asn1_x509.Certificate]
+) -> ValidationContext:
+    """What an archive time-stamp (``esign.archive``) is made and checked with: this PKI's root and the
+    deployment's trust anchors, the current CRLs, and OCSP answers about ``covered`` and about the unit that will
+    sign the new time-stamp, so the DSS keeps the status of every time-stamping unit's certificate from a time
+    it was valid. Other PKIs' revocation data is fetched only when ``ESIGN_ALLOW_FETCHING`` says so."""
+    leaves = [x509.load_der_x509_certificate(c.dump()) for c in covered]
+    answers = [ocsp_response(session, pki=pki, settings=settings, cert=c) for c in [*leaves, pki.tsa.cert]]
+    deployment = TrustSettings.from_files(settings.trust_anchors)
+    return ValidationContext(
+        trust_roots=[to_asn1(pki.root.cert), *deployment.anchors],
+        other_certs=[to_asn1(pki.issuing.cert)],
+        crls=list(current_crls(session, pki=pki, settings=settings)),
+        ocsps=[a for a in answers if a is not None],
+        allow_fetching=settings.allow_fetching,
+        revocation_mode="hard-fail",
     )

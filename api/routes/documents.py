@@ -22,6 +22,7 @@ from documents.records import Direction, Document, Kind
 from documents.render import DocumentContent
 from documents.states import DocumentState
 from esign import idempotency, phases
+from esign.archive import Preservation
 from esign.blobs import BlobStore
 from esign.errors import InvalidInput, TooLarge
 from esign.identity import Actor
@@ -49,6 +50,8 @@ def document_out(document: Document) -> DocumentOut:
         created_by=document.created_by,
         created_at=document.created_at,
         updated_at=document.updated_at,
+        preservation=Preservation(document.preservation) if document.preservation else None,
+        protected_until=document.protected_until,
     )
 
 
