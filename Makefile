@@ -11,8 +11,8 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 # The tool that regenerates the lock files (`make lock`); installing never needs it.
 UV_VERSION := 0.13.9
-LINTED := esign keys documents webhooks api migrations tests bench docs scripts conftest.py
-TYPED := esign keys documents webhooks api
+LINTED := esign keys documents webhooks api web migrations tests bench docs scripts conftest.py
+TYPED := esign keys documents webhooks api web
 
 .PHONY: run test lint lock bench clean
 
