@@ -14,7 +14,7 @@ UV_VERSION := 0.13.9
 LINTED := esign keys documents webhooks api web migrations tests bench docs scripts conftest.py
 TYPED := esign keys documents webhooks api web
 
-.PHONY: run test lint lock bench clean
+.PHONY: run test lint lock messages bench clean
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "esign needs Python 3.11 or newer on PATH (python3.11, python3.12, ...)"; exit 1; }
@@ -60,6 +60,14 @@ lock: | $(BIN)/python
 	    --generate-hashes --no-header --quiet --upgrade -o requirements/$$lock.lock || exit 1; \
 	done
 	$(BIN)/python -m pip uninstall --quiet --yes uv
+
+# The pages' message catalogs (web/locale): extracts web/'s strings into messages.pot, merges them into each
+# language's messages.po (translate what is new there), and compiles the .mo files that are served. The .mo files
+# are committed, so serving needs no build step; tests/web/test_catalogs.py fails when any of them is stale.
+messages: $(VENV)/.test-installed
+	$(BIN)/pybabel extract -F web/babel.cfg -k N_ --no-location --omit-header --sort-output -o web/locale/messages.pot .
+	$(BIN)/pybabel update -i web/locale/messages.pot -d web/locale -D messages --ignore-obsolete --no-wrap
+	$(BIN)/pybabel compile -d web/locale -D messages --statistics
 
 bench: $(VENV)/.test-installed
 	$(BIN)/python bench/sign.py

@@ -1,0 +1,46 @@
+"""``/docs`` (Swagger UI) and ``/redoc`` with their scripts and styles served by esign itself.
+
+FastAPI's own pages load Swagger UI and ReDoc from a CDN, which a government network without internet cannot
+reach; the ``fastapi-offline`` package ships the same bundles (MIT and Apache-2.0 licensed, their licence
+files in its distribution), and this module serves them from ``/static/docs``.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+ASSETS = Path(str(files("fastapi_offline") / "static"))
+PREFIX = "/static/docs"
+
+
+def install(app: FastAPI) -> None:
+    """``app`` must be created with ``docs_url=None, redoc_url=None``."""
+    app.mount(PREFIX, StaticFiles(directory=ASSETS), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title=f"{app.title} API",
+            swagger_js_url=f"{PREFIX}/swagger-ui-bundle.js",
+            swagger_css_url=f"{PREFIX}/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.svg",
+            # Swagger UI would otherwise ask validator.swagger.io about the document.
+            swagger_ui_parameters={"validatorUrl": None},
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url="/openapi.json",
+            title=f"{app.title} API",
+            redoc_js_url=f"{PREFIX}/redoc.standalone.js",
+            redoc_favicon_url="/static/favicon.svg",
+            with_google_fonts=False,
+        )
