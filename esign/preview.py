@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
+from .errors import PdfMalformed
+
 
 @dataclass(frozen=True)
 class Box:
@@ -79,12 +81,12 @@ def _signature_boxes(document: pdfium.PdfDocument, page: pdfium.PdfPage) -> tupl
 
 
 def preview(data: bytes, *, max_pages: int = MAX_PAGES) -> Preview:
-    """The first page and the pages with visible signatures, ``max_pages`` at most; an empty preview when PDFium
-    cannot open the file (verification has its own say about that)."""
+    """The first page and the pages with visible signatures, ``max_pages`` at most; ``PdfMalformed`` when PDFium
+    cannot open the file."""
     try:
         document = pdfium.PdfDocument(data)
-    except pdfium.PdfiumError:
-        return Preview(pages=(), page_count=0)
+    except pdfium.PdfiumError as e:
+        raise PdfMalformed(f"the PDF cannot be rendered: {e}") from e
     try:
         document.init_forms()
         count = len(document)

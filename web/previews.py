@@ -12,9 +12,10 @@ from esign.report import VerificationReport
 
 @dataclass(frozen=True)
 class Outline:
+    field_name: str
     index: int | None
-    """The signature's number on the page (``data-signature-index``); None for a field the report does not list
-    (an empty signature field)."""
+    """The signature's number on the page (``data-signature-index``); None when no report is at hand (the page's
+    script numbers the boxes by field name) or the report does not list the field (an empty signature field)."""
     x: float
     y: float
     width: float
@@ -30,8 +31,8 @@ class PageView:
     outlines: tuple[Outline, ...]
 
 
-def pages(preview: Preview, report: VerificationReport) -> list[PageView]:
-    numbers = {signature.field_name: n for n, signature in enumerate(report.signatures, start=1)}
+def pages(preview: Preview, report: VerificationReport | None) -> list[PageView]:
+    numbers = {signature.field_name: n for n, signature in enumerate(report.signatures, start=1)} if report else {}
     return [
         PageView(
             number=page.number,
@@ -40,6 +41,7 @@ def pages(preview: Preview, report: VerificationReport) -> list[PageView]:
             src="data:image/webp;base64," + base64.b64encode(page.image).decode("ascii"),
             outlines=tuple(
                 Outline(
+                    field_name=box.field_name,
                     index=numbers.get(box.field_name),
                     x=round(box.left, 1),
                     y=round(page.height - box.top, 1),  # SVG counts from the top, PDF from the bottom

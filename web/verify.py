@@ -9,7 +9,7 @@ the same route answers ``?partial=1`` with the result alone.
 
 from __future__ import annotations
 
-from typing import Any
+from functools import partial as bind
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
@@ -19,8 +19,10 @@ from starlette.datastructures import UploadFile
 
 from esign import budget, report_pdf
 from esign.errors import Busy, EsignError, InvalidInput, PdfError, TooLarge
+from esign.preview import Preview
 from esign.report import VerificationReport
 from esign.settings import Settings
+from esign.trust import TrustSettings
 from keys.policy import Policy
 
 from . import explain, i18n, previews, sealed
@@ -56,11 +58,33 @@ def _check(request: Request) -> None:
     _limit(request).take(request.client.host if request.client else "unknown")
 
 
-def _verify(request: Request, data: bytes) -> tuple[VerificationReport, Any]:
-    """The deployment's trust (read in a short transaction), then the worker's report and previews."""
+def _trust(request: Request) -> TrustSettings:
+    """The deployment's trust, read in a short transaction of its own."""
     with request.app.state.database.transaction() as session:
-        trust = Policy(settings=_settings(request), base=request.app.state.trust).trust(session)
-    return budget.verify_with_preview(data, trust)
+        return Policy(settings=_settings(request), base=request.app.state.trust).trust(session)
+
+
+def _verify(request: Request, data: bytes, *, with_preview: bool) -> tuple[VerificationReport, Preview | None]:
+    trust = _trust(request)
+    if with_preview:
+        return budget.verify_with_preview(data, trust)
+    return budget.verify(data, trust), None
+
+
+async def _upload(request: Request) -> tuple[str, bytes]:
+    """The posted file's name and bytes, after the client's rate limit and the upload limit."""
+    settings = _settings(request)
+    _check(request)
+    form = await request.form(max_files=1, max_fields=8)
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        raise NoFile("no file was chosen")
+    data = await upload.read(settings.max_upload_bytes + 1)
+    if len(data) > settings.max_upload_bytes:
+        raise TooLarge(f"the upload exceeds the limit of {settings.max_upload_mb} MiB")
+    if not data:
+        raise PdfError("the file is empty")
+    return upload.filename, data
 
 
 def _failure(request: Request, error: EsignError, *, partial: bool) -> Response:
@@ -83,34 +107,39 @@ async def page(request: Request) -> Response:
 
 @router.post("/verify")
 async def verify(request: Request) -> Response:
+    """The whole page with the result, or (``?partial=1``, the page's script) the result alone and without the
+    previews, which the script asks ``/verify/pages`` for at the same time, so the verdict waits for no picture."""
     partial = request.query_params.get("partial") == "1"
     settings = _settings(request)
     try:
-        _check(request)
-        form = await request.form(max_files=1, max_fields=8)
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile) or not upload.filename:
-            raise NoFile("no file was chosen")
-        data = await upload.read(settings.max_upload_bytes + 1)
-        if len(data) > settings.max_upload_bytes:
-            raise TooLarge(f"the upload exceeds the limit of {settings.max_upload_mb} MiB")
-        if not data:
-            raise PdfError("the file is empty")
-        report, preview = await run_in_threadpool(_verify, request, data)
+        filename, data = await _upload(request)
+        report, preview = await run_in_threadpool(bind(_verify, request, data, with_preview=not partial))
     except EsignError as error:
         return _failure(request, error, partial=partial)
     report = report.localised(settings.zone)
-    _ = i18n.translations(i18n.language(request)).gettext
+    lang = i18n.language(request)
+    _ = i18n.translations(lang).gettext
     context = {
         "report": report,
-        "filename": upload.filename,
+        "filename": filename,
         "headline": _(explain.VERDICT_WORD[report.verdict]),
-        "sentence": explain.summary(report, i18n.language(request)),
+        "sentence": explain.summary(report, lang),
         "signatures": [explain.signature_view(n, s, _) for n, s in enumerate(report.signatures, start=1)],
-        "pages": previews.pages(preview, report),
+        "pages": previews.pages(preview, report) if preview else [],
         "token": sealed.seal(report, sealed.key(settings)),
     }
     return render(request, "verify/result.html" if partial else "verify/page.html", context)
+
+
+@router.post("/verify/pages")
+async def pages(request: Request) -> Response:
+    """Page previews of a posted PDF, numbered by the page's script from the signature blocks' field names."""
+    try:
+        _, data = await _upload(request)
+        preview = await run_in_threadpool(budget.preview, data)
+    except EsignError as error:
+        return _failure(request, error, partial=True)
+    return render(request, "verify/pages.html", {"pages": previews.pages(preview, None)})
 
 
 @router.post("/verify/report")

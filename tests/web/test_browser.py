@@ -86,8 +86,10 @@ def test_drop_files_read_verdicts_download_reports(
         drop(page, filename, files[source])
         page.wait_for_selector(f'#result [data-verdict="{verdict}"]', timeout=30_000)
         assert sentence in page.inner_text("#result .verdict-sentence")
-        if name == "valid":
-            assert page.locator("#result [data-signature-index='1']").count() >= 2, "the block and the box"
+        if name == "valid":  # the previews follow the verdict, their box numbered after the signature block
+            page.wait_for_selector("#pages rect[data-signature-index='1']", timeout=30_000)
+            assert page.text_content("#pages text.box-label") == "1"
+        page.wait_for_selector("#pages figure", timeout=30_000)
         screenshot(page, f"verify-{name}-{size}")
         assert serious_violations(page) == [], name
         assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"], name

@@ -50,9 +50,18 @@ def test_a_signed_pdf_gets_its_verdict_signatures_and_previews(client: TestClien
     assert re.search(r'<rect class="box" [^>]*data-signature-index="1"', html), "the signature's box outlined"
 
 
-def test_the_partial_answer_is_the_result_alone(client: TestClient, signed_pdf: bytes) -> None:
+def test_the_partial_answer_is_the_result_alone_and_the_previews_come_apart(
+    client: TestClient, signed_pdf: bytes
+) -> None:
     html = _post(client, signed_pdf, params={"partial": "1"}).text
     assert "<html" not in html and _verdict(html) == "valid"
+    assert "<figure" not in html and 'id="pages"' in html, "the script asks for the previews once this is shown"
+    assert 'data-field-name="Signature1"' in html
+    previews = client.post("/verify/pages", files={"file": ("doc.pdf", signed_pdf, "application/pdf")})
+    assert previews.status_code == 200 and previews.text.count("<figure") == 2
+    assert re.search(r'<rect class="box" [^>]*data-field-name="Signature1"', previews.text)
+    refused = client.post("/verify/pages", files={"file": ("x.txt", b"text", "text/plain")})
+    assert refused.status_code == 422 and 'data-error="pdf_malformed"' in refused.text
 
 
 @pytest.mark.parametrize(
