@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from esign.report import CertificateInfo, Indication, SignatureReport, Verdict, VerificationReport
+from esign.report import Indication, SignatureReport, Verdict, VerificationReport
 
 Translate = Callable[[str], str]
 
@@ -68,19 +68,6 @@ ERRORS = {
 }
 
 
-def subject_parts(certificate: CertificateInfo) -> dict[str, str]:
-    """The attributes of a subject as ``asn1crypto`` writes it (``Common Name: 张三, Organization: 甲市``; ``; ``
-    between attributes when a value holds a comma)."""
-    text = certificate.subject
-    separator = "; " if "; " in text else ", "
-    parts: dict[str, str] = {}
-    for item in text.split(separator):
-        label, found, value = item.partition(": ")
-        if found:
-            parts.setdefault(label, value)
-    return parts
-
-
 @dataclass(frozen=True)
 class SignatureView:
     index: int
@@ -129,7 +116,7 @@ def changes(signature: SignatureReport, _: Translate) -> str:
 
 
 def signature_view(index: int, signature: SignatureReport, _: Translate) -> SignatureView:
-    parts = subject_parts(signature.signer) if signature.signer else {}
+    parts = signature.signer.attributes() if signature.signer else {}
     is_seal = "Organization Identifier" in parts
     stamp = signature.timestamp
     attested = bool(stamp and stamp.intact and stamp.valid and stamp.trusted)
@@ -149,7 +136,7 @@ def signature_view(index: int, signature: SignatureReport, _: Translate) -> Sign
         signed_at=stamp.time if attested and stamp else signature.claimed_signing_time,
         signed_at_attested=attested,
         timestamp_time=stamp.time if stamp else None,
-        timestamp_authority=subject_parts(stamp.tsa).get("Common Name") if stamp and stamp.tsa else None,
+        timestamp_authority=stamp.tsa.attributes().get("Common Name") if stamp and stamp.tsa else None,
         timestamp_trusted=attested,
         changes=changes(signature, _),
         provable_until=signature.provable_until,
