@@ -10,6 +10,7 @@
   var input = document.getElementById("file");
   var result = document.getElementById("result");
   if (!form || !input || !result || !window.fetch || !window.FormData) return;
+  document.documentElement.classList.add("js");
   var generation = 0;
 
   function post(url, file) {
