@@ -74,6 +74,8 @@ bench: $(VENV)/.test-installed
 	$(BIN)/python bench/render.py
 	$(BIN)/python bench/pki.py
 	$(BIN)/python bench/csc.py
+	@scripts/system-packages test
+	$(BIN)/python bench/web.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
