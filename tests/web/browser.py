@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import pytest
+from tests.support import require
 
 CHROMIUM = Path("/usr/bin/chromium")
 """Debian's package ``chromium`` (``scripts/system-packages test`` installs it)."""
@@ -34,9 +34,8 @@ RESULT = "#result [data-verdict], #result [data-error]"
 
 @contextmanager
 def chromium() -> Iterator[Any]:
-    """A headless Chromium browser, or the test skipped when Debian's Chromium is not installed."""
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (scripts/system-packages test)")
+    """A headless Chromium browser; the test is skipped without Debian's Chromium, except in CI (``require``)."""
+    require(CHROMIUM.exists(), "Debian's chromium is not installed (scripts/system-packages test)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
