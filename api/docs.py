@@ -44,7 +44,8 @@ def install(app: FastAPI) -> None:
     """``app`` must be created with ``docs_url=None, redoc_url=None``."""
     redoc_bundle = _redoc_bundle()
 
-    @app.get(f"{PREFIX}/redoc.standalone.js", include_in_schema=False)
+    # HEAD as well, as the static files beside it answer it.
+    @app.api_route(f"{PREFIX}/redoc.standalone.js", methods=["GET", "HEAD"], include_in_schema=False)
     async def redoc_script() -> Response:
         return Response(redoc_bundle, media_type="text/javascript")
 
