@@ -51,6 +51,7 @@ def render(
             "html_lang": i18n.HTML_LANG[lang],
             "languages": i18n.LANGUAGES,
             "path": request.url.path,
+            "max_upload_bytes": request.app.state.settings.max_upload_bytes,
             "when": lambda value: when(value, zone),
             "gettext": translations.gettext,
             "ngettext": translations.ngettext,

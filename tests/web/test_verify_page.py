@@ -27,6 +27,7 @@ def test_the_page_is_chinese_by_default_with_a_strict_policy(client: TestClient)
         assert '<html lang="zh-CN">' in response.text and "验证签名文件" in response.text
         assert response.headers["content-security-policy"] == csp.POLICY
         assert 'enctype="multipart/form-data"' in response.text, "works without JavaScript"
+        assert f'data-max-bytes="{client.app.state.settings.max_upload_bytes}"' in response.text  # type: ignore[attr-defined]
 
 
 def test_the_language_switch_is_a_link_and_a_cookie(client: TestClient) -> None:

@@ -17,6 +17,8 @@
     var body = new FormData();
     body.append("file", file, file.name);
     return fetch(url, { method: "POST", body: body, credentials: "same-origin" }).then(function (r) {
+      // Anything but a page of ours (the upload limit answers JSON before a page could) is a failure.
+      if ((r.headers.get("content-type") || "").indexOf("text/html") !== 0) throw new Error(String(r.status));
       return r.text().then(function (text) { return { ok: r.ok, html: text }; });
     });
   }
@@ -41,6 +43,7 @@
     working.className = "working";
     working.textContent = form.dataset.working;
     result.appendChild(working);
+    if (file.size > Number(form.dataset.maxBytes)) { working.textContent = form.dataset.tooLarge; return; }
     result.setAttribute("aria-busy", "true");
     post(form.action + "?partial=1", file)
       .then(function (answer) {
