@@ -6,6 +6,7 @@ processes behind a load balancer each has its own buckets, which still bounds a 
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -39,7 +40,9 @@ class RateLimit:
             tokens = min(float(self.per_minute), tokens + (now - last) * rate)
             if tokens < 1.0:
                 self._buckets[client] = (tokens, now)
-                raise RateLimited("too many verifications from this client", retry_after=int((1.0 - tokens) / rate) + 1)
+                raise RateLimited(
+                    "too many verifications from this client", retry_after=max(1, math.ceil((1.0 - tokens) / rate))
+                )
             self._buckets[client] = (tokens - 1.0, now)
             if len(self._buckets) > self.max_clients:
                 self._forget_idle(now, rate)
