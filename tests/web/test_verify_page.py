@@ -125,3 +125,11 @@ def test_the_api_docs_are_served_offline(client: TestClient) -> None:
         assert "cdn" not in html.lower() and "fonts.googleapis" not in html
         for asset in re.findall(r'(?:src|href)="(/[^"]+)"', html):
             assert client.get(asset).status_code == 200, asset
+
+
+def test_the_documents_title_and_number_are_shown(client: TestClient, ec_signer) -> None:  # type: ignore[no-untyped-def]
+    from esign.sign import sign
+    from tests.esign.test_report_pdf import _numbered_document
+
+    html = _post(client, sign(_numbered_document(), ec_signer)).text
+    assert "关于做好2026年春节期间安全生产工作的通知" in html and "粤府办〔2026〕12号" in html
