@@ -196,6 +196,10 @@ _NUMBER = re.compile(r"[^\s，,;；]*〔\d{4}〕\d+号")
 _METADATA_ERRORS: tuple[type[BaseException], ...] = (*PARSE_ERRORS, AttributeError, TypeError)
 
 
+_PLACEHOLDER_TITLES = {"untitled", "anonymous", "document"}
+"""What PDF writers put in /Title when nobody gave one (reportlab: "untitled"): not a title."""
+
+
 def document_identity(reader: PdfFileReader) -> tuple[str | None, str | None]:
     """The document's title and number when the PDF carries them: the Info dictionary's /Title, and a number
     found in its /Subject (where esign's documents write "<kind> <number>") or its title. The latest revision
@@ -208,6 +212,7 @@ def document_identity(reader: PdfFileReader) -> tuple[str | None, str | None]:
             if not isinstance(info, generic.DictionaryObject):
                 continue
             title, subject = (str(info[key]).strip() if key in info else "" for key in ("/Title", "/Subject"))
+            title = "" if title.lower() in _PLACEHOLDER_TITLES else title
             if title or subject:
                 found = _NUMBER.search(subject) or _NUMBER.search(title)
                 return title or None, found.group(0) if found else None

@@ -75,6 +75,7 @@ def test_tampered_and_unsigned(
     data = make_pdf() if fixture == "unsigned" else request.getfixturevalue(fixture)
     html = _post(client, data).text
     assert _verdict(html) == verdict and words in html
+    assert 'class="document"' not in html, "reportlab's placeholder title is no title"
 
 
 def test_not_a_pdf_is_a_clear_422(client: TestClient) -> None:
