@@ -25,6 +25,7 @@ COPY keys ./keys
 COPY documents ./documents
 COPY webhooks ./webhooks
 COPY api ./api
+COPY web ./web
 COPY migrations ./migrations
 RUN pip install --no-deps --no-build-isolation . && rm -rf build
 

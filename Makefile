@@ -11,10 +11,10 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 # The tool that regenerates the lock files (`make lock`); installing never needs it.
 UV_VERSION := 0.13.9
-LINTED := esign keys documents webhooks api migrations tests bench docs scripts conftest.py
-TYPED := esign keys documents webhooks api
+LINTED := esign keys documents webhooks api web migrations tests bench docs scripts conftest.py
+TYPED := esign keys documents webhooks api web
 
-.PHONY: run test lint lock bench clean
+.PHONY: run test lint lock messages bench clean
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "esign needs Python 3.11 or newer on PATH (python3.11, python3.12, ...)"; exit 1; }
@@ -61,11 +61,21 @@ lock: | $(BIN)/python
 	done
 	$(BIN)/python -m pip uninstall --quiet --yes uv
 
+# The pages' message catalogs (web/locale): extracts web/'s strings into messages.pot, merges them into each
+# language's messages.po (translate what is new there), and compiles the .mo files that are served. The .mo files
+# are committed, so serving needs no build step; tests/web/test_catalogs.py fails when any of them is stale.
+messages: $(VENV)/.test-installed
+	$(BIN)/pybabel extract -F web/babel.cfg -k N_ --no-location --omit-header --sort-output -o web/locale/messages.pot .
+	$(BIN)/pybabel update -i web/locale/messages.pot -d web/locale -D messages --ignore-obsolete --no-wrap
+	$(BIN)/pybabel compile -d web/locale -D messages --statistics
+
 bench: $(VENV)/.test-installed
 	$(BIN)/python bench/sign.py
 	$(BIN)/python bench/render.py
 	$(BIN)/python bench/pki.py
 	$(BIN)/python bench/csc.py
+	@scripts/system-packages test
+	$(BIN)/python bench/web.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

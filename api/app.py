@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 import esign
-from api import errors, openapi
+from api import docs, errors, openapi
 from api.limits import BodySizeLimit, NulRefusal
 from api.routes import circulation, credentials, csc, documents, health, identities, pki, signing, verify, webhooks
 from esign import budget as parsing
@@ -20,6 +20,7 @@ from esign.settings import Settings
 from esign.trust import TrustSettings
 from esign.worker import Job, start_background
 from keys.signing_process import signing_process
+from web import app as pages
 
 
 def create_app(settings: Settings | None = None, *, background_jobs: Sequence[Job] = ()) -> FastAPI:
@@ -40,6 +41,8 @@ def create_app(settings: Settings | None = None, *, background_jobs: Sequence[Jo
 
     app = FastAPI(
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
         title="esign",
         version=esign.__version__,
         summary="Electronic signatures and official-document circulation for government bodies",
@@ -58,6 +61,7 @@ def create_app(settings: Settings | None = None, *, background_jobs: Sequence[Jo
     )
     errors.install(app)
     openapi.install(app)
+    docs.install(app)
     app.add_middleware(BodySizeLimit, max_upload_bytes=settings.max_upload_bytes)
     app.add_middleware(NulRefusal)
     app.include_router(health.router)
@@ -65,5 +69,7 @@ def create_app(settings: Settings | None = None, *, background_jobs: Sequence[Jo
         app.include_router(module.router)
     for router in csc.routers:
         app.include_router(router)
+    # The pages (web/) under `/`, after the API's routes: the same process, the same settings and workers.
+    pages.install(app, settings)
     logging.getLogger("esign").setLevel(logging.INFO)
     return app

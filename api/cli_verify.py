@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from api.console import EXIT_INVALID, fail, out
-from esign import errors
+from esign import errors, report_pdf
 from esign.etsi import validation_report
 from esign.report import Indication, Verdict, VerificationReport
 from esign.settings import Settings
@@ -96,6 +96,10 @@ def verify(
     allow_fetching: Annotated[
         bool | None, typer.Option(help="Fetch certificates and revocation data over the network.")
     ] = None,
+    report_pdf_path: Annotated[
+        Path | None,
+        typer.Option("--report", help="Also write the report for a clerk as a PDF (Chinese first) to this file."),
+    ] = None,
 ) -> None:
     """Verify every signature. Exit 0 when all are valid and nothing disallowed changed, 1 otherwise, 2 unreadable."""
     settings = Settings()
@@ -112,6 +116,11 @@ def verify(
         report = verify_pdf(data, trust_settings).localised(settings.zone)
     except errors.EsignError as e:
         raise fail(f"{file}: {e.message}") from None
+    if report_pdf_path is not None:
+        try:
+            report_pdf_path.write_bytes(report_pdf.render(report))
+        except OSError as e:
+            raise fail(f"cannot write {report_pdf_path}: {e.strerror}") from None
     if as_json or output_format is Format.JSON:
         sys.stdout.write(report.model_dump_json(indent=2) + "\n")
     elif output_format is Format.ETSI:

@@ -6,13 +6,10 @@ call then scopes its queries by the actor's organisation.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.orm import Session
 
 from esign.blobs import BlobStore
 from esign.cipher import SecretCipher
@@ -21,8 +18,8 @@ from esign.errors import Forbidden, Unauthenticated
 from esign.identity import Actor, Scope
 from esign.settings import Settings
 from esign.trust import TrustSettings
-from keys import authorities, levels, tokens
-from keys.errors import PkiNotInitialised
+from keys import authorities, tokens
+from keys.policy import Policy
 
 # Dependencies that only read or check something are ``async``: FastAPI runs a plain ``def`` dependency in
 # its thread pool, and the hop to another thread costs more than reading an attribute.
@@ -46,25 +43,6 @@ def get_blobs(request: Request) -> BlobStore:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
-
-
-@dataclass(frozen=True)
-class Policy:
-    """How this deployment validates signatures: the configured trust anchors, plus its own PKI's root with the
-    PKI's current revocation data once the PKI exists. Every route that verifies takes this one dependency."""
-
-    settings: Settings
-    base: TrustSettings
-
-    def trust(self, session: Session, *, extra_anchors: Iterable[bytes] = ()) -> TrustSettings:
-        """The trust to verify with now, read in the caller's transaction (the CRLs are current ones)."""
-        extra = tuple(extra_anchors)
-        trust = self.base.with_anchors(*extra) if extra else self.base
-        try:
-            pki = authorities.load(session, self.settings)
-        except PkiNotInitialised:
-            return trust
-        return levels.trust_with_own_pki(session, pki=pki, settings=self.settings, base=trust)
 
 
 async def get_policy(settings: SettingsDep, base: Annotated[TrustSettings, Depends(get_trust)]) -> Policy:

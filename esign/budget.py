@@ -22,6 +22,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.fields import enumerate_sig_fields
 
 from . import archive, pdf, pdf_limits
+from . import preview as previews
 from . import verify as verification
 from .errors import PdfMalformed, PdfTooComplex
 from .parsing_pool import ParsingPool, PoolOptions
@@ -46,6 +47,7 @@ def pool() -> ParsingPool | None:
                     queue=budget.queue,
                     timeout_s=budget.timeout_s,
                     memory_mb=budget.memory_mb,
+                    preload=("esign.verify", "esign.preview"),
                 )
             )
         return _pool
@@ -78,6 +80,41 @@ def verify(data: bytes, trust: TrustSettings) -> VerificationReport:
     anchors, others = (tuple(c.dump() for c in certs) for certs in (trust.anchors, trust.other_certs))
     bare = replace(trust, anchors=(), other_certs=())
     return workers.run(_verify, data, bare, anchors, others)
+
+
+def verify_with_preview(data: bytes, trust: TrustSettings) -> tuple[VerificationReport, previews.Preview]:
+    """The report and the page previews from one task in one worker: the file crosses to the worker once, and a
+    page that shows both costs one admission, not two. A file verified but not rendered has no previews."""
+    workers = pool()
+    if workers is None:
+        return verification.verify(data, trust), _preview_or_none(data)
+    _prescan(data)
+    anchors, others = (tuple(c.dump() for c in certs) for certs in (trust.anchors, trust.other_certs))
+    bare = replace(trust, anchors=(), other_certs=())
+    return workers.run(_verify_with_preview, data, bare, anchors, others)
+
+
+def preview(data: bytes) -> previews.Preview:
+    """Page previews alone, in a worker: for a page that asks for them beside its verification, in parallel."""
+    workers = pool()
+    if workers is None:
+        return previews.preview(data)
+    _prescan(data)
+    return workers.run(previews.preview, data)
+
+
+def _verify_with_preview(
+    data: bytes, trust: TrustSettings, anchors: tuple[bytes, ...], others: tuple[bytes, ...]
+) -> tuple[VerificationReport, previews.Preview]:
+    """In the worker: the preview only once verification accepted the file."""
+    return _verify(data, trust, anchors, others), _preview_or_none(data)
+
+
+def _preview_or_none(data: bytes) -> previews.Preview:
+    try:
+        return previews.preview(data)
+    except PdfMalformed:
+        return previews.Preview(pages=(), page_count=0)
 
 
 _parsed: dict[tuple[tuple[bytes, ...], tuple[bytes, ...]], tuple[tuple[asn1_x509.Certificate, ...], ...]] = {}

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
 from asn1crypto import cms
 from asn1crypto import x509 as asn1_x509
 from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.ades.report import AdESFailure
 from pyhanko.sign.diff_analysis import DiffResult, ModificationLevel
 from pyhanko.sign.fields import MDPPerm
@@ -15,6 +17,7 @@ from pyhanko.sign.validation import EmbeddedPdfSignature, SignatureCoverageLevel
 from pyhanko.sign.validation.policy_decl import LocalKnowledge
 from pyhanko.sign.validation.status import SignatureStatus, TimestampSignatureStatus
 
+from .pdf import PARSE_ERRORS
 from .report import (
     CertificateInfo,
     Indication,
@@ -184,3 +187,35 @@ def unreadable_signature(field_name: str, error: BaseException) -> SignatureRepo
         sub_indication=AdESFailure.FORMAT_FAILURE.standard_name,
         message=f"the signature cannot be read: {error}",
     )
+
+
+_NUMBER = re.compile(r"[^\s，,;；]*〔\d{4}〕\d+号")
+"""A document number (发文字号) as GB/T 9704-2012 §7.2.4 writes it: 机关代字〔年份〕序号号, e.g. 粤府办〔2026〕12号."""
+
+
+_METADATA_ERRORS: tuple[type[BaseException], ...] = (*PARSE_ERRORS, AttributeError, TypeError)
+
+
+_PLACEHOLDER_TITLES = {"untitled", "anonymous", "document"}
+"""What PDF writers put in /Title when nobody gave one (reportlab: "untitled"): not a title."""
+
+
+def document_identity(reader: PdfFileReader) -> tuple[str | None, str | None]:
+    """The document's title and number when the PDF carries them: the Info dictionary's /Title, and a number
+    found in its /Subject (where esign's documents write "<kind> <number>") or its title. The latest revision
+    that has them counts: a signature's incremental update may write an Info dictionary of its own without them.
+    """
+    try:
+        for revision in reversed(range(reader.xrefs.total_revisions)):
+            info = reader.get_historical_resolver(revision).trailer_view.get("/Info")
+            info = info.get_object() if info is not None else None
+            if not isinstance(info, generic.DictionaryObject):
+                continue
+            title, subject = (str(info[key]).strip() if key in info else "" for key in ("/Title", "/Subject"))
+            title = "" if title.lower() in _PLACEHOLDER_TITLES else title
+            if title or subject:
+                found = _NUMBER.search(subject) or _NUMBER.search(title)
+                return title or None, found.group(0) if found else None
+    except _METADATA_ERRORS:
+        pass
+    return None, None

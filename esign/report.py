@@ -45,6 +45,18 @@ class CertificateInfo(_Model):
     is_ca: bool
     sha256: str = Field(description="SHA-256 fingerprint of the DER certificate, hexadecimal")
 
+    def attributes(self) -> dict[str, str]:
+        """The subject's attributes by name as ``subject`` writes them (asn1crypto's ``human_friendly``:
+        ``Common Name: 张三, Organization: 甲市``, with ``; `` between attributes when a value holds a comma).
+        A seal's subject has an ``Organization Identifier`` (the unified social credit code); a person's has not."""
+        separator = "; " if "; " in self.subject else ", "
+        found: dict[str, str] = {}
+        for item in self.subject.split(separator):
+            label, colon, value = item.partition(": ")
+            if colon:
+                found.setdefault(label, value)
+        return found
+
 
 class TimestampInfo(_Model):
     time: datetime
@@ -177,6 +189,10 @@ class VerificationReport(_Model):
         "viewers allow); it was verified as it is",
     )
     notes: list[str] = Field(default=[], description="What qualifies the verdict without changing it")
+    title: str | None = Field(default=None, description="The document's title, when its Info dictionary has one")
+    number: str | None = Field(
+        default=None, description="The document number (发文字号, e.g. 粤府办〔2026〕12号), when the PDF carries one"
+    )
 
     @computed_field(  # type: ignore[prop-decorator]  # pydantic's documented use
         description="Until when the document as a whole stays provable offline: the earliest provable_until of "

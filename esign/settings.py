@@ -124,6 +124,12 @@ class Settings(BaseSettings):
         default_factory=list, description="Faces for second-level headings and the signer's name (楷体)."
     )
 
+    web_verify_per_minute: int = Field(
+        default=20,
+        gt=0,
+        description="Verifications one client address may make per minute on the verification page (a burst of "
+        "that many, then one every 60/N seconds).",
+    )
     timezone: str = Field(
         default="Asia/Shanghai",
         description="IANA time zone of the organisation: times in verification reports are given in it, "

@@ -344,6 +344,7 @@ def verify(data: bytes, trust: TrustSettings) -> VerificationReport:
         dss = _dss_to_local_knowledge(reader)
         signatures, timestamps = _with_coverage(*asyncio.run(_verify_all(reader, trust, dss)))
         revocation_data = findings.revocation_data(dss)
+        title, number = findings.document_identity(reader)
     except pdf.PARSE_ERRORS as e:
         raise errors.PdfMalformed(f"the PDF's structure cannot be read: {e}") from e
     judged, summary, summary_en = verdict(signatures, timestamps)
@@ -362,4 +363,6 @@ def verify(data: bytes, trust: TrustSettings) -> VerificationReport:
         fetching_allowed=trust.allow_fetching,
         encrypted=reader.encrypted,
         notes=[ENCRYPTED_NOTE] if reader.encrypted else [],
+        title=title,
+        number=number,
     )

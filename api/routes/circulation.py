@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
-from api.deps import ActorOf, AdminOf, DatabaseDep, Policy, PolicyDep, SettingsDep, get_blobs
+from api.deps import ActorOf, AdminOf, DatabaseDep, PolicyDep, SettingsDep, get_blobs
 from api.idempotent import IdempotencyKey, once
 from api.schemas import (
     DelegateIn,
@@ -39,6 +39,7 @@ from esign.errors import InvalidInput
 from esign.settings import Settings
 from esign.sign import PadesLevel
 from keys import authorities
+from keys.policy import Policy
 
 router = APIRouter(prefix="/v1", tags=["circulation"])
 

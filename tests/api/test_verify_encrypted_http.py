@@ -33,7 +33,7 @@ def test_an_owner_password_only_pdf_is_verified_and_the_report_says_it_is_encryp
     path = tmp_path / "report.pdf"
     path.write_bytes(as_pdf.content)
     text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
-    assert "Verdict: VALID" in text and "empty user password" in " ".join(text.split())
+    assert "结论：有效" in text and "empty user password" in " ".join(text.split())
 
 
 def test_a_pdf_that_needs_a_user_password_gets_422_with_the_right_advice(

@@ -64,8 +64,9 @@ def test_the_report_as_a_pdf(client: TestClient, ec_signer: KeySigner, one_page_
     path = tmp_path / "report.pdf"
     path.write_bytes(response.content)
     text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
-    assert "Verdict: VALID" in text and "TOTAL-PASSED" in text and "张三" in text
-    assert "+08:00" in text and "Provable until" in text
+    assert "结论：有效" in text and "张三" in text and "个人签名" in text, "Chinese first, in plain words"
+    assert "+08:00" in text and "可证明至" in text
+    assert text.index("结论") < text.index("附录") < text.index("TOTAL-PASSED"), "indications in the appendix"
 
 
 def test_the_report_as_etsi_xml(client: TestClient, ec_signer: KeySigner, one_page_pdf: bytes) -> None:

@@ -1,0 +1,70 @@
+"""Driving Debian's Chromium with Playwright: no browser is downloaded, the test hands Playwright its path."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from tests.support import require
+
+CHROMIUM = Path("/usr/bin/chromium")
+"""Debian's package ``chromium`` (``scripts/system-packages test`` installs it)."""
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "build" / "screenshots"
+"""Where the browser tests leave their screenshots (``build/`` is not versioned)."""
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+
+_DROP = """
+([name, encoded, type]) => {
+  const bytes = Uint8Array.from(atob(encoded), c => c.charCodeAt(0));
+  const transfer = new DataTransfer();
+  transfer.items.add(new File([bytes], name, { type }));
+  const zone = document.getElementById("verify-form");
+  for (const kind of ["dragenter", "dragover", "drop"]) {
+    zone.dispatchEvent(new DragEvent(kind, { dataTransfer: transfer, bubbles: true, cancelable: true }));
+  }
+}
+"""
+RESULT = "#result [data-verdict], #result [data-error]"
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """A headless Chromium browser; the test is skipped without Debian's Chromium, except in CI (``require``)."""
+    require(CHROMIUM.exists(), "Debian's chromium is not installed (scripts/system-packages test)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def drop(page: Any, name: str, data: bytes, media_type: str = "application/pdf") -> None:
+    """Drops a file onto the verification form as a person dragging it from their desktop would."""
+    page.evaluate(_DROP, [name, base64.b64encode(data).decode("ascii"), media_type])
+
+
+def serious_violations(page: Any) -> list[str]:
+    """axe-core's serious and critical accessibility violations on the page as it is now."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def screenshot(page: Any, name: str, *, full_page: bool = True) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=full_page)
+    return path

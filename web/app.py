@@ -1,0 +1,22 @@
+"""Putting the pages on the application: their routes, their static assets and the verification page's rate
+limit. ``api.app`` calls :func:`install`; the API's own error handlers stay in charge of everything else."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from esign.settings import Settings
+
+from . import verify
+from .ratelimit import RateLimit
+
+STATIC = Path(__file__).parent / "static"
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    app.state.web_rate_limit = RateLimit(per_minute=settings.web_verify_per_minute)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(verify.router)
