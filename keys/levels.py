@@ -8,15 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pyhanko_certvalidator import ValidationContext
 from sqlalchemy.orm import Session
 
 from esign.settings import Settings
 from esign.sign import PadesLevel
-from esign.signers import to_asn1
 from esign.trust import TrustSettings
 
-from . import ca, certificates
+from . import ca, certificates, validation_data
 from .authorities import ISSUING, ROOT, Pki
 from .tsa import LocalTimeStamper
 
@@ -38,13 +36,7 @@ def engine_inputs(session: Session, *, pki: Pki, settings: Settings, level: Pade
         return {}
     inputs: dict[str, Any] = {"timestamper": timestamper(pki, settings)}
     if level.rank >= PadesLevel.B_LT.rank:
-        inputs["validation_context"] = ValidationContext(
-            trust_roots=[to_asn1(pki.root.cert)],
-            other_certs=[to_asn1(pki.issuing.cert)],
-            crls=list(current_crls(session, pki=pki, settings=settings)),
-            allow_fetching=False,
-            revocation_mode="hard-fail",
-        )
+        inputs["revocation"] = validation_data.local_revocation(session, pki=pki, settings=settings)
     return inputs
 
 
