@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from api import reports
 from api.console import EXIT_INVALID, fail, out
 from esign import errors
 from esign.etsi import validation_report
@@ -96,6 +97,14 @@ def verify(
     allow_fetching: Annotated[
         bool | None, typer.Option(help="Fetch certificates and revocation data over the network.")
     ] = None,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            metavar="DATE",
+            help="Validate as of this time (ISO 8601 date or date-time, ESIGN_TIMEZONE without an offset) "
+            "instead of now.",
+        ),
+    ] = None,
 ) -> None:
     """Verify every signature. Exit 0 when all are valid and nothing disallowed changed, 1 otherwise, 2 unreadable."""
     settings = Settings()
@@ -109,7 +118,8 @@ def verify(
             allow_fetching=settings.allow_fetching if allow_fetching is None else allow_fetching,
             revocation_mode=settings.revocation_mode,
         )
-        report = verify_pdf(data, trust_settings).localised(settings.zone)
+        moment = reports.validation_time(at, settings.zone)
+        report = verify_pdf(data, trust_settings, at=moment).localised(settings.zone)
     except errors.EsignError as e:
         raise fail(f"{file}: {e.message}") from None
     if as_json or output_format is Format.JSON:

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from asn1crypto import cms, crl, ocsp
+from asn1crypto import cms, core, crl, ocsp
 from asn1crypto import x509 as asn1_x509
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.signers import PdfTimeStamper
@@ -66,7 +66,7 @@ def signature_certificates(es: EmbeddedPdfSignature) -> list[asn1_x509.Certifica
     certs = certificates_of(es.signed_data)
     signer_info = es.signer_info
     for attrs in (signer_info["unsigned_attrs"], signer_info["signed_attrs"]):
-        if attrs.native is None:
+        if isinstance(attrs, core.Void):
             continue
         for attr in attrs:
             if attr["type"].native in ("signature_time_stamp_token", "content_time_stamp"):

@@ -14,7 +14,7 @@ from esign.settings import Settings
 from esign.sign import PadesLevel
 from esign.trust import TrustSettings
 
-from . import ca, certificates, validation_data
+from . import ca, certificates, identities, validation_data
 from .authorities import ISSUING, ROOT, Pki
 from .tsa import LocalTimeStamper
 
@@ -38,6 +38,14 @@ def engine_inputs(session: Session, *, pki: Pki, settings: Settings, level: Pade
     if level.rank >= PadesLevel.B_LT.rank:
         inputs["revocation"] = validation_data.local_revocation(session, pki=pki, settings=settings)
     return inputs
+
+
+def level_for(session: Session, *, organisation_id: str, requested: PadesLevel | None) -> PadesLevel:
+    """The level of a signature the service makes for an organisation: the one asked for, B-T at least, or the
+    organisation's own (B-LTA unless it chose B-LT or B-T)."""
+    if requested is not None:
+        return identities.service_level(requested)
+    return PadesLevel(identities.get_organisation(session, organisation_id).signature_level)
 
 
 def trust_with_own_pki(session: Session, *, pki: Pki, settings: Settings, base: TrustSettings) -> TrustSettings:

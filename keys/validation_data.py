@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 from sqlalchemy.orm import Session
 
+from esign.errors import SigningError
 from esign.ids import now
 from esign.ltv import ValidationData
 from esign.settings import Settings
@@ -84,15 +85,21 @@ class LocalRevocation:
 
     def __call__(self, certs: Sequence[asn1_x509.Certificate]) -> ValidationData:
         """A CRL of each CA that issued one of ``certs`` or a CA above them, and an OCSP response for each
-        end-entity certificate of the issuing CA (the responder's own carries id-pkix-ocsp-nocheck)."""
+        end-entity certificate of the issuing CA (the responder's own carries id-pkix-ocsp-nocheck). A certificate
+        of another CA raises ``SigningError``: a B-LT file without its revocation data would claim too much."""
         moment = self.clock()
         issuers: set[str] = set()
         ocsps: list[bytes] = []
         for asn1_cert in certs:
             cert = x509.load_der_x509_certificate(asn1_cert.dump())
+            if cert == self.pki.root.cert:
+                continue
             issuer = self._issuer_of(cert)
             if issuer is None:
-                continue
+                raise SigningError(
+                    f"this service's CA did not issue {cert.subject.rfc4514_string()}, so it has no revocation "
+                    "data to embed for it: sign at B-T"
+                )
             issuers.add(issuer)
             if issuer == ISSUING:
                 issuers.add(ROOT)
