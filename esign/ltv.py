@@ -21,6 +21,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from asn1crypto import cms, core, crl, ocsp
@@ -54,6 +55,12 @@ class RevocationSource(Protocol):
         """Revocation data issued now for ``certs`` and the CAs above them (trust anchors need none), with the
         certificates a verifier needs to check it."""
         ...
+
+
+def timestamp_time(signed_data: cms.SignedData) -> datetime:
+    """genTime of an RFC 3161 token's TSTInfo (RFC 3161 §2.4.2)."""
+    gen_time: datetime = signed_data["encap_content_info"]["content"].parsed["gen_time"].native
+    return gen_time
 
 
 def certificates_of(signed_data: cms.SignedData) -> list[asn1_x509.Certificate]:

@@ -69,7 +69,7 @@ from pyhanko_certvalidator.policy_decl import CertRevTrustPolicy, FreshnessReqTy
 from pyhanko_certvalidator.registry import SimpleTrustManager
 from pyhanko_certvalidator.revinfo.archival import CRLContainer, OCSPContainer
 
-from . import errors, findings, pdf
+from . import errors, findings, ltv, pdf
 from .report import (
     DocumentTimestampReport,
     SignatureReport,
@@ -188,17 +188,12 @@ class _Clock:
         )
 
 
-def _gen_time(signed_data: cms.SignedData) -> datetime:
-    gen_time: datetime = signed_data["encap_content_info"]["content"].parsed["gen_time"].native
-    return gen_time
-
-
 async def _validate_document_timestamp(
     es: EmbeddedPdfSignature, spec: SignatureValidationSpec, clock: _Clock
 ) -> TimestampSignatureStatus:
     """At the validation time, with revocation data for its unit issued after its own genTime (module docstring);
     the signatures' long-term validation checks the chain of these time-stamps with proofs of existence."""
-    timing = clock.timing(_gen_time(es.signed_data))
+    timing = clock.timing(ltv.timestamp_time(es.signed_data))
     handlers = bootstrap_validation_data_handlers(spec, timing_info=timing)
     context = spec.cert_validation_policy.build_validation_context(timing_info=timing, handlers=handlers)
     try:
@@ -267,7 +262,7 @@ async def _verify_signature(
     doc_ts_revisions = list(doc_timestamps)
     stamp_times = [t for r, t in doc_timestamps.items() if r > es.signed_revision]
     if token is not None:
-        stamp_times.append(_gen_time(token["content"]))
+        stamp_times.append(ltv.timestamp_time(token["content"]))
     spec = specs[bool(stamp_times)]
     timing = clock.timing(max(stamp_times, default=None))
     process = ades_with_time_validation if token is not None else ades_basic_validation
@@ -342,7 +337,7 @@ async def _verify_all(
     if certification is not None:
         certified_ref = reader.root["/Perms"].raw_get("/DocMDP").reference
     doc_timestamps = {
-        s.signed_revision: _gen_time(s.signed_data) for s in embedded if s.sig_object_type == "/DocTimeStamp"
+        s.signed_revision: ltv.timestamp_time(s.signed_data) for s in embedded if s.sig_object_type == "/DocTimeStamp"
     }
     specs = {timed: _validation_spec(trust, dss, timed=timed) for timed in (False, True)}
     dss_updates = _dss_updates(reader)
