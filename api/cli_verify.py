@@ -43,6 +43,8 @@ def _print_report(report: VerificationReport, name: str) -> None:
         f"[{_VERDICT_STYLE[report.verdict]}]{report.verdict.value.upper()}[/] {name}: {report.summary}", highlight=False
     )
     out.print(report.summary_en, highlight=False)
+    if report.validation_time is not None:
+        out.print(f"validated as of {report.validation_time.isoformat()}", highlight=False)
     for note in report.notes:
         out.print(note, highlight=False)
     for sig in report.signatures:

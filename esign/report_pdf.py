@@ -148,6 +148,7 @@ def render(report: VerificationReport) -> bytes:
                 ("SHA-256", report.sha256),
                 ("Size", f"{report.size} bytes, {report.revisions} revision(s)"),
                 ("Verified at", _when(report.verified_at)),
+                ("Validated as of", _when(report.validation_time or report.verified_at)),
                 ("Network fetching", "allowed" if report.fetching_allowed else "off (offline verification)"),
             ]
         ),
