@@ -14,11 +14,13 @@ pyhanko's difference analysis of the incremental updates that follow it and the 
 Validation runs at a chosen time (``at``, the current time by default). Revocation data is judged as EU DSS's
 default policy does (EN 319 102-1 §5.2.5.4 with the freshness constraint "issued after the best-signature-time"):
 once a signature or time-stamp carries a time-stamp, its data counts when issued no earlier than the time it
-must cover, whatever its nextUpdate (:data:`ISSUED_AFTER_USE`). The newest time-stamp of the document is
-validated at the validation time itself (§5.6.3.4), and nothing later proves its existence, so it is taken to
-exist at its own genTime: revocation data for its unit issued after that genTime proves it, and the document
-stays provable for as long as that unit's certificate is valid. A signature with no time-stamp at all has no
-such time and keeps certvalidator's live policy (data current at the validation time).
+must cover, whatever its nextUpdate (:data:`ISSUED_AFTER_USE`). The newest time-stamp of the document, the
+last of the evidence record, is validated at the validation time itself (§5.6.3) and nothing later proves its
+existence, so it is taken to exist at its own genTime: revocation data for its unit issued after that genTime
+proves it, and the document stays provable for as long as that unit's certificate is valid. Read strictly, that
+time-stamp would need revocation data issued after the validation time, which no file can carry. A signature
+with no time-stamp at all has no such time and keeps certvalidator's live policy (data current at the
+validation time).
 """
 
 from __future__ import annotations
@@ -89,7 +91,7 @@ for _noisy in ("pyhanko", "pyhanko_certvalidator", "fontTools"):
 
 ISSUED_AFTER_USE = FreshnessReqType.TIME_AFTER_SIGNATURE
 """pyhanko-certvalidator's name for the freshness rule above; with a freshness interval of zero it asks
-thisUpdate ≥ best-signature-time (EN 319 102-1 §5.2.5.4 1)), the counterpart of EU DSS's default
+thisUpdate ≥ best-signature-time (EN 319 102-1 §5.2.5.4), the counterpart of EU DSS's default
 "revocation data issued after the best-signature-time"."""
 
 

@@ -212,7 +212,7 @@ def test_a_b_lta_route_verifies_offline_after_revocation_and_expiry(
     assert informed == ["PASSED"] * 3
     assert _pyhanko(dispatched.pdf, world, dispatched.made + THREE_YEARS) == ["PASSED"] * 3
     # Read strictly, the newest time-stamp's unit needs revocation data issued after the validation time
-    # (EN 319 102-1 §5.6.3.4 validates it at that time, §5.2.5.4 asks data issued after its use): no file can
+    # (EN 319 102-1 §5.6.3 validates it at that time, §5.2.5.4 asks data issued after its use): no file can
     # carry that offline, so nothing gives the earlier ones proof of existence.
     strict = _pyhanko(dispatched.pdf, world, dispatched.made + TWO_DAYS, strict=True)
     assert strict == ["INDETERMINATE/NO_POE"] * 3, strict
