@@ -44,6 +44,7 @@ from sqlalchemy import update
 
 from esign import ltv, pdf
 from esign.db import Database
+from esign.etsi.validation_report import to_xml
 from esign.ids import now
 from esign.report import Indication, Verdict, VerificationReport
 from esign.settings import Settings
@@ -53,6 +54,7 @@ from keys import ca, certificates, validation_data
 from keys.credentials import Credential
 from keys.identities import Organisation
 from tests.documents.circulation.test_flows import _approve, _document, _one, _start
+from tests.esign.etsi_xml import NS, assert_same_indications
 from tests.world import PIN, World
 
 TWO_DAYS = timedelta(days=2)
@@ -203,6 +205,9 @@ def test_a_b_lta_route_verifies_offline_after_revocation_and_expiry(
         report = verify(dispatched.pdf, trust, at=at)
         assert report.verdict is Verdict.VALID, (at, report.summary_en, _indications(report))
         assert report.validation_time == at
+        root = assert_same_indications(to_xml(report), report.model_dump(mode="json"))
+        times = root.xpath("//vr:ValidationTimeInfo/vr:ValidationTime/text()", namespaces=NS)
+        assert times and all(datetime.fromisoformat(t) == at for t in times)
         assert all(t.indication is Indication.TOTAL_PASSED for t in report.document_timestamps)
         signers = [s.signer.not_after for s in report.signatures if s.signer]
         assert at < max(signers) or all(n < at for n in signers)
