@@ -12,7 +12,7 @@ import re
 import tempfile
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -34,10 +34,10 @@ from esign.cipher import SecretCipher
 from esign.db import Database
 from esign.filemodes import Private, private_directory
 from esign.settings import Settings
-from esign.sign import Certification, SignOptions
+from esign.sign import Certification, PadesLevel, SignOptions
 from esign.sign import sign as sign_pdf
 from esign.signers import from_files
-from keys import anchoring, authorities
+from keys import anchoring, authorities, levels
 from keys import demo as demo_data
 from keys.errors import PkiNotInitialised
 from migrations import migrate
@@ -325,8 +325,16 @@ def sign(
         CertifyChoice | None,
         typer.Option(help="Make a certification signature allowing no further changes, form filling, or annotations."),
     ] = None,
+    level: Annotated[
+        PadesLevel,
+        typer.Option(
+            help="PAdES level. B-T and above take their time-stamps from this service's TSA (the database must be "
+            "set up); B-LT and B-LTA also embed its CA's revocation data, so the signer's certificate must be one "
+            "it issued. B-B needs neither."
+        ),
+    ] = PadesLevel.B_LTA,
 ) -> None:
-    """Add a PAdES signature to a PDF as an incremental update."""
+    """Add a PAdES signature to a PDF as an incremental update (B-LTA by default)."""
     try:
         data = infile.read_bytes()
     except OSError as e:
@@ -349,6 +357,8 @@ def sign(
             data,
             signer,
             SignOptions(
+                level=level,
+                **_engine_inputs(level),
                 reason=reason,
                 location=location,
                 field_name=field,
@@ -363,6 +373,20 @@ def sign(
         raise fail(e.message) from None
     _write_atomically(output, signed)
     out.print(f"signed {infile} → {output}", highlight=False)
+
+
+def _engine_inputs(level: PadesLevel) -> dict[str, Any]:
+    """The service's TSA and, from B-LT on, its CA's revocation status, read in one short transaction."""
+    if level is PadesLevel.B_B:
+        return {}
+    settings = Settings()
+    database = _database(settings)
+    try:
+        with database.transaction() as session:
+            pki = authorities.load(session, settings)
+            return levels.engine_inputs(session, pki=pki, settings=settings, level=level)
+    finally:
+        database.dispose()
 
 
 def main() -> None:

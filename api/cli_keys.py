@@ -84,6 +84,19 @@ def org_disable(organisation_id: str) -> None:
         )
 
 
+@org_app.command("level")
+def org_level(
+    organisation_id: str,
+    level: Annotated[str, typer.Argument(metavar="LEVEL", help="B-LTA (the default), B-LT or B-T.")],
+) -> None:
+    """The PAdES level of the signatures the service makes for the organisation when none is asked for."""
+    with operation() as (session, _):
+        org = identities.set_signature_level(
+            session, actor=Actor.operator(organisation_id), organisation_id=organisation_id, level=level
+        )
+        out.print(f"{org.name}: {org.signature_level}")
+
+
 @department_app.command("create")
 def department_create(org: OrgOption, name: Annotated[str, typer.Option()]) -> None:
     with operation() as (session, _):

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from api import reports
 from api.console import EXIT_INVALID, fail, out
 from esign import errors, report_pdf
 from esign.etsi import validation_report
@@ -42,6 +43,8 @@ def _print_report(report: VerificationReport, name: str) -> None:
         f"[{_VERDICT_STYLE[report.verdict]}]{report.verdict.value.upper()}[/] {name}: {report.summary}", highlight=False
     )
     out.print(report.summary_en, highlight=False)
+    if report.validation_time is not None:
+        out.print(f"validated as of {report.validation_time.isoformat()}", highlight=False)
     for note in report.notes:
         out.print(note, highlight=False)
     for sig in report.signatures:
@@ -100,6 +103,14 @@ def verify(
         Path | None,
         typer.Option("--report", help="Also write the report for a clerk as a PDF (Chinese first) to this file."),
     ] = None,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            metavar="DATE",
+            help="Validate as of this time (ISO 8601 date or date-time, ESIGN_TIMEZONE without an offset) "
+            "instead of now.",
+        ),
+    ] = None,
 ) -> None:
     """Verify every signature. Exit 0 when all are valid and nothing disallowed changed, 1 otherwise, 2 unreadable."""
     settings = Settings()
@@ -113,7 +124,8 @@ def verify(
             allow_fetching=settings.allow_fetching if allow_fetching is None else allow_fetching,
             revocation_mode=settings.revocation_mode,
         )
-        report = verify_pdf(data, trust_settings).localised(settings.zone)
+        moment = reports.validation_time(at, settings.zone)
+        report = verify_pdf(data, trust_settings, at=moment).localised(settings.zone)
     except errors.EsignError as e:
         raise fail(f"{file}: {e.message}") from None
     if report_pdf_path is not None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import tzinfo
+from datetime import date, datetime, tzinfo
 from typing import Any
 
 from fastapi.responses import Response
 
 from esign import report_pdf
+from esign.errors import InvalidInput
 from esign.etsi import validation_report
 from esign.report import VerificationReport
 
@@ -27,6 +28,23 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
         "TS 119 102-2 validation report, `Accept: application/pdf` for a PDF to file or print",
     }
 }
+
+
+def validation_time(text: str | None, zone: tzinfo) -> datetime | None:
+    """``--at``/``at``: an ISO 8601 date or date-time; without an offset it is in ``zone``, a bare date its end of
+    day there (the whole day has passed)."""
+    if text is None or not text.strip():
+        return None
+    try:
+        if len(text.strip()) == 10:
+            day = date.fromisoformat(text.strip())
+            return datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=zone)
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidInput(
+            f"{text!r} is not an ISO 8601 date or date-time, e.g. 2029-06-30 or 2029-06-30T12:00+08:00"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
 
 
 def _quality(accept: str, offered: str) -> float:

@@ -233,7 +233,9 @@ class DocumentSignIn(_In):
     credential_id: str
     pin: GivenPin | None = None
     session: str | None = Field(default=None, description="A signing session secret instead of the PIN")
-    level: str = Field(default="B-B", pattern="^B-(B|T|LT|LTA)$")
+    level: str | None = Field(
+        default=None, pattern="^B-(B|T|LT|LTA)$", description="B-T, B-LT or B-LTA; the organisation's level if left out"
+    )
     reason: str | None = Field(default=None, max_length=200)
     visible: str | None = Field(
         default=None, description="PAGE:x1,y1,x2,y2 in points; a seal goes over the date by default"
@@ -284,7 +286,9 @@ class StepActionIn(_In):
     credential_id: str | None = None
     pin: GivenPin | None = None
     session: str | None = None
-    level: str = Field(default="B-B", pattern="^B-(B|T|LT|LTA)$")
+    level: str | None = Field(
+        default=None, pattern="^B-(B|T|LT|LTA)$", description="B-T, B-LT or B-LTA; the organisation's level if left out"
+    )
     recipients: list[str] = Field(default=[], description="Organisations a dispatch step sends to")
     handlers: list[AssigneeIn] = Field(default=[], description="Assignees of the next stage (a leader's instruction)")
     override_reason: str | None = Field(default=None, max_length=400)

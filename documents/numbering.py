@@ -8,7 +8,9 @@ meanwhile. A registration that fails rolls its increment back with everything el
 skipped or given twice. The number is written
 into the PDF as a new revision: a signature of the service's registry whose visible appearance is the
 number, in the place the layout left for it. Adding a signature is a change every approval signature and
-a form-filling certification permit, so the signatures already made stay valid.
+a form-filling certification permit, so the signatures already made stay valid. It is made at the
+organisation's PAdES level (B-LTA unless it chose B-LT or B-T), so the number stays provable after the
+registry's certificate expires.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from esign.phases import Stale
 from esign.settings import Settings
 from esign.sign import SignOptions, sign
 from esign.signers import KeySigner, to_asn1
-from keys import identities
+from keys import identities, levels
 from keys.authorities import Pki
 
 from . import revisions
@@ -164,6 +166,7 @@ def prepare(
     year = (today or datetime.now(CHINA)).astimezone(CHINA).year
     serial = peek_number(session, organisation_id=organisation.id, prefix=organisation.short_name, year=year)
     number = format_number(organisation.short_name, year, serial)
+    level = levels.level_for(session, organisation_id=organisation.id, requested=None)
     return Stamping(
         document_id=document.id,
         base_seq=document.revision_count,
@@ -173,9 +176,11 @@ def prepare(
         pdf=revisions.pdf(blobs, revisions.latest(session, document)),
         signer=_registry_signer(pki),
         options=SignOptions(
+            level=level,
             field_name=REGISTRY_FIELD,
             reason=f"登记编号 {number}",
             appearance=_appearance(document, number, body_font(settings, number)),
+            **levels.engine_inputs(session, pki=pki, settings=settings, level=level),
         ),
     )
 

@@ -56,7 +56,7 @@ def prepare(
     settings: Settings,
     document_id: str,
     unlock: signing.Unlock,
-    level: PadesLevel = PadesLevel.B_B,
+    level: PadesLevel | None = None,
     reason: str | None = None,
     page: int | None = None,
     box: tuple[float, float, float, float] | None = None,
@@ -100,6 +100,6 @@ def record(session: Session, *, actor: Actor, blobs: BlobStore, signature: Docum
         detail={
             "credential": signature.work.credential_id,
             "signer": signature.work.signer_name,
-            "level": signature.work.request.level.value,
+            "level": signature.work.level.value,
         },
     )

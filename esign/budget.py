@@ -15,6 +15,7 @@ from __future__ import annotations
 import atexit
 import threading
 from dataclasses import replace
+from datetime import datetime
 
 from asn1crypto import x509 as asn1_x509
 from pyhanko.pdf_utils import generic
@@ -71,15 +72,15 @@ def _prescan(data: bytes) -> None:
     pdf_limits.check(data, pdf_limits.configured().structure)
 
 
-def verify(data: bytes, trust: TrustSettings) -> VerificationReport:
+def verify(data: bytes, trust: TrustSettings, *, at: datetime | None = None) -> VerificationReport:
     """``esign.verify.verify`` in a worker: the same report, or ``PdfTooComplex``/``Busy`` besides its errors."""
     workers = pool()
     if workers is None:
-        return verification.verify(data, trust)
+        return verification.verify(data, trust, at=at)
     _prescan(data)
     anchors, others = (tuple(c.dump() for c in certs) for certs in (trust.anchors, trust.other_certs))
     bare = replace(trust, anchors=(), other_certs=())
-    return workers.run(_verify, data, bare, anchors, others)
+    return workers.run(_verify, data, bare, anchors, others, at)
 
 
 def verify_with_preview(data: bytes, trust: TrustSettings) -> tuple[VerificationReport, previews.Preview]:
@@ -123,7 +124,11 @@ on the object, so a verification with yesterday's anchor objects is faster than 
 
 
 def _verify(
-    data: bytes, trust: TrustSettings, anchors: tuple[bytes, ...], others: tuple[bytes, ...]
+    data: bytes,
+    trust: TrustSettings,
+    anchors: tuple[bytes, ...],
+    others: tuple[bytes, ...],
+    at: datetime | None = None,
 ) -> VerificationReport:
     """In the worker. Certificates travel as DER: asn1crypto's parsed objects do not survive pickling."""
     key = (anchors, others)
@@ -132,7 +137,7 @@ def _verify(
             _parsed.clear()
         load = asn1_x509.Certificate.load
         parsed = _parsed[key] = (tuple(map(load, anchors)), tuple(map(load, others)))
-    return verification.verify(data, replace(trust, anchors=parsed[0], other_certs=parsed[1]))
+    return verification.verify(data, replace(trust, anchors=parsed[0], other_certs=parsed[1]), at=at)
 
 
 def vet(data: bytes) -> None:

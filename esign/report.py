@@ -182,6 +182,11 @@ class VerificationReport(_Model):
     )
     revocation_data: list[RevocationDataInfo] = Field(description="CRLs and OCSP responses the document carries")
     verified_at: datetime
+    validation_time: datetime | None = Field(
+        default=None,
+        description="The time the signatures were validated at (ETSI EN 319 102-1 §5.6.2.4, past validation): "
+        "the time asked for, or verified_at",
+    )
     fetching_allowed: bool
     encrypted: bool = Field(
         default=False,

@@ -253,6 +253,7 @@ def render(report: VerificationReport) -> bytes:
             [
                 *document,
                 ("验证时间", _when(report.verified_at)),
+                ("验证所依时间", _when(report.validation_time or report.verified_at)),
                 ("保护期至", _when(report.protected_until) if report.protected_until else "—（无归档时间戳）"),
                 ("文件", f"{report.size:,} 字节，{report.revisions} 个修订版本；SHA-256 {report.sha256}"),
                 ("联网获取", "允许" if report.fetching_allowed else "未联网（离线验证）"),

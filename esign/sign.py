@@ -19,9 +19,8 @@ from pyhanko.sign.ades.api import CAdESSignedAttrSpec
 from pyhanko.sign.general import SigningError as PyhankoSigningError
 from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner, Signer, constants
 from pyhanko.sign.timestamps import TimeStamper
-from pyhanko_certvalidator import ValidationContext
 
-from . import errors, pdf, pdfa
+from . import errors, ltv, pdf, pdfa
 from .appearance import Appearance, stamp_style
 from .errors import SigningError
 from .fonts import cjk_font
@@ -60,8 +59,8 @@ class Certification(enum.StrEnum):
 class SignOptions:
     """Everything about one signature except the key.
 
-    ``level`` B-T and above need ``timestamper`` (an RFC 3161 client); B-LT and B-LTA also need
-    ``validation_context``, from which the chain's revocation data is gathered into the DSS. With a
+    ``level`` B-T and above need ``timestamper`` (an RFC 3161 client); B-LT and B-LTA also need ``revocation``,
+    which issues the revocation data put into the DSS after the signature time-stamp (``esign.ltv``). With a
     time-stamp authority at hand, ``content_timestamp`` also puts a CAdES content-time-stamp among the
     signed attributes (ETSI EN 319 122-1 §5.2.8): proof that the signature was made after that time, which
     is what lets a verifier say REVOKED rather than "cannot tell" for a signature made after revocation.
@@ -80,7 +79,7 @@ class SignOptions:
     digest_algorithm: str = "sha256"
     content_timestamp: bool = True
     timestamper: TimeStamper | None = field(default=None, compare=False)
-    validation_context: ValidationContext | None = field(default=None, compare=False)
+    revocation: ltv.RevocationSource | None = field(default=None, compare=False)
 
 
 # Signed attributes, SignerInfo and SignedData framing come to well under 1 KiB in practice.
@@ -139,8 +138,8 @@ def sign(data: bytes, signer: Signer, options: SignOptions = SignOptions()) -> b
     """Sign ``data`` with ``signer``; the result is ``data`` followed by one incremental update."""
     if options.level.rank >= PadesLevel.B_T.rank and options.timestamper is None:
         raise SigningError(f"PAdES {options.level} needs a time-stamp authority")
-    if options.level.rank >= PadesLevel.B_LT.rank and options.validation_context is None:
-        raise SigningError(f"PAdES {options.level} needs a validation context to gather revocation data")
+    if options.level.rank >= PadesLevel.B_LT.rank and options.revocation is None:
+        raise SigningError(f"PAdES {options.level} needs a source of revocation data")
 
     writer = pdf.incremental_writer(data)
     try:
@@ -179,10 +178,7 @@ def sign(data: bytes, signer: Signer, options: SignOptions = SignOptions()) -> b
         subfilter=fields.SigSeedSubFilter.PADES,
         certify=options.certify is not None,
         docmdp_permissions=options.certify.mdp if options.certify else fields.MDPPerm.FILL_FORMS,
-        embed_validation_info=options.level.rank >= PadesLevel.B_LT.rank,
         cades_signed_attr_spec=CAdESSignedAttrSpec(timestamp_content=True) if stamped_content else None,
-        use_pades_lta=options.level is PadesLevel.B_LTA,
-        validation_context=options.validation_context,
     )
     archival = pdfa.identification(writer.prev)
     pdf_signer = (_Pdf17Signer if archival is not None and archival.on_pdf_1 else PdfSigner)(
@@ -193,13 +189,36 @@ def sign(data: bytes, signer: Signer, options: SignOptions = SignOptions()) -> b
         new_field_spec=field_spec,
     )
     try:
-        return _sign_pdf(pdf_signer, writer, reserved_size(signer, options.level, content_timestamp=stamped_content))
+        signed = _sign_pdf(pdf_signer, writer, reserved_size(signer, options.level, content_timestamp=stamped_content))
     except PyhankoSigningError as e:
         if not str(e).startswith("Final ByteRange payload larger than expected"):
             raise SigningError(str(e)) from e
-    # The container outgrew the computed reservation (an unusually large time-stamp token, say):
-    # sign again and let pyhanko size it with a dry run.
-    return _sign_pdf(pdf_signer, pdf.incremental_writer(data), None)
+        # The container outgrew the computed reservation (an unusually large time-stamp token, say):
+        # sign again and let pyhanko size it with a dry run.
+        signed = _sign_pdf(pdf_signer, pdf.incremental_writer(data), None)
+    return _long_term(signed, field_name, options)
+
+
+def _long_term(signed: bytes, field_name: str, options: SignOptions) -> bytes:
+    """B-LT: revocation data issued after the signature time-stamp in a DSS update; B-LTA: that, a document
+    time-stamp, and revocation data for its unit issued after it (``esign.ltv``)."""
+    if options.level.rank < PadesLevel.B_LT.rank:
+        return signed
+    assert options.revocation is not None and options.timestamper is not None
+    [made] = [es for es in pdf.read(signed).embedded_regular_signatures if es.field_name == field_name]
+    certs = ltv.signature_certificates(made)
+    try:
+        if options.level is PadesLevel.B_LT:
+            return ltv.add_validation_data(signed, options.revocation(certs))
+        return ltv.add_archive_timestamp(
+            signed,
+            timestamper=options.timestamper,
+            revocation=options.revocation,
+            certs=certs,
+            md_algorithm=options.digest_algorithm,
+        )
+    except PyhankoPdfError as e:
+        raise SigningError(f"the validation data cannot be added: {e}") from e
 
 
 def _sign_pdf(pdf_signer: PdfSigner, writer: IncrementalPdfFileWriter, bytes_reserved: int | None) -> bytes:

@@ -5,11 +5,22 @@ what it carries: the basic signature validation (§5.3) without a time-stamp, th
 with time (§5.5) with a signature time-stamp, so that a certificate revoked or expired after the proven
 signing time does not invalidate it. When that cannot conclude and document time-stamps follow the
 signature, the validation with long-term availability and integrity of validation material (§5.6.3)
-looks for proof of existence in them. The
+looks for proof of existence in them and validates the signature in the past (§5.6.2.4). The
 certificates, CRLs and OCSP responses of the document security store are used as local knowledge, so
 B-LT and B-LTA documents verify offline. Document time-stamps are checked as
 RFC 3161 tokens over their revision and reported apart from the signatures. Every signature also gets
 pyhanko's difference analysis of the incremental updates that follow it and the DocMDP check.
+
+Validation runs at a chosen time (``at``, the current time by default). Revocation data is judged as EU DSS's
+default policy does (EN 319 102-1 §5.2.5.4 with the freshness constraint "issued after the best-signature-time"):
+once a signature or time-stamp carries a time-stamp, its data counts when issued no earlier than the time it
+must cover, whatever its nextUpdate (:data:`ISSUED_AFTER_USE`). The newest time-stamp of the document, the
+last of the evidence record, is validated at the validation time itself (§5.6.3) and nothing later proves its
+existence, so it is taken to exist at its own genTime: revocation data for its unit issued after that genTime
+proves it, and the document stays provable for as long as that unit's certificate is valid. Read strictly, that
+time-stamp would need revocation data issued after the validation time, which no file can carry. A signature
+with no time-stamp at all has no such time and keeps certvalidator's live policy (data current at the
+validation time).
 """
 
 from __future__ import annotations
@@ -17,7 +28,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from asn1crypto import cms
 from asn1crypto.crl import CertificateList
@@ -55,11 +67,11 @@ from pyhanko.sign.validation.status import (
 )
 from pyhanko_certvalidator.context import CertValidationPolicySpec
 from pyhanko_certvalidator.ltv.types import ValidationTimingInfo
-from pyhanko_certvalidator.policy_decl import CertRevTrustPolicy, RevocationCheckingPolicy
+from pyhanko_certvalidator.policy_decl import CertRevTrustPolicy, FreshnessReqType, RevocationCheckingPolicy
 from pyhanko_certvalidator.registry import SimpleTrustManager
 from pyhanko_certvalidator.revinfo.archival import CRLContainer, OCSPContainer
 
-from . import errors, findings, pdf
+from . import errors, findings, ltv, pdf
 from .report import (
     DocumentTimestampReport,
     SignatureReport,
@@ -77,10 +89,22 @@ for _noisy in ("pyhanko", "pyhanko_certvalidator", "fontTools"):
     logging.getLogger(_noisy).setLevel(logging.ERROR)
 
 
-def _validation_spec(trust: TrustSettings, dss: LocalKnowledge) -> SignatureValidationSpec:
+ISSUED_AFTER_USE = FreshnessReqType.TIME_AFTER_SIGNATURE
+"""pyhanko-certvalidator's name for the freshness rule above; with a freshness interval of zero it asks
+thisUpdate ≥ best-signature-time (EN 319 102-1 §5.2.5.4), the counterpart of EU DSS's default
+"revocation data issued after the best-signature-time"."""
+
+
+def _validation_spec(trust: TrustSettings, dss: LocalKnowledge, *, timed: bool) -> SignatureValidationSpec:
+    checking = RevocationCheckingPolicy.from_legacy(trust.revocation_mode)
+    revinfo_policy = (
+        CertRevTrustPolicy(checking, freshness=timedelta(0), freshness_req_type=ISSUED_AFTER_USE)
+        if timed
+        else CertRevTrustPolicy(checking)
+    )
     policy = CertValidationPolicySpec(
         trust_manager=SimpleTrustManager.build(trust_roots=list(trust.anchors)),
-        revinfo_policy=CertRevTrustPolicy(RevocationCheckingPolicy.from_legacy(trust.revocation_mode)),
+        revinfo_policy=revinfo_policy,
     )
     gathering = RevocationInfoGatheringSpec(
         online_fetching_rule=(
@@ -152,10 +176,26 @@ def _pades_level(es: EmbeddedPdfSignature, doc_ts_revisions: list[int], dss_upda
     return "B-LT"
 
 
+@dataclass(frozen=True)
+class _Clock:
+    """The validation time, and whether it was chosen (a point-in-time validation) rather than now."""
+
+    at: datetime
+    chosen: bool
+
+    def timing(self, best_signature_time: datetime | None = None) -> ValidationTimingInfo:
+        best = self.at if best_signature_time is None else min(best_signature_time, self.at)
+        return ValidationTimingInfo(
+            validation_time=self.at, best_signature_time=best, point_in_time_validation=self.chosen
+        )
+
+
 async def _validate_document_timestamp(
-    es: EmbeddedPdfSignature, spec: SignatureValidationSpec
+    es: EmbeddedPdfSignature, spec: SignatureValidationSpec, clock: _Clock
 ) -> TimestampSignatureStatus:
-    timing = ValidationTimingInfo.now()
+    """At the validation time, with revocation data for its unit issued after its own genTime (module docstring);
+    the signatures' long-term validation checks the chain of these time-stamps with proofs of existence."""
+    timing = clock.timing(ltv.timestamp_time(es.signed_data))
     handlers = bootstrap_validation_data_handlers(spec, timing_info=timing)
     context = spec.cert_validation_policy.build_validation_context(timing_info=timing, handlers=handlers)
     try:
@@ -165,12 +205,12 @@ async def _validate_document_timestamp(
 
 
 async def _verify_document_timestamp(
-    es: EmbeddedPdfSignature, spec: SignatureValidationSpec
+    es: EmbeddedPdfSignature, spec: SignatureValidationSpec, clock: _Clock
 ) -> DocumentTimestampReport:
     """An RFC 3161 token over its revision; what it covers is filled in once every signature is known."""
     es.compute_integrity_info(diff_policy=DEFAULT_DIFF_POLICY)
     modifications = findings.modifications(es)
-    ts_status = await _validate_document_timestamp(es, spec)
+    ts_status = await _validate_document_timestamp(es, spec, clock)
     if not ts_status.intact:
         sub: AdESSubIndic = AdESFailure.HASH_FAILURE
     elif not ts_status.valid:
@@ -209,9 +249,10 @@ async def _verify_document_timestamp(
 async def _verify_signature(
     es: EmbeddedPdfSignature,
     *,
-    spec: SignatureValidationSpec,
+    specs: dict[bool, SignatureValidationSpec],
+    clock: _Clock,
     certified_ref: generic.Reference | None,
-    doc_ts_revisions: list[int],
+    doc_timestamps: dict[int, datetime],
     dss_updates: list[int],
 ) -> SignatureReport:
     es.compute_integrity_info(diff_policy=DEFAULT_DIFF_POLICY)
@@ -220,16 +261,27 @@ async def _verify_signature(
     signed_revision = es.signed_revision + 1
 
     token = findings.signature_timestamp_token(es)
+    doc_ts_revisions = list(doc_timestamps)
+    stamp_times = [t for r, t in doc_timestamps.items() if r > es.signed_revision]
+    if token is not None:
+        stamp_times.append(ltv.timestamp_time(token["content"]))
+    spec = specs[bool(stamp_times)]
+    timing = clock.timing(max(stamp_times, default=None))
     process = ades_with_time_validation if token is not None else ades_basic_validation
     raw_digest = es.compute_digest()
-    result = await process(es.signed_data, spec, raw_digest=raw_digest, status_cls=PdfSignatureStatus)
+    result = await process(
+        es.signed_data, spec, timing_info=timing, raw_digest=raw_digest, status_cls=PdfSignatureStatus
+    )
     validation_process: ValidationProcess = "ltvm" if token is not None else "basic"
     if result.ades_subindic.status is AdESStatus.INDETERMINATE and any(
         r > es.signed_revision for r in doc_ts_revisions
     ):
-        # Only what the current time cannot settle (a revoked or expired certificate, a weakened
-        # algorithm) needs proof of existence from the document time-stamps (§5.6.3).
-        result = await ades_lta_validation(es, PdfSignatureValidationSpec(spec, diff_policy=DEFAULT_DIFF_POLICY))
+        # Only what the validation time cannot settle (a revoked or expired certificate, a weakened
+        # algorithm, revocation data older than the signature) needs proof of existence from the document
+        # time-stamps (§5.6.3).
+        result = await ades_lta_validation(
+            es, PdfSignatureValidationSpec(spec, diff_policy=DEFAULT_DIFF_POLICY), timing_info=timing
+        )
         validation_process = "lta"
     status = result.api_status
     indication, sub_indication, message = judge(result.ades_subindic, modifications, result.failure_msg)
@@ -274,7 +326,7 @@ def _embedded_signatures(reader: PdfFileReader) -> Iterable[EmbeddedPdfSignature
 
 
 async def _verify_all(
-    reader: PdfFileReader, trust: TrustSettings, dss: LocalKnowledge
+    reader: PdfFileReader, trust: TrustSettings, dss: LocalKnowledge, clock: _Clock
 ) -> tuple[list[SignatureReport], list[DocumentTimestampReport]]:
     found = list(_embedded_signatures(reader))
     embedded = sorted((s for s in found if isinstance(s, EmbeddedPdfSignature)), key=lambda s: s.signed_revision)
@@ -286,20 +338,23 @@ async def _verify_all(
     certified_ref = None
     if certification is not None:
         certified_ref = reader.root["/Perms"].raw_get("/DocMDP").reference
-    doc_ts_revisions = [s.signed_revision for s in embedded if s.sig_object_type == "/DocTimeStamp"]
-    spec = _validation_spec(trust, dss)
+    doc_timestamps = {
+        s.signed_revision: ltv.timestamp_time(s.signed_data) for s in embedded if s.sig_object_type == "/DocTimeStamp"
+    }
+    specs = {timed: _validation_spec(trust, dss, timed=timed) for timed in (False, True)}
     dss_updates = _dss_updates(reader)
     for es in embedded:
         try:
             if es.sig_object_type == "/DocTimeStamp":
-                timestamps.append(await _verify_document_timestamp(es, spec))
+                timestamps.append(await _verify_document_timestamp(es, specs[True], clock))
             else:
                 signatures.append(
                     await _verify_signature(
                         es,
-                        spec=spec,
+                        specs=specs,
+                        clock=clock,
                         certified_ref=certified_ref,
-                        doc_ts_revisions=doc_ts_revisions,
+                        doc_timestamps=doc_timestamps,
                         dss_updates=dss_updates,
                     )
                 )
@@ -331,18 +386,22 @@ ENCRYPTED_NOTE = (
 )
 
 
-def verify(data: bytes, trust: TrustSettings) -> VerificationReport:
-    """Verify every signature in ``data``; raises ``PdfMalformed``/``PdfEncrypted`` for unreadable input (an
-    encrypted file that opens without a password is verified, and the report says it is encrypted).
+def verify(data: bytes, trust: TrustSettings, *, at: datetime | None = None) -> VerificationReport:
+    """Verify every signature in ``data`` as of ``at`` (an aware datetime; now by default); raises
+    ``PdfMalformed``/``PdfEncrypted`` for unreadable input (an encrypted file that opens without a password is
+    verified, and the report says it is encrypted).
 
     Runs its own event loop: call it from synchronous code (a worker thread under an async server).
     Times are in UTC; :meth:`VerificationReport.localised` puts them in the organisation's zone.
     """
+    if at is not None and at.tzinfo is None:
+        raise ValueError("the validation time must be timezone-aware")
+    clock = _Clock(at=at or datetime.now(UTC), chosen=at is not None)
     reader = pdf.read(data)
     try:
         revisions = reader.xrefs.total_revisions
         dss = _dss_to_local_knowledge(reader)
-        signatures, timestamps = _with_coverage(*asyncio.run(_verify_all(reader, trust, dss)))
+        signatures, timestamps = _with_coverage(*asyncio.run(_verify_all(reader, trust, dss, clock)))
         revocation_data = findings.revocation_data(dss)
         title, number = findings.document_identity(reader)
     except pdf.PARSE_ERRORS as e:
@@ -360,6 +419,7 @@ def verify(data: bytes, trust: TrustSettings) -> VerificationReport:
         document_timestamps=timestamps,
         revocation_data=revocation_data,
         verified_at=datetime.now(UTC),
+        validation_time=clock.at,
         fetching_allowed=trust.allow_fetching,
         encrypted=reader.encrypted,
         notes=[ENCRYPTED_NOTE] if reader.encrypted else [],

@@ -81,7 +81,7 @@ def revoked(session: Session, *, issuer: str) -> Sequence[IssuedCertificate]:
     return session.scalars(query).all()
 
 
-def _status(issued: IssuedCertificate) -> revocation.CertStatus:
+def status_of(issued: IssuedCertificate) -> revocation.CertStatus:
     if issued.revoked_at is None:
         return revocation.Good()
     return revocation.Revoked(
@@ -101,7 +101,7 @@ def crl(session: Session, *, pki: Pki, settings: Settings, issuer: str = ISSUING
     this_update = now()
     return revocation.build_crl(
         authority,
-        [r for r in map(_status, revoked(session, issuer=issuer)) if isinstance(r, revocation.Revoked)],
+        [r for r in map(status_of, revoked(session, issuer=issuer)) if isinstance(r, revocation.Revoked)],
         number=int(this_update.timestamp()),
         this_update=this_update,
         next_update=this_update + timedelta(hours=settings.crl_validity_hours),
@@ -115,7 +115,7 @@ def ocsp(session: Session, *, pki: Pki, settings: Settings, request: bytes) -> b
         issued = session.get(IssuedCertificate, format(serial, "x"))
         if issued is None or issued.issuer != ISSUING:
             return None
-        return _status(issued)
+        return status_of(issued)
 
     return revocation.ocsp_response(
         request,

@@ -28,6 +28,7 @@ from esign.errors import Conflict, InvalidInput, NotFound
 from esign.identity import Actor, Role
 from esign.ids import new_id, now
 from esign.scoped import get_scoped
+from esign.sign import PadesLevel
 
 from . import uscc
 
@@ -41,6 +42,12 @@ class Organisation(Base):
     uscc: Mapped[str] = mapped_column(String(18), unique=True)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=now)
+    signature_level: Mapped[str] = mapped_column(
+        String(6),
+        default=PadesLevel.B_LTA.value,
+        server_default=PadesLevel.B_LTA.value,
+        doc="PAdES level of the signatures the service makes for it when none is asked for: B-LTA, B-LT or B-T",
+    )
 
 
 class Department(Base):
@@ -142,6 +149,33 @@ def set_organisation_disabled(session: Session, *, actor: Actor, organisation_id
         org.id,
     )
     return org
+
+
+def set_signature_level(session: Session, *, actor: Actor, organisation_id: str, level: str) -> Organisation:
+    """The organisation's default PAdES level for the signatures the service makes. B-T at least: a signature
+    without a time-stamp cannot be proven once its certificate is revoked or expired (ETSI EN 319 102-1 §5.5)."""
+    if actor.organisation_id != organisation_id:
+        raise NotFound(f"no organisation {organisation_id}")
+    actor.require_admin()
+    chosen = service_level(level)
+    org = get_organisation(session, organisation_id)
+    org.signature_level = chosen.value
+    _audit(session, actor, "organisation.signature_level", f"organisation:{org.id}", org.id, level=chosen.value)
+    return org
+
+
+def service_level(level: str | PadesLevel) -> PadesLevel:
+    """``level`` if the service may sign at it: B-T, B-LT or B-LTA."""
+    try:
+        chosen = PadesLevel(level)
+    except ValueError:
+        raise InvalidInput(f"unknown PAdES level {level!r}; use B-T, B-LT or B-LTA") from None
+    if chosen.rank < PadesLevel.B_T.rank:
+        raise InvalidInput(
+            f"the service signs at B-T at least, not {chosen.value}: without a time-stamp a signature cannot be "
+            "proven once its certificate expires or is revoked"
+        )
+    return chosen
 
 
 # --- departments and officials (scoped by the acting identity's organisation) --------------------

@@ -22,7 +22,7 @@ from esign.sign import PadesLevel
 from esign.signers import to_asn1
 from esign.trust import TrustSettings
 
-from . import ca, certificates
+from . import ca, certificates, identities, validation_data
 from .authorities import ISSUING, ROOT, Pki
 from .tsa import LocalTimeStamper
 
@@ -44,14 +44,16 @@ def engine_inputs(session: Session, *, pki: Pki, settings: Settings, level: Pade
         return {}
     inputs: dict[str, Any] = {"timestamper": timestamper(pki, settings)}
     if level.rank >= PadesLevel.B_LT.rank:
-        inputs["validation_context"] = ValidationContext(
-            trust_roots=[to_asn1(pki.root.cert)],
-            other_certs=[to_asn1(pki.issuing.cert)],
-            crls=list(current_crls(session, pki=pki, settings=settings)),
-            allow_fetching=False,
-            revocation_mode="hard-fail",
-        )
+        inputs["revocation"] = validation_data.local_revocation(session, pki=pki, settings=settings)
     return inputs
+
+
+def level_for(session: Session, *, organisation_id: str, requested: PadesLevel | None) -> PadesLevel:
+    """The level of a signature the service makes for an organisation: the one asked for, B-T at least, or the
+    organisation's own (B-LTA unless it chose B-LT or B-T)."""
+    if requested is not None:
+        return identities.service_level(requested)
+    return PadesLevel(identities.get_organisation(session, organisation_id).signature_level)
 
 
 def trust_with_own_pki(session: Session, *, pki: Pki, settings: Settings, base: TrustSettings) -> TrustSettings:

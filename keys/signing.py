@@ -29,7 +29,8 @@ from .credentials import Credential, Purpose, certificate, get
 @dataclass(frozen=True)
 class SignRequest:
     pdf: bytes
-    level: PadesLevel = PadesLevel.B_B
+    level: PadesLevel | None = None
+    """``None``: the level of the credential's organisation (``keys.levels.level_for``)."""
     reason: str | None = None
     location: str | None = None
     field_name: str | None = None
@@ -83,6 +84,11 @@ class SigningWork:
     def sealing(self) -> bool:
         return self.purpose == Purpose.SEAL.value
 
+    @property
+    def level(self) -> PadesLevel:
+        assert self.request.level is not None
+        return self.request.level
+
     def run(self) -> None:
         self.signed = sign(self.request.pdf, self._signer, self._options)
 
@@ -98,6 +104,8 @@ class SigningWork:
 def _options(
     session: Session, *, credential: Credential, pki: Pki, settings: Settings, request: SignRequest
 ) -> SignOptions:
+    level = request.level
+    assert level is not None, "prepare resolves the level first"
     appearance = None
     if request.box is not None:
         if credential.purpose == Purpose.SEAL.value:
@@ -106,14 +114,14 @@ def _options(
         else:
             appearance = Appearance(page=request.page or 1, box=request.box)
     options = SignOptions(
-        level=request.level,
+        level=level,
         reason=request.reason,
         location=request.location,
         field_name=request.field_name,
         certify=request.certify,
         appearance=appearance,
     )
-    return replace(options, **levels.engine_inputs(session, pki=pki, settings=settings, level=request.level))
+    return replace(options, **levels.engine_inputs(session, pki=pki, settings=settings, level=level))
 
 
 def prepare(
@@ -133,6 +141,10 @@ def prepare(
                 custody.unlocked(session, actor=actor, credential_id=unlock.credential_id, pin=unlock.pin, pki=pki)
             )
         credential = get(session, actor=actor, credential_id=unlock.credential_id)
+        request = replace(
+            request,
+            level=levels.level_for(session, organisation_id=credential.organisation_id, requested=request.level),
+        )
         work = SigningWork(
             request=request,
             signer=signer,
@@ -156,7 +168,7 @@ def record(session: Session, *, actor: Actor, work: SigningWork) -> bytes:
         subject=f"credential:{work.credential_id}",
         chain=work.organisation_id,
         payload={
-            "level": work.request.level.value,
+            "level": work.level.value,
             "input_sha256": hashlib.sha256(work.request.pdf).hexdigest(),
             "output_sha256": hashlib.sha256(signed).hexdigest(),
             "purpose": work.purpose,

@@ -133,7 +133,7 @@ def approve(
         credential_id=body.credential_id,
         pin=body.pin,
         session_secret=body.session,
-        level=PadesLevel(body.level),
+        level=PadesLevel(body.level) if body.level else None,
         recipients=tuple(body.recipients),
         handlers=_handlers(body),
         override_reason=body.override_reason,

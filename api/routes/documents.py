@@ -312,7 +312,7 @@ def sign(
             settings=settings,
             document_id=document_id,
             unlock=unlock,
-            level=PadesLevel(body.level),
+            level=PadesLevel(body.level) if body.level else None,
             reason=body.reason,
             page=page,
             box=box,

@@ -49,8 +49,9 @@ def parse_visible(visible: str | None) -> tuple[int | None, tuple[float, float, 
     summary="Sign a PDF with one of your credentials",
     description=(
         "Multipart: `file` (the PDF), `credential_id` and either `pin` or `session` (from "
-        "`POST /v1/credentials/{id}/sessions`). Optional: `level` (B-B, B-T, B-LT, B-LTA; time-stamps and "
-        "revocation data come from this service's own TSA and OCSP responder), `reason`, `location`, "
+        "`POST /v1/credentials/{id}/sessions`). Optional: `level` (B-T, B-LT or B-LTA; left out, the organisation's "
+        "level, B-LTA unless it chose another; time-stamps and revocation data come from this service's own TSA, "
+        "CRLs and OCSP responder), `reason`, `location`, "
         "`visible` as `PAGE:x1,y1,x2,y2` in points (a seal credential draws the organisation's red seal), "
         "`certify` (`no_changes`, `form_filling` or `annotations`: a certification signature with that DocMDP "
         "permission, P 1, 2 or 3; only as the document's first signature). "
@@ -68,7 +69,7 @@ def sign(
     settings: SettingsDep,
     pin: Annotated[GivenPin | None, Form()] = None,
     session: Annotated[str | None, Form(description="A signing session secret instead of the PIN")] = None,
-    level: Annotated[PadesLevel, Form()] = PadesLevel.B_B,
+    level: Annotated[PadesLevel | None, Form()] = None,
     reason: Annotated[str | None, Form()] = None,
     location: Annotated[str | None, Form()] = None,
     visible: Annotated[str | None, Form()] = None,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Header, UploadFile
+from fastapi import APIRouter, File, Form, Header, UploadFile
 from fastapi.responses import Response
 
 from api import reports
@@ -21,6 +21,7 @@ router = APIRouter(prefix="/v1", tags=["verification"])
     description=(
         "Upload a PDF as the multipart field `file`. Extra trust anchors (PEM or DER certificates) may be "
         "sent as `trust` fields; they add to the service's configured anchors for this request only. "
+        "An `at` field (ISO 8601 date or date-time) validates as of that time instead of now. "
         "With `Accept: application/xml` the same report comes back as an ETSI TS 119 102-2 validation report, "
         "with `Accept: application/pdf` as a PDF. Times are in the organisation's time zone (ESIGN_TIMEZONE)."
     ),
@@ -44,10 +45,18 @@ def verify(
         list[UploadFile] | None, File(alias="trust", description="Extra trust anchor certificates")
     ] = None,
     accept: Annotated[str | None, Header()] = None,
+    at: Annotated[
+        str | None,
+        Form(
+            description="Validate as of this time (ISO 8601 date or date-time; the organisation's zone without "
+            "an offset): past signature validation with the proofs of existence the document carries"
+        ),
+    ] = None,
 ) -> VerificationReport | Response:
     data = file.file.read(settings.max_upload_bytes + 1)
     if len(data) > settings.max_upload_bytes:
         raise TooLarge(f"the upload exceeds the limit of {settings.max_upload_mb} MiB")
     with database.transaction() as session:
         trust = policy.trust(session, extra_anchors=[anchor.file.read() for anchor in extra_trust or ()])
-    return reports.respond(budget.verify(data, trust), accept, settings.zone)
+    moment = reports.validation_time(at, settings.zone)
+    return reports.respond(budget.verify(data, trust, at=moment), accept, settings.zone)

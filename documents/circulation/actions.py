@@ -48,7 +48,8 @@ class Action:
     credential_id: str | None = None
     pin: str | None = None
     session_secret: str | None = None
-    level: PadesLevel = PadesLevel.B_B
+    level: PadesLevel | None = None
+    """PAdES level of the signature; ``None``: the organisation's (B-LTA unless it chose B-LT or B-T)."""
     recipients: Sequence[str] = ()
     """Organisations a dispatch step sends the document to."""
     handlers: Sequence[Assignee] = field(default_factory=tuple)

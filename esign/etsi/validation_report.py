@@ -376,8 +376,8 @@ def _signature_report(
     children = [
         identifier,
         _E.ValidationTimeInfo(
-            _E.ValidationTime(_time(report.verified_at)),
-            _best_signature_time(signature, stamps, signature_stamp, report.verified_at),
+            _E.ValidationTime(_time(report.validation_time or report.verified_at)),
+            _best_signature_time(signature, stamps, signature_stamp, report.validation_time or report.verified_at),
         ),
     ]
     document_digest = _digest(signature.digest_algorithm, signature.signed_digest) if signature.signed_digest else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,8 @@ def test_sign_visible_then_verify(files: dict[str, Path], tmp_path: Path, nssdir
     out = tmp_path / "out.pdf"
     result = esign(
         "sign",
+        "--level",
+        "B-B",
         files["in"],
         "-o",
         out,
@@ -66,6 +69,8 @@ def test_sign_with_pkcs12_and_certify(files: dict[str, Path], tmp_path: Path) ->
     out = tmp_path / "certified.pdf"
     result = esign(
         "sign",
+        "--level",
+        "B-B",
         files["in"],
         "-o",
         out,
@@ -82,7 +87,9 @@ def test_sign_with_pkcs12_and_certify(files: dict[str, Path], tmp_path: Path) ->
 
 
 def test_wrong_pkcs12_password_is_one_clear_line(files: dict[str, Path], tmp_path: Path) -> None:
-    result = esign("sign", files["in"], "-o", tmp_path / "x.pdf", "--p12", files["p12"], "--password", "guess")
+    result = esign(
+        "sign", "--level", "B-B", files["in"], "-o", tmp_path / "x.pdf", "--p12", files["p12"], "--password", "guess"
+    )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "wrong password" in lines[0] and "signer.p12" in lines[0], result.stderr
@@ -93,7 +100,18 @@ def test_verify_exit_codes(files: dict[str, Path], tmp_path: Path) -> None:
     signed = tmp_path / "signed.pdf"
     assert (
         esign(
-            "sign", files["in"], "-o", signed, "--key", files["key"], "--cert", files["cert"], "--chain", files["chain"]
+            "sign",
+            "--level",
+            "B-B",
+            files["in"],
+            "-o",
+            signed,
+            "--key",
+            files["key"],
+            "--cert",
+            files["cert"],
+            "--chain",
+            files["chain"],
         ).returncode
         == 0
     )
@@ -118,7 +136,7 @@ def test_verify_exit_codes(files: dict[str, Path], tmp_path: Path) -> None:
 def test_verify_prints_the_etsi_report(files: dict[str, Path], tmp_path: Path) -> None:
     signed = tmp_path / "signed.pdf"
     args = ("--key", files["key"], "--cert", files["cert"], "--chain", files["chain"])
-    assert esign("sign", files["in"], "-o", signed, *args).returncode == 0
+    assert esign("sign", "--level", "B-B", files["in"], "-o", signed, *args).returncode == 0
     tampered = tmp_path / "tampered.pdf"
     tampered.write_bytes(tampering.flip_byte(signed.read_bytes(), b"Hello, signed world"))
 
@@ -149,3 +167,43 @@ def test_audit_verify_names_the_broken_event(db: Database) -> None:
     result = esign("audit", "verify", env=env)
     assert result.returncode == 1
     assert "seq 3" in result.stderr and "edited" in result.stderr
+
+
+@pytest.fixture
+def service_env(db: Database, tmp_path: Path) -> dict[str, str]:
+    """A set-up service whose TSA and CA ``esign sign --level`` draws on."""
+    environment = {
+        **database_env(db),
+        "ESIGN_DATA_DIR": str(tmp_path / "var"),
+        "ESIGN_CA_PASSPHRASE": "cli test passphrase",
+        "ESIGN_PUBLIC_URL": "http://127.0.0.1:9",
+    }
+    result = esign("init", "--no-demo", env=environment)
+    assert result.returncode == 0, result.stderr
+    return environment
+
+
+def test_sign_level_defaults_to_b_lta_and_takes_the_service_tsa(
+    files: dict[str, Path], tmp_path: Path, service_env: dict[str, str]
+) -> None:
+    key = ("--key", files["key"], "--cert", files["cert"], "--chain", files["chain"])
+    refused = esign("sign", files["in"], "-o", tmp_path / "lta.pdf", *key, env=service_env)
+    assert refused.returncode == 2 and "did not issue" in refused.stderr and "B-T" in refused.stderr, refused.stderr
+    assert not (tmp_path / "lta.pdf").exists()
+
+    stamped, plain = tmp_path / "t.pdf", tmp_path / "b.pdf"
+    assert esign("sign", "--level", "B-T", files["in"], "-o", stamped, *key, env=service_env).returncode == 0
+    assert esign("sign", "--level", "B-B", files["in"], "-o", plain, *key, env=service_env).returncode == 0
+    service_root = tmp_path / "service-root.pem"
+    chain = esign("pki", "show", env=service_env).stdout
+    service_root.write_text("-----BEGIN" + chain.split("-----BEGIN")[-1])
+    # the signer's certificate is valid for a year: in three years only the time-stamp proves the signature
+    later = (datetime.now(UTC) + timedelta(days=3 * 365)).date().isoformat()
+    trust = ("--trust", files["root"], "--trust", service_root)
+    report = json.loads(esign("verify", stamped, *trust, "--json", "--at", later, env=service_env).stdout)
+    assert report["valid"] and report["signatures"][0]["pades_level"] == "B-T", report["summary_en"]
+    assert report["validation_time"].startswith(later)
+    result = esign("verify", plain, *trust, "--json", "--at", later, env=service_env)
+    assert result.returncode == 1
+    [signature] = json.loads(result.stdout)["signatures"]
+    assert signature["sub_indication"] == "OUT_OF_BOUNDS_NO_POE", signature

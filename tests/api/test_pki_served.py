@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import json
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -186,3 +188,49 @@ def test_a_signature_made_here_is_checked_online_by_pdfsig(
 def _credential_id(instance: Served) -> str:
     [credential] = httpx.get(f"{instance.url}/v1/credentials", headers=instance.headers(OFFICIAL)).json()
     return str(credential["id"])
+
+
+def test_v1_sign_without_a_level_is_b_lta_and_verifies_offline_years_later(
+    instance: Served, files: dict[str, Path], tmp_path: Path
+) -> None:
+    def sign(**extra: str) -> httpx.Response:
+        return httpx.post(
+            f"{instance.url}/v1/sign",
+            headers=instance.headers(OFFICIAL),
+            timeout=30,
+            files={"file": ("notice.pdf", make_pdf(), "application/pdf")},
+            data={"credential_id": _credential_id(instance), "pin": DEMO_PIN, **extra},
+        )
+
+    refused = sign(level="B-B")
+    assert refused.status_code == 422 and "B-T" in refused.json()["message"], refused.text
+    response = sign()
+    assert response.status_code == 200, response.text
+    signed = tmp_path / "signed.pdf"
+    signed.write_bytes(response.content)
+
+    result = esign("verify", signed, "--trust", files["root"], "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    [signature] = report["signatures"]
+    assert signature["pades_level"] == "B-LTA"
+    data = report["revocation_data"]
+    assert {d["kind"] for d in data} == {"crl", "ocsp"}, data
+    signed_at = datetime.fromisoformat(signature["timestamp"]["time"])
+    last_stamp = datetime.fromisoformat(report["document_timestamps"][-1]["time"])
+    issued = [datetime.fromisoformat(d["issued_at"]) for d in data]
+    assert min(issued) >= signed_at, "every CRL and OCSP response was issued after the signature time-stamp"
+    assert any(t >= last_stamp for t in issued), "the last time-stamp's unit has data issued after it"
+
+    for days in (2, 3 * 365 + 2):
+        at = (datetime.now(UTC) + timedelta(days=days)).isoformat(timespec="seconds")
+        result = esign("verify", signed, "--trust", files["root"], "--at", at)
+        assert result.returncode == 0, result.stdout + result.stderr
+        answer = httpx.post(
+            f"{instance.url}/v1/verify",
+            timeout=30,
+            files={"file": ("signed.pdf", response.content, "application/pdf")},
+            data={"at": at},
+        ).json()
+        assert answer["verdict"] == "valid", answer["summary_en"]
+        assert datetime.fromisoformat(answer["validation_time"]) == datetime.fromisoformat(at)

@@ -50,7 +50,8 @@ def test_a_certification_signature_with_the_permission_asked_for(
     reader = PdfFileReader(io.BytesIO(response.content))
     certification = read_certification_data(reader)
     assert certification is not None and certification.permission is permission
-    [signature] = reader.embedded_signatures
+    [signature] = reader.embedded_regular_signatures
+    assert reader.embedded_timestamp_signatures, "B-LTA by default: a document time-stamp follows, as P 1 allows"
     assert signature.sig_field.raw_get("/V").reference == reader.root["/Perms"].raw_get("/DocMDP").reference
     [report] = verify(response.content, TrustSettings().with_anchors(ca.pem(world.pki.root.cert))).signatures
     assert report.type == "certification" and report.docmdp == certify and report.indication == "TOTAL-PASSED"

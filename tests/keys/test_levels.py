@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from esign import report_pdf
 from esign.db import Database
+from esign.errors import Forbidden, InvalidInput
 from esign.etsi.validation_report import to_xml
 from esign.ids import now
 from esign.report import Indication
@@ -21,10 +22,10 @@ from esign.sign import PadesLevel, SignOptions, sign
 from esign.signers import KeySigner, to_asn1
 from esign.trust import TrustSettings
 from esign.verify import verify
-from keys import authorities, ca, certificates, credentials, envelope, levels
+from keys import authorities, ca, certificates, credentials, envelope, identities, levels, signing
 from keys.credentials import Credential
 from tests.esign.etsi_xml import NS, assert_same_indications
-from tests.world import PIN, World
+from tests.world import PIN, World, actor_for
 
 
 def _signer(session: Session, world: World, credential_id: str) -> KeySigner:
@@ -161,3 +162,40 @@ def test_a_revocation_after_a_time_stamped_signature_leaves_it_valid(
     assert unproven.indication is Indication.INDETERMINATE and unproven.sub_indication == "REVOKED_NO_POE"
     assert report.summary.startswith("无法确定："), report.summary
     assert_same_indications(to_xml(report), report.model_dump(mode="json"))
+
+
+def test_the_organisation_chooses_b_lt_or_b_t_never_b_b(
+    world: World, db: Database, db_settings: Settings, one_page_pdf: bytes
+) -> None:
+    org = world.orgs["A"]
+    admin, leader = org.members["admin"], org.members["leader"]
+    assert leader.credential_id is not None
+    with db.transaction() as session:
+        assert levels.level_for(session, organisation_id=org.id, requested=None) is PadesLevel.B_LTA
+        with pytest.raises(InvalidInput):
+            levels.level_for(session, organisation_id=org.id, requested=PadesLevel.B_B)
+        with pytest.raises(InvalidInput):
+            identities.set_signature_level(
+                session, actor=actor_for(org.id, admin.official_id, admin.roles), organisation_id=org.id, level="B-B"
+            )
+        with pytest.raises(Forbidden):
+            identities.set_signature_level(
+                session, actor=actor_for(org.id, leader.official_id, leader.roles), organisation_id=org.id, level="B-T"
+            )
+        identities.set_signature_level(
+            session, actor=actor_for(org.id, admin.official_id, admin.roles), organisation_id=org.id, level="B-LT"
+        )
+    with db.transaction() as session:
+        work = signing.prepare(
+            session,
+            actor=actor_for(org.id, leader.official_id, leader.roles),
+            pki=world.pki,
+            settings=db_settings,
+            unlock=signing.Unlock(credential_id=leader.credential_id, pin=PIN),
+            request=signing.SignRequest(pdf=one_page_pdf),
+        )
+    work.run()
+    work.close()
+    assert work.level is PadesLevel.B_LT
+    [signature] = verify(work.result(), _offline(world)).signatures
+    assert signature.pades_level == "B-LT" and signature.indication is Indication.TOTAL_PASSED, signature.message

@@ -9,6 +9,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from esign import ltv
 from esign.audit import AuditEvent
 from esign.db import Database
 from keys import ca
@@ -126,8 +127,11 @@ def test_the_outgoing_flow_from_draft_to_the_recipients_receipt(
 
     path = tmp_path / "dispatched.pdf"
     path.write_bytes(received)
-    results = pdfsig(path, nss_db(tmp_path / "nss", [ca.pem(world.pki.root.cert)]), ocsp=False)
+    found = pdfsig(path, nss_db(tmp_path / "nss", [ca.pem(world.pki.root.cert)]), ocsp=False)
+    # poppler 22 lists document time-stamps but cannot check them ("Signature Type: unknown")
+    results = [r for r in found if not r.field.startswith(ltv.ARCHIVE_TIMESTAMP_FIELD)]
     assert len(results) == 3 and all(r.signature_valid for r in results)
+    assert len(found) - len(results) == 3, "sign-off, number and seal are B-LTA: one document time-stamp each"
     signers = [r.signer for r in results]
     assert "A-leader" in signers and a.name in signers
 

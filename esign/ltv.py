@@ -1,0 +1,149 @@
+"""Long-term validation material added to a signed PDF: DSS updates and document time-stamps.
+
+ETSI EN 319 142-1 §5.4 (PAdES B-LT, B-LTA) puts the validation data into the document security store and
+protects it with document time-stamps. What a later verifier can accept is decided by ETSI EN 319 102-1:
+revocation data is fresh when it was issued after the time it vouches for (§5.2.5.4, the "best signature
+time" of the signature or time-stamp made with the certificate, as EU DSS's default policy reads it), and
+time-stamps are proofs of existence for everything they cover (§5.6.2.4). So every piece of revocation data
+is produced *after* the time-stamp it has to cover, and the last of it is added after the last time-stamp:
+
+1. a DSS update with revocation data, issued now, for the signer's chain and the signature time-stamp's unit;
+2. a document time-stamp over it;
+3. a DSS update with revocation data, issued after that document time-stamp, for its unit's chain.
+
+:func:`add_archive_timestamp` makes steps 1–3 and is what archive renewal repeats before the last time-stamp's
+certificate expires. The revocation data comes from a :class:`RevocationSource` (the service's own CA answers
+in-process; see ``keys.validation_data``), so nothing here goes online.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from asn1crypto import cms, core, crl, ocsp
+from asn1crypto import x509 as asn1_x509
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.signers import PdfTimeStamper
+from pyhanko.sign.timestamps import TimeStamper
+from pyhanko.sign.validation import DocumentSecurityStore
+from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
+
+from . import pdf
+
+ARCHIVE_TIMESTAMP_FIELD = "ArchiveTimeStamp"
+"""Prefix of document time-stamp field names: ``ArchiveTimeStamp1``, ``ArchiveTimeStamp2``, …"""
+
+
+@dataclass(frozen=True)
+class ValidationData:
+    """Certificates, CRLs and OCSP responses for one DSS update (ISO 32000-2 §12.8.4.3)."""
+
+    certs: tuple[asn1_x509.Certificate, ...] = ()
+    crls: tuple[crl.CertificateList, ...] = ()
+    ocsps: tuple[ocsp.OCSPResponse, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.certs or self.crls or self.ocsps)
+
+
+class RevocationSource(Protocol):
+    def __call__(self, certs: Sequence[asn1_x509.Certificate]) -> ValidationData:
+        """Revocation data issued now for ``certs`` and the CAs above them (trust anchors need none), with the
+        certificates a verifier needs to check it."""
+        ...
+
+
+def timestamp_time(signed_data: cms.SignedData) -> datetime:
+    """genTime of an RFC 3161 token's TSTInfo (RFC 3161 §2.4.2)."""
+    gen_time: datetime = signed_data["encap_content_info"]["content"].parsed["gen_time"].native
+    return gen_time
+
+
+def certificates_of(signed_data: cms.SignedData) -> list[asn1_x509.Certificate]:
+    return [choice.chosen for choice in signed_data["certificates"] if choice.name == "certificate"]
+
+
+def signature_certificates(es: EmbeddedPdfSignature) -> list[asn1_x509.Certificate]:
+    """The certificates a signature's validation depends on: its own container's and those of the time-stamp
+    tokens it carries (signature time-stamp, content time-stamp)."""
+    certs = certificates_of(es.signed_data)
+    signer_info = es.signer_info
+    for attrs in (signer_info["unsigned_attrs"], signer_info["signed_attrs"]):
+        if isinstance(attrs, core.Void):
+            continue
+        for attr in attrs:
+            if attr["type"].native in ("signature_time_stamp_token", "content_time_stamp"):
+                certs += [c for token in attr["values"] for c in certificates_of(token["content"])]
+    return _unique(certs)
+
+
+def _unique(certs: Iterable[asn1_x509.Certificate]) -> list[asn1_x509.Certificate]:
+    seen: dict[bytes, asn1_x509.Certificate] = {}
+    for cert in certs:
+        seen.setdefault(cert.sha256, cert)
+    return list(seen.values())
+
+
+def add_validation_data(data: bytes, validation: ValidationData) -> bytes:
+    """``data`` with one more incremental update that adds ``validation`` to the document security store."""
+    writer = pdf.incremental_writer(data)
+    DocumentSecurityStore.supply_dss_in_writer(
+        writer,
+        None,
+        certs=list(validation.certs),
+        crls=list(validation.crls),
+        ocsps=list(validation.ocsps),
+    )
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def _next_timestamp_field(reader: PdfFileReader) -> str:
+    taken = {es.field_name for es in reader.embedded_signatures}
+    n = 1
+    while f"{ARCHIVE_TIMESTAMP_FIELD}{n}" in taken:
+        n += 1
+    return f"{ARCHIVE_TIMESTAMP_FIELD}{n}"
+
+
+def timestamp_document(data: bytes, timestamper: TimeStamper, *, md_algorithm: str = "sha256") -> bytes:
+    """``data`` with a document time-stamp (ISO 32000-2 §12.8.5) over all of it, and no DSS change."""
+    writer = pdf.incremental_writer(data)
+    stamper = PdfTimeStamper(timestamper, field_name=_next_timestamp_field(writer.prev))
+    out = io.BytesIO()
+    stamper.timestamp_pdf(writer, md_algorithm, output=out)
+    return out.getvalue()
+
+
+def last_document_timestamp(data: bytes) -> EmbeddedPdfSignature:
+    stamps: list[EmbeddedPdfSignature] = pdf.read(data).embedded_timestamp_signatures
+    if not stamps:
+        raise ValueError("the document has no document time-stamp")
+    return stamps[-1]
+
+
+def add_archive_timestamp(
+    data: bytes,
+    *,
+    timestamper: TimeStamper,
+    revocation: RevocationSource,
+    certs: Sequence[asn1_x509.Certificate],
+    md_algorithm: str = "sha256",
+) -> bytes:
+    """Steps 1–3 above: revocation data for ``certs`` (and their issuers), a document time-stamp over it, and
+    revocation data for that time-stamp's unit, each issued after what it covers.
+
+    ``certs`` are the certificates whose status must be proven at this point: for a new signature its
+    :func:`signature_certificates`; for a renewal, those of the last document time-stamp (the earlier ones
+    were proven when they were still current, and the new time-stamp preserves that proof, EN 319 102-1
+    §5.6.2.4). Three incremental updates are appended; ``data`` stays a prefix of the result.
+    """
+    data = add_validation_data(data, revocation(certs))
+    data = timestamp_document(data, timestamper, md_algorithm=md_algorithm)
+    stamp = last_document_timestamp(data)
+    return add_validation_data(data, revocation(certificates_of(stamp.signed_data)))
