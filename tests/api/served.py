@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import time
@@ -53,9 +54,11 @@ def served(
         for line in (data_dir / "demo-tokens.tsv").read_text().splitlines():
             token, _org, official, _roles = line.split("\t")
             tokens[official] = token
+    # PYTHONPATH goes along so that a checkout run against another one's venv serves its own code.
+    inherited = {name: os.environ[name] for name in ("PYTHONPATH",) if name in os.environ}
     process = subprocess.Popen(
         [str(ESIGN), "serve", "--port", str(port)],
-        env={**env, "PATH": str(ESIGN.parent)},
+        env={**env, **inherited, "PATH": str(ESIGN.parent)},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
