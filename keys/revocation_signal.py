@@ -24,11 +24,12 @@ import itertools
 import logging
 import sqlite3
 import threading
+import weakref
 from pathlib import Path
 from typing import Protocol
 
 import psycopg
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -51,9 +52,22 @@ class RevocationSignal(Protocol):
 
 
 def announce(session: Session, serial: str) -> None:
-    """Tell every process, once ``session``'s transaction commits, that ``serial``'s status changed."""
+    """Tell every process, once ``session``'s transaction commits, that ``serial``'s status changed.
+
+    This process hears it at the commit itself rather than when the notification comes back.
+    """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(select(func.pg_notify(CHANNEL, serial)))
+        if not event.contains(session, "after_commit", _committed):
+            event.listen(session, "after_commit", _committed)
+
+
+_listeners: weakref.WeakSet[_Notifications] = weakref.WeakSet()
+
+
+def _committed(_session: Session) -> None:
+    for listener in list(_listeners):
+        listener.advance()
 
 
 def open_signal(database: Database) -> RevocationSignal:
@@ -94,12 +108,28 @@ class _Notifications:
         self._database = database
         self._epochs = itertools.count(1)
         self._epoch: int | None = None
+        self._lock = threading.Lock()
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._listen, name="esign-revocation-signal", daemon=True)
         self._thread.start()
+        _listeners.add(self)
 
     def epoch(self) -> int | None:
         return self._epoch
+
+    def advance(self) -> None:
+        """A new epoch, unless this signal cannot tell at all: only listening makes it trustworthy."""
+        with self._lock:
+            if self._epoch is not None:
+                self._epoch = next(self._epochs)
+
+    def _start_trusting(self) -> None:
+        with self._lock:
+            self._epoch = next(self._epochs)
+
+    def _stop_trusting(self) -> None:
+        with self._lock:
+            self._epoch = None
 
     def close(self) -> None:
         self._stopped.set()
@@ -111,7 +141,7 @@ class _Notifications:
                 self._listen_once()
             except (psycopg.Error, SQLAlchemyError, OSError) as e:
                 log.warning("revocation notifications interrupted, OCSP answers are read afresh: %s", e)
-            self._epoch = None
+            self._stop_trusting()
             self._stopped.wait(_RECONNECT_S)
 
     def _listen_once(self) -> None:
@@ -123,10 +153,10 @@ class _Notifications:
             connection.rollback()
             connection.autocommit = True
             connection.execute(f'LISTEN "{CHANNEL}"')
-            self._epoch = next(self._epochs)
+            self._start_trusting()
             while not self._stopped.is_set():
                 for _ in connection.notifies(timeout=_POLL_S):
-                    self._epoch = next(self._epochs)
+                    self.advance()
         finally:
-            self._epoch = None
+            self._stop_trusting()
             pooled.close()
