@@ -148,7 +148,7 @@ class TimeStampingUnit:
         attributes = [
             _CONTENT_TYPE_TST_INFO,
             der.tlv(der.SEQUENCE, _MESSAGE_DIGEST, der.tlv(der.SET, der.tlv(der.OCTET_STRING, digest.finalize()))),
-            der.tlv(der.SEQUENCE, _SIGNING_TIME, der.tlv(der.SET, _signing_time(signing_time))),
+            _signing_time(signing_time),
             self._signing_certificate,
         ]
         signed_attrs = der.set_of(attributes)
@@ -176,9 +176,12 @@ def _explicit_general_name(cert: asn1_x509.Certificate) -> bytes:
     return bytes(holder["tsa"].dump())
 
 
+@functools.lru_cache(maxsize=4)
 def _signing_time(moment: datetime) -> bytes:
-    """RFC 5652 §11.3: UTCTime through 2049, GeneralizedTime from 2050."""
-    return der.utc_time(moment) if moment.year < 2050 else der.generalized_time(moment)
+    """The signingTime attribute: UTCTime through 2049, GeneralizedTime from 2050 (RFC 5652 §11.3).
+    Every token of one second has the same."""
+    value = der.utc_time(moment) if moment.year < 2050 else der.generalized_time(moment)
+    return der.tlv(der.SEQUENCE, _SIGNING_TIME, der.tlv(der.SET, value))
 
 
 @functools.lru_cache(maxsize=8)
