@@ -9,8 +9,10 @@ checked against the database again. ``None`` means the process cannot tell, and 
   revoking transaction, which PostgreSQL delivers to every listening connection when, and only if, that
   transaction commits. Each process has a thread listening on a connection of its own; each notification
   starts a new epoch. Before the thread listens, and whenever its connection fails, the epoch is ``None``,
-  and a reconnection starts a new epoch, so a notification missed meanwhile costs nothing.
-  A revocation reaches another process once PostgreSQL has delivered the notification (milliseconds).
+  and a reconnection starts a new epoch, so a notification missed meanwhile costs nothing. The revoking
+  process moves to a new epoch at its commit; the others once PostgreSQL has delivered the notification
+  (milliseconds). The channel is the database's, not the schema's: a revocation in another schema only
+  makes answers be re-checked.
 - SQLite (one machine): ``PRAGMA data_version`` on a connection of its own, which SQLite changes whenever
   another connection, of this process or another, commits a change to the file. Any change, not only a
   revocation, starts a new epoch: answers are re-checked more often than needed, never less. A revocation

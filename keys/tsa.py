@@ -1,8 +1,9 @@
-"""The deployment's time-stamping unit (RFC 3161), as pure functions, and an in-process client of it.
+"""The deployment's time-stamping unit (RFC 3161), and an in-process client of it.
 
-``timestamp_response`` answers a DER ``TimeStampReq`` with a DER ``TimeStampResp``; the HTTP route
-``POST /pki/tsa`` only moves bytes. ``LocalTimeStamper`` lets the signing engine, when it runs inside the
-service, obtain signature time-stamps (PAdES B-T) from the same unit without an HTTP round trip.
+``TimeStampingUnit.respond`` (or ``timestamp_response``, which keeps a unit per TSA) answers a DER
+``TimeStampReq`` with a DER ``TimeStampResp``; the HTTP route ``POST /pki/tsa`` only moves bytes.
+``LocalTimeStamper`` lets the signing engine, when it runs inside the service, obtain signature
+time-stamps (PAdES B-T) from the same unit without an HTTP round trip.
 """
 
 from __future__ import annotations
