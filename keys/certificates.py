@@ -15,7 +15,7 @@ from esign.identity import Actor
 from esign.ids import now
 from esign.settings import Settings
 
-from . import revocation
+from . import revocation, revocation_signal
 from .authorities import ISSUING, IssuedCertificate, Pki
 from .credentials import Credential, Status
 
@@ -62,6 +62,7 @@ def revoke(
     issued.revoked_at = at or now()
     issued.revocation_reason = flag.value
     session.execute(update(Credential).where(Credential.serial == issued.serial).values(status=Status.REVOKED.value))
+    revocation_signal.announce(session, issued.serial)
     audit.append(
         session,
         actor=actor or Actor.operator(),
@@ -108,20 +109,21 @@ def crl(session: Session, *, pki: Pki, settings: Settings, issuer: str = ISSUING
     )
 
 
+def status(session: Session, *, serial: int) -> revocation.CertStatus:
+    """What the OCSP responder says of ``serial``: ``None`` unless the issuing CA issued it (RFC 6960 §2.2)."""
+    issued = session.get(IssuedCertificate, format(serial, "x"))
+    if issued is None or issued.issuer != ISSUING:
+        return None
+    return status_of(issued)
+
+
 def ocsp(session: Session, *, pki: Pki, settings: Settings, request: bytes) -> bytes:
-    """The OCSP responder's answer about a certificate of the issuing CA (RFC 6960)."""
-
-    def lookup(serial: int) -> revocation.CertStatus:
-        issued = session.get(IssuedCertificate, format(serial, "x"))
-        if issued is None or issued.issuer != ISSUING:
-            return None
-        return status_of(issued)
-
+    """The OCSP responder's answer about a certificate of the issuing CA (RFC 6960), made now."""
     return revocation.ocsp_response(
         request,
         issuer=pki.issuing.cert,
         responder=pki.ocsp,
-        lookup=lookup,
+        lookup=lambda serial: status(session, serial=serial),
         now=now(),
         validity=timedelta(minutes=settings.ocsp_validity_minutes),
     )

@@ -112,20 +112,32 @@ def build_crl(
 
 
 @dataclass(frozen=True)
-class _Request:
-    serial: int
+class CertId:
+    """The CertID of an OCSP request (RFC 6960 §4.1.1), echoed in the answer with its own hash algorithm."""
+
+    algorithm: hashes.HashAlgorithm
     name_hash: bytes
     key_hash: bytes
-    algorithm: hashes.HashAlgorithm
+    serial: int
+
+    @property
+    def key(self) -> tuple[str, bytes, bytes, int]:
+        """What tells one CertID from another (hash algorithm objects do not compare by value)."""
+        return (self.algorithm.name, self.name_hash, self.key_hash, self.serial)
+
+
+@dataclass(frozen=True)
+class OcspRequest:
+    cert_id: CertId
     nonce: bytes | None
 
 
-def _malformed() -> bytes:
+def malformed_response() -> bytes:
     response = ocsp.OCSPResponseBuilder.build_unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
     return response.public_bytes(serialization.Encoding.DER)
 
 
-def _parse_request(request_der: bytes) -> _Request | None:
+def parse_ocsp_request(request_der: bytes) -> OcspRequest | None:
     """The single CertID of an OCSP request, or ``None`` when the request cannot be answered as asked.
 
     cryptography refuses requests holding more than one CertID; a CertID hashed with an algorithm other
@@ -151,13 +163,13 @@ def _parse_request(request_der: bytes) -> _Request | None:
         return None
     if {len(request.issuer_name_hash), len(request.issuer_key_hash)} != {algorithm.digest_size}:
         return None
-    return _Request(
-        serial=request.serial_number,
+    cert_id = CertId(
+        algorithm=algorithm,
         name_hash=request.issuer_name_hash,
         key_hash=request.issuer_key_hash,
-        algorithm=algorithm,
-        nonce=nonce,
+        serial=request.serial_number,
     )
+    return OcspRequest(cert_id=cert_id, nonce=nonce)
 
 
 def _hash(algorithm: hashes.HashAlgorithm, data: bytes) -> bytes:
@@ -166,15 +178,63 @@ def _hash(algorithm: hashes.HashAlgorithm, data: bytes) -> bytes:
     return digest.finalize()
 
 
-def _names_issuer(request: _Request, issuer: x509.Certificate) -> bool:
-    """RFC 6960 §4.1.1: issuerNameHash covers the DER of the issuer's name, issuerKeyHash the value of
-    the BIT STRING subjectPublicKey in its certificate, both with the CertID's own hash algorithm."""
+def issuer_hashes(issuer: x509.Certificate) -> set[tuple[str, bytes, bytes]]:
+    """(hash algorithm, issuerNameHash, issuerKeyHash) of ``issuer`` under every CertID hash we answer.
+
+    RFC 6960 §4.1.1: issuerNameHash covers the DER of the issuer's name, issuerKeyHash the value of the
+    BIT STRING subjectPublicKey in its certificate, both with the CertID's own hash algorithm.
+    """
     spki = issuer.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     key_bits = bytes(asn1_keys.PublicKeyInfo.load(spki)["public_key"])
-    return (
-        _hash(request.algorithm, issuer.subject.public_bytes()) == request.name_hash
-        and _hash(request.algorithm, key_bits) == request.key_hash
+    name = issuer.subject.public_bytes()
+    algorithms = [h() for h in _CERTID_HASHES]
+    return {(a.name, _hash(a, name), _hash(a, key_bits)) for a in algorithms}
+
+
+def signed_ocsp_response(
+    cert_id: CertId,
+    status: CertStatus,
+    *,
+    responder: Authority,
+    this_update: datetime,
+    next_update: datetime,
+    nonce: bytes | None = None,
+) -> bytes:
+    """A successful, signed DER OCSP response with one SingleResponse about ``cert_id`` (RFC 6960 §4.2).
+
+    ``responder`` is a delegated responder (id-kp-OCSPSigning, §4.2.2.2), identified by its key hash
+    and sent along with the response. ``status`` None answers ``unknown``; a revocation reason of
+    ``unspecified`` is left out (RFC 5280 §5.3.1). ``nonce`` is echoed (RFC 8954).
+    """
+    revoked_at = status.revoked_at if isinstance(status, Revoked) else None
+    reason = None
+    if isinstance(status, Revoked) and status.reason is not x509.ReasonFlags.unspecified:
+        reason = status.reason
+    if isinstance(status, Good):
+        cert_status = ocsp.OCSPCertStatus.GOOD
+    elif isinstance(status, Revoked):
+        cert_status = ocsp.OCSPCertStatus.REVOKED
+    else:
+        cert_status = ocsp.OCSPCertStatus.UNKNOWN
+    builder = (
+        ocsp.OCSPResponseBuilder()
+        .add_response_by_hash(
+            issuer_name_hash=cert_id.name_hash,
+            issuer_key_hash=cert_id.key_hash,
+            serial_number=cert_id.serial,
+            algorithm=cert_id.algorithm,
+            cert_status=cert_status,
+            this_update=this_update,
+            next_update=next_update,
+            revocation_time=revoked_at,
+            revocation_reason=reason,
+        )
+        .responder_id(ocsp.OCSPResponderEncoding.HASH, responder.cert)
+        .certificates([responder.cert])
     )
+    if nonce is not None:
+        builder = builder.add_extension(x509.OCSPNonce(nonce), critical=False)
+    return builder.sign(responder.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
 
 
 def ocsp_response(
@@ -194,37 +254,19 @@ def ocsp_response(
     serial or the CertID names another issuer. thisUpdate is ``now`` and nextUpdate ``now + validity``;
     a nonce in the request is echoed (RFC 8954). A request that cannot be parsed, or that holds more than
     one CertID, gets a ``malformedRequest`` response rather than an exception.
+
+    Every call reads the status and signs: ``keys.responder`` is the server's pre-producing responder.
     """
-    request = _parse_request(request_der)
+    request = parse_ocsp_request(request_der)
     if request is None:
-        return _malformed()
-    status = lookup(request.serial) if _names_issuer(request, issuer) else None
-    revoked_at = status.revoked_at if isinstance(status, Revoked) else None
-    reason = None
-    if isinstance(status, Revoked) and status.reason is not x509.ReasonFlags.unspecified:
-        reason = status.reason
-    if isinstance(status, Good):
-        cert_status = ocsp.OCSPCertStatus.GOOD
-    elif isinstance(status, Revoked):
-        cert_status = ocsp.OCSPCertStatus.REVOKED
-    else:
-        cert_status = ocsp.OCSPCertStatus.UNKNOWN
-    builder = (
-        ocsp.OCSPResponseBuilder()
-        .add_response_by_hash(
-            issuer_name_hash=request.name_hash,
-            issuer_key_hash=request.key_hash,
-            serial_number=request.serial,
-            algorithm=request.algorithm,
-            cert_status=cert_status,
-            this_update=now,
-            next_update=now + validity,
-            revocation_time=revoked_at,
-            revocation_reason=reason,
-        )
-        .responder_id(ocsp.OCSPResponderEncoding.HASH, responder.cert)
-        .certificates([responder.cert])
+        return malformed_response()
+    cert_id = request.cert_id
+    ours = (cert_id.algorithm.name, cert_id.name_hash, cert_id.key_hash) in issuer_hashes(issuer)
+    return signed_ocsp_response(
+        cert_id,
+        lookup(cert_id.serial) if ours else None,
+        responder=responder,
+        this_update=now,
+        next_update=now + validity,
+        nonce=request.nonce,
     )
-    if request.nonce is not None:
-        builder = builder.add_extension(x509.OCSPNonce(request.nonce), critical=False)
-    return builder.sign(responder.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)

@@ -1,21 +1,22 @@
-"""The deployment's time-stamping unit (RFC 3161), as pure functions, and an in-process client of it.
+"""The deployment's time-stamping unit (RFC 3161), and an in-process client of it.
 
-``timestamp_response`` answers a DER ``TimeStampReq`` with a DER ``TimeStampResp``; the HTTP route
-``POST /pki/tsa`` only moves bytes. ``LocalTimeStamper`` lets the signing engine, when it runs inside the
-service, obtain signature time-stamps (PAdES B-T) from the same unit without an HTTP round trip.
+``TimeStampingUnit.respond`` (or ``timestamp_response``, which keeps a unit per TSA) answers a DER
+``TimeStampReq`` with a DER ``TimeStampResp``; the HTTP route ``POST /pki/tsa`` only moves bytes.
+``LocalTimeStamper`` lets the signing engine, when it runs inside the service, obtain signature
+time-stamps (PAdES B-T) from the same unit without an HTTP round trip.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from asn1crypto import algos, cms, core, tsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from pyhanko.sign.general import as_signing_certificate_v2, simple_cms_attribute
 from pyhanko.sign.signers.pdf_cms import select_suitable_signing_md
 from pyhanko.sign.timestamps import TimeStamper
@@ -24,75 +25,18 @@ from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
 from esign.signers import KeySigner
 
-from . import ca
+from . import ca, der, tsa_request
 from .ca import Authority, PrivateKey
 
-IMPRINT_LENGTHS = {"sha256": 32, "sha384": 48, "sha512": 64}
-"""Hash algorithms accepted in a request's messageImprint, with their digest lengths.
-
-SHA-1 is refused (badAlg): a time-stamp over a SHA-1 imprint proves little since chosen-prefix collisions
-became practical, and every client we serve (pyhanko, OpenSSL 3) asks with SHA-256 by default.
-"""
-
 _MAX_SERIAL = 1 << 159
-_PARSE_ERRORS = (ValueError, TypeError, AttributeError, IndexError)
-"""What asn1crypto raises on malformed DER: besides ValueError, a mis-tagged field surfaces as an
-AttributeError and an empty BIT STRING as an IndexError when the value is first read."""
-
-
-class _TimeStampResp(core.Sequence):  # type: ignore[misc]  # asn1crypto is untyped
-    """RFC 3161 §2.4.2 TimeStampResp. asn1crypto's ``tsp.TimeStampResp`` makes timeStampToken mandatory,
-    so it can neither write nor read a rejection, where the token is absent."""
-
-    _fields = [  # noqa: RUF012  (asn1crypto's declaration, which it edits in place)
-        ("status", tsp.PKIStatusInfo),
-        ("time_stamp_token", cms.ContentInfo, {"optional": True}),
-    ]
-
-
-@dataclass(frozen=True)
-class _Rejection:
-    failure: str
-    text: str
-
-
-def _rejection(reason: _Rejection) -> bytes:
-    """RFC 3161 §2.4.2: a rejection carries a PKIFailureInfo bit and no token."""
-    status = tsp.PKIStatusInfo(
-        {
-            "status": "rejection",
-            "status_string": [reason.text],
-            "fail_info": tsp.PKIFailureInfo({reason.failure}),
-        }
-    )
-    return bytes(_TimeStampResp({"status": status}).dump())
-
-
-def _parse(request_der: bytes) -> tsp.TimeStampReq | _Rejection:
-    try:
-        request = tsp.TimeStampReq.load(request_der, strict=True)
-        _ = request.native
-    except _PARSE_ERRORS:
-        return _Rejection("bad_data_format", "the request is not a DER TimeStampReq")
-    return request
-
-
-def _check(request: tsp.TimeStampReq, policy: str) -> _Rejection | None:
-    """The rules of RFC 3161 §2.4.1 a request must meet before a token is issued for it."""
-    if request["version"].native != "v1":
-        return _Rejection("bad_request", "only version 1 requests are understood")
-    imprint = request["message_imprint"]
-    algorithm = imprint["hash_algorithm"]["algorithm"].native
-    if algorithm not in IMPRINT_LENGTHS:
-        return _Rejection("bad_alg", f"hash algorithm {algorithm} is not accepted")
-    if len(imprint["hashed_message"].native) != IMPRINT_LENGTHS[algorithm]:
-        return _Rejection("bad_data_format", f"the imprint is not a {algorithm} digest")
-    requested = request["req_policy"]
-    if requested.native is not None and requested.dotted != policy:
-        return _Rejection("unaccepted_policy", f"policy {requested.dotted} is not served")
-    if request["extensions"].native:
-        return _Rejection("unaccepted_extensions", "request extensions are not supported")
-    return None
+_VERSION_1 = der.integer(1)
+_VERSION_3 = der.integer(3)
+_GRANTED = tsp.PKIStatusInfo({"status": "granted"}).dump()
+_TST_INFO = cms.ContentType("tst_info").dump()
+_SIGNED_DATA = cms.ContentType("signed_data").dump()
+_CONTENT_TYPE_TST_INFO = simple_cms_attribute("content_type", "tst_info").dump()
+_MESSAGE_DIGEST = cms.CMSAttributeType("message_digest").dump()
+_SIGNING_TIME = cms.CMSAttributeType("signing_time").dump()
 
 
 def _accuracy(accuracy: timedelta) -> tsp.Accuracy | None:
@@ -106,105 +50,148 @@ def _accuracy(accuracy: timedelta) -> tsp.Accuracy | None:
     return tsp.Accuracy(present) if present else None
 
 
-def _tst_info(
-    request: tsp.TimeStampReq,
-    *,
-    tsa: asn1_x509.Certificate,
-    policy: str,
-    gen_time: datetime,
-    serial: int,
-    accuracy: timedelta,
-) -> tsp.TSTInfo:
-    """RFC 3161 §2.4.2 TSTInfo: ordering stays at its default, false; the nonce is echoed."""
-    fields: dict[str, object] = {
-        "version": "v1",
-        "policy": policy,
-        "message_imprint": request["message_imprint"],
-        "serial_number": serial,
-        "gen_time": gen_time,
-        "tsa": asn1_x509.GeneralName(name="directory_name", value=tsa.subject),
-    }
-    measured = _accuracy(accuracy)
-    if measured is not None:
-        fields["accuracy"] = measured
-    if request["nonce"].native is not None:
-        fields["nonce"] = request["nonce"]
-    return tsp.TSTInfo(fields)
+def _signature_function(signer: KeySigner, digest_algorithm: str) -> Callable[[bytes], bytes]:
+    """``signer.sign_raw`` with its signature mechanism chosen once rather than at every token."""
+    mechanism = signer.get_signature_mechanism_for_digest(digest_algorithm)
+    algorithm = mechanism.signature_algo
+    digest = get_pyca_cryptography_hash(digest_algorithm)
+    key = signer.key
+    if algorithm == "ecdsa" and isinstance(key, ec.EllipticCurvePrivateKey):
+        scheme = ec.ECDSA(digest)
+        return lambda data: key.sign(data, scheme)
+    if algorithm == "rsassa_pkcs1v15" and isinstance(key, rsa.RSAPrivateKey):
+        pkcs1 = padding.PKCS1v15()
+        return lambda data: key.sign(data, pkcs1, digest)
+    return lambda data: signer.sign_raw(data, digest_algorithm)
 
 
-def _signing_time(moment: datetime) -> cms.Time:
-    """RFC 5652 §11.3: UTCTime through 2049, GeneralizedTime from 2050."""
-    if moment.year < 2050:
-        return cms.Time(name="utc_time", value=core.UTCTime(moment))
-    return cms.Time(name="generalized_time", value=core.GeneralizedTime(moment))
+class TimeStampingUnit:
+    """One TSA answering requests under one policy: what is the same in every token is encoded here once.
+
+    A token still gets its own genTime, serial number, nonce, messageDigest and signature; the rest of the
+    TSTInfo (RFC 3161 §2.4.2) and of the SignedData around it (RFC 5652 §5) is spliced in as DER encoded
+    by asn1crypto at construction. The output is byte for byte what asn1crypto builds from the same
+    fields, which a test checks.
+    """
+
+    def __init__(
+        self,
+        tsa: Authority,
+        chain: Sequence[x509.Certificate],
+        *,
+        policy: str,
+        accuracy: timedelta = timedelta(seconds=1),
+    ) -> None:
+        tsa_cert = asn1_x509.Certificate.load(ca.der(tsa.cert))
+        signer = KeySigner(tsa.key, tsa_cert)
+        self.policy = policy
+        self.accuracy = accuracy
+        self._whole_seconds = accuracy >= timedelta(seconds=1)
+        self._digest_algorithm = select_suitable_signing_md(tsa_cert.public_key)
+        self._hash = get_pyca_cryptography_hash(self._digest_algorithm)
+        self._sign = _signature_function(signer, self._digest_algorithm)
+
+        measured = _accuracy(accuracy)
+        policy_oid = core.ObjectIdentifier(policy)
+        self._policy_oid = bytes(policy_oid.contents)
+        self._tst_head = _VERSION_1 + policy_oid.dump()
+        self._tst_accuracy = b"" if measured is None else measured.dump()
+        self._tst_tsa = _explicit_general_name(tsa_cert)
+
+        self._signing_certificate = simple_cms_attribute(
+            "signing_certificate_v2", as_signing_certificate_v2(tsa_cert)
+        ).dump()
+        template = signer.signer_info(self._digest_algorithm, cms.CMSAttributes([]), b"")
+        self._signer_info_head = b"".join(template[name].dump() for name in ("version", "sid", "digest_algorithm"))
+        self._signature_algorithm = template["signature_algorithm"].dump()
+        self._digest_algorithms = cms.DigestAlgorithms(
+            [algos.DigestAlgorithm({"algorithm": self._digest_algorithm})]
+        ).dump()
+        certs = [tsa_cert, *(asn1_x509.Certificate.load(ca.der(c)) for c in chain if c != tsa.cert)]
+        certificate_set = cms.CertificateSet([cms.CertificateChoices(name="certificate", value=c) for c in certs])
+        self._certificates = der.tlv(der.context(0), certificate_set.contents)
+
+    def respond(self, request_der: bytes, *, now: datetime, serial: int) -> bytes:
+        """A DER TimeStampResp answering ``request_der``; see ``timestamp_response``."""
+        if now.tzinfo is None:
+            raise ValueError("the time of a time-stamp must be timezone-aware")
+        if not 0 < serial < _MAX_SERIAL:
+            raise ValueError("a time-stamp serial is a positive integer of at most 20 octets")
+        request = tsa_request.read(request_der, policy=self.policy, policy_oid=self._policy_oid)
+        if isinstance(request, tsa_request.Rejection):
+            return tsa_request.rejection_response(request)
+        gen_time = now.astimezone(UTC)
+        if self._whole_seconds:
+            gen_time = gen_time.replace(microsecond=0)
+        tst_info = der.tlv(
+            der.SEQUENCE,
+            self._tst_head,
+            request.imprint,
+            der.integer(serial),
+            der.generalized_time(gen_time),
+            self._tst_accuracy,
+            request.nonce,
+            self._tst_tsa,
+        )
+        token = self._token(tst_info, signing_time=gen_time, include_certs=request.cert_req)
+        return der.tlv(der.SEQUENCE, _GRANTED, token)
+
+    def _token(self, tst_info: bytes, *, signing_time: datetime, include_certs: bool) -> bytes:
+        """The TimeStampToken: SignedData encapsulating the TSTInfo (RFC 3161 §2.4.2).
+
+        Its signed attributes are contentType id-ct-TSTInfo, messageDigest, signingTime and the ESS
+        signing-certificate-v2 attribute naming the TSA certificate by its SHA-256 hash (RFC 5816 §2.2.1),
+        in DER order (RFC 5652 §5.4: the signature covers the DER SET OF). Certificates go along only when
+        the request set certReq (RFC 3161 §2.4.1).
+        """
+        digest = hashes.Hash(self._hash)
+        digest.update(tst_info)
+        attributes = [
+            _CONTENT_TYPE_TST_INFO,
+            der.tlv(der.SEQUENCE, _MESSAGE_DIGEST, der.tlv(der.SET, der.tlv(der.OCTET_STRING, digest.finalize()))),
+            _signing_time(signing_time),
+            self._signing_certificate,
+        ]
+        signed_attrs = der.set_of(attributes)
+        signer_info = der.tlv(
+            der.SEQUENCE,
+            self._signer_info_head,
+            der.retag(signed_attrs, der.context(0)),
+            self._signature_algorithm,
+            der.tlv(der.OCTET_STRING, self._sign(signed_attrs)),
+        )
+        signed_data = der.tlv(
+            der.SEQUENCE,
+            _VERSION_3,
+            self._digest_algorithms,
+            der.tlv(der.SEQUENCE, _TST_INFO, der.tlv(der.context(0), der.tlv(der.OCTET_STRING, tst_info))),
+            self._certificates if include_certs else b"",
+            der.tlv(der.SET, signer_info),
+        )
+        return der.tlv(der.SEQUENCE, _SIGNED_DATA, der.tlv(der.context(0), signed_data))
 
 
-@dataclass(frozen=True)
-class _Unit:
-    """What does not change between one TSA's tokens, parsed once and kept DER-backed: asn1crypto
-    re-serialises freshly built structures at every nesting level, which made a token cost ~50 ms."""
+def _explicit_general_name(cert: asn1_x509.Certificate) -> bytes:
+    """TSTInfo's ``tsa [0] GeneralName``: the directoryName of the TSA's certificate (RFC 3161 §2.4.2)."""
+    holder = tsp.TSTInfo({"tsa": asn1_x509.GeneralName(name="directory_name", value=cert.subject)})
+    return bytes(holder["tsa"].dump())
 
-    cert: asn1_x509.Certificate
-    signer: KeySigner
-    digest_algorithm: str
-    signing_certificate: cms.CMSAttribute
-    certificates: cms.CertificateSet
+
+@functools.lru_cache(maxsize=4)
+def _signing_time(moment: datetime) -> bytes:
+    """The signingTime attribute: UTCTime through 2049, GeneralizedTime from 2050 (RFC 5652 §11.3).
+    Every token of one second has the same."""
+    value = der.utc_time(moment) if moment.year < 2050 else der.generalized_time(moment)
+    return der.tlv(der.SEQUENCE, _SIGNING_TIME, der.tlv(der.SET, value))
 
 
 @functools.lru_cache(maxsize=8)
-def _unit(tsa_der: bytes, key: PrivateKey, chain_der: tuple[bytes, ...]) -> _Unit:
-    tsa_cert = asn1_x509.Certificate.load(tsa_der)
-    certs = [tsa_cert, *(asn1_x509.Certificate.load(c) for c in chain_der if c != tsa_der)]
-    attribute = simple_cms_attribute("signing_certificate_v2", as_signing_certificate_v2(tsa_cert))
-    choices = cms.CertificateSet([cms.CertificateChoices(name="certificate", value=c) for c in certs])
-    return _Unit(
-        cert=tsa_cert,
-        signer=KeySigner(key, tsa_cert),
-        digest_algorithm=select_suitable_signing_md(tsa_cert.public_key),
-        signing_certificate=cms.CMSAttribute.load(attribute.dump()),
-        certificates=cms.CertificateSet.load(choices.dump()),
-    )
-
-
-def _token(
-    tst_info: tsp.TSTInfo,
-    *,
-    unit: _Unit,
-    signing_time: datetime,
-    include_certs: bool,
-) -> cms.ContentInfo:
-    """The TimeStampToken: SignedData encapsulating the TSTInfo (RFC 3161 §2.4.2).
-
-    Its signed attributes are contentType id-ct-TSTInfo, messageDigest, signingTime and the ESS
-    signing-certificate-v2 attribute naming the TSA certificate by its SHA-256 hash (RFC 5816 §2.2.1).
-    Certificates go along only when the request set certReq (RFC 3161 §2.4.1).
-    """
-    content = tst_info.dump()
-    digest = hashes.Hash(get_pyca_cryptography_hash(unit.digest_algorithm))
-    digest.update(content)
-    signed_attrs = cms.CMSAttributes.load(
-        cms.CMSAttributes(
-            [
-                simple_cms_attribute("content_type", "tst_info"),
-                simple_cms_attribute("message_digest", digest.finalize()),
-                simple_cms_attribute("signing_time", _signing_time(signing_time)),
-                unit.signing_certificate,
-            ]
-        ).dump()
-    )
-    signature = unit.signer.sign_raw(signed_attrs.dump(), unit.digest_algorithm)
-    signer_info = cms.SignerInfo.load(unit.signer.signer_info(unit.digest_algorithm, signed_attrs, signature).dump())
-    signed_data: dict[str, object] = {
-        "version": "v3",
-        "digest_algorithms": [algos.DigestAlgorithm({"algorithm": unit.digest_algorithm})],
-        "encap_content_info": {"content_type": "tst_info", "content": cms.ParsableOctetString(content)},
-        "signer_infos": [signer_info],
-    }
-    if include_certs:
-        signed_data["certificates"] = unit.certificates
-    return cms.ContentInfo.load(
-        cms.ContentInfo({"content_type": "signed_data", "content": cms.SignedData(signed_data)}).dump()
-    )
+def _unit(
+    tsa_der: bytes, key: PrivateKey, chain_der: tuple[bytes, ...], policy: str, accuracy: timedelta
+) -> TimeStampingUnit:
+    tsa = Authority(cert=x509.load_der_x509_certificate(tsa_der), key=key)
+    chain = [x509.load_der_x509_certificate(c) for c in chain_der]
+    return TimeStampingUnit(tsa, chain, policy=policy, accuracy=accuracy)
 
 
 def timestamp_response(
@@ -225,24 +212,8 @@ def timestamp_response(
     datetime), truncated to whole seconds when ``accuracy`` is a second or more. An unreadable request is
     answered with a badDataFormat rejection, never an exception.
     """
-    if now.tzinfo is None:
-        raise ValueError("the time of a time-stamp must be timezone-aware")
-    if not 0 < serial < _MAX_SERIAL:
-        raise ValueError("a time-stamp serial is a positive integer of at most 20 octets")
-    parsed = _parse(request_der)
-    if isinstance(parsed, _Rejection):
-        return _rejection(parsed)
-    rejection = _check(parsed, policy)
-    if rejection is not None:
-        return _rejection(rejection)
-    gen_time = now.astimezone(UTC)
-    if accuracy >= timedelta(seconds=1):
-        gen_time = gen_time.replace(microsecond=0)
-    unit = _unit(ca.der(tsa.cert), tsa.key, tuple(ca.der(c) for c in chain))
-    tst_info = _tst_info(parsed, tsa=unit.cert, policy=policy, gen_time=gen_time, serial=serial, accuracy=accuracy)
-    token = _token(tst_info, unit=unit, signing_time=gen_time, include_certs=bool(parsed["cert_req"].native))
-    status = tsp.PKIStatusInfo({"status": "granted"})
-    return bytes(tsp.TimeStampResp({"status": status, "time_stamp_token": token}).dump())
+    unit = _unit(ca.der(tsa.cert), tsa.key, tuple(ca.der(c) for c in chain), policy, accuracy)
+    return unit.respond(request_der, now=now, serial=serial)
 
 
 def _utc_now() -> datetime:
@@ -286,7 +257,7 @@ class LocalTimeStamper(TimeStamper):
             serial=self._serials(),
             accuracy=self._accuracy,
         )
-        status = _TimeStampResp.load(response)["status"]
+        status = tsa_request.load_response(response)["status"]
         if status["status"].native != "granted":
             failures = ", ".join(sorted(status["fail_info"].native or ()))
             texts = "; ".join(status["status_string"].native or ())

@@ -54,10 +54,11 @@ def served(
         for line in (data_dir / "demo-tokens.tsv").read_text().splitlines():
             token, _org, official, _roles = line.split("\t")
             tokens[official] = token
+    # PYTHONPATH goes along so that a checkout run against another one's venv serves its own code.
+    inherited = {name: os.environ[name] for name in ("PYTHONPATH",) if name in os.environ}
     process = subprocess.Popen(
         [str(ESIGN), "serve", "--port", str(port)],
-        # PYTHONPATH passes through so that a checkout other than the installed one is what serves.
-        env={**env, "PATH": str(ESIGN.parent), **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"}},
+        env={**env, **inherited, "PATH": str(ESIGN.parent)},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

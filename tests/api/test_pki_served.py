@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
 import subprocess
+import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,8 +20,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509 import ocsp
 
 from esign.db import Database
-from tests.api.cli import esign
-from tests.api.served import Served, served
+from tests.api.cli import ESIGN, esign
+from tests.api.served import Served, free_port, served, wait_until_healthy
 from tests.conftest import make_pdf
 from tests.support import require
 from tests.validators import nss_db, pdfsig
@@ -89,6 +92,80 @@ def test_openssl_ocsp_good_then_revoked(instance: Served, files: dict[str, Path]
     result = _run(*query)
     assert "Response verify OK" in result.stderr
     assert f"{files['leaf']}: revoked" in result.stdout and "Reason: keyCompromise" in result.stdout
+
+
+@contextmanager
+def _another_server(instance: Served) -> Iterator[str]:
+    """A second ``esign serve`` on the same database: another API process behind the same load balancer."""
+    url = f"http://127.0.0.1:{free_port()}"
+    inherited = {name: os.environ[name] for name in ("PYTHONPATH",) if name in os.environ}
+    process = subprocess.Popen(
+        [str(ESIGN), "serve", "--port", url.rpartition(":")[2], "--no-worker"],
+        env={**instance.env, **inherited, "PATH": str(ESIGN.parent)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    wait_until_healthy(process, url, output=lambda: process.stdout.read() if process.stdout else "")
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def test_a_revocation_through_one_server_is_answered_by_another(
+    instance: Served, files: dict[str, Path], tmp_path: Path
+) -> None:
+    """Each process keeps pre-produced answers; the revocation signal reaches the other one (SQLite: at its
+    next request; PostgreSQL: once the NOTIFY arrives, polled here for a few seconds at most)."""
+    with _another_server(instance) as other:
+
+        def status(url: str) -> str:
+            result = _run(
+                "openssl", "ocsp", "-issuer", files["issuing"], "-cert", files["leaf"], "-url", f"{url}/pki/ocsp",
+                "-CAfile", files["chain"],
+            )  # fmt: skip
+            assert "Response verify OK" in result.stderr and "WARNING" not in result.stderr, result.stderr
+            return result.stdout.split(f"{files['leaf']}: ", 1)[1].split()[0]
+
+        assert [status(url) for url in (instance.url, other, instance.url, other)] == ["good"] * 4
+        _revoke(instance, str(files["serial"]))
+        assert status(instance.url) == "revoked"
+        deadline = time.monotonic() + (0 if instance.env.get("ESIGN_DATABASE_URL") is None else 10)
+        while (answer := status(other)) != "revoked" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert answer == "revoked"
+
+
+def test_ocsp_answers_are_pre_produced_unless_a_nonce_asks_for_a_fresh_one(
+    instance: Served, files: dict[str, Path], tmp_path: Path
+) -> None:
+    def post(request: Path) -> bytes:
+        headers = {"Content-Type": "application/ocsp-request"}
+        return httpx.post(f"{instance.url}/pki/ocsp", content=request.read_bytes(), headers=headers).content
+
+    plain, with_nonce = tmp_path / "plain.der", tmp_path / "nonce.der"
+    _run("openssl", "ocsp", "-issuer", files["issuing"], "-cert", files["leaf"], "-no_nonce", "-reqout", plain)
+    _run("openssl", "ocsp", "-issuer", files["issuing"], "-cert", files["leaf"], "-reqout", with_nonce)
+    # On PostgreSQL nothing is kept until the process listens for revocations, a moment after its first answer.
+    deadline = time.monotonic() + 10
+    while post(plain) != post(plain):
+        assert time.monotonic() < deadline, "every answer was signed afresh"
+    assert len({post(plain) for _ in range(5)}) == 1, "the same signed response, produced once"
+    answers = {post(with_nonce), post(with_nonce)}
+    for answer in answers:
+        (tmp_path / "resp.der").write_bytes(answer)
+        result = _run(
+            "openssl", "ocsp", "-reqin", with_nonce, "-respin", tmp_path / "resp.der", "-CAfile", files["chain"]
+        )
+        assert result.returncode == 0 and "WARNING" not in result.stderr, result.stderr
+
+    unknown = _run(
+        "openssl", "ocsp", "-issuer", files["issuing"], "-serial", "0x1234", "-url", f"{instance.url}/pki/ocsp",
+        "-CAfile", files["chain"],
+    )  # fmt: skip
+    assert "Response verify OK" in unknown.stderr and "0x1234: unknown" in unknown.stdout, unknown
 
 
 def test_ocsp_get_form_and_malformed_requests(instance: Served, files: dict[str, Path], tmp_path: Path) -> None:
