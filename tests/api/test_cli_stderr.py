@@ -96,6 +96,7 @@ ERROR_PATHS: dict[str, tuple[list[str], dict[str, str]]] = {
     "token": (["token", "create"], {}),
     "pki": (["pki", "revoke", "zz"], {}),
     "calendar": (["calendar", "show", "2024-10-01"], {}),
+    "archive": (["archive", "status"], {}),
 }
 
 

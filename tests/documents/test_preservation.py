@@ -51,7 +51,7 @@ from esign.sign import PadesLevel, SignOptions, sign
 from esign.signers import to_asn1
 from esign.trust import TrustSettings
 from esign.verify import verify
-from keys import authorities, ca, envelope, levels, revocation
+from keys import authorities, ca, envelope, levels, revocation, validation_data
 from keys.ca import Authority, Profile
 from keys.tsa import LocalTimeStamper
 from tests.api.cli import ESIGN, database_env, esign
@@ -84,10 +84,9 @@ def _signed_lta(db: Database, world: World, settings: Settings, unit: Authority,
     """A B-LTA document whose time-stamps come from ``unit``."""
     with db.transaction() as session:
         signer = _signer(session, world, world.orgs["A"].members["leader"].credential_id)
-        covered = [signer.signing_cert, to_asn1(unit.cert)]
-        context = levels.archive_context(session, pki=world.pki, settings=settings, covered=covered)
+        statuses = validation_data.local_revocation(session, pki=world.pki, settings=settings)
     stamper = LocalTimeStamper(tsa=unit, chain=world.pki.chain, policy=settings.tsa_policy)
-    options = SignOptions(level=PadesLevel.B_LTA, timestamper=stamper, validation_context=context)
+    options = SignOptions(level=PadesLevel.B_LTA, timestamper=stamper, revocation=statuses)
     return sign(make_pdf(text=text), signer, options)
 
 
