@@ -31,3 +31,16 @@ def database_env(database: Database) -> dict[str, str]:
     if database.schema:
         env["ESIGN_DATABASE_SCHEMA"] = database.schema
     return env
+
+
+def initialised(database: Database, data_dir: Path) -> dict[str, str]:
+    """The environment of a service set up by ``esign init --no-demo`` on ``database``, its files in ``data_dir``."""
+    environment = {
+        **database_env(database),
+        "ESIGN_DATA_DIR": str(data_dir),
+        "ESIGN_CA_PASSPHRASE": "cli test passphrase",
+        "ESIGN_PUBLIC_URL": "http://127.0.0.1:9",
+    }
+    result = esign("init", "--no-demo", env=environment)
+    assert result.returncode == 0, result.stderr
+    return environment

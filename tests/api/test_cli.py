@@ -12,7 +12,7 @@ from sqlalchemy import text
 from esign import audit
 from esign.db import Database
 from esign.identity import Actor
-from tests.api.cli import database_env, esign
+from tests.api.cli import database_env, esign, initialised
 from tests.conftest import make_pdf
 from tests.esign import tampering
 from tests.esign.etsi_xml import assert_same_indications
@@ -172,15 +172,7 @@ def test_audit_verify_names_the_broken_event(db: Database) -> None:
 @pytest.fixture
 def service_env(db: Database, tmp_path: Path) -> dict[str, str]:
     """A set-up service whose TSA and CA ``esign sign --level`` draws on."""
-    environment = {
-        **database_env(db),
-        "ESIGN_DATA_DIR": str(tmp_path / "var"),
-        "ESIGN_CA_PASSPHRASE": "cli test passphrase",
-        "ESIGN_PUBLIC_URL": "http://127.0.0.1:9",
-    }
-    result = esign("init", "--no-demo", env=environment)
-    assert result.returncode == 0, result.stderr
-    return environment
+    return initialised(db, tmp_path / "var")
 
 
 def test_sign_level_defaults_to_b_lta_and_takes_the_service_tsa(

@@ -12,20 +12,12 @@ from api.app import create_app
 from esign.db import Database
 from esign.settings import Settings
 from keys import uscc
-from tests.api.cli import database_env, esign
+from tests.api.cli import esign, initialised
 
 
 @pytest.fixture
 def env(db: Database, tmp_path: Path) -> dict[str, str]:
-    environment = {
-        **database_env(db),
-        "ESIGN_DATA_DIR": str(tmp_path / "var"),
-        "ESIGN_CA_PASSPHRASE": "cli test passphrase",
-        "ESIGN_PUBLIC_URL": "http://127.0.0.1:9",
-    }
-    result = esign("init", "--no-demo", env=environment)
-    assert result.returncode == 0, result.stderr
-    return environment
+    return initialised(db, tmp_path / "var")
 
 
 @pytest.fixture
