@@ -51,19 +51,29 @@ class PoolOptions:
     queue: int = 8
     timeout_s: float = 20.0
     memory_mb: int = 512
-    tasks_per_worker: int = 500
-    """A worker is replaced after this many tasks, so fragmentation cannot creep its baseline up."""
+    tasks_per_worker: int = 10_000
+    """A worker is replaced after this many tasks, so slow fragmentation cannot creep its baseline up. Each
+    replacement costs a new interpreter's imports (about a second of CPU): at 500, that was a tenth of the
+    cost of an ordinary verification."""
+    retire_above_mb: int = 320
+    """A worker whose resident memory exceeds this after a task is replaced, so one large or hostile PDF does
+    not leave hundreds of MiB held for good (an idle worker holds about 130 MiB)."""
     preload: tuple[str, ...] = ("esign.verify",)
     """Modules a worker imports when it starts, so its first task does not pay for them."""
 
 
-def _address_space() -> int:
+def _statm(field: int) -> int:
     with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        return int(statm.read().split()[field]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def _worker_main(conn: Connection, parent: int, memory_mb: int, preload: tuple[str, ...]) -> None:
-    """A worker's loop: receive ``(function, args)``, answer ``(status, value)``; exit on EOF."""
+def _address_space() -> int:
+    return _statm(0)
+
+
+def _worker_main(conn: Connection, parent: int, memory_mb: int, preload: tuple[str, ...], retire_mb: int) -> None:
+    """A worker's loop: receive ``(function, args)``, answer ``(status, value, retiring)``; exit on EOF, after
+    running out of memory, or when it holds more than ``retire_mb`` (``retiring``)."""
     children.die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the server decides
     for module in preload:
@@ -84,15 +94,16 @@ def _worker_main(conn: Connection, parent: int, memory_mb: int, preload: tuple[s
             answer = ("error", e)
         finally:
             resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+        retiring = answer[0] == "memory" or _statm(1) > retire_mb * _MIB
         try:
-            conn.send(answer)
+            conn.send((*answer, retiring))
         except (
             pickle.PicklingError,
             TypeError,
             AttributeError,
         ) as e:  # an answer that does not pickle; nothing was sent
-            conn.send(("error", RuntimeError(f"{type(e).__name__}: {e}")))
-        if answer[0] == "memory":
+            conn.send(("error", RuntimeError(f"{type(e).__name__}: {e}"), retiring))
+        if retiring:
             return  # what ran out of memory may have left the interpreter in any state
 
 
@@ -121,7 +132,7 @@ class ParsingPool:
         ours, theirs = _CONTEXT.Pipe()
         process = _CONTEXT.Process(
             target=_worker_main,
-            args=(theirs, os.getpid(), self.options.memory_mb, self.options.preload),
+            args=(theirs, os.getpid(), self.options.memory_mb, self.options.preload, self.options.retire_above_mb),
             name="esign-parsing-worker",
             daemon=True,
         )
@@ -179,9 +190,9 @@ class ParsingPool:
             if not self._closed.is_set():
                 self._idle.append(worker)
 
-    def _checkin(self, worker: _Worker) -> None:
+    def _checkin(self, worker: _Worker, *, retiring: bool) -> None:
         worker.tasks += 1
-        if worker.tasks >= self.options.tasks_per_worker or self._closed.is_set():
+        if retiring or worker.tasks >= self.options.tasks_per_worker or self._closed.is_set():
             self._end(worker)
             return
         with self._lock:
@@ -222,7 +233,7 @@ class ParsingPool:
             if not worker.conn.poll(timeout):
                 self._end(worker)
                 raise PdfTooComplex("time", f"parsing the PDF took longer than the limit of {timeout:g} s")
-            status, value = worker.conn.recv()
+            status, value, retiring = worker.conn.recv()
         except (EOFError, OSError) as e:
             self._end(worker)
             if self._closed.is_set():
@@ -231,7 +242,7 @@ class ParsingPool:
         if status == "memory":
             self._end(worker)
             raise PdfTooComplex("memory", f"parsing the PDF needed more than the limit of {self.options.memory_mb} MiB")
-        self._checkin(worker)
+        self._checkin(worker, retiring=retiring)
         if status == "error":
             assert isinstance(value, BaseException)
             raise value

@@ -165,3 +165,15 @@ def test_a_file_the_pre_scan_refuses_gets_its_422_while_every_worker_is_busy(
         running.join()
     finally:
         workers.close()
+
+
+def test_a_worker_holding_more_than_its_share_of_memory_is_replaced() -> None:
+    """After a task, a worker whose resident memory exceeds ``retire_above_mb`` ends and the next task gets a
+    new one; below it, the same worker serves on."""
+    for threshold, replaced in ((4096, False), (1, True)):
+        workers = ParsingPool(PoolOptions(workers=1, queue=0, memory_mb=64, preload=(), retire_above_mb=threshold))
+        try:
+            first, second = workers.run(os.getpid), workers.run(os.getpid)
+            assert (first != second) is replaced
+        finally:
+            workers.close()
