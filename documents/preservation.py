@@ -222,7 +222,7 @@ def prepare(
 ) -> Renewal:
     """Read the latest revision and, if its archive is due, what renewing it needs. The PDF is assessed in a
     parsing worker (it may have come from outside); the renewal parses it here, as signing does."""
-    document = revisions.get_document(session, actor=actor, document_id=document_id)
+    document = revisions.get_document(session, actor=actor, document_id=document_id, for_update=True)
     data = revisions.pdf(blobs, revisions.latest(session, document)) if document.revision_count else b""
     assessment = budget.assess(data) if data else Assessment(Preservation.UNSIGNED)
     due = policy.due(assessment, at, changed_at=document.updated_at)

@@ -66,7 +66,7 @@ def prepare(
     A seal goes where the layout put the seal (pressed over the issuer's name and the date) unless a box
     is given; a personal signature is invisible unless a box is given.
     """
-    document = revisions.get_document(session, actor=actor, document_id=document_id)
+    document = revisions.get_document(session, actor=actor, document_id=document_id, for_update=True)
     credential = credentials.get(session, actor=actor, credential_id=unlock.credential_id)
     if credential.purpose == Purpose.SEAL.value and box is None and document.layout and document.layout.get("seal_box"):
         seal_page, *seal_box = document.layout["seal_box"]
