@@ -62,8 +62,9 @@ from esign.identity import Actor
 from esign.ids import now
 from esign.settings import Settings
 from esign.worker import Job
-from keys import authorities, levels
+from keys import authorities, levels, validation_data
 from keys.tsa import LocalTimeStamper
+from keys.validation_data import LocalRevocation
 
 from . import revisions
 from .records import Document, Reason
@@ -190,6 +191,7 @@ class Renewal:
         due: bool,
         timestamper: LocalTimeStamper | None = None,
         context: ValidationContext | None = None,
+        revocation: LocalRevocation | None = None,
     ) -> None:
         self.document_id = document_id
         self.base_seq = base_seq
@@ -198,12 +200,13 @@ class Renewal:
         self.due = due
         self.timestamper = timestamper
         self.context = context
+        self.revocation = revocation
         self.renewed: bytes | None = None
 
     def run(self) -> None:
-        if self.due and self.timestamper is not None and self.context is not None:
+        if self.due and self.timestamper is not None and self.context is not None and self.revocation is not None:
             self.renewed = archive.append_archive_timestamp(
-                self.data, timestamper=self.timestamper, context=self.context
+                self.data, timestamper=self.timestamper, context=self.context, revocation=self.revocation
             )
 
     def close(self) -> None:
@@ -235,6 +238,7 @@ def prepare(
         renewal.context = levels.archive_context(
             session, pki=pki, settings=settings, covered=archive.certificates_to_cover(data)
         )
+        renewal.revocation = validation_data.local_revocation(session, pki=pki, settings=settings)
     return renewal
 
 

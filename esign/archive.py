@@ -25,7 +25,6 @@ from asn1crypto import cms, tsp
 from asn1crypto import x509 as asn1_x509
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign.general import SigningError, extract_certificate_info
-from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
 from pyhanko.sign.timestamps import TimeStamper
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from pyhanko.sign.validation import DocumentSecurityStore, EmbeddedPdfSignature
@@ -35,7 +34,7 @@ from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.errors import PathBuildingError, PathValidationError, ValidationError
 from pyhanko_certvalidator.path import ValidationPath
 
-from . import pdf
+from . import ltv, pdf
 from .errors import EsignError
 
 logger = logging.getLogger("esign.archive")
@@ -172,7 +171,7 @@ async def _paths(
     return paths
 
 
-async def _append(data: bytes, timestamper: TimeStamper, context: ValidationContext) -> bytes:
+async def _dss_for_last_and_uncovered(data: bytes, context: ValidationContext) -> bytes:
     reader = pdf.read(data)
     timestamps = reader.embedded_timestamp_signatures
     last = timestamps[-1] if timestamps else None
@@ -184,20 +183,25 @@ async def _append(data: bytes, timestamper: TimeStamper, context: ValidationCont
     output = io.BytesIO(data)
     writer = IncrementalPdfFileWriter(output, strict=False)
     DocumentSecurityStore.supply_dss_in_writer(writer, None, paths=paths, validation_context=context)
-    try:
-        await PdfTimeStamper(timestamper).async_timestamp_pdf(writer, ARCHIVE_DIGEST, context, in_place=True)
-    except (SigningError, TimestampRequestError) as e:
-        raise RenewalError(f"the archive time-stamp could not be made: {e}") from e
+    writer.write_in_place()
     return output.getvalue()
 
 
-def append_archive_timestamp(data: bytes, *, timestamper: TimeStamper, context: ValidationContext) -> bytes:
-    """``data`` extended by a DSS update with the validation material of its last document time-stamp and of the
-    signatures it does not cover, and a new document time-stamp, itself followed by its own validation
-    material (EN 319 142-1 §5.5: the next renewal needs it). ``context`` holds the trust roots and current
-    revocation data, offline. Runs its own event loop: call it outside any transaction, from synchronous code.
+def append_archive_timestamp(
+    data: bytes, *, timestamper: TimeStamper, context: ValidationContext, revocation: ltv.RevocationSource
+) -> bytes:
+    """``data`` extended as ``esign.ltv`` describes: a DSS update with the validation material of its last
+    document time-stamp and of the signatures it does not cover (gathered in ``context``: trust roots and
+    current revocation data, offline), a new document time-stamp, and a DSS update with ``revocation``'s data
+    for that time-stamp's unit, issued after it (EN 319 142-1 §5.5: the next renewal needs it). Runs its own
+    event loop: call it outside any transaction, from synchronous code.
     """
     try:
-        return asyncio.run(_append(data, timestamper, context))
+        data = asyncio.run(_dss_for_last_and_uncovered(data, context))
+        data = ltv.timestamp_document(data, timestamper, md_algorithm=ARCHIVE_DIGEST)
+        stamp = ltv.last_document_timestamp(data)
+        return ltv.add_validation_data(data, revocation(ltv.certificates_of(stamp.signed_data)))
+    except (SigningError, TimestampRequestError) as e:
+        raise RenewalError(f"the archive time-stamp could not be made: {e}") from e
     except pdf.PARSE_ERRORS as e:
         raise RenewalError(f"the PDF cannot be read: {e}") from e

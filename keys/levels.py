@@ -76,11 +76,12 @@ def archive_context(
     session: Session, *, pki: Pki, settings: Settings, covered: Sequence[asn1_x509.Certificate]
 ) -> ValidationContext:
     """What an archive time-stamp (``esign.archive``) is made and checked with: this PKI's root and the
-    deployment's trust anchors, the current CRLs, and OCSP answers about ``covered`` and about the unit that will
-    sign the new time-stamp, so the DSS keeps the status of every time-stamping unit's certificate from a time
-    it was valid. Other PKIs' revocation data is fetched only when ``ESIGN_ALLOW_FETCHING`` says so."""
+    deployment's trust anchors, the current CRLs, and OCSP answers about ``covered``, so the DSS keeps the status
+    of every time-stamping unit's certificate from a time it was valid (the new time-stamp's own unit gets its
+    answers after that time-stamp, from ``keys.validation_data``). Other PKIs' revocation data is fetched only
+    when ``ESIGN_ALLOW_FETCHING`` says so."""
     leaves = [x509.load_der_x509_certificate(c.dump()) for c in covered]
-    answers = [ocsp_response(session, pki=pki, settings=settings, cert=c) for c in [*leaves, pki.tsa.cert]]
+    answers = [ocsp_response(session, pki=pki, settings=settings, cert=c) for c in leaves]
     deployment = TrustSettings.from_files(settings.trust_anchors)
     return ValidationContext(
         trust_roots=[to_asn1(pki.root.cert), *deployment.anchors],

@@ -11,8 +11,10 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Sequence
 
+import pytest
 from asn1crypto.crl import CertificateList
 from asn1crypto.ocsp import OCSPResponse
 from cryptography import x509
@@ -242,6 +244,27 @@ def test_after_renewal_the_signature_validates_past_the_old_units_expiry_and_not
     offline = TrustSettings().with_anchors(ca.pem(world.pki.root.cert))
     assert verify(renewed, offline).protected_until == world.pki.tsa.cert.not_valid_after_utc, "the report agrees"
     assert verify(original, offline).protected_until == short.cert.not_valid_after_utc
+
+
+def test_the_new_time_stamps_revocation_data_is_issued_after_it_however_long_the_renewal_waited(
+    world: World, db: Database, db_settings: Settings, blobs: BlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Revocation data is fresh only when issued no earlier than the time-stamp it covers (EN 319 102-1
+    §5.2.5.4, whole seconds): data gathered when the renewal was prepared, a second before its time-stamp,
+    would leave the renewed document INDETERMINATE."""
+    document_id = _store(db, blobs, world, _signed_lta(db, world, db_settings, _unit(db, world, SHORT), "slow"), "slow")
+    run = preservation.Renewal.run
+
+    def after_a_second(renewal: preservation.Renewal) -> None:
+        time.sleep(1.1)
+        run(renewal)
+
+    monkeypatch.setattr(preservation.Renewal, "run", after_a_second)
+    assert preservation.renew_due(db, settings=db_settings, blobs=blobs) == 1
+    renewed = revisions.pdf(blobs, _revisions(db, document_id)[-1])
+    report = verify(renewed, TrustSettings().with_anchors(ca.pem(world.pki.root.cert)))
+    assert report.valid, report.summary
+    assert report.protected_until == world.pki.tsa.cert.not_valid_after_utc
 
 
 def test_a_signed_but_unprotected_document_gets_its_first_archive_time_stamp_and_old_rows_are_assessed(
