@@ -57,7 +57,7 @@ lock: | $(BIN)/python
 	for lock in run test; do \
 	  extra=$$( [ $$lock = test ] && echo "--extra test" ); \
 	  $(BIN)/uv pip compile pyproject.toml requirements/build.in $$extra --universal --python-version 3.11 \
-	    --generate-hashes --no-header --quiet --upgrade -o requirements/$$lock.lock || exit 1; \
+	    --generate-hashes --no-header --quiet $(if $(UPGRADE),--upgrade) -o requirements/$$lock.lock || exit 1; \
 	done
 	$(BIN)/python -m pip uninstall --quiet --yes uv
 
