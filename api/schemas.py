@@ -203,6 +203,12 @@ class RevisionOut(_Out):
     has_verification: bool = Field(description="A verification report was stored when it arrived")
 
 
+class SenderOut(_Out):
+    organisation_id: str
+    organisation_name: str
+    number: str | None = Field(description="The number the sender gave the document (发文字号)")
+
+
 class DocumentOut(_Out):
     id: str
     organisation_id: str
@@ -227,6 +233,21 @@ class DocumentOut(_Out):
         description="When the last archive time-stamp's unit certificate expires, i.e. until when the signatures "
         "stay provable offline (the report's provable_until); the worker re-time-stamps the archive before then",
     )
+    sender: SenderOut | None = Field(
+        default=None,
+        description="For a document another organisation dispatched here: who sent it and the number they gave it "
+        "(``number`` is this organisation's own, null until it registers one)",
+    )
+
+
+class RegisterEntryOut(DocumentOut):
+    next_due_on: date | None = Field(description="The earliest due day of the document's open steps")
+    overdue: bool = Field(description="An open step is past its due day (official calendar, Beijing time)")
+
+
+class RegisterOut(BaseModel):
+    documents: list[RegisterEntryOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
 
 
 class DocumentSignIn(_In):
@@ -240,6 +261,19 @@ class DocumentSignIn(_In):
     visible: str | None = Field(
         default=None, description="PAGE:x1,y1,x2,y2 in points; a seal goes over the date by default"
     )
+
+
+class StepDocumentOut(_Out):
+    """The document a step is about, as an inbox shows it."""
+
+    id: str
+    title: str
+    number: str | None = Field(description="This organisation's number; after a registration, the one it gave")
+    kind: str
+    direction: str
+    urgency: str | None
+    secrecy: str | None
+    sender: SenderOut | None = Field(default=None, description="For an incoming document: who sent it, their number")
 
 
 class StepOut(_Out):
@@ -260,6 +294,10 @@ class StepOut(_Out):
     outcome: str | None
     opinion: str | None
     revision_seq: int | None
+    document: StepDocumentOut
+    stage_name: str | None = Field(description="The stage's name in the route definition, if it has one")
+    assignee_official_name: str | None
+    assignee_department_name: str | None
 
 
 class InboxOut(BaseModel):

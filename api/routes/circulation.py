@@ -23,7 +23,9 @@ from api.schemas import (
     ReturnIn,
     RouteOut,
     RouteStartIn,
+    SenderOut,
     StepActionIn,
+    StepDocumentOut,
     StepOut,
     TemplateIn,
     TemplateOut,
@@ -31,7 +33,7 @@ from api.schemas import (
     WorkingDayOut,
 )
 from documents import revisions
-from documents.circulation import actions, calendar, flows, inbox, starting, stats, templates, timeline
+from documents.circulation import actions, calendar, flows, inbox, starting, stats, templates, timeline, views
 from documents.circulation.model import Assignee, Outcome, RouteDefinition
 from documents.records import Direction
 from esign import phases
@@ -71,13 +73,35 @@ def _services(request: Request, session: Session, settings: Settings, policy: Po
     )
 
 
+def step_out(view: views.StepView) -> StepOut:
+    document = view.document
+    return StepOut.model_validate(
+        {
+            **{c: getattr(view.step, c) for c in StepOut.model_fields if hasattr(view.step, c)},
+            "document": StepDocumentOut(
+                id=document.id,
+                title=document.title,
+                number=document.number,
+                kind=document.kind,
+                direction=document.direction,
+                urgency=document.urgency,
+                secrecy=document.secrecy,
+                sender=SenderOut.model_validate(view.sender) if view.sender else None,
+            ),
+            "stage_name": view.stage_name,
+            "assignee_official_name": view.assignee_official_name,
+            "assignee_department_name": view.assignee_department_name,
+        }
+    )
+
+
 @router.get("/inbox", response_model=InboxOut, summary="The caller's open steps, by due date")
 def my_inbox(
     actor: ActorOf, database: DatabaseDep, limit: Annotated[int, Query(ge=1, le=200)] = 50, cursor: str | None = None
 ) -> InboxOut:
     with database.transaction() as session:
         page = inbox.inbox(session, actor=actor, limit=limit, cursor=cursor)
-        return InboxOut(steps=[StepOut.model_validate(s) for s in page.steps], next_cursor=page.next_cursor)
+        return InboxOut(steps=[step_out(v) for v in views.describe(session, page.steps)], next_cursor=page.next_cursor)
 
 
 @dataclass
@@ -98,7 +122,8 @@ class _Acting:
             return flows.prepare(session, actor=actor, services=services, step_id=step_id, action=action)
 
         def record(session: Session, acting: flows.Acting) -> StepOut:
-            return StepOut.model_validate(flows.record(session, actor=actor, acting=acting))
+            [view] = views.describe(session, [flows.record(session, actor=actor, acting=acting)])
+            return step_out(view)
 
         return once(
             self.database,

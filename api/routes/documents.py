@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -16,8 +17,17 @@ from api import reports
 from api.deps import ActorOf, DatabaseDep, PolicyDep, SettingsDep, SignerOf, get_blobs
 from api.idempotent import IdempotencyKey, once
 from api.routes.signing import parse_visible
-from api.schemas import DocumentOut, DocumentSignIn, RevisionOut, refuse_nul
+from api.schemas import (
+    DocumentOut,
+    DocumentSignIn,
+    RegisterEntryOut,
+    RegisterOut,
+    RevisionOut,
+    SenderOut,
+    refuse_nul,
+)
 from documents import intake, numbering, revisions, signing
+from documents.circulation import register
 from documents.records import Direction, Document, Kind
 from documents.render import DocumentContent
 from documents.states import DocumentState
@@ -35,7 +45,7 @@ from keys.signing import Unlock
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
 
 
-def document_out(document: Document) -> DocumentOut:
+def document_out(document: Document, sender: register.Sender | None = None) -> DocumentOut:
     return DocumentOut(
         id=document.id,
         organisation_id=document.organisation_id,
@@ -52,6 +62,7 @@ def document_out(document: Document) -> DocumentOut:
         updated_at=document.updated_at,
         preservation=Preservation(document.preservation) if document.preservation else None,
         protected_until=document.protected_until,
+        sender=SenderOut.model_validate(sender) if sender else None,
     )
 
 
@@ -192,10 +203,51 @@ async def create(
     )
 
 
+@router.get("", response_model=RegisterOut, summary="The register: the organisation's documents, newest first")
+def document_register(
+    actor: ActorOf,
+    database: DatabaseDep,
+    direction: Direction | None = None,
+    state: DocumentState | None = None,
+    kind: Kind | None = None,
+    number: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+    q: Annotated[str | None, Query(max_length=200, description="Words that must all occur in the title")] = None,
+    sender_organisation_id: Annotated[str | None, Query(max_length=36)] = None,
+    created_from: date | None = None,
+    created_to: date | None = None,
+    overdue: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=register.MAX_PAGE)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> RegisterOut:
+    filters = register.Filters(
+        direction=direction,
+        state=state,
+        kind=kind,
+        number=number,
+        words=tuple(q.split()) if q else (),
+        sender_organisation_id=sender_organisation_id,
+        created_from=created_from,
+        created_to=created_to,
+        overdue=overdue,
+    )
+    with database.transaction() as session:
+        page = register.search(session, actor=actor, filters=filters, limit=limit, cursor=cursor)
+        return RegisterOut(
+            documents=[
+                RegisterEntryOut(
+                    **document_out(e.document, e.sender).model_dump(), next_due_on=e.next_due_on, overdue=e.overdue
+                )
+                for e in page.entries
+            ],
+            next_cursor=page.next_cursor,
+        )
+
+
 @router.get("/{document_id}", response_model=DocumentOut)
 def get_document(document_id: str, actor: ActorOf, database: DatabaseDep) -> DocumentOut:
     with database.transaction() as session:
-        return document_out(revisions.get_document(session, actor=actor, document_id=document_id))
+        document = revisions.get_document(session, actor=actor, document_id=document_id)
+        return document_out(document, register.sender_of(session, document))
 
 
 @router.get("/{document_id}/revisions", response_model=list[RevisionOut])
@@ -255,7 +307,7 @@ def verification(
     summary="Register and number (登记编号)",
     description="With `Idempotency-Key`, a retry gets the first answer again and numbers nothing.",
 )
-def register(
+def register_and_number(
     document_id: str,
     request: Request,
     actor: ActorOf,

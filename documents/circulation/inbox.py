@@ -8,7 +8,6 @@ steps the service holds.
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -20,6 +19,7 @@ from esign.errors import Forbidden, InvalidInput
 from esign.identity import Actor
 from keys import identities
 
+from .. import paging
 from .model import Step, StepState
 
 MAX_PAGE = 200
@@ -31,18 +31,6 @@ class InboxPage:
     next_cursor: str | None
 
 
-def _cursor(step: Step) -> str:
-    return base64.urlsafe_b64encode(f"{step.due_on.isoformat()}|{step.id}".encode()).decode()
-
-
-def _after(cursor: str) -> tuple[date, str]:
-    try:
-        due, step_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
-        return date.fromisoformat(due), step_id
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidInput("the cursor is not one this service gave") from None
-
-
 def inbox(session: Session, *, actor: Actor, limit: int = 50, cursor: str | None = None) -> InboxPage:
     if actor.official_id is None:
         raise Forbidden("an inbox belongs to an official")
@@ -51,7 +39,9 @@ def inbox(session: Session, *, actor: Actor, limit: int = 50, cursor: str | None
     official = identities.get_official(session, organisation_id=actor.organisation_id, official_id=actor.official_id)
     open_steps = select(Step).where(Step.state == StepState.OPEN.value)
     if cursor is not None:
-        open_steps = open_steps.where(tuple_(Step.due_on, Step.id) > tuple_(*_after(cursor)))
+        open_steps = open_steps.where(
+            tuple_(Step.due_on, Step.id) > tuple_(*paging.decode(cursor, date.fromisoformat, str))
+        )
     queries: list[Select[Any]] = [
         open_steps.where(Step.assignee_official_id == official.id),
         open_steps.where(Step.assignee_official_id.is_(None), Step.assignee_department_id == official.department_id),
@@ -73,4 +63,7 @@ def inbox(session: Session, *, actor: Actor, limit: int = 50, cursor: str | None
             found[step.id] = step
     ordered = sorted(found.values(), key=lambda s: (s.due_on, s.id))
     page = ordered[:limit]
-    return InboxPage(steps=page, next_cursor=_cursor(page[-1]) if len(ordered) > limit else None)
+    return InboxPage(
+        steps=page,
+        next_cursor=paging.encode(page[-1].due_on.isoformat(), page[-1].id) if len(ordered) > limit else None,
+    )

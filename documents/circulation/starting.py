@@ -83,6 +83,10 @@ def check_assignee(session: Session, organisation_id: str, assignee: Assignee) -
             raise InvalidInput(f"department {department.name} is disabled")
 
 
+FINAL_STATES = frozenset({DocumentState.DISPATCHED, DocumentState.CLOSED, DocumentState.ARCHIVED})
+"""A document in one of these has finished circulating; a new route would reopen a closed file."""
+
+
 def start(
     session: Session,
     *,
@@ -93,6 +97,10 @@ def start(
     today: date | None = None,
 ) -> Route:
     document = revisions.get_document(session, actor=actor, document_id=document_id, for_update=True)
+    if document.state in FINAL_STATES:
+        raise StateConflict(
+            f"document {document.id} is {document.state}: its circulation is over, it takes no new route"
+        )
     if session.scalar(select(Route.id).where(Route.document_id == document.id, Route.state == RouteState.ACTIVE.value)):
         raise StateConflict(f"document {document.id} is on a route already")
     chosen, template = _definition(session, actor=actor, template_id=template_id, definition=definition)

@@ -75,6 +75,9 @@ def test_the_outgoing_flow_from_draft_to_the_recipients_receipt(
             {"name": "分发", "steps": [{"kind": "dispatch", "assignee": {"role": "clerk"}}]},
         ],
     )
+    [shown] = _open(api, official.headers, document)
+    assert shown["document"]["title"] == "关于试点的通知" and shown["document"]["kind"] == "notice"
+    assert (shown["stage_name"], shown["assignee_official_name"]) == ("核稿", "A-official")
     review = _one(api, official.headers, document, "review")
     assert api.post(f"/v1/steps/{review}/approve", headers=leader.headers, json={}).status_code == 403
     _approve(api, official.headers, review, opinion="文字已核")
@@ -92,9 +95,9 @@ def test_the_outgoing_flow_from_draft_to_the_recipients_receipt(
     assert step["revision_seq"] == 2
 
     registration = _one(api, clerk.headers, document, "registration")
-    _approve(api, clerk.headers, registration)
-    number = api.get(f"/v1/documents/{document}", headers=clerk.headers).json()["number"]
-    assert number and number.startswith("A府办〔")
+    number = _approve(api, clerk.headers, registration)["document"]["number"]
+    assert number and number.startswith("A府办〔"), "a registration answers with the number it gave"
+    assert api.get(f"/v1/documents/{document}", headers=clerk.headers).json()["number"] == number
 
     seal = _one(api, custodian.headers, document, "seal")
     step = _approve(api, custodian.headers, seal, credential_id=custodian.seal_id, pin=PIN)
@@ -104,12 +107,27 @@ def test_the_outgoing_flow_from_draft_to_the_recipients_receipt(
     _approve(api, clerk.headers, dispatch, recipients=[b.id])
     sent = api.get(f"/v1/documents/{document}", headers=clerk.headers).json()
     assert sent["state"] == "dispatched"
+    again = api.post(
+        f"/v1/documents/{document}/route",
+        headers=clerk.headers,
+        json={
+            "definition": {
+                "stages": [{"steps": [{"kind": "review", "assignee": {"official_id": official.official_id}}]}]
+            }
+        },
+    )
+    assert again.status_code == 409 and "dispatched" in again.json()["message"], again.text
 
     b_clerk = b.members["clerk"]
     [receipt] = [s for s in api.get("/v1/inbox", headers=b_clerk.headers).json()["steps"] if s["kind"] == "receipt"]
     incoming = receipt["document_id"]
     arrived = api.get(f"/v1/documents/{incoming}", headers=b_clerk.headers).json()
     assert arrived["direction"] == "incoming" and arrived["title"] == "关于试点的通知"
+    assert arrived["number"] is None, "B's own number comes with B's registration"
+    assert arrived["sender"] == {"organisation_id": a.id, "organisation_name": a.name, "number": number}
+    assert receipt["document"]["sender"]["number"] == number
+    listed = api.get("/v1/documents", headers=b_clerk.headers, params={"number": number}).json()["documents"]
+    assert [d["id"] for d in listed] == [incoming], "B's register finds it by the sender's number"
     report = api.get(f"/v1/documents/{incoming}/verification", headers=b_clerk.headers).json()
     assert report["valid"] is True and len(report["signatures"]) == 3
     [revision] = api.get(f"/v1/documents/{incoming}/revisions", headers=b_clerk.headers).json()
