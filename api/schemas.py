@@ -380,7 +380,8 @@ class TemplateOut(_Out):
 class TimelineEntryOut(BaseModel):
     at: datetime
     type: str
-    by: str | None
+    by: str | None = Field(description="Who acted, as the audit log names them (official:<id>, system:<name>)")
+    by_name: str | None = Field(default=None, description="The official's name, when an official acted")
     detail: dict[str, object]
 
 

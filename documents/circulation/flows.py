@@ -29,7 +29,7 @@ from ..numbering import Stamping
 from ..records import Direction, Document
 from ..signing import DocumentSigning
 from ..states import DocumentState, RouteState, move_document, move_route
-from . import calendar, exchange
+from . import calendar, exchange, progress
 from .actions import Action, Services, finish
 from .exchange import Examination
 from .handover import delegate, reroute, return_
@@ -185,6 +185,7 @@ def record(session: Session, *, actor: Actor, acting: Acting) -> Step:
             day=day,
             revision_seq=revision_seq,
         )
+        progress.report(session, step=step, document=document)
         _after_done(session, route=route, definition=definition, step=step, document=document, action=action, today=day)
     elif action.outcome is Outcome.RETURN:
         return_(session, actor=actor, route=route, definition=definition, step=step, action=action, today=day)

@@ -1,4 +1,7 @@
-"""A document's history in one list: steps and opinions, signatures, numbers and seals, dispatches and receipts."""
+"""A document's history in one list: steps and opinions, signatures, numbers and seals, dispatches and receipts,
+and what each recipient has done with a dispatched copy (``progress``). Entries name people and bodies: ``by``
+is the audit label (``official:<id>``), ``by_name`` the official's name; details carry the names of assignees
+and organisations beside their ids."""
 
 from __future__ import annotations
 
@@ -10,9 +13,11 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from esign.identity import Actor
+from keys.identities import Department, Official, Organisation
 
 from .. import revisions
 from ..records import Revision
+from . import progress
 from .model import Dispatch, Step
 
 
@@ -22,6 +27,31 @@ class Entry:
     type: str
     by: str | None
     detail: dict[str, Any] = field(default_factory=dict)
+    by_name: str | None = None
+
+
+_OFFICIAL = "official:"
+
+
+def _named(session: Session, entries: list[Entry]) -> list[Entry]:
+    """``entries`` with officials', departments' and organisations' names beside their ids."""
+    officials = {e.by.removeprefix(_OFFICIAL) for e in entries if e.by and e.by.startswith(_OFFICIAL)}
+    officials |= {e.detail["official_id"] for e in entries if e.detail.get("official_id")}
+    departments = {e.detail["department_id"] for e in entries if e.detail.get("department_id")}
+    organisations = {e.detail["to_organisation"] for e in entries if e.detail.get("to_organisation")}
+    names: dict[str, str] = {}
+    for model, ids in ((Official, officials), (Department, departments), (Organisation, organisations)):
+        if ids:
+            names.update((i, n) for i, n in session.execute(select(model.id, model.name).where(model.id.in_(ids))))
+    named = []
+    for e in entries:
+        detail = dict(e.detail)
+        for key in ("official_id", "department_id", "to_organisation"):
+            if detail.get(key):
+                detail[key.removesuffix("_id") + "_name"] = names.get(detail[key])
+        by_name = names.get(e.by.removeprefix(_OFFICIAL)) if e.by and e.by.startswith(_OFFICIAL) else None
+        named.append(Entry(e.at, e.type, e.by, detail, by_name))
+    return named
 
 
 def timeline(session: Session, *, actor: Actor, document_id: str) -> list[Entry]:
@@ -73,15 +103,24 @@ def timeline(session: Session, *, actor: Actor, document_id: str) -> list[Entry]
                     },
                 )
             )
-    for dispatch in session.scalars(
+    dispatches = session.scalars(
         select(Dispatch).where(or_(Dispatch.document_id == document.id, Dispatch.incoming_document_id == document.id))
-    ):
-        detail = {
-            "from_document": dispatch.document_id,
-            "to_organisation": dispatch.recipient_organisation_id,
-            "incoming_document": dispatch.incoming_document_id,
-        }
-        entries.append(Entry(dispatch.dispatched_at, "dispatch.sent", None, detail))
+    ).all()
+    for dispatch in dispatches:
+        entries.append(Entry(dispatch.dispatched_at, "dispatch.sent", None, _dispatch_detail(dispatch)))
         if dispatch.received_at is not None:
-            entries.append(Entry(dispatch.received_at, "dispatch.receipt", dispatch.received_by, detail))
-    return sorted(entries, key=lambda e: (e.at, e.type))
+            entries.append(
+                Entry(dispatch.received_at, "dispatch.receipt", dispatch.received_by, _dispatch_detail(dispatch))
+            )
+    sent = [d for d in dispatches if d.document_id == document.id]
+    for at, kind, dispatch in progress.seen_by_sender(session, sent):
+        entries.append(Entry(at, kind, None, _dispatch_detail(dispatch)))
+    return _named(session, sorted(entries, key=lambda e: (e.at, e.type)))
+
+
+def _dispatch_detail(dispatch: Dispatch) -> dict[str, Any]:
+    return {
+        "from_document": dispatch.document_id,
+        "to_organisation": dispatch.recipient_organisation_id,
+        "incoming_document": dispatch.incoming_document_id,
+    }

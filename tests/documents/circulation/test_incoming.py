@@ -10,6 +10,7 @@ from sqlalchemy import select
 from esign.audit import AuditEvent
 from esign.db import Database
 from esign.identity import Actor, Role
+from esign.outbox import OutboxEvent
 from keys import identities, tokens
 from tests.conftest import make_pdf
 from tests.world import World
@@ -108,3 +109,26 @@ def test_a_flagged_document_from_arrival_to_archive(api: TestClient, world: Worl
     assert {"请两部门会同办理", "已核查", "已答复", "阅"} <= set(opinions)
     everyone = [b.members[m].headers for m in ("admin", "official", "leader", "custodian", "clerk")] + [builder_headers]
     assert not any(_steps(api, headers, incoming) for headers in everyone), "nothing left open"
+
+    approvals = {e["by_name"] for e in timeline if e["type"] == "step.approve"}
+    assert {"B-builder", "B-leader"} <= approvals, "the timeline names who acted"
+    sender_side = api.get(f"/v1/documents/{sent}/timeline", headers=a_clerk).json()
+    progress = [
+        (e["type"], e["detail"]["to_organisation_name"]) for e in sender_side if e["type"].startswith("recipient.")
+    ]
+    assert progress == [
+        ("recipient.registered", b.name),
+        ("recipient.assigned", b.name),
+        ("recipient.handled", b.name),
+        ("recipient.handled", b.name),
+        ("recipient.closed", b.name),
+    ], "the sender follows the recipient's handling"
+    leaked = [e for e in sender_side if e["type"].startswith("recipient.") and (e["by"] or "opinion" in e["detail"])]
+    assert not leaked, "who acted and their opinions stay the recipient's"
+    with db.transaction() as session:
+        told = session.scalars(
+            select(OutboxEvent.type)
+            .where(OutboxEvent.organisation_id == a.id, OutboxEvent.type.like("recipient.%"))
+            .order_by(OutboxEvent.created_at)
+        ).all()
+    assert told == [t for t, _ in progress], "and gets each as a webhook event"
