@@ -12,7 +12,19 @@ from starlette.concurrency import run_in_threadpool
 import esign
 from api import docs, errors, openapi
 from api.limits import BodySizeLimit, NulRefusal
-from api.routes import circulation, credentials, csc, documents, health, identities, pki, signing, verify, webhooks
+from api.routes import (
+    circulation,
+    credentials,
+    csc,
+    documents,
+    health,
+    identities,
+    pki,
+    signing,
+    supervision,
+    verify,
+    webhooks,
+)
 from esign import budget as parsing
 from esign.blobs import blob_store_from_settings
 from esign.db import Database
@@ -69,7 +81,18 @@ def create_app(settings: Settings | None = None, *, background_jobs: Sequence[Jo
     app.add_middleware(BodySizeLimit, max_upload_bytes=settings.max_upload_bytes)
     app.add_middleware(NulRefusal)
     # Starlette tries the routes in order, a few microseconds each: the PKI's, the most requested, go first.
-    for module in (pki, health, verify, signing, documents, circulation, credentials, identities, webhooks):
+    for module in (
+        pki,
+        health,
+        verify,
+        signing,
+        documents,
+        circulation,
+        supervision,
+        credentials,
+        identities,
+        webhooks,
+    ):
         app.include_router(module.router)
     for router in csc.routers:
         app.include_router(router)

@@ -16,8 +16,9 @@ from esign.db import Database
 from esign.errors import EsignError
 from esign.identity import Actor, Role, Scope
 from esign.settings import Settings
-from keys import authorities, ca, certificates, credentials, identities, tokens
+from keys import authorities, ca, certificates, credentials, hierarchy, identities, tokens
 from keys.credentials import Purpose, Storage
+from keys.hierarchy import Level
 
 org_app = typer.Typer(help="Organisations.", no_args_is_help=True)
 department_app = typer.Typer(help="Departments of an organisation.", no_args_is_help=True)
@@ -95,6 +96,28 @@ def org_level(
             session, actor=Actor.operator(organisation_id), organisation_id=organisation_id, level=level
         )
         out.print(f"{org.name}: {org.signature_level}")
+
+
+@org_app.command("place")
+def org_place(
+    organisation_id: str,
+    parent: Annotated[
+        str | None, typer.Option(help="The superior organisation's id; leave out for a top body.")
+    ] = None,
+    level: Annotated[
+        Level | None, typer.Option(help="province (省), city (市), county (县/区), township (乡镇/街道).")
+    ] = None,
+) -> None:
+    """Put an organisation under its superior body, which then oversees its overdue work and figures."""
+    with operation() as (session, _):
+        org = hierarchy.place(
+            session,
+            actor=Actor.operator(organisation_id),
+            organisation_id=organisation_id,
+            parent_id=parent,
+            level=level,
+        )
+        out.print(f"{org.name}: under {org.parent_id or '—'}, level {org.level or '—'}")
 
 
 @department_app.command("create")

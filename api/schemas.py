@@ -87,6 +87,8 @@ class DirectoryEntryOut(_Out):
     id: str
     name: str
     short_name: str
+    parent_id: str | None = Field(description="The superior body, which oversees this one's overdue work")
+    level: str | None = Field(description="province, city, county or township (省/市/县/乡镇)")
 
 
 class DepartmentIn(_In):

@@ -124,6 +124,17 @@ class Settings(BaseSettings):
         default_factory=list, description="Faces for second-level headings and the signer's name (楷体)."
     )
 
+    supervision_warn_days: int = Field(
+        default=1,
+        ge=0,
+        le=30,
+        description="Supervision shows a step yellow (due soon) when it falls due within this many working days.",
+    )
+    urge_interval_minutes: int = Field(
+        default=60,
+        ge=0,
+        description="A leader may urge (催办) the same step again only after this many minutes.",
+    )
     web_verify_per_minute: int = Field(
         default=20,
         gt=0,

@@ -48,6 +48,10 @@ class Organisation(Base):
         server_default=PadesLevel.B_LTA.value,
         doc="PAdES level of the signatures the service makes for it when none is asked for: B-LTA, B-LT or B-T",
     )
+    parent_id: Mapped[str | None] = mapped_column(
+        ForeignKey("organisations.id"), index=True, doc="the superior body, which oversees its overdue work"
+    )
+    level: Mapped[str | None] = mapped_column(String(10), doc="a keys.hierarchy.Level: 省, 市, 县 or 乡镇")
 
 
 class Department(Base):

@@ -34,7 +34,7 @@ from api.schemas import (
 )
 from documents import revisions
 from documents.circulation import actions, calendar, flows, inbox, starting, stats, templates, timeline, views
-from documents.circulation.model import Assignee, Outcome, RouteDefinition
+from documents.circulation.model import Assignee, Outcome, RouteDefinition, Step
 from documents.records import Direction
 from esign import phases
 from esign.errors import InvalidInput
@@ -95,6 +95,11 @@ def step_out(view: views.StepView) -> StepOut:
     )
 
 
+def step_answer(session: Session, step: Step) -> StepOut:
+    [view] = views.describe(session, [step])
+    return step_out(view)
+
+
 @router.get("/inbox", response_model=InboxOut, summary="The caller's open steps, by due date")
 def my_inbox(
     actor: ActorOf, database: DatabaseDep, limit: Annotated[int, Query(ge=1, le=200)] = 50, cursor: str | None = None
@@ -122,8 +127,7 @@ class _Acting:
             return flows.prepare(session, actor=actor, services=services, step_id=step_id, action=action)
 
         def record(session: Session, acting: flows.Acting) -> StepOut:
-            [view] = views.describe(session, [flows.record(session, actor=actor, acting=acting)])
-            return step_out(view)
+            return step_answer(session, flows.record(session, actor=actor, acting=acting))
 
         return once(
             self.database,
@@ -166,8 +170,12 @@ def approve(
     return acting.act(step_id, action, key=key, body=body)
 
 
-@router.post("/steps/{step_id}/comment", response_model=StepOut, summary="Complete the step with comments only")
-def comment(
+@router.post(
+    "/steps/{step_id}/complete",
+    response_model=StepOut,
+    summary="Complete the step with comments only (to comment and leave it open: POST …/comments)",
+)
+def complete(
     step_id: str,
     body: StepActionIn,
     acting: ActingDep,

@@ -13,7 +13,7 @@ are working days).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 
 import holidays
@@ -138,3 +138,8 @@ def list_overrides(session: Session, *, organisation_id: str) -> list[CalendarOv
 
 def today() -> date:
     return now().astimezone(CHINA).date()
+
+
+def start_of(day: date) -> datetime:
+    """The instant a day begins in Beijing: days of the official calendar are Beijing days."""
+    return datetime.combine(day, time(), CHINA)

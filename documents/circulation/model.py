@@ -80,6 +80,8 @@ class StepState(enum.StrEnum):
     CANCELLED = "cancelled"
     DELEGATED = "delegated"
     REROUTED = "rerouted"
+    REASSIGNED = "reassigned"
+    """A supervising leader gave it to another assignee; a new step carries on with the same deadline."""
 
 
 class Assignee(BaseModel):
@@ -218,6 +220,37 @@ class Step(Base):
     previous_step_id: Mapped[str | None] = mapped_column(
         String(36), doc="the step this one was delegated or rerouted from"
     )
+
+
+class StepEventKind(enum.StrEnum):
+    """What happens to an open step without completing it."""
+
+    COMMENT = "comment"
+    """An assignee's remark (意见), the step staying open."""
+    URGE = "urge"
+    """催办: a supervising leader's recorded reminder to the assignee."""
+    EXTEND = "extend"
+    """A supervising leader moved the deadline, with a reason."""
+    REASSIGN = "reassign"
+    """A supervising leader gave the step to another assignee, with a reason."""
+
+
+class StepEvent(Base):
+    __tablename__ = "step_events"
+    __table_args__ = (
+        Index("ix_step_events_step", "step_id", "kind", "at"),
+        Index("ix_step_events_organisation", "organisation_id", "kind", "at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    organisation_id: Mapped[str] = mapped_column(String(36))
+    step_id: Mapped[str] = mapped_column(ForeignKey("steps.id"))
+    document_id: Mapped[str] = mapped_column(String(36), index=True)
+    kind: Mapped[str] = mapped_column(String(10), doc="a StepEventKind")
+    by: Mapped[str] = mapped_column(String(100), doc="the actor's audit label")
+    at: Mapped[datetime] = mapped_column(default=now)
+    text: Mapped[str | None] = mapped_column(Text, doc="the comment, the urge's message, the reason")
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class AlertKind(enum.StrEnum):

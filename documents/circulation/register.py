@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, func, select, tuple_
@@ -22,8 +22,9 @@ from esign.identity import Actor
 from keys.identities import Organisation
 
 from .. import paging
-from ..records import CHINA, Direction, Document, Kind
+from ..records import Direction, Document, Kind
 from ..states import DocumentState
+from .calendar import start_of
 from .calendar import today as calendar_today
 from .model import Dispatch, Step, StepState
 
@@ -85,11 +86,6 @@ def _next_due() -> Any:
     )
 
 
-def _start_of(day: date) -> datetime:
-    """The instant a Beijing day starts, as the naive UTC the columns hold."""
-    return datetime.combine(day, time(), CHINA).astimezone(UTC).replace(tzinfo=None)
-
-
 def _query(actor: Actor, filters: Filters, today: date) -> Select[Any]:
     next_due = _next_due().label("next_due_on")
     query = (
@@ -112,9 +108,9 @@ def _query(actor: Actor, filters: Filters, today: date) -> Select[Any]:
     if filters.sender_organisation_id is not None:
         query = query.where(_source.organisation_id == filters.sender_organisation_id)
     if filters.created_from is not None:
-        query = query.where(Document.created_at >= _start_of(filters.created_from))
+        query = query.where(Document.created_at >= start_of(filters.created_from))
     if filters.created_to is not None:
-        query = query.where(Document.created_at < _start_of(filters.created_to + timedelta(days=1)))
+        query = query.where(Document.created_at < start_of(filters.created_to + timedelta(days=1)))
     if filters.overdue is True:
         query = query.where(_next_due() < today)
     elif filters.overdue is False:

@@ -14,7 +14,7 @@ import math
 import statistics
 from collections import defaultdict
 from dataclasses import asdict, dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -24,7 +24,7 @@ from esign.identity import Actor
 from keys.identities import Department, Official
 
 from . import calendar
-from .model import Outcome, Step, StepState
+from .model import Outcome, Step, StepEvent, StepEventKind, StepState
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,10 @@ class DepartmentStats:
     overdue_now: int
     returns: int
     reroutes: int
+    urges: int
+    """催办 a leader made, in the period, on the department's steps."""
+    extensions: int
+    """Deadlines a leader moved, in the period, on the department's steps."""
 
 
 def _p90(values: list[int]) -> int:
@@ -100,6 +104,21 @@ def departments(
         durations[department].append(working.working_days_between(step.opened_on, step.completed_on))
         on_time[department] += step.completed_on <= step.due_on
         documents[department].add(step.document_id)
+    urges: dict[str, int] = defaultdict(int)
+    extensions: dict[str, int] = defaultdict(int)
+    for kind, official_id, department_id in session.execute(
+        select(StepEvent.kind, Step.assignee_official_id, Step.assignee_department_id)
+        .join(Step, Step.id == StepEvent.step_id)
+        .where(
+            StepEvent.organisation_id == actor.organisation_id,
+            StepEvent.kind.in_([StepEventKind.URGE.value, StepEventKind.EXTEND.value]),
+            StepEvent.at >= calendar.start_of(start),
+            StepEvent.at < calendar.start_of(end + timedelta(days=1)),
+        )
+    ):
+        department = department_id or official_department.get(official_id or "")
+        if department:
+            (urges if kind == StepEventKind.URGE.value else extensions)[department] += 1
     overdue_now: dict[str, int] = defaultdict(int)
     for step in overdue:
         department = step.assignee_department_id or official_department.get(step.assignee_official_id or "")
@@ -120,6 +139,8 @@ def departments(
                 overdue_now=overdue_now[department_id],
                 returns=returns[department_id],
                 reroutes=reroutes[department_id],
+                urges=urges[department_id],
+                extensions=extensions[department_id],
             )
         )
     return result

@@ -18,7 +18,7 @@ from keys.identities import Department, Official, Organisation
 from .. import revisions
 from ..records import Revision
 from . import progress
-from .model import Dispatch, Step
+from .model import Dispatch, Step, StepEvent, StepState
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ def timeline(session: Session, *, actor: Actor, document_id: str) -> list[Entry]
                 },
             )
         )
-        if step.completed_at is not None:
+        if step.completed_at is not None and step.state != StepState.REASSIGNED.value:
             entries.append(
                 Entry(
                     step.completed_at,
@@ -103,6 +103,9 @@ def timeline(session: Session, *, actor: Actor, document_id: str) -> list[Entry]
                     },
                 )
             )
+    for event in session.scalars(select(StepEvent).where(StepEvent.document_id == document.id)):
+        detail = {"step_id": event.step_id, "text": event.text, **event.detail}
+        entries.append(Entry(event.at, f"step.{event.kind}", event.by, detail))
     dispatches = session.scalars(
         select(Dispatch).where(or_(Dispatch.document_id == document.id, Dispatch.incoming_document_id == document.id))
     ).all()

@@ -76,7 +76,7 @@ def test_creating_posts_replay_their_first_answer(api: TestClient, world: World)
     first, again = _twice(api, f"/v1/documents/{document}/route", clerk.headers, "route-1", json=route)
     assert (first.status_code, again.status_code) == (201, 200) and first.json()["id"] == again.json()["id"]
     [step] = [s for s in api.get("/v1/inbox", headers=leader.headers).json()["steps"] if s["document_id"] == document]
-    first, again = _twice(api, f"/v1/steps/{step['id']}/comment", leader.headers, "step-1", json={"opinion": "阅"})
+    first, again = _twice(api, f"/v1/steps/{step['id']}/complete", leader.headers, "step-1", json={"opinion": "阅"})
     assert (first.status_code, again.status_code) == (200, 200) and again.json()["state"] == "done"
 
     template = {"name": "简易", "definition": route["definition"]}

@@ -57,7 +57,7 @@ def test_unknown_handler_ids_are_not_a_500(client: TestClient, world: World) -> 
     ("path", "body", "field"),
     [
         ("/v1/steps/x/approve", {"opnion": "同意"}, "opnion"),
-        ("/v1/steps/x/comment", {"opinion": "可", "signature": True}, "signature"),
+        ("/v1/steps/x/complete", {"opinion": "可", "signature": True}, "signature"),
         ("/v1/steps/x/return", {"to_stag": 0}, "to_stag"),
         ("/v1/steps/x/delegate", {"official_id": "o", "reason": "busy"}, "reason"),
         ("/v1/steps/x/reroute", {"department_id": "d", "opnion": "错"}, "opnion"),

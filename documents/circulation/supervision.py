@@ -1,0 +1,132 @@
+"""督办: a leader's view of the open steps due soon or overdue, in their organisation and, for a superior body,
+in its subordinates (``keys.hierarchy``).
+
+Each step gets a colour: red once its due day has passed, yellow when it falls due within
+``ESIGN_SUPERVISION_WARN_DAYS`` working days, green otherwise (listed only when asked for). Working days are
+counted on the supervising organisation's calendar. A subordinate's steps come without their document's title:
+a superior body oversees the work, not the content of documents that were not sent to it.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Select, func, select, tuple_
+from sqlalchemy.orm import Session
+
+from esign.errors import Forbidden, InvalidInput
+from esign.identity import Actor, Role
+from keys import hierarchy, identities
+from keys.identities import Official, Organisation
+
+from .. import paging
+from . import calendar
+from .model import Step, StepEvent, StepEventKind, StepState
+from .views import StepView, describe
+
+MAX_PAGE = 200
+
+
+class Colour(enum.StrEnum):
+    GREEN = "green"
+    YELLOW = "yellow"
+    RED = "red"
+
+
+@dataclass(frozen=True)
+class Supervised:
+    view: StepView
+    organisation_name: str
+    colour: Colour
+    own: bool
+    """The step is in the supervisor's own organisation (title shown, acts allowed)."""
+    urges: int
+    extensions: int
+
+
+@dataclass(frozen=True)
+class Page:
+    steps: list[Supervised]
+    next_cursor: str | None
+
+
+def _scope(session: Session, actor: Actor, *, subordinates: bool, department_id: str | None) -> Select[Any]:
+    organisations = [actor.organisation_id]
+    if subordinates:
+        organisations += hierarchy.subordinates(session, actor.organisation_id)
+    query = select(Step).where(Step.state == StepState.OPEN.value, Step.organisation_id.in_(organisations))
+    if department_id is not None:
+        department = identities.get_department(
+            session, organisation_id=actor.organisation_id, department_id=department_id
+        )
+        members = select(Official.id).where(Official.department_id == department.id)
+        query = query.where((Step.assignee_department_id == department.id) | Step.assignee_official_id.in_(members))
+    return query
+
+
+def overview(
+    session: Session,
+    *,
+    actor: Actor,
+    warn_days: int,
+    subordinates: bool = False,
+    include_green: bool = False,
+    department_id: str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+    today: date | None = None,
+) -> Page:
+    """The steps a leader supervises, soonest due first."""
+    if not actor.has_role(Role.LEADER):
+        raise Forbidden("supervision is for leaders")
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput(f"limit is 1 to {MAX_PAGE}")
+    day = today or calendar.today()
+    horizon = calendar.load(session, organisation_id=actor.organisation_id).add_working_days(day, warn_days)
+    query = _scope(session, actor, subordinates=subordinates, department_id=department_id)
+    if not include_green:
+        query = query.where(Step.due_on <= horizon)
+    if cursor is not None:
+        query = query.where(tuple_(Step.due_on, Step.id) > tuple_(*paging.decode(cursor, date.fromisoformat, str)))
+    steps = session.scalars(query.order_by(Step.due_on, Step.id).limit(limit + 1)).all()
+    page = list(steps[:limit])
+    names = _organisation_names(session, {s.organisation_id for s in page})
+    counts = _counts(session, [s.id for s in page])
+    supervised = [
+        Supervised(
+            view=view,
+            organisation_name=names[view.step.organisation_id],
+            colour=_colour(view.step.due_on, day, horizon),
+            own=view.step.organisation_id == actor.organisation_id,
+            urges=counts.get((view.step.id, StepEventKind.URGE.value), 0),
+            extensions=counts.get((view.step.id, StepEventKind.EXTEND.value), 0),
+        )
+        for view in describe(session, page)
+    ]
+    last = page[-1] if len(steps) > limit else None
+    return Page(supervised, paging.encode(last.due_on.isoformat(), last.id) if last else None)
+
+
+def _colour(due_on: date, today: date, horizon: date) -> Colour:
+    if due_on < today:
+        return Colour.RED
+    return Colour.YELLOW if due_on <= horizon else Colour.GREEN
+
+
+def _organisation_names(session: Session, ids: set[str]) -> dict[str, str]:
+    return {
+        i: n for i, n in session.execute(select(Organisation.id, Organisation.name).where(Organisation.id.in_(ids)))
+    }
+
+
+def _counts(session: Session, step_ids: Sequence[str]) -> dict[tuple[str, str], int]:
+    rows = session.execute(
+        select(StepEvent.step_id, StepEvent.kind, func.count())
+        .where(StepEvent.step_id.in_(step_ids))
+        .group_by(StepEvent.step_id, StepEvent.kind)
+    )
+    return {(step_id, kind): n for step_id, kind, n in rows}

@@ -1,0 +1,79 @@
+"""Which body is above which: an organisation's parent and its level in the administrative hierarchy.
+
+A superior body oversees its subordinates' overdue work and figures (``documents.circulation.supervision``),
+never their documents' content unless they were sent to it. The hierarchy is the deployment's to set (the
+operator, through ``esign org place``), since a body cannot claim authority over another by itself.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from esign import audit
+from esign.errors import InvalidInput
+from esign.identity import Actor
+
+from .identities import Organisation, get_organisation
+
+MAX_DEPTH = 8
+"""省 → 市 → 县 → 乡镇 with room for the bodies in between; a deeper chain is a mistake, and a cycle one too."""
+
+
+class Level(enum.StrEnum):
+    PROVINCE = "province"
+    """省级"""
+    CITY = "city"
+    """市级"""
+    COUNTY = "county"
+    """县级 (and 区)"""
+    TOWNSHIP = "township"
+    """乡镇级 (and 街道)"""
+
+
+def place(
+    session: Session, *, actor: Actor, organisation_id: str, parent_id: str | None, level: Level | None
+) -> Organisation:
+    """Put the organisation under ``parent_id`` (None: at the top) at ``level``. A parent that is the
+    organisation itself or one of its subordinates would make a cycle, and is refused."""
+    org = get_organisation(session, organisation_id)
+    if parent_id is not None:
+        parent = get_organisation(session, parent_id)
+        if parent.id == org.id or parent.id in subordinates(session, org.id):
+            raise InvalidInput(f"{parent.name} is {org.name} or below it: a body cannot be placed under itself")
+        if len(_chain_above(session, parent)) >= MAX_DEPTH:
+            raise InvalidInput(f"{parent.name} is already {MAX_DEPTH} levels down")
+    org.parent_id = parent_id
+    org.level = level.value if level else None
+    audit.append(
+        session,
+        actor=actor,
+        action="organisation.placed",
+        subject=f"organisation:{org.id}",
+        chain=org.id,
+        payload={"parent_id": parent_id, "level": org.level},
+    )
+    return org
+
+
+def _chain_above(session: Session, org: Organisation) -> list[str]:
+    chain: list[str] = []
+    while org.parent_id is not None and len(chain) <= MAX_DEPTH:
+        chain.append(org.parent_id)
+        org = get_organisation(session, org.parent_id)
+    return chain
+
+
+def subordinates(session: Session, organisation_id: str) -> list[str]:
+    """Every organisation below this one, at any depth, level by level (one query per level)."""
+    found: list[str] = []
+    frontier: Sequence[str] = [organisation_id]
+    for _ in range(MAX_DEPTH):
+        frontier = session.scalars(select(Organisation.id).where(Organisation.parent_id.in_(frontier))).all()
+        if not frontier:
+            break
+        found.extend(frontier)
+    return found

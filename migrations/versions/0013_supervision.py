@@ -1,0 +1,54 @@
+"""Organisations get a parent and a level (省/市/县/乡镇); steps get events that do not complete them: comments,
+urges (催办), deadline extensions and reassignments by a supervising leader (督办).
+
+Revision ID: 0013
+Revises: 0012
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0013"
+down_revision: str | Sequence[str] | None = "0011"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("organisations") as batch:
+        batch.add_column(sa.Column("parent_id", sa.String(length=36), nullable=True))
+        batch.add_column(sa.Column("level", sa.String(length=10), nullable=True))
+        batch.create_foreign_key("fk_organisations_parent_id_organisations", "organisations", ["parent_id"], ["id"])
+        batch.create_index("ix_organisations_parent_id", ["parent_id"])
+    op.create_table(
+        "step_events",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("organisation_id", sa.String(length=36), nullable=False),
+        sa.Column(
+            "step_id",
+            sa.String(length=36),
+            sa.ForeignKey("steps.id", name="fk_step_events_step_id_steps"),
+            nullable=False,
+        ),
+        sa.Column("document_id", sa.String(length=36), nullable=False),
+        sa.Column("kind", sa.String(length=10), nullable=False),
+        sa.Column("by", sa.String(length=100), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("text", sa.Text(), nullable=True),
+        sa.Column("detail", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_step_events"),
+    )
+    op.create_index("ix_step_events_step", "step_events", ["step_id", "kind", "at"])
+    op.create_index("ix_step_events_document_id", "step_events", ["document_id"])
+    op.create_index("ix_step_events_organisation", "step_events", ["organisation_id", "kind", "at"])
+
+
+def downgrade() -> None:
+    op.drop_table("step_events")
+    with op.batch_alter_table("organisations") as batch:
+        batch.drop_index("ix_organisations_parent_id")
+        batch.drop_constraint("fk_organisations_parent_id_organisations", type_="foreignkey")
+        batch.drop_column("level")
+        batch.drop_column("parent_id")
