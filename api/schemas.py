@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from documents.circulation.requests import ReplyKind
 from documents.states import DocumentState, RouteState
 from esign.archive import Preservation
 from esign.identity import Role, Scope
@@ -209,6 +210,9 @@ class SenderOut(_Out):
     organisation_id: str
     organisation_name: str
     number: str | None = Field(description="The number the sender gave the document (发文字号)")
+    reply_kind: str | None = Field(default=None, description="The sender asked for a reply: information, comments…")
+    reply_due_on: date | None = Field(default=None, description="… by this day (working days from arrival)")
+    replied_at: datetime | None = None
 
 
 class DocumentOut(_Out):
@@ -330,6 +334,16 @@ class StepActionIn(_In):
         default=None, pattern="^B-(B|T|LT|LTA)$", description="B-T, B-LT or B-LTA; the organisation's level if left out"
     )
     recipients: list[str] = Field(default=[], description="Organisations a dispatch step sends to")
+    reply_kind: ReplyKind | None = Field(
+        default=None,
+        description="A dispatch that is a request: information (2 working days), comments (5), review (7) or other",
+    )
+    reply_days: int | None = Field(
+        default=None, ge=1, le=90, description="Working days to reply, instead of the kind's"
+    )
+    in_reply_to: str | None = Field(
+        default=None, max_length=36, description="A dispatch that replies to the request received as this document"
+    )
     handlers: list[AssigneeIn] = Field(default=[], description="Assignees of the next stage (a leader's instruction)")
     override_reason: str | None = Field(default=None, max_length=400)
 

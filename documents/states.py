@@ -59,6 +59,8 @@ class DocumentState(enum.StrEnum):
     """Its closure step (办结) is done."""
     ARCHIVED = "archived"
     """An incoming document whose route completed."""
+    FORWARDED = "forwarded"
+    """An incoming document this organisation was not competent for, sent on to the one that is (回流)."""
 
 
 class RouteState(enum.StrEnum):
@@ -75,6 +77,7 @@ _BY_STEPS = frozenset(
         DocumentState.RECEIVED,
         DocumentState.CLOSED,
         DocumentState.ARCHIVED,
+        DocumentState.FORWARDED,
     }
 )
 """What a step, a number or a route's completion makes of a document, whatever state it is in."""

@@ -33,7 +33,18 @@ from api.schemas import (
     WorkingDayOut,
 )
 from documents import revisions
-from documents.circulation import actions, calendar, flows, inbox, starting, stats, templates, timeline, views
+from documents.circulation import (
+    actions,
+    calendar,
+    flows,
+    inbox,
+    requests,
+    starting,
+    stats,
+    templates,
+    timeline,
+    views,
+)
 from documents.circulation.model import Assignee, Outcome, RouteDefinition, Step
 from documents.records import Direction
 from esign import phases
@@ -164,6 +175,8 @@ def approve(
         session_secret=body.session,
         level=PadesLevel(body.level) if body.level else None,
         recipients=tuple(body.recipients),
+        request=requests.ReplyRequest(body.reply_kind, body.reply_days) if body.reply_kind else None,
+        in_reply_to=body.in_reply_to,
         handlers=_handlers(body),
         override_reason=body.override_reason,
     )

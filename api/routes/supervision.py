@@ -1,21 +1,21 @@
-"""督办 and remarks on open steps: the supervision list, urging, extending and reassigning, and comments that
-leave a step open."""
+"""督办 and remarks on open steps: the supervision list, urging, extending and reassigning, comments that leave
+a step open; and 回流 between organisations."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import ActorOf, DatabaseDep, SettingsDep
+from api.deps import ActorOf, DatabaseDep, SettingsDep, get_blobs
 from api.idempotent import IdempotencyKey, once
 from api.routes.circulation import step_answer
 from api.schemas import AssigneeIn, StepOut
-from documents.circulation import flows, interventions, supervision
-from documents.circulation.model import Assignee
+from documents.circulation import flows, forwarding, interventions, supervision
+from documents.circulation.model import Assignee, Dispatch
 from documents.circulation.supervision import Colour
 
 router = APIRouter(prefix="/v1", tags=["supervision"])
@@ -72,6 +72,19 @@ class ReassignIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     assignee: AssigneeIn
     reason: str = Field(min_length=1, max_length=interventions.MAX_TEXT)
+
+
+class ForwardIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    organisation_id: str = Field(min_length=1, max_length=36, description="The competent organisation")
+    reason: str = Field(min_length=1, max_length=forwarding.MAX_REASON)
+
+
+class ForwardOut(BaseModel):
+    dispatch_id: str
+    organisation_id: str
+    incoming_document_id: str = Field(description="The document as the competent organisation received it")
+    reply_due_on: date | None = Field(description="For a request: its new deadline, on the new recipient's calendar")
 
 
 def _supervised_out(item: supervision.Supervised) -> SupervisedStepOut:
@@ -196,4 +209,49 @@ def reassign(
             interventions.reassign(session, actor=actor, step_id=step_id, assignee=assignee, reason=body.reason),
         ),
         status=201,
+    )
+
+
+@router.post(
+    "/documents/{document_id}/forward",
+    response_model=ForwardOut,
+    status_code=201,
+    summary="回流: send an incoming document on to the competent organisation",
+)
+def forward(
+    document_id: str,
+    body: ForwardIn,
+    request: Request,
+    actor: ActorOf,
+    database: DatabaseDep,
+    key: IdempotencyKey = None,
+) -> Response:
+    blobs = get_blobs(request)
+    return once(
+        database,
+        actor=actor,
+        key=key,
+        operation=f"document.forward:{document_id}",
+        request=body,
+        model=ForwardOut,
+        authorise=lambda session: forwarding.authorise(session, actor=actor, document_id=document_id),
+        create=lambda session: _forwarded(
+            forwarding.forward(
+                session,
+                actor=actor,
+                blobs=blobs,
+                document_id=document_id,
+                organisation_id=body.organisation_id,
+                reason=body.reason,
+            )
+        ),
+    )
+
+
+def _forwarded(moved: Dispatch) -> ForwardOut:
+    return ForwardOut(
+        dispatch_id=moved.id,
+        organisation_id=moved.recipient_organisation_id,
+        incoming_document_id=moved.incoming_document_id,
+        reply_due_on=moved.reply_due_on,
     )

@@ -24,6 +24,7 @@ from .model import (
     Step,
     StepState,
 )
+from .requests import ReplyRequest
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,10 @@ class Action:
     """Replace the next stage's assignees (a leader's instruction names the handling departments)."""
     override_reason: str | None = None
     """Register an incoming document that was flagged, and say why."""
+    request: ReplyRequest | None = None
+    """A dispatch that asks its recipients for a reply by a deadline."""
+    in_reply_to: str | None = None
+    """A dispatch that replies to the request received as this incoming document."""
 
 
 def _department_of(session: Session, actor: Actor) -> str | None:

@@ -20,12 +20,15 @@ from esign.report import VerificationReport
 from esign.trust import TrustSettings
 from esign.verify import verify
 from keys import identities
+from keys.identities import Organisation
 
 from .. import revisions
 from ..errors import InvalidDocument, StateConflict
 from ..records import Direction, Document, Reason
 from ..states import DocumentState, move_document
+from . import calendar, requests
 from .model import Dispatch
+from .requests import ReplyRequest
 
 
 class Examination:
@@ -56,9 +59,14 @@ def dispatch(
     examined: Examination,
     document: Document,
     recipients: Sequence[str],
+    request: ReplyRequest | None = None,
+    answering: Dispatch | None = None,
 ) -> list[Document]:
     """Send the examined PDF, the document's current one, to each recipient organisation; the incoming
-    documents made."""
+    documents made. ``request``: each recipient must reply by a deadline (``requests``); ``answering``: this
+    is the reply to that request, and goes back to its sender."""
+    if answering is not None:
+        recipients = [answering.organisation_id]
     if not recipients:
         raise InvalidDocument("a dispatch needs at least one recipient organisation")
     if len(set(recipients)) != len(recipients):
@@ -77,60 +85,15 @@ def dispatch(
             raise InvalidDocument(f"organisation {recipient.name} is disabled")
         if recipient.id in already:
             raise StateConflict(f"the document was dispatched to {recipient.name} already")
-        dispatcher = Actor.system(recipient.id, f"dispatch:{document.organisation_id}")
-        arrived = Document(
-            id=new_id(),
-            organisation_id=recipient.id,
-            kind=document.kind,
-            direction=Direction.INCOMING.value,
-            title=document.title,
-            number=None,
-            secrecy=document.secrecy,
-            urgency=document.urgency,
-            state=DocumentState.ARRIVED.value,
-            flagged=not report.valid,
-            content=None,
-            layout=document.layout,
-            created_by=dispatcher.label,
-        )
-        session.add(arrived)
-        session.flush()
-        revisions.add(
+        arrived, _ = deliver(
             session,
             blobs=blobs,
-            document=arrived,
+            document=document,
+            recipient=recipient,
             data=data,
-            reason=Reason.RECEIVED,
-            actor=dispatcher,
-            detail={
-                "from_organisation": document.organisation_id,
-                "from_document": document.id,
-                "sender_number": document.number,
-                "verdict": report.verdict.value,
-            },
-            verification=report.model_dump(mode="json"),
-        )
-        session.add(
-            Dispatch(
-                id=new_id(),
-                organisation_id=document.organisation_id,
-                document_id=document.id,
-                recipient_organisation_id=recipient.id,
-                incoming_document_id=arrived.id,
-            )
-        )
-        outbox.emit(
-            session,
-            organisation_id=recipient.id,
-            type="document.received",
-            subject=f"document:{arrived.id}",
-            payload={
-                "document_id": arrived.id,
-                "title": arrived.title,
-                "sender_number": document.number,
-                "from_organisation": document.organisation_id,
-                "flagged": arrived.flagged,
-            },
+            report=report,
+            request=request,
+            answering=answering,
         )
         incoming.append(arrived)
     move_document(document, DocumentState.DISPATCHED)
@@ -151,6 +114,86 @@ def dispatch(
         payload={"recipients": list(recipients), "verdict": report.verdict.value},
     )
     return incoming
+
+
+def deliver(
+    session: Session,
+    *,
+    blobs: BlobStore,
+    document: Document,
+    recipient: Organisation,
+    data: bytes,
+    report: VerificationReport,
+    request: ReplyRequest | None = None,
+    answering: Dispatch | None = None,
+) -> tuple[Document, Dispatch]:
+    """``document``'s PDF ``data`` (verified as ``report``) arriving at ``recipient`` as an incoming document,
+    and the dispatch that records it."""
+    dispatcher = Actor.system(recipient.id, f"dispatch:{document.organisation_id}")
+    arrived = Document(
+        id=new_id(),
+        organisation_id=recipient.id,
+        kind=document.kind,
+        direction=Direction.INCOMING.value,
+        title=document.title,
+        number=None,
+        secrecy=document.secrecy,
+        urgency=document.urgency,
+        state=DocumentState.ARRIVED.value,
+        flagged=not report.valid,
+        content=None,
+        layout=document.layout,
+        created_by=dispatcher.label,
+    )
+    session.add(arrived)
+    session.flush()
+    revisions.add(
+        session,
+        blobs=blobs,
+        document=arrived,
+        data=data,
+        reason=Reason.RECEIVED,
+        actor=dispatcher,
+        detail={
+            "from_organisation": document.organisation_id,
+            "from_document": document.id,
+            "sender_number": document.number,
+            "verdict": report.verdict.value,
+        },
+        verification=report.model_dump(mode="json"),
+    )
+    record = Dispatch(
+        id=new_id(),
+        organisation_id=document.organisation_id,
+        document_id=document.id,
+        recipient_organisation_id=recipient.id,
+        incoming_document_id=arrived.id,
+    )
+    if request is not None:
+        record.reply_kind = request.kind.value
+        record.reply_days = request.working_days
+        record.reply_due_on = requests.reply_due(
+            session, recipient_id=recipient.id, request=request, received_on=calendar.today()
+        )
+    session.add(record)
+    if answering is not None:
+        requests.record_reply(session, request=answering, reply=record)
+    outbox.emit(
+        session,
+        organisation_id=recipient.id,
+        type="document.received",
+        subject=f"document:{arrived.id}",
+        payload={
+            "document_id": arrived.id,
+            "title": arrived.title,
+            "sender_number": document.number,
+            "from_organisation": document.organisation_id,
+            "flagged": arrived.flagged,
+            "reply_kind": record.reply_kind,
+            "reply_due_on": record.reply_due_on.isoformat() if record.reply_due_on else None,
+        },
+    )
+    return arrived, record
 
 
 def acknowledge(session: Session, *, actor: Actor, document: Document) -> Dispatch | None:

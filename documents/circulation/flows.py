@@ -29,12 +29,13 @@ from ..numbering import Stamping
 from ..records import Direction, Document
 from ..signing import DocumentSigning
 from ..states import DocumentState, RouteState, move_document, move_route
-from . import calendar, exchange, progress
+from . import calendar, exchange, progress, requests
 from .actions import Action, Services, finish
 from .exchange import Examination
 from .handover import delegate, reroute, return_
 from .model import (
     REQUIRED_ROLE,
+    Dispatch,
     Outcome,
     Route,
     RouteDefinition,
@@ -221,16 +222,26 @@ def _perform(session: Session, *, actor: Actor, acting: Acting, step: Step, docu
         _register_incoming(session, actor=actor, document=document, action=acting.action)
         return None
     if isinstance(slow, Examination):
+        action = acting.action
+        answering = (
+            requests.answered(session, actor=actor, in_reply_to=action.in_reply_to, recipients=list(action.recipients))
+            if action.in_reply_to
+            else None
+        )
         arrived = exchange.dispatch(
             session,
             actor=actor,
             blobs=services.blobs,
             examined=slow,
             document=document,
-            recipients=acting.action.recipients,
+            recipients=action.recipients,
+            request=action.request,
+            answering=answering,
         )
         for incoming in arrived:
             start_incoming(session, document=incoming)
+        if answering is not None:
+            _count_reply(session, request=answering, today=acting.today)
         return None
     if kind is StepKind.RECEIPT:
         exchange.acknowledge(session, actor=actor, document=document)
@@ -257,6 +268,23 @@ def _register_incoming(session: Session, *, actor: Actor, document: Document, ac
             payload={"reason": action.override_reason},
         )
     move_document(document, DocumentState.REGISTERED)
+
+
+def _count_reply(session: Session, *, request: Dispatch, today: date) -> None:
+    """A reply reached the sender: its waiting ``replies`` step completes once it has enough of them."""
+    step = requests.waiting_step(session, document_id=request.document_id)
+    if step is None:
+        return
+    route = session.get_one(Route, step.route_id)
+    definition = RouteDefinition.model_validate(route.definition)
+    spec = definition.stages[step.stage].steps[step.position]
+    if not requests.enough(session, document_id=request.document_id, needed=spec.replies_needed):
+        return
+    system = Actor.system(step.organisation_id, "replies")
+    action = Action(outcome=Outcome.APPROVE)
+    document = session.get_one(Document, step.document_id)
+    finish(session, step, actor=system, action=action, state=StepState.DONE, day=today)
+    _after_done(session, route=route, definition=definition, step=step, document=document, action=action, today=today)
 
 
 def _after_done(

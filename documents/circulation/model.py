@@ -33,6 +33,7 @@ class StepKind(enum.StrEnum):
     HANDLING = "handling"  # 承办
     READING = "reading"  # 传阅
     CLOSURE = "closure"  # 办结
+    REPLIES = "replies"  # 等待回复: completes by itself once the document's requests have their replies
 
 
 DEFAULT_DEADLINE_DAYS: dict[StepKind, int] = {
@@ -50,6 +51,7 @@ DEFAULT_DEADLINE_DAYS: dict[StepKind, int] = {
     StepKind.HANDLING: 7,
     StepKind.READING: 3,
     StepKind.CLOSURE: 2,
+    StepKind.REPLIES: 7,
 }
 """Reformed governments' limits: 2 working days to answer an information request, 5 for comments, 7 for a
 review decision; the others are this service's defaults, which a template overrides."""
@@ -108,6 +110,9 @@ class StepSpec(BaseModel):
     )
     requires_signature: bool | None = Field(
         default=None, description="Approving applies the actor's personal signature (default: for sign-off)"
+    )
+    replies_needed: int | None = Field(
+        default=None, ge=1, le=1000, description="A replies step: how many replies it waits for (default: all)"
     )
 
     @property
@@ -292,3 +297,11 @@ class Dispatch(Base):
     dispatched_at: Mapped[datetime] = mapped_column(default=now)
     received_at: Mapped[datetime | None]
     received_by: Mapped[str | None] = mapped_column(String(100))
+    reply_kind: Mapped[str | None] = mapped_column(String(12), doc="a requests.ReplyKind: the dispatch is a request")
+    reply_days: Mapped[int | None] = mapped_column(Integer, doc="working days to reply")
+    reply_due_on: Mapped[date | None] = mapped_column(Date, doc="on the recipient's calendar, from arrival")
+    replied_at: Mapped[datetime | None]
+    reply_document_id: Mapped[str | None] = mapped_column(String(36), doc="the reply, as the sender received it")
+    in_reply_to_id: Mapped[str | None] = mapped_column(String(36), doc="on a reply's dispatch: the request's")
+    forwarded_to_id: Mapped[str | None] = mapped_column(String(36), doc="the dispatch it was forwarded as (回流)")
+    forward_reason: Mapped[str | None] = mapped_column(Text)

@@ -57,6 +57,11 @@ class Sender:
     organisation_id: str
     organisation_name: str
     number: str | None
+    reply_kind: str | None = None
+    """The sender asked for a reply (``requests.ReplyKind``) ..."""
+    reply_due_on: date | None = None
+    """... by this day."""
+    replied_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -89,7 +94,16 @@ def _next_due() -> Any:
 def _query(actor: Actor, filters: Filters, today: date) -> Select[Any]:
     next_due = _next_due().label("next_due_on")
     query = (
-        select(Document, _source.number, _sender.id, _sender.name, next_due)
+        select(
+            Document,
+            _source.number,
+            _sender.id,
+            _sender.name,
+            Dispatch.reply_kind,
+            Dispatch.reply_due_on,
+            Dispatch.replied_at,
+            next_due,
+        )
         .outerjoin(Dispatch, Dispatch.incoming_document_id == Document.id)
         .outerjoin(_source, _source.id == Dispatch.document_id)
         .outerjoin(_sender, _sender.id == _source.organisation_id)
@@ -143,11 +157,11 @@ def search(
     entries = [
         Entry(
             document=document,
-            sender=Sender(sender_id, sender_name, source_number) if sender_id is not None else None,
+            sender=Sender(sender_id, name, number, kind, reply_due, replied) if sender_id is not None else None,
             next_due_on=next_due,
             overdue=next_due is not None and next_due < day,
         )
-        for document, source_number, sender_id, sender_name, next_due in rows[:limit]
+        for document, number, sender_id, name, kind, reply_due, replied, next_due in rows[:limit]
     ]
     last = entries[-1].document if len(rows) > limit else None
     return Page(entries, paging.encode(last.created_at.isoformat(), last.id) if last else None)
@@ -156,12 +170,23 @@ def search(
 def senders_of(session: Session, document_ids: Sequence[str]) -> dict[str, Sender]:
     """Who sent each of the incoming documents among ``document_ids``, and the number they gave it."""
     rows = session.execute(
-        select(Dispatch.incoming_document_id, _sender.id, _sender.name, _source.number)
+        select(
+            Dispatch.incoming_document_id,
+            _sender.id,
+            _sender.name,
+            _source.number,
+            Dispatch.reply_kind,
+            Dispatch.reply_due_on,
+            Dispatch.replied_at,
+        )
         .join(_source, _source.id == Dispatch.document_id)
         .join(_sender, _sender.id == _source.organisation_id)
         .where(Dispatch.incoming_document_id.in_(document_ids))
     )
-    return {incoming: Sender(sender_id, name, number) for incoming, sender_id, name, number in rows}
+    return {
+        incoming: Sender(sender_id, name, number, kind, due, replied)
+        for incoming, sender_id, name, number, kind, due, replied in rows
+    }
 
 
 def sender_of(session: Session, document: Document) -> Sender | None:

@@ -83,7 +83,9 @@ def check_assignee(session: Session, organisation_id: str, assignee: Assignee) -
             raise InvalidInput(f"department {department.name} is disabled")
 
 
-FINAL_STATES = frozenset({DocumentState.DISPATCHED, DocumentState.CLOSED, DocumentState.ARCHIVED})
+FINAL_STATES = frozenset(
+    {DocumentState.DISPATCHED, DocumentState.CLOSED, DocumentState.ARCHIVED, DocumentState.FORWARDED}
+)
 """A document in one of these has finished circulating; a new route would reopen a closed file."""
 
 

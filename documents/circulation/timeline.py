@@ -16,7 +16,7 @@ from esign.identity import Actor
 from keys.identities import Department, Official, Organisation
 
 from .. import revisions
-from ..records import Revision
+from ..records import CHINA, Revision
 from . import progress
 from .model import Dispatch, Step, StepEvent, StepState
 
@@ -115,15 +115,41 @@ def timeline(session: Session, *, actor: Actor, document_id: str) -> list[Entry]
             entries.append(
                 Entry(dispatch.received_at, "dispatch.receipt", dispatch.received_by, _dispatch_detail(dispatch))
             )
+    for dispatch in dispatches:
+        if dispatch.forwarded_to_id is not None:
+            moved = session.get_one(Dispatch, dispatch.forwarded_to_id)
+            forwarded = _dispatch_detail(dispatch) | {
+                "forwarded_to": moved.recipient_organisation_id,
+                "forwarded_to_name": _organisation_name(session, moved.recipient_organisation_id),
+                "reason": dispatch.forward_reason,
+            }
+            entries.append(Entry(moved.dispatched_at, "dispatch.forwarded", None, forwarded))
     sent = [d for d in dispatches if d.document_id == document.id]
+    for dispatch in sent:
+        if dispatch.replied_at is not None:
+            on_time = (
+                dispatch.reply_due_on is None or dispatch.replied_at.astimezone(CHINA).date() <= dispatch.reply_due_on
+            )
+            reply = {"reply_document": dispatch.reply_document_id, "on_time": on_time}
+            entries.append(Entry(dispatch.replied_at, "request.replied", None, _dispatch_detail(dispatch) | reply))
     for at, kind, dispatch in progress.seen_by_sender(session, sent):
         entries.append(Entry(at, kind, None, _dispatch_detail(dispatch)))
     return _named(session, sorted(entries, key=lambda e: (e.at, e.type)))
 
 
+def _organisation_name(session: Session, organisation_id: str) -> str | None:
+    return session.scalar(select(Organisation.name).where(Organisation.id == organisation_id))
+
+
 def _dispatch_detail(dispatch: Dispatch) -> dict[str, Any]:
-    return {
+    detail: dict[str, Any] = {
         "from_document": dispatch.document_id,
         "to_organisation": dispatch.recipient_organisation_id,
         "incoming_document": dispatch.incoming_document_id,
     }
+    if dispatch.reply_kind is not None:
+        detail |= {
+            "reply_kind": dispatch.reply_kind,
+            "reply_due_on": dispatch.reply_due_on.isoformat() if dispatch.reply_due_on else None,
+        }
+    return detail

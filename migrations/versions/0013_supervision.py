@@ -1,5 +1,6 @@
 """Organisations get a parent and a level (省/市/县/乡镇); steps get events that do not complete them: comments,
-urges (催办), deadline extensions and reassignments by a supervising leader (督办).
+urges (催办), deadline extensions and reassignments by a supervising leader (督办); dispatches can be requests
+with a reply deadline, linked to their reply, or forwarded to the competent body (回流).
 
 Revision ID: 0013
 Revises: 0012
@@ -22,6 +23,15 @@ def upgrade() -> None:
         batch.add_column(sa.Column("level", sa.String(length=10), nullable=True))
         batch.create_foreign_key("fk_organisations_parent_id_organisations", "organisations", ["parent_id"], ["id"])
         batch.create_index("ix_organisations_parent_id", ["parent_id"])
+    with op.batch_alter_table("dispatches") as batch:
+        batch.add_column(sa.Column("reply_kind", sa.String(length=12), nullable=True))
+        batch.add_column(sa.Column("reply_days", sa.Integer(), nullable=True))
+        batch.add_column(sa.Column("reply_due_on", sa.Date(), nullable=True))
+        batch.add_column(sa.Column("replied_at", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("reply_document_id", sa.String(length=36), nullable=True))
+        batch.add_column(sa.Column("in_reply_to_id", sa.String(length=36), nullable=True))
+        batch.add_column(sa.Column("forwarded_to_id", sa.String(length=36), nullable=True))
+        batch.add_column(sa.Column("forward_reason", sa.Text(), nullable=True))
     op.create_table(
         "step_events",
         sa.Column("id", sa.String(length=36), nullable=False),
@@ -47,6 +57,18 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("step_events")
+    with op.batch_alter_table("dispatches") as batch:
+        for column in (
+            "forward_reason",
+            "forwarded_to_id",
+            "in_reply_to_id",
+            "reply_document_id",
+            "replied_at",
+            "reply_due_on",
+            "reply_days",
+            "reply_kind",
+        ):
+            batch.drop_column(column)
     with op.batch_alter_table("organisations") as batch:
         batch.drop_index("ix_organisations_parent_id")
         batch.drop_constraint("fk_organisations_parent_id_organisations", type_="foreignkey")

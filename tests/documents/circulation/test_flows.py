@@ -124,7 +124,8 @@ def test_the_outgoing_flow_from_draft_to_the_recipients_receipt(
     arrived = api.get(f"/v1/documents/{incoming}", headers=b_clerk.headers).json()
     assert arrived["direction"] == "incoming" and arrived["title"] == "关于试点的通知"
     assert arrived["number"] is None, "B's own number comes with B's registration"
-    assert arrived["sender"] == {"organisation_id": a.id, "organisation_name": a.name, "number": number}
+    sender = {"organisation_id": a.id, "organisation_name": a.name, "number": number}
+    assert arrived["sender"] == sender | {"reply_kind": None, "reply_due_on": None, "replied_at": None}
     assert receipt["document"]["sender"]["number"] == number
     listed = api.get("/v1/documents", headers=b_clerk.headers, params={"number": number}).json()["documents"]
     assert [d["id"] for d in listed] == [incoming], "B's register finds it by the sender's number"
