@@ -342,7 +342,7 @@ def sign(
     appearance = None
     if visible:
         page, box = _parse_visible(visible)
-        appearance = Appearance(page=page, box=box, seal_text=seal)
+        appearance = Appearance(page=page, box=box, seal_text=seal, zone=Settings().timezone)
     elif seal:
         raise typer.BadParameter("--seal needs --visible to say where to draw it")
     try:
