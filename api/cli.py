@@ -37,6 +37,7 @@ from esign.filemodes import Private, private_directory
 from esign.settings import Settings
 from esign.sign import Certification, PadesLevel, SignOptions
 from esign.sign import sign as sign_pdf
+from esign.signature_block import MAX_REASON_CHARS
 from esign.signers import from_files
 from keys import anchoring, authorities, levels
 from keys import demo as demo_data
@@ -343,7 +344,10 @@ def sign(
         str | None, typer.Option(metavar="PAGE:x1,y1,x2,y2", help="Draw the signature on PAGE in this box (points).")
     ] = None,
     seal: Annotated[str | None, typer.Option(help="Draw a red round seal with this text (with --visible).")] = None,
-    reason: Annotated[str | None, typer.Option(help="Reason for signing.")] = None,
+    reason: Annotated[
+        str | None,
+        typer.Option(help=f"Reason for signing; a visible signature prints it, {MAX_REASON_CHARS} characters at most."),
+    ] = None,
     location: Annotated[str | None, typer.Option(help="Where the signature was made.")] = None,
     field: Annotated[str | None, typer.Option(help="Signature field name (default: the next SignatureN).")] = None,
     certify: Annotated[
