@@ -9,6 +9,9 @@ BIN := $(VENV)/bin
 PYTEST_ARGS ?= -n auto
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Where clients, and the certificates the PKI issues, reach `make run`: it follows HOST and PORT unless
+# ESIGN_PUBLIC_URL is set (e.g. to the address of a reverse proxy).
+ESIGN_PUBLIC_URL ?= http://$(if $(filter 0.0.0.0 ::,$(HOST)),127.0.0.1,$(HOST)):$(PORT)
 # The tool that regenerates the lock files (`make lock`); installing never needs it.
 UV_VERSION := 0.13.9
 LINTED := esign keys documents webhooks api web migrations tests bench docs scripts conftest.py
@@ -38,8 +41,8 @@ $(VENV)/.test-installed: requirements/test.lock pyproject.toml | $(BIN)/python
 
 run: $(VENV)/.run-installed
 	@scripts/system-packages run
-	$(BIN)/esign init
-	$(BIN)/esign serve --host $(HOST) --port $(PORT)
+	ESIGN_PUBLIC_URL='$(ESIGN_PUBLIC_URL)' $(BIN)/esign init
+	ESIGN_PUBLIC_URL='$(ESIGN_PUBLIC_URL)' $(BIN)/esign serve --host $(HOST) --port $(PORT)
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check $(LINTED)

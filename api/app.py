@@ -78,7 +78,7 @@ def create_app(settings: Settings | None = None, *, background_jobs: Sequence[Jo
     errors.install(app)
     openapi.install(app)
     docs.install(app)
-    app.add_middleware(BodySizeLimit, max_upload_bytes=settings.max_upload_bytes)
+    app.add_middleware(BodySizeLimit, max_upload_bytes=settings.max_upload_bytes, pages=pages.too_large)
     app.add_middleware(NulRefusal)
     # Starlette tries the routes in order, a few microseconds each: the PKI's, the most requested, go first.
     for module in (

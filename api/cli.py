@@ -9,6 +9,7 @@ import api.quiet  # noqa: F401
 import logging
 import os
 import re
+import socket
 import tempfile
 from enum import StrEnum
 from pathlib import Path
@@ -36,6 +37,7 @@ from esign.filemodes import Private, private_directory
 from esign.settings import Settings
 from esign.sign import Certification, PadesLevel, SignOptions
 from esign.sign import sign as sign_pdf
+from esign.signature_block import MAX_REASON_CHARS
 from esign.signers import from_files
 from keys import anchoring, authorities, levels
 from keys import demo as demo_data
@@ -103,6 +105,29 @@ def _background_jobs(settings: Settings) -> list[background.Job]:
     ]
 
 
+def served_settings(settings: Settings, host: str, port: int) -> Settings:
+    """``settings`` with ``public_url`` following the address served, unless ESIGN_PUBLIC_URL says otherwise:
+    a service on port 8080 would otherwise put port 8000 into the certificates it issues."""
+    if "public_url" in settings.model_fields_set:
+        return settings
+    return settings.model_copy(update={"public_url": f"http://{host}:{port}"})
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Fail with one line saying what to do when something already listens on ``port``, before the service
+    says it serves there (uvicorn would print that, then die with ``Errno 98``)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is no obstacle
+        try:
+            probe.bind((host, port))
+        except OSError as e:
+            raise fail(
+                f"cannot serve on {host}:{port}: {e.strerror}; stop what listens there or choose another port "
+                f"(make run PORT={port + 1}, or esign serve --port {port + 1})"
+            ) from None
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
@@ -117,7 +142,9 @@ def serve(
     from api.app import create_app
     from esign import pdf_limits
 
-    settings = Settings()
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    settings = served_settings(Settings(), shown, port)
+    _check_port_free(host, port)
     database = _database(settings)
     migrate.upgrade(database)
     database.dispose()
@@ -128,7 +155,6 @@ def serve(
             jobs = _background_jobs(settings)
         except PkiNotInitialised as e:
             err.print(f"[yellow]background jobs not started: {e.message}[/]", highlight=False)
-    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     out.print(f"esign serving on http://{shown}:{port} — API docs at http://{shown}:{port}/docs", highlight=False)
     # The jobs' thread lives in the app's lifespan, so that uvicorn's graceful shutdown stops it too.
     uvicorn.run(
@@ -318,7 +344,10 @@ def sign(
         str | None, typer.Option(metavar="PAGE:x1,y1,x2,y2", help="Draw the signature on PAGE in this box (points).")
     ] = None,
     seal: Annotated[str | None, typer.Option(help="Draw a red round seal with this text (with --visible).")] = None,
-    reason: Annotated[str | None, typer.Option(help="Reason for signing.")] = None,
+    reason: Annotated[
+        str | None,
+        typer.Option(help=f"Reason for signing; a visible signature prints it, {MAX_REASON_CHARS} characters at most."),
+    ] = None,
     location: Annotated[str | None, typer.Option(help="Where the signature was made.")] = None,
     field: Annotated[str | None, typer.Option(help="Signature field name (default: the next SignatureN).")] = None,
     certify: Annotated[
@@ -342,7 +371,7 @@ def sign(
     appearance = None
     if visible:
         page, box = _parse_visible(visible)
-        appearance = Appearance(page=page, box=box, seal_text=seal)
+        appearance = Appearance(page=page, box=box, seal_text=seal, zone=Settings().timezone)
     elif seal:
         raise typer.BadParameter("--seal needs --visible to say where to draw it")
     try:

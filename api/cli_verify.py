@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from api import reports
-from api.console import EXIT_INVALID, fail, out
+from api.console import EXIT_INVALID, err, fail, out
 from esign import errors, report_pdf
 from esign.etsi import validation_report
 from esign.report import Indication, Verdict, VerificationReport
@@ -30,6 +30,12 @@ _VERDICT_STYLE = {
     Verdict.INDETERMINATE: "bold yellow",
     Verdict.UNSIGNED: "bold",
 }
+
+
+_GET_A_ROOT = (
+    "pass the root certificate with --trust ROOT.pem (or set ESIGN_TRUST_ANCHORS); an esign service "
+    "publishes its CA certificates at /pki/ca"
+)
 
 
 class Format(StrEnum):
@@ -118,14 +124,17 @@ def verify(
         data = file.read_bytes()
     except OSError as e:
         raise fail(f"cannot read {file}: {e.strerror}") from None
+    anchors = [*settings.trust_anchors, *(trust or [])]
     try:
         trust_settings = TrustSettings.from_files(
-            [*settings.trust_anchors, *(trust or [])],
+            anchors,
             allow_fetching=settings.allow_fetching if allow_fetching is None else allow_fetching,
             revocation_mode=settings.revocation_mode,
         )
         moment = reports.validation_time(at, settings.zone)
         report = verify_pdf(data, trust_settings, at=moment).localised(settings.zone)
+    except errors.TrustError as e:
+        raise fail(f"{e.message}; {_GET_A_ROOT}") from None
     except errors.EsignError as e:
         raise fail(f"{file}: {e.message}") from None
     if report_pdf_path is not None:
@@ -140,6 +149,9 @@ def verify(
         sys.stdout.flush()
     else:
         _print_report(report, str(file))
+    if not anchors and report.verdict is Verdict.INDETERMINATE:
+        # On stderr, so that --json and --format etsi stay parseable.
+        err.print(f"[yellow]no trust anchor was given, so no signer can be traced to a root: {_GET_A_ROOT}[/]")
     if not report.valid:
         raise typer.Exit(EXIT_INVALID)
 

@@ -7,6 +7,7 @@ with its traceback and answered with a bare 500, so no stack trace ever reaches 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -137,9 +138,20 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body(code, str(exc.detail)), status_code=exc.status_code, headers=headers)
 
 
+def _problem(error: dict[str, Any]) -> str:
+    """One refused input in words: where and what. A body that is no JSON at all says so and where it breaks,
+    instead of pydantic's ``body.1: JSON decode error`` (whose number is the offending character)."""
+    if error.get("type") == "json_invalid":
+        where = error["loc"][-1] if len(error["loc"]) > 1 else None
+        why = (error.get("ctx") or {}).get("error", "it cannot be parsed")
+        at = f" at character {where}" if isinstance(where, int) else ""
+        return f"the request body is not valid JSON: {why}{at}"
+    return f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+
+
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    problems = "; ".join(f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors())
+    problems = "; ".join(_problem(error) for error in exc.errors())
     return JSONResponse(body("invalid_request", problems), status_code=422)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -13,10 +14,16 @@ FORM_ALLOWANCE = 256 * 1024
 
 
 class BodySizeLimit:
-    def __init__(self, app: ASGIApp, *, max_upload_bytes: int) -> None:
+    """Refuses a body over the limit with 413 ``too_large``; ``pages`` gives the page a browser gets instead of
+    the JSON, for the paths the pages (``web``) answer."""
+
+    def __init__(
+        self, app: ASGIApp, *, max_upload_bytes: int, pages: Callable[[Scope], ASGIApp | None] | None = None
+    ) -> None:
         self.app = app
         self.max_upload_bytes = max_upload_bytes
         self.max_body = max_upload_bytes + FORM_ALLOWANCE
+        self.pages = pages
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -24,7 +31,11 @@ class BodySizeLimit:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body:
-            await self._refuse(send)
+            page = self.pages(scope) if self.pages is not None else None
+            if page is not None:
+                await page(scope, receive, send)
+            else:
+                await self._refuse(send)
             return
         received = 0
 

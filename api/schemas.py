@@ -11,6 +11,7 @@ from documents.circulation.requests import ReplyKind
 from documents.states import DocumentState, RouteState
 from esign.archive import Preservation
 from esign.identity import Role, Scope
+from esign.signature_block import MAX_REASON_CHARS
 from keys.credentials import MAX_PIN_ATTEMPTS, MAX_PIN_LENGTH, MIN_PIN_LENGTH, PIN_PATTERN
 
 _PIN_CHARACTERS = "none of them a control character (U+0000 to U+001F, U+007F to U+009F)"
@@ -263,7 +264,9 @@ class DocumentSignIn(_In):
     level: str | None = Field(
         default=None, pattern="^B-(B|T|LT|LTA)$", description="B-T, B-LT or B-LTA; the organisation's level if left out"
     )
-    reason: str | None = Field(default=None, max_length=200)
+    reason: str | None = Field(
+        default=None, max_length=MAX_REASON_CHARS, description="Printed in a visible signature's block, wrapped"
+    )
     visible: str | None = Field(
         default=None, description="PAGE:x1,y1,x2,y2 in points; a seal goes over the date by default"
     )

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pyhanko.pdf_utils import generic, layout
 from pyhanko.pdf_utils.content import PdfContent
@@ -34,7 +35,8 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 
 from .errors import AppearanceError
-from .fonts import subset_tag
+from .fonts import seal_font, subset_tag
+from .signature_block import block_style
 
 SEAL_RED = (0.86, 0.08, 0.08)
 _SEAL_SIZE = 170.0
@@ -47,7 +49,8 @@ class Appearance:
     ``page`` counts from 1; a negative number counts from the last page (-1 is the last).
     ``box`` is (x1, y1, x2, y2) in PDF points from the page's lower-left corner.
     ``seal_text``, when given, draws a red round seal with that text (the organisation's name).
-    ``show_details`` adds the signer's name, the signing time and the reason as text.
+    ``show_details`` adds a framed block with the signer's name and organisation, the signing time in ``zone``
+    (an IANA name; Beijing time by default) and the reason.
     ``text`` instead draws just that text, e.g. a document number stamped where the layout left room for
     it, in ``font`` (default: the engine's CJK face) aligned ``align`` in the box.
     """
@@ -60,6 +63,7 @@ class Appearance:
     text: str | None = None
     font: Path | None = None
     align: Literal["left", "centre", "right"] = "centre"
+    zone: str = "Asia/Shanghai"
 
     def __post_init__(self) -> None:
         x1, y1, x2, y2 = self.box
@@ -70,6 +74,10 @@ class Appearance:
             raise AppearanceError(f"signature box {self.box} must have x2 > x1 and y2 > y1")
         if self.page == 0:
             raise AppearanceError("pages count from 1 (or from -1 for the last page)")
+        try:
+            ZoneInfo(self.zone)
+        except (ZoneInfoNotFoundError, ValueError) as e:
+            raise AppearanceError(f"unknown time zone {self.zone!r} for the signature's time") from e
         if not self.show_details and not self.seal_text and not self.text:
             raise AppearanceError("an appearance needs details, a seal, a text, or a combination")
 
@@ -77,8 +85,36 @@ class Appearance:
 def _register_font(font_path: Path) -> str:
     name = "esign-" + binascii.hexlify(str(font_path).encode()).decode()[-24:]
     if name not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(TTFont(name, str(font_path)))
+        pdfmetrics.registerFont(TTFont(name, str(font_path), subfontIndex=0))  # the first face of a collection
     return name
+
+
+def arc_baseline(inner_radius: float, font_size: float, gap: float) -> float:
+    """The radius of the baseline of characters set upright along a ring whose inside edge is ``inner_radius``:
+    as far out as keeps each character's em square, outer corners included, ``gap`` inside the ring."""
+    reach = inner_radius - gap
+    return math.sqrt(reach * reach - (font_size / 2) ** 2) - font_size * _ASCENT
+
+
+def _arc_layout(count: int, inner_radius: float, *, gap: float, size: float) -> tuple[float, float, float]:
+    """Font size, baseline radius and angle between characters (degrees) for ``count`` characters along the
+    upper arc: the largest size up to 0.15 of the seal at which they sit an em apart, the first and last no
+    further round than ``_MAX_SPAN`` allows, which keeps them clear of the ring and of each other."""
+    font_size = size * 0.15
+    while True:
+        baseline = arc_baseline(inner_radius, font_size, gap)
+        middle = baseline + font_size * 0.4
+        step = math.degrees(font_size * 1.05 / middle)
+        if step * (count - 1) <= _MAX_SPAN or font_size <= size * 0.06:
+            return font_size, baseline, min(step, _MAX_SPAN / max(count - 1, 1))
+        font_size *= 0.96
+
+
+_MAX_SPAN = 240.0
+_ASCENT = 0.9
+"""How far above its baseline a CJK glyph reaches, in ems (ideographs sit on about -0.1 to 0.9)."""
+_STROKE = 0.025
+"""The outline stroked around the seal's characters, in ems: the weight an inked seal has."""
 
 
 @lru_cache(maxsize=128)
@@ -113,17 +149,16 @@ def seal_pdf(text: str, font_path: Path, caption: str = "") -> bytes:
 
     chars = [ch for ch in text if not ch.isspace()]
     if chars:
-        font_size = size * (0.15 if len(chars) <= 10 else max(0.08, 1.5 / len(chars)))
-        span = min(250.0, 22.0 * len(chars) * font_size / (size * 0.15))
-        step = span / max(len(chars) - 1, 1)
-        baseline = radius - ring / 2 - font_size * 1.05
+        font_size, baseline, step = _arc_layout(len(chars), radius - ring / 2, gap=ring * 0.9, size=size)
+        span = step * (len(chars) - 1)
         c.setFont(font, font_size)
+        c.setLineWidth(font_size * _STROKE)
         for i, ch in enumerate(chars):
             angle = 90 + span / 2 - i * step if len(chars) > 1 else 90
             c.saveState()
             c.translate(centre, centre)
             c.rotate(angle - 90)
-            c.drawCentredString(0, baseline, ch)
+            c.drawCentredString(0, baseline, ch, mode=2)  # fill and stroke
             c.restoreState()
     if caption:
         cap_size = size * 0.1
@@ -213,7 +248,9 @@ _ALIGN = {
 
 
 def stamp_style(appearance: Appearance, *, font_path: Path, reason: str | None) -> BaseStampStyle:
-    """The pyhanko stamp style drawing ``appearance``; the text uses ``%(signer)s`` and ``%(ts)s``."""
+    """The pyhanko stamp style drawing ``appearance``: a text, a seal, or the signature block
+    (``esign.signature_block``, which takes ``signer``, ``ts`` and ``organisation`` from pyhanko's text
+    parameters), with the seal behind it when both are asked for."""
     if appearance.text is not None:
         return TextStampStyle(
             stamp_text=appearance.text.replace("%", "%%"),
@@ -229,23 +266,15 @@ def stamp_style(appearance: Appearance, *, font_path: Path, reason: str | None) 
             ),
             border_width=0,
         )
-    background = ImportedPdfBytes(seal_pdf(appearance.seal_text, font_path)) if appearance.seal_text else None
+    background = ImportedPdfBytes(seal_pdf(appearance.seal_text, seal_font())) if appearance.seal_text else None
     if not appearance.show_details:
         return StaticStampStyle(
             background=background, background_layout=_SEAL_LAYOUT, border_width=0, background_opacity=0.9
         )
-    lines = ["签名人：%(signer)s", "时间：%(ts)s"]
-    if reason:
-        lines.append("原因：" + reason.replace("%", "%%"))
-    return TextStampStyle(
-        stamp_text="\n".join(lines),
-        text_box_style=TextBoxStyle(
-            font=TaggedGlyphAccumulatorFactory(str(font_path), font_size=appearance.font_size),
-            font_size=appearance.font_size,
-        ),
-        timestamp_format="%Y-%m-%d %H:%M:%S %Z",
+    return block_style(
+        font=lambda size: TaggedGlyphAccumulatorFactory(str(font_path), font_size=size),
+        font_name=_register_font(font_path),
+        zone=appearance.zone,
+        reason=reason,
         background=background,
-        background_layout=_SEAL_LAYOUT,
-        background_opacity=0.85,
-        border_width=0,
     )

@@ -23,10 +23,17 @@ CANDIDATES = (
     "gkai00mp.ttf",  # AR PL KaitiM GB (Debian fonts-arphic-gkai00mp)
 )
 
+SEAL_CANDIDATES = (
+    "simhei.ttf",  # 黑体, if a deployment supplies it
+    "wqy-zenhei.ttc",  # WenQuanYi Zen Hei (Debian fonts-wqy-zenhei)
+)
+"""Faces for a seal's name: a heavy sans face (黑体), whose strokes survive printing and photocopying at the
+size a seal sets them; the thin strokes of a Song face break up. ``seal_font`` falls back on ``cjk_font``."""
+
 
 @lru_cache(maxsize=8)
-def _find(dirs: tuple[Path, ...]) -> Path | None:
-    for name in CANDIDATES:
+def _find(dirs: tuple[Path, ...], candidates: tuple[str, ...] = CANDIDATES) -> Path | None:
+    for name in candidates:
         for folder in dirs:
             if not folder.is_dir():
                 continue
@@ -48,6 +55,11 @@ def cjk_font(extra_dirs: Iterable[Path] = ()) -> Path:
             "fonts-arphic-gbsn00lp or point ESIGN_FONT_DIRS at a folder holding one of " + ", ".join(CANDIDATES)
         )
     return found
+
+
+def seal_font(extra_dirs: Iterable[Path] = ()) -> Path:
+    """Path of the face a seal's name is set in: the first of ``SEAL_CANDIDATES`` found, else ``cjk_font``."""
+    return _find((*tuple(extra_dirs), *SYSTEM_FONT_DIRS), SEAL_CANDIDATES) or cjk_font(extra_dirs)
 
 
 def subset_tag(*parts: bytes) -> str:

@@ -38,7 +38,8 @@ class Settings(BaseSettings):
     max_upload_mb: int = Field(default=50, gt=0, description="Largest accepted upload, in MiB.")
     public_url: str = Field(
         default="http://127.0.0.1:8000",
-        description="Base URL under which clients reach this service (used in certificates).",
+        description="Base URL under which clients reach this service (used in certificates); esign serve defaults "
+        "it to the host and port it listens on.",
     )
     trust_anchors: Annotated[list[Path], NoDecode] = Field(
         default_factory=list,

@@ -188,14 +188,17 @@ def sign(data: bytes, signer: Signer, options: SignOptions = SignOptions()) -> b
         stamp_style=style,
         new_field_spec=field_spec,
     )
+    params = _text_params(signer)
     try:
-        signed = _sign_pdf(pdf_signer, writer, reserved_size(signer, options.level, content_timestamp=stamped_content))
+        signed = _sign_pdf(
+            pdf_signer, writer, reserved_size(signer, options.level, content_timestamp=stamped_content), params
+        )
     except PyhankoSigningError as e:
         if not str(e).startswith("Final ByteRange payload larger than expected"):
             raise SigningError(str(e)) from e
         # The container outgrew the computed reservation (an unusually large time-stamp token, say):
         # sign again and let pyhanko size it with a dry run.
-        signed = _sign_pdf(pdf_signer, pdf.incremental_writer(data), None)
+        signed = _sign_pdf(pdf_signer, pdf.incremental_writer(data), None, params)
     return _long_term(signed, field_name, options)
 
 
@@ -221,10 +224,23 @@ def _long_term(signed: bytes, field_name: str, options: SignOptions) -> bytes:
         raise SigningError(f"the validation data cannot be added: {e}") from e
 
 
-def _sign_pdf(pdf_signer: PdfSigner, writer: IncrementalPdfFileWriter, bytes_reserved: int | None) -> bytes:
+def _text_params(signer: Signer) -> dict[str, str]:
+    """What the signature block prints beside pyhanko's ``signer`` and ``ts``: the certificate's organisation."""
+    subject = signer.signing_cert.subject.native if signer.signing_cert is not None else {}
+    organisation = subject.get("organization_name")
+    if isinstance(organisation, list):
+        organisation = " ".join(organisation)
+    return {"organisation": organisation} if organisation else {}
+
+
+def _sign_pdf(
+    pdf_signer: PdfSigner, writer: IncrementalPdfFileWriter, bytes_reserved: int | None, params: dict[str, str]
+) -> bytes:
     out = io.BytesIO()
     try:
-        pdf_signer.sign_pdf(writer, output=out, bytes_reserved=bytes_reserved, in_place=False)
+        pdf_signer.sign_pdf(
+            writer, output=out, bytes_reserved=bytes_reserved, in_place=False, appearance_text_params=params
+        )
     except LayoutError as e:
         raise SigningError(f"the signature appearance does not fit: {e}") from e
     except PyhankoPdfError as e:

@@ -18,11 +18,18 @@ RevocationMode = Literal["soft-fail", "hard-fail", "require"]
 def load_certificates(
     data: bytes, what: str = "trust anchor", error: type[EsignError] = TrustError
 ) -> list[asn1_x509.Certificate]:
-    """Certificates from PEM (one or many) or DER bytes; ``error`` says what is wrong with them."""
+    """Certificates from PEM (one or many) or DER bytes; ``error`` says what is wrong with them, in words a
+    person can act on rather than the parser's ("tag should have been 16, but 3 was found")."""
     try:
         certs = list(load_certs_from_pemder_data(data))
-    except ValueError as e:
-        raise error(f"cannot read the {what}: {e}") from e
+        for cert in certs:
+            # asn1crypto parses lazily: a DER key or CRL would pass for a certificate until something reads it.
+            cert.native  # noqa: B018
+    except (ValueError, TypeError) as e:
+        raise error(
+            f"the {what} is not an X.509 certificate in PEM or DER form "
+            "(a PEM certificate starts with -----BEGIN CERTIFICATE-----)"
+        ) from e
     if not certs:
         raise error(f"the {what} holds no certificate")
     return certs

@@ -123,7 +123,8 @@ def _failed_attempt(
     session.flush()
     if left <= 0:
         return CredentialLocked(f"wrong PIN; credential {credential.id} is now locked")
-    return PinInvalid(f"wrong PIN; {left} tries left before the credential locks", tries_left=left)
+    tries = "1 try" if left == 1 else f"{left} tries"
+    return PinInvalid(f"wrong PIN; {tries} left before the credential locks", tries_left=left)
 
 
 def _key_signer(session: Session, credential: Credential, key: PrivateKey, pki: Pki) -> KeySigner:

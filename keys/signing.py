@@ -112,7 +112,7 @@ def _options(
             org = identities.get_organisation(session, credential.organisation_id)
             appearance = Appearance(page=request.page or 1, box=request.box, seal_text=org.name, show_details=False)
         else:
-            appearance = Appearance(page=request.page or 1, box=request.box)
+            appearance = Appearance(page=request.page or 1, box=request.box, zone=settings.timezone)
     options = SignOptions(
         level=level,
         reason=request.reason,

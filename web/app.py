@@ -12,6 +12,9 @@ from esign.settings import Settings
 
 from . import verify
 from .ratelimit import RateLimit
+from .verify import too_large
+
+__all__ = ["install", "too_large"]
 
 STATIC = Path(__file__).parent / "static"
 

@@ -60,7 +60,7 @@ ERRORS = {
     "pdf_encrypted": N_("This PDF needs a password to open; it cannot be verified."),
     "pdf_too_complex": N_("This PDF is too complex to check safely; it was refused."),
     "pdf_invalid": N_("This file is not a PDF that can be verified."),
-    "too_large": N_("The file is larger than this service accepts."),
+    "too_large": N_("The file is larger than this service accepts: at most %(size)s MB."),
     "busy": N_("The service is busy verifying other files; try again in a moment."),
     "rate_limited": N_("Too many files were verified from this computer in a short time; try again in a minute."),
     "no_file": N_("Choose a PDF file first."),

@@ -52,6 +52,7 @@ def render(
             "languages": i18n.LANGUAGES,
             "path": request.url.path,
             "max_upload_bytes": request.app.state.settings.max_upload_bytes,
+            "max_upload_mb": request.app.state.settings.max_upload_mb,
             "when": lambda value: when(value, zone),
             "gettext": translations.gettext,
             "ngettext": translations.ngettext,

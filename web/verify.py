@@ -16,6 +16,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.types import Scope
 
 from esign import budget, report_pdf
 from esign.errors import Busy, EsignError, InvalidInput, PdfError, TooLarge
@@ -75,7 +77,13 @@ async def _upload(request: Request) -> tuple[str, bytes]:
     """The posted file's name and bytes, after the client's rate limit and the upload limit."""
     settings = _settings(request)
     _check(request)
-    form = await request.form(max_files=1, max_fields=8)
+    try:
+        form = await request.form(max_files=1, max_fields=8)
+    except HTTPException as e:
+        if e.status_code != 413:
+            raise
+        # The service's body limit stopped the upload as it streamed in: the page, not the API's JSON, answers.
+        raise TooLarge(str(e.detail)) from e
     upload = form.get("file")
     if not isinstance(upload, UploadFile) or not upload.filename:
         raise NoFile("no file was chosen")
@@ -97,6 +105,18 @@ def _failure(request: Request, error: EsignError, *, partial: bool) -> Response:
     context = {"error": {"code": code, "message": explain.ERRORS[code]}}
     template = "verify/result.html" if partial else "verify/page.html"
     return render(request, template, context, status_code=_status(error), headers=headers)
+
+
+def too_large(scope: Scope) -> Response | None:
+    """What a page answers a request whose declared body is over the upload limit, which the service refuses
+    before reading it: a POST from the form without JavaScript gets the page with the error and the limit (413),
+    the page's script the result alone; any other request ``None``, for the API's JSON."""
+    if scope.get("method") != "POST" or scope.get("path") not in ("/verify", "/verify/pages"):
+        return None
+    request = Request(scope)
+    partial = scope["path"] == "/verify/pages" or request.query_params.get("partial") == "1"
+    limit = TooLarge(f"the upload exceeds the limit of {_settings(request).max_upload_mb} MiB")
+    return _failure(request, limit, partial=partial)
 
 
 @router.get("/")

@@ -11,6 +11,7 @@ from api.schemas import GivenPin
 from esign import budget, phases
 from esign.errors import InvalidInput, TooLarge
 from esign.sign import Certification, PadesLevel
+from esign.signature_block import MAX_REASON_CHARS
 from keys import authorities, signing
 
 router = APIRouter(prefix="/v1", tags=["signing"])
@@ -70,7 +71,9 @@ def sign(
     pin: Annotated[GivenPin | None, Form()] = None,
     session: Annotated[str | None, Form(description="A signing session secret instead of the PIN")] = None,
     level: Annotated[PadesLevel | None, Form()] = None,
-    reason: Annotated[str | None, Form()] = None,
+    reason: Annotated[
+        str | None, Form(max_length=MAX_REASON_CHARS, description="Printed in a visible signature's block, wrapped")
+    ] = None,
     location: Annotated[str | None, Form()] = None,
     visible: Annotated[str | None, Form()] = None,
     certify: Annotated[Certification | None, Form(description="Certify with this DocMDP permission")] = None,

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 from sqlalchemy import text
 
 from esign import audit
@@ -124,6 +125,11 @@ def test_verify_exit_codes(files: dict[str, Path], tmp_path: Path) -> None:
     assert sig["modifications"]["allowed"] is False
 
     assert esign("verify", signed).returncode == 1, "no trust anchor: not confirmed"
+    result = esign("verify", signed, "--json")
+    assert json.loads(result.stdout)["verdict"] == "indeterminate", "the advice goes to stderr, not into the JSON"
+    [advice] = result.stderr.strip().splitlines()
+    assert "--trust ROOT.pem" in advice and "/pki/ca" in advice, advice
+    assert "trust anchor" not in esign("verify", signed, "--trust", files["root"]).stderr
     assert esign("verify", files["in"], "--trust", files["root"]).returncode == 1, "unsigned"
 
     garbage = tmp_path / "garbage.pdf"
@@ -131,6 +137,31 @@ def test_verify_exit_codes(files: dict[str, Path], tmp_path: Path) -> None:
     result = esign("verify", garbage)
     assert result.returncode == 2 and "not a PDF" in result.stderr
     assert esign("verify", tmp_path / "missing.pdf").returncode == 2
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"\x30\x03\x02\x01\x05", b"hello\n", b"-----BEGIN CERTIFICATE-----\nMIIBAAAA\n-----END CERTIFICATE-----\n", b""],
+    ids=["der-not-a-certificate", "text", "broken-pem", "empty"],
+)
+def test_a_bad_trust_file_is_named_in_plain_words(files: dict[str, Path], tmp_path: Path, content: bytes) -> None:
+    bad = tmp_path / "root.pem"
+    bad.write_bytes(content)
+    key = tmp_path / "key.der"
+    result = esign("verify", files["in"], "--trust", bad)
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert f"the trust anchor file {bad} is not an X.509 certificate in PEM or DER form" in line, line
+    assert "--trust ROOT.pem" in line and "tag should" not in line and "Insufficient data" not in line, line
+    # A private key in DER is a SEQUENCE too: asn1crypto takes it for a certificate until something reads it.
+    private = serialization.load_pem_private_key(files["key"].read_bytes(), password=None)
+    key.write_bytes(
+        private.private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    result = esign("verify", files["in"], "--trust", key)
+    assert result.returncode == 2 and "trust anchor file" in result.stderr, result.stderr
 
 
 def test_verify_prints_the_etsi_report(files: dict[str, Path], tmp_path: Path) -> None:

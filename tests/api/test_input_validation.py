@@ -245,3 +245,18 @@ def test_the_api_and_the_service_keep_one_rule_for_new_pins(pin: str) -> None:
     except InvalidInput:
         accepted_by_service = False
     assert accepted_by_api == accepted_by_service
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [('{"opinion": "同意"', "Expecting ',' delimiter at character 16"), ("not json", "Expecting value at character 0")],
+)
+def test_a_body_that_is_not_json_says_so(client: TestClient, world: World, body: str, why: str) -> None:
+    leader = world.orgs["A"].members["leader"]
+    response = client.post(
+        "/v1/steps/no-such-step/approve",
+        headers={**leader.headers, "Content-Type": "application/json"},
+        content=body.encode(),
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["message"] == f"the request body is not valid JSON: {why}", response.json()

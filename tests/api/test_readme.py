@@ -35,6 +35,7 @@ def test_the_walkthrough_runs_top_to_bottom(tmp_path: Path, new_database: Callab
         script = walkthrough().replace("API=http://127.0.0.1:8000", f"API={instance.url}")
         script = script.replace("8765", str(free_port()))
         (work / "walkthrough.sh").write_text("set -euo pipefail\n" + script, encoding="utf-8")
+        before = sorted(p.name for p in work.iterdir())
         result = subprocess.run(
             ["bash", "walkthrough.sh"],
             cwd=work,
@@ -44,12 +45,14 @@ def test_the_walkthrough_runs_top_to_bottom(tmp_path: Path, new_database: Callab
             env={**os.environ, **instance.env},
         )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert sorted(p.name for p in work.iterdir()) == before, "the walk-through writes only into its scratch folder"
+    scratch = work / "var" / "walkthrough"
     out = result.stdout
     assert "有效：全部 1 个签名有效" in out, "one signer at B-LTA: its document time-stamp is no signature"
     assert "有效：全部 3 个签名有效" in out, out[-2000:]
-    valid_xml((work / "report.xml").read_bytes())
+    valid_xml((scratch / "report.xml").read_bytes())
     assert '"code":"pin_invalid"' in out and "dispatch.receipt" in out
-    log = (work / "webhook.log").read_text()
+    log = (scratch / "webhook.log").read_text()
     for event in ("document.signed", "document.sealed", "document.dispatched", "receipt.received"):
         assert event in log, log
     lines = out.strip().splitlines()
@@ -66,4 +69,28 @@ def test_the_walkthrough_runs_top_to_bottom(tmp_path: Path, new_database: Callab
         "csc-signed.pdf",
         "final.pdf",
     ):
-        assert (work / produced).stat().st_size > 1000, produced
+        assert (scratch / produced).stat().st_size > 1000, produced
+
+
+_WORD = re.compile(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>')
+
+
+def test_the_example_signature_boxes_leave_the_sample_text_readable() -> None:
+    """Every visible box the README draws on the sample notice clears its text, the issuer and date included."""
+    sample = ROOT / "docs" / "examples" / "unsigned.pdf"
+    page_height = 841.89
+    words = subprocess.run(
+        ["pdftotext", "-bbox", "-f", "1", "-l", "1", str(sample), "-"], capture_output=True, text=True
+    )
+    text = [
+        (float(a), page_height - float(d), float(c), page_height - float(b), w)
+        for a, b, c, d, w in _WORD.findall(words.stdout)
+    ]
+    assert any(w == "示例单位办公室" for *_, w in text) and any(w.startswith("2026年") for *_, w in text), text
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    boxes = re.findall(r"visible[= ]1:(\d+),(\d+),(\d+),(\d+)", readme)
+    assert len(boxes) >= 2, "the walk-through signs visibly over HTTP and on the command line"
+    for box in boxes:
+        x1, y1, x2, y2 = (float(v) for v in box)
+        for left, bottom, right, top, word in text:
+            assert right <= x1 or x2 <= left or top <= y1 or y2 <= bottom, f"box {box} covers {word}"

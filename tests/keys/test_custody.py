@@ -146,9 +146,15 @@ def test_every_wrong_pin_is_an_audit_event_kept_although_the_request_fails(world
         with pytest.raises(PinInvalid):
             attempt("000000")
     sign_with(PIN)  # the right PIN resets the count, not the record
+    messages = []
     for _ in range(4):
-        with pytest.raises(PinInvalid):
+        with pytest.raises(PinInvalid) as caught:
             sign_with("999999")
+        messages.append(caught.value.message)
+    assert messages[-2:] == [
+        "wrong PIN; 2 tries left before the credential locks",
+        "wrong PIN; 1 try left before the credential locks",
+    ]
     with pytest.raises(CredentialLocked):
         sign_with("999999")
 

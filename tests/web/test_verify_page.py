@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 
+from api.app import create_app
+from esign.settings import Settings
 from tests.conftest import make_pdf
 from web import csp
 
@@ -134,3 +137,37 @@ def test_the_documents_title_and_number_are_shown(client: TestClient, ec_signer)
 
     html = _post(client, sign(_numbered_document(), ec_signer)).text
     assert "关于做好2026年春节期间安全生产工作的通知" in html and "粤府办〔2026〕12号" in html
+
+
+@pytest.fixture
+def small_limit(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings.model_copy(update={"max_upload_mb": 1})), raise_server_exceptions=False) as c:
+        yield c
+
+
+def _streamed(size: int) -> Iterator[bytes]:
+    """A multipart form whose length is not declared: the limit stops it as it streams in."""
+    yield b'--b\r\nContent-Disposition: form-data; name="file"; filename="big.pdf"\r\n\r\n%PDF-1.7\n'
+    for _ in range(size // 65536):
+        yield b"0" * 65536
+    yield b"\r\n--b--\r\n"
+
+
+def test_a_file_over_the_limit_gets_the_page_in_chinese_with_the_limit(small_limit: TestClient) -> None:
+    big = b"%PDF-1.7\n" + b"0" * (3 * 1024 * 1024)
+    declared = _post(small_limit, big)  # refused by its Content-Length, before the body is read
+    streamed = small_limit.post(
+        "/verify", content=_streamed(3 * 1024 * 1024), headers={"Content-Type": "multipart/form-data; boundary=b"}
+    )
+    just_over = _post(small_limit, b"%PDF-1.7\n" + b"0" * (1024 * 1024 + 10))  # within the form's allowance
+    for response in (declared, streamed, just_over):
+        assert response.status_code == 413, response.text[:300]
+        assert response.headers["content-type"].startswith("text/html")
+        html = response.text
+        assert '<html lang="zh-CN">' in html and 'data-error="too_large"' in html
+        assert "文件超过了本服务接受的大小：最大 1 MB。" in html
+    english = _post(small_limit, big, params={"lang": "en"})
+    assert "The file is larger than this service accepts: at most 1 MB." in english.text
+    assert _post(small_limit, big, params={"partial": "1"}).text.lstrip().startswith('<div class="error"')
+    api = small_limit.post("/v1/verify", files={"file": ("big.pdf", big, "application/pdf")})
+    assert api.status_code == 413 and api.json()["code"] == "too_large", "the API still answers JSON"
