@@ -5,8 +5,9 @@ The competent organisation receives the sender's PDF byte for byte, with the ver
 arrival, as if the sender had dispatched it there: it is the sender's dispatch that moves. A request's clock
 restarts at the new recipient, on its calendar. The forwarding organisation's copy closes (``forwarded``, its
 open steps cancelled); the sender sees where the document went and why (``request.forwarded``, and its
-timeline). A coordinating body — the common superior of the two (``keys.hierarchy``) — may do the same for a
-request stuck at one of its members.
+timeline). A coordinating body — any body above the recipient (``keys.hierarchy``), such as the district
+government over its bureaus or a joint-meeting body placed above its members — may do the same for a
+document stuck at one of them.
 """
 
 from __future__ import annotations
