@@ -40,9 +40,25 @@ class SupervisedStepOut(BaseModel):
     extensions: int
 
 
+class AwaitedReplyOut(BaseModel):
+    request_id: str
+    document_id: str
+    organisation_id: str = Field(description="The organisation that sent the request")
+    title: str | None = Field(description="The request's title; null for a subordinate body's")
+    recipient_organisation_id: str
+    recipient_name: str
+    reply_kind: str
+    reply_due_on: date | None
+    colour: Colour
+
+
 class SupervisionOut(BaseModel):
     steps: list[SupervisedStepOut]
     next_cursor: str | None
+    replies: list[AwaitedReplyOut] = Field(
+        description="Requests the organisation (and its subordinates) sent whose reply is due soon or overdue; "
+        "on the first page only"
+    )
 
 
 class CommentIn(BaseModel):
@@ -131,7 +147,24 @@ def supervision_list(
             limit=limit,
             cursor=cursor,
         )
-        return SupervisionOut(steps=[_supervised_out(s) for s in page.steps], next_cursor=page.next_cursor)
+        return SupervisionOut(
+            steps=[_supervised_out(s) for s in page.steps],
+            next_cursor=page.next_cursor,
+            replies=[
+                AwaitedReplyOut(
+                    request_id=r.request.id,
+                    document_id=r.request.document_id,
+                    organisation_id=r.request.organisation_id,
+                    title=r.title,
+                    recipient_organisation_id=r.request.recipient_organisation_id,
+                    recipient_name=r.recipient_name,
+                    reply_kind=r.request.reply_kind or "",
+                    reply_due_on=r.request.reply_due_on,
+                    colour=r.colour,
+                )
+                for r in page.replies
+            ],
+        )
 
 
 @router.post(

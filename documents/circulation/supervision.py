@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -24,8 +24,9 @@ from keys import hierarchy, identities
 from keys.identities import Official, Organisation
 
 from .. import paging
+from ..records import Document
 from . import calendar
-from .model import Step, StepEvent, StepEventKind, StepState
+from .model import Dispatch, Step, StepEvent, StepEventKind, StepState
 from .views import StepView, describe
 
 MAX_PAGE = 200
@@ -49,15 +50,25 @@ class Supervised:
 
 
 @dataclass(frozen=True)
+class AwaitedReply:
+    """A request the organisation sent whose reply has not come: overdue (red) or due soon (yellow)."""
+
+    request: Dispatch
+    title: str | None
+    """The request's title, for the supervisor's own organisation only."""
+    recipient_name: str
+    colour: Colour
+
+
+@dataclass(frozen=True)
 class Page:
     steps: list[Supervised]
     next_cursor: str | None
+    replies: list[AwaitedReply] = field(default_factory=list)
+    """The requests awaiting a reply (every one, not paged: a body sends few at a time)."""
 
 
-def _scope(session: Session, actor: Actor, *, subordinates: bool, department_id: str | None) -> Select[Any]:
-    organisations = [actor.organisation_id]
-    if subordinates:
-        organisations += hierarchy.subordinates(session, actor.organisation_id)
+def _scope(session: Session, actor: Actor, organisations: list[str], *, department_id: str | None) -> Select[Any]:
     query = select(Step).where(Step.state == StepState.OPEN.value, Step.organisation_id.in_(organisations))
     if department_id is not None:
         department = identities.get_department(
@@ -87,7 +98,10 @@ def overview(
         raise InvalidInput(f"limit is 1 to {MAX_PAGE}")
     day = today or calendar.today()
     horizon = calendar.load(session, organisation_id=actor.organisation_id).add_working_days(day, warn_days)
-    query = _scope(session, actor, subordinates=subordinates, department_id=department_id)
+    organisations = [actor.organisation_id]
+    if subordinates:
+        organisations += hierarchy.subordinates(session, actor.organisation_id)
+    query = _scope(session, actor, organisations, department_id=department_id)
     if not include_green:
         query = query.where(Step.due_on <= horizon)
     if cursor is not None:
@@ -108,7 +122,37 @@ def overview(
         for view in describe(session, page)
     ]
     last = page[-1] if len(steps) > limit else None
-    return Page(supervised, paging.encode(last.due_on.isoformat(), last.id) if last else None)
+    replies = [] if cursor else _awaited(session, actor, organisations, day, horizon, include_green=include_green)
+    return Page(supervised, paging.encode(last.due_on.isoformat(), last.id) if last else None, replies)
+
+
+def _awaited(
+    session: Session, actor: Actor, organisations: list[str], day: date, horizon: date, *, include_green: bool
+) -> list[AwaitedReply]:
+    query = (
+        select(Dispatch, Document.title, Organisation.name)
+        .join(Document, Document.id == Dispatch.document_id)
+        .join(Organisation, Organisation.id == Dispatch.recipient_organisation_id)
+        .where(
+            Dispatch.organisation_id.in_(organisations),
+            Dispatch.reply_kind.is_not(None),
+            Dispatch.replied_at.is_(None),
+            Dispatch.forwarded_to_id.is_(None),
+        )
+        .order_by(Dispatch.reply_due_on, Dispatch.id)
+        .limit(MAX_PAGE)
+    )
+    if not include_green:
+        query = query.where(Dispatch.reply_due_on <= horizon)
+    return [
+        AwaitedReply(
+            request=request,
+            title=title if request.organisation_id == actor.organisation_id else None,
+            recipient_name=name,
+            colour=_colour(request.reply_due_on, day, horizon) if request.reply_due_on else Colour.GREEN,
+        )
+        for request, title, name in session.execute(query)
+    ]
 
 
 def _colour(due_on: date, today: date, horizon: date) -> Colour:

@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from documents.circulation import calendar
+from documents.circulation.model import Dispatch
 from esign.db import Database
 from esign.identity import Actor
 from esign.outbox import OutboxEvent
@@ -72,8 +73,17 @@ def test_a_request_its_deadlines_a_forward_and_the_replies_the_route_waits_for(
     )
     assert sent.status_code == 200, sent.text
     waiting = _step(api, clerk, asked, "replies")
+    to_b = Dispatch.recipient_organisation_id == b.id
+    with db.transaction() as session:
+        due_at_b = session.scalar(select(Dispatch.reply_due_on).where(to_b))
+        session.execute(update(Dispatch).where(to_b).values(reply_due_on=calendar.today() - timedelta(days=1)))
+    awaited = api.get("/v1/supervision", headers=a.members["leader"].headers).json()["replies"]
+    assert [(r["recipient_name"], r["colour"], r["title"]) for r in awaited] == [(b.name, "red", title)], (
+        "C's is not due yet"
+    )
 
     with db.transaction() as session:
+        session.execute(update(Dispatch).where(to_b).values(reply_due_on=due_at_b))
         expected_b = calendar.load(session, organisation_id=b.id).add_working_days(calendar.today(), 2)
         expected_c = calendar.load(session, organisation_id=c.id).add_working_days(calendar.today(), 2)
         later_d = calendar.load(session, organisation_id=d.id).add_working_days(calendar.today(), 2)
