@@ -99,7 +99,7 @@ def _background_jobs(settings: Settings) -> list[background.Job]:
     cipher = SecretCipher.derive(authorities.passphrase(settings))
     return [
         webhooks.delivery_job(webhooks.DeliveryOptions(cipher=cipher, allow_private=settings.webhooks_allow_private)),
-        *sweeps.jobs(),
+        *sweeps.jobs(settings),
         anchoring.anchoring_job(settings),
         preservation.preservation_job(settings, blob_store_from_settings(settings)),
     ]

@@ -131,6 +131,16 @@ class Settings(BaseSettings):
         le=30,
         description="Supervision shows a step yellow (due soon) when it falls due within this many working days.",
     )
+    overdue_notices: int = Field(
+        default=3,
+        ge=1,
+        le=20,
+        description="How many times an overdue step is escalated (督办) while it stays open: the day after its "
+        "due day, then every ESIGN_OVERDUE_REPEAT_DAYS working days.",
+    )
+    overdue_repeat_days: int = Field(
+        default=2, ge=1, le=30, description="Working days between two escalations of a step still overdue."
+    )
     urge_interval_minutes: int = Field(
         default=60,
         ge=0,

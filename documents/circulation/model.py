@@ -281,7 +281,12 @@ class StepAlert(Base):
     step_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     kind: Mapped[str] = mapped_column(String(10), primary_key=True)
     organisation_id: Mapped[str] = mapped_column(String(36))
-    due_on: Mapped[date] = mapped_column(Date, doc="the step's due date")
+    due_on: Mapped[date] = mapped_column(
+        Date, doc="the step's due date; for a repeated escalation, the day before the one it is sent on"
+    )
+    seq: Mapped[int] = mapped_column(
+        Integer, default=0, server_default="0", doc="0 for the first escalation, 1 for the first repeat, ..."
+    )
 
 
 class Dispatch(Base):

@@ -6,7 +6,9 @@ batch of the alerts that have fallen due, ``DELETE ... WHERE step_id = ANY(ARRAY
 LOCKED)) RETURNING step_id`` (PostgreSQL; on SQLite ``IN (SELECT ...)``, and its write lock serialises the
 workers instead), and writes the events of those steps still open to the outbox in the same transaction,
 so with any number of workers each reminder and each escalation happens exactly once. A step closed before
-its alerts fell due gets none: they are taken and dropped.
+its alerts fell due gets none: they are taken and dropped. An escalation repeats while the step stays open
+(``Schedule``, ``ESIGN_OVERDUE_NOTICES`` and ``ESIGN_OVERDUE_REPEAT_DAYS``): taking one queues the next in
+the same transaction, so each schedule point is sent once too.
 
 The events are built by the database (:func:`esign.outbox.emit_selected`): on PostgreSQL a batch is two
 statements whatever its size, and no step travels to Python. The reminder threshold uses the official
@@ -16,15 +18,33 @@ dates when the steps opened.
 
 from __future__ import annotations
 
+import functools
+from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import ARRAY, ColumnElement, Select, String, any_, bindparam, delete, func, literal, select
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Date,
+    Integer,
+    Select,
+    String,
+    any_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from esign import outbox
 from esign.db import Database, table_of
+from esign.settings import Settings
 from esign.sqljson import first_array, iso_date, json_array_agg, json_object
 from esign.worker import Job
 from keys.identities import Official, active_leader
@@ -40,8 +60,9 @@ _OFFICIALS = table_of(Official)
 _EVENTS = {AlertKind.DUE_SOON: "step.due_soon", AlertKind.OVERDUE: "step.overdue"}
 
 
-def _take(session: Session, *, kind: AlertKind, due_by: date, batch: int) -> Sequence[str]:
-    """Delete up to ``batch`` alerts of ``kind`` due by ``due_by``, earliest first; their steps' ids."""
+def _take(session: Session, *, kind: AlertKind, due_by: date, batch: int) -> Sequence[tuple[str, int]]:
+    """Delete up to ``batch`` alerts of ``kind`` due by ``due_by``, earliest first; their steps' ids and
+    sequence numbers."""
     chosen = (
         select(_ALERTS.c.step_id)
         .where(_ALERTS.c.kind == kind.value, _ALERTS.c.due_on <= due_by)
@@ -55,8 +76,8 @@ def _take(session: Session, *, kind: AlertKind, due_by: date, batch: int) -> Seq
         which = _ALERTS.c.step_id == any_(func.array(chosen.scalar_subquery()))
     else:
         which = _ALERTS.c.step_id.in_(chosen.scalar_subquery())
-    taken = delete(_ALERTS).where(_ALERTS.c.kind == kind.value, which).returning(_ALERTS.c.step_id)
-    return session.scalars(taken).all()
+    taken = delete(_ALERTS).where(_ALERTS.c.kind == kind.value, which).returning(_ALERTS.c.step_id, _ALERTS.c.seq)
+    return [(step_id, seq) for step_id, seq in session.execute(taken)]
 
 
 def _among(session: Session, column: ColumnElement[str], values: Sequence[str]) -> ColumnElement[bool]:
@@ -100,7 +121,7 @@ def remind(database: Database, *, today: date | None = None, batch: int = BATCH)
     day = today or calendar.today()
     with database.transaction() as session:
         threshold = calendar.load(session, organisation_id=calendar.GLOBAL).add_working_days(day, 1)
-        taken = _take(session, kind=AlertKind.DUE_SOON, due_by=threshold, batch=batch)
+        taken = [step_id for step_id, _ in _take(session, kind=AlertKind.DUE_SOON, due_by=threshold, batch=batch)]
         if taken:
             outbox.emit_selected(session, type=_EVENTS[AlertKind.DUE_SOON], rows=_rows(session, taken, _fields()))
         return len(taken)
@@ -130,16 +151,56 @@ def _escalations(session: Session, step_ids: Sequence[str]) -> Select[Any]:
     return _rows(session, step_ids, {**_fields(), "supervisors": supervisors})
 
 
-def escalate(database: Database, *, today: date | None = None, batch: int = BATCH) -> int:
-    """One batch of escalations of overdue steps; the number of alerts taken."""
+@dataclass(frozen=True)
+class Schedule:
+    """How often an overdue step is escalated: ``notices`` times in all, the first the day after it fell due,
+    then every ``every`` working days while it stays open."""
+
+    notices: int = 1
+    every: int = 2
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Schedule:
+        return cls(notices=settings.overdue_notices, every=settings.overdue_repeat_days)
+
+
+def escalate(
+    database: Database, *, today: date | None = None, batch: int = BATCH, schedule: Schedule = Schedule()
+) -> int:
+    """One batch of escalations of overdue steps; the number of alerts taken. Each escalation of a step still
+    open queues its next one, in the same transaction, until the schedule's last."""
     day = today or calendar.today()
     with database.transaction() as session:
         taken = _take(session, kind=AlertKind.OVERDUE, due_by=day - timedelta(days=1), batch=batch)
         if taken:
-            outbox.emit_selected(session, type=_EVENTS[AlertKind.OVERDUE], rows=_escalations(session, taken))
+            step_ids = [step_id for step_id, _ in taken]
+            outbox.emit_selected(session, type=_EVENTS[AlertKind.OVERDUE], rows=_escalations(session, step_ids))
+            _queue_next(session, taken, day=day, schedule=schedule)
         return len(taken)
 
 
-def jobs() -> list[Job]:
+def _queue_next(session: Session, taken: Sequence[tuple[str, int]], *, day: date, schedule: Schedule) -> None:
+    """The next escalation of each open step taken, sent ``schedule.every`` working days after ``day``."""
+    by_seq: dict[int, list[str]] = defaultdict(list)
+    for step_id, seq in taken:
+        if seq + 1 < schedule.notices:
+            by_seq[seq + 1].append(step_id)
+    if not by_seq:
+        return
+    sent_on = calendar.load(session, organisation_id=calendar.GLOBAL).add_working_days(day, schedule.every)
+    for seq, step_ids in by_seq.items():
+        still_open = select(
+            _STEPS.c.id,
+            literal(AlertKind.OVERDUE.value, String),
+            _STEPS.c.organisation_id,
+            literal(sent_on - timedelta(days=1), Date),
+            literal(seq, Integer),
+        ).where(_among(session, _STEPS.c.id, step_ids), _STEPS.c.state.concat("") == StepState.OPEN.value)
+        columns = ["step_id", "kind", "organisation_id", "due_on", "seq"]
+        session.execute(insert(_ALERTS).from_select(columns, still_open))
+
+
+def jobs(settings: Settings) -> list[Job]:
     """The worker jobs of circulation."""
-    return [remind, escalate]
+    scheduled = functools.partial(escalate, schedule=Schedule.from_settings(settings))
+    return [remind, functools.update_wrapper(scheduled, escalate)]

@@ -1,6 +1,7 @@
 """Organisations get a parent and a level (省/市/县/乡镇); steps get events that do not complete them: comments,
 urges (催办), deadline extensions and reassignments by a supervising leader (督办); dispatches can be requests
-with a reply deadline, linked to their reply, or forwarded to the competent body (回流).
+with a reply deadline, linked to their reply, or forwarded to the competent body (回流); escalations of an
+overdue step repeat on a schedule (``step_alerts.seq``).
 
 Revision ID: 0013
 Revises: 0012
@@ -23,6 +24,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column("level", sa.String(length=10), nullable=True))
         batch.create_foreign_key("fk_organisations_parent_id_organisations", "organisations", ["parent_id"], ["id"])
         batch.create_index("ix_organisations_parent_id", ["parent_id"])
+    with op.batch_alter_table("step_alerts") as batch:
+        batch.add_column(sa.Column("seq", sa.Integer(), server_default="0", nullable=False))
     with op.batch_alter_table("dispatches") as batch:
         batch.add_column(sa.Column("reply_kind", sa.String(length=12), nullable=True))
         batch.add_column(sa.Column("reply_days", sa.Integer(), nullable=True))
@@ -57,6 +60,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("step_events")
+    with op.batch_alter_table("step_alerts") as batch:
+        batch.drop_column("seq")
     with op.batch_alter_table("dispatches") as batch:
         for column in (
             "forward_reason",

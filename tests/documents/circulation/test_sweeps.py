@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from datetime import date, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 import webhooks
 from documents import intake
@@ -123,6 +123,41 @@ def test_reminders_and_escalations_happen_exactly_once_with_four_workers(
         supervisors = session.scalars(select(OutboxEvent.payload).where(OutboxEvent.type == "step.overdue")).all()
     leader = world.orgs["A"].members["leader"].official_id
     assert all(p["supervisors"] == [leader] for p in supervisors), "the department's leader supervises"
+
+
+def test_a_step_left_overdue_is_escalated_at_each_point_of_its_schedule_once_with_two_workers(
+    world: World, db: Database, db_settings: Settings
+) -> None:
+    working = calendar.WorkingCalendar()
+    opened = date(2026, 11, 16)
+    _seed(world, db, db_settings, opened)
+    due = working.add_working_days(opened, 2)
+    schedule = sweeps.Schedule(notices=3, every=2)
+
+    def escalate(database: Database, *, today: date, batch: int) -> int:
+        return sweeps.escalate(database, today=today, batch=batch, schedule=schedule)
+
+    with db.transaction() as session:
+        closed = session.scalars(select(Step.id).limit(3)).all()
+    first = due + timedelta(days=1)
+    points = [first, working.add_working_days(first, 2)]
+    points.append(working.add_working_days(points[-1], 2))
+    sent: list[int] = []
+    day = due
+    while day <= points[-1] + timedelta(days=10):
+        sent.append(sum(_race(escalate, db, day, workers=2)))
+        if day == points[0]:
+            with db.transaction() as session:
+                session.execute(update(Step).where(Step.id.in_(closed)).values(state=StepState.DONE.value))
+        day += timedelta(days=1)
+    by_day = {due + timedelta(days=n): count for n, count in enumerate(sent) if count}
+    open_steps = 2 * DOCUMENTS - len(closed)
+    # A closed step's next alert is taken when it falls due, and dropped: no event, no further alert.
+    assert by_day == {points[0]: 2 * DOCUMENTS, points[1]: 2 * DOCUMENTS, points[2]: open_steps}, by_day
+    escalated = _events(db, "step.overdue")
+    assert len(escalated) == 2 * DOCUMENTS + 2 * open_steps, "each schedule point once, and none after a step closed"
+    with db.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(StepAlert).where(StepAlert.kind == "overdue")) == 0
 
 
 def _system(world: World) -> Actor:
