@@ -76,6 +76,7 @@ bench: $(VENV)/.test-installed
 	$(BIN)/python bench/sign.py
 	$(BIN)/python bench/render.py
 	$(BIN)/python bench/pki.py
+	$(BIN)/python bench/sign_http.py
 	$(BIN)/python bench/csc.py
 	@scripts/system-packages test
 	$(BIN)/python bench/web.py

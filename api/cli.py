@@ -139,6 +139,7 @@ def serve(
     """Migrate the database, then serve the HTTP API (and, by default, run the background jobs)."""
     import uvicorn
 
+    from api.access_log import uvicorn_log_config
     from api.app import create_app
     from esign import pdf_limits
 
@@ -162,6 +163,7 @@ def serve(
         host=host,
         port=port,
         log_level="info",
+        log_config=uvicorn_log_config(),
         # After SIGTERM, requests get this long; then they are cancelled and the lifespan kills parse workers.
         timeout_graceful_shutdown=pdf_limits.configured().shutdown_grace_s,
     )

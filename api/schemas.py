@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -83,6 +83,20 @@ class OrganisationOut(_Out):
     short_name: str = Field(description="机关代字, the prefix of document numbers")
     uscc: str = Field(description="Unified social credit code (GB 32100-2015)")
     disabled: bool
+
+
+ServiceLevel = Literal["B-T", "B-LT", "B-LTA"]
+"""The PAdES levels the service signs at: never below B-T (``keys.identities.service_level``)."""
+
+
+class SignatureLevelIn(_In):
+    level: ServiceLevel = Field(
+        description="The level of the signatures the service makes for the organisation when none is asked for"
+    )
+
+
+class SignatureLevelOut(BaseModel):
+    level: ServiceLevel = Field(description="B-LTA unless the organisation chose B-LT or B-T")
 
 
 class DirectoryEntryOut(_Out):

@@ -111,13 +111,36 @@ def _next_timestamp_field(reader: PdfFileReader) -> str:
     return f"{ARCHIVE_TIMESTAMP_FIELD}{n}"
 
 
-def timestamp_document(data: bytes, timestamper: TimeStamper, *, md_algorithm: str = "sha256") -> bytes:
-    """``data`` with a document time-stamp (ISO 32000-2 §12.8.5) over all of it, and no DSS change."""
+class _KeptToken(TimeStamper):
+    """``timestamper``, keeping the token it gave last, so the document need not be read again to find it."""
+
+    def __init__(self, timestamper: TimeStamper) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]  # pyhanko leaves it untyped
+        self._timestamper = timestamper
+        self.token: cms.ContentInfo | None = None
+
+    async def async_dummy_response(self, md_algorithm: str) -> cms.ContentInfo:
+        return await self._timestamper.async_dummy_response(md_algorithm)
+
+    async def async_timestamp(self, message_digest: bytes, md_algorithm: str) -> cms.ContentInfo:
+        self.token = await self._timestamper.async_timestamp(message_digest, md_algorithm)
+        return self.token
+
+
+def _timestamp_document(data: bytes, timestamper: TimeStamper, md_algorithm: str) -> tuple[bytes, cms.SignedData]:
+    """``timestamp_document``, and the SignedData of the token it embedded."""
+    kept = _KeptToken(timestamper)
     writer = pdf.incremental_writer(data)
-    stamper = PdfTimeStamper(timestamper, field_name=_next_timestamp_field(writer.prev))
+    stamper = PdfTimeStamper(kept, field_name=_next_timestamp_field(writer.prev))
     out = io.BytesIO()
     stamper.timestamp_pdf(writer, md_algorithm, output=out)
-    return out.getvalue()
+    assert kept.token is not None, "pyhanko embedded a time-stamp it did not ask for"
+    return out.getvalue(), kept.token["content"]
+
+
+def timestamp_document(data: bytes, timestamper: TimeStamper, *, md_algorithm: str = "sha256") -> bytes:
+    """``data`` with a document time-stamp (ISO 32000-2 §12.8.5) over all of it, and no DSS change."""
+    return _timestamp_document(data, timestamper, md_algorithm)[0]
 
 
 def last_document_timestamp(data: bytes) -> EmbeddedPdfSignature:
@@ -144,6 +167,5 @@ def add_archive_timestamp(
     §5.6.2.4). Three incremental updates are appended; ``data`` stays a prefix of the result.
     """
     data = add_validation_data(data, revocation(certs))
-    data = timestamp_document(data, timestamper, md_algorithm=md_algorithm)
-    stamp = last_document_timestamp(data)
-    return add_validation_data(data, revocation(certificates_of(stamp.signed_data)))
+    data, stamp = _timestamp_document(data, timestamper, md_algorithm)
+    return add_validation_data(data, revocation(certificates_of(stamp)))

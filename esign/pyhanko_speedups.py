@@ -1,6 +1,6 @@
-"""Faster drop-ins for two pyhanko hot spots, installed when the engine is imported.
+"""Faster drop-ins for three pyhanko (and asn1crypto) hot spots, installed when the engine is imported.
 
-Both give exactly the results of the functions they replace; ``tests/esign/test_speedups.py`` checks it.
+Each gives exactly the results of the function it replaces; ``tests/esign/test_speedups.py`` checks it.
 
 pyhanko reads PDF hex strings one byte at a time through a generator. Every signature dictionary holds
 its CMS container as a hex string of several kilobytes (mostly zero padding), so that loop alone took about
@@ -15,6 +15,16 @@ verifying a one-page PDF went there. Comparing the serial number first skips tha
 that is not the signer, and names with identical DER content are equal without it. pyhanko does try a
 byte comparison, but of ``dump()``, which for the name inside an ESS IssuerSerial (an explicitly tagged
 GeneralName) includes the [4] tag and so never matches.
+
+``parse_children`` is asn1crypto's ``Sequence._parse_children``, and then settles the fields it filled in
+with their DEFAULT because the encoding left them out (DER must: X.690 §11.5). asn1crypto builds such a
+value as if a caller had set it, so the parsed structure counts as changed and every later ``dump()``
+re-encodes it and everything around it instead of returning the bytes it was read from. An ESS certificate
+ID (RFC 5035) names SHA-256, its default, by omission; so every CMS signed-attributes set, SignedData and
+time-stamp token that carries one, once anything had read into it, was re-encoded at each dump: a third of
+making a PAdES signature with a time-stamp (``bench/sign_http.py``). The filled-in value is encoded once, at
+parse time, and marked unchanged, so the structure dumps as the bytes it came from; a value a caller does
+change afterwards is marked changed as before, and re-encoded.
 """
 
 from __future__ import annotations
@@ -23,12 +33,13 @@ import binascii
 import io
 import re
 
-from asn1crypto import cms, tsp, x509
+from asn1crypto import cms, core, tsp, x509
 from pyhanko.pdf_utils import generic, misc
 from pyhanko.sign import general
 
 _original_read_hex_string = generic.read_hex_string_from_stream
 _original_match_issuer_serial = general.match_issuer_serial
+_original_parse_children = core.Sequence._parse_children  # noqa: SLF001  # asn1crypto's, replaced below
 _NOT_HEX = re.compile(rb"[^0-9a-fA-F]")
 _CHUNK = 1 << 16
 
@@ -74,6 +85,28 @@ def match_issuer_serial(
     return _original_match_issuer_serial(expected_issuer_serial, cert)
 
 
+_CONSTRUCTED = (core.Sequence, core.SequenceOf)
+
+
+def _settle(value: core.Sequence | core.SequenceOf) -> None:
+    value._mutated = False  # noqa: SLF001  # asn1crypto's own record of a change
+    for child in value.children or ():
+        if isinstance(child, _CONSTRUCTED):
+            _settle(child)
+
+
+def parse_children(self: core.Sequence, recurse: bool = False) -> None:
+    _original_parse_children(self, recurse)
+    if self._contents is None or not self.children:
+        return  # not read from an encoding: asn1crypto's own defaults, to be encoded when dumped
+    for child in self.children:
+        # A child just parsed from the encoding is unchanged; a changed one is a DEFAULT filled in.
+        if isinstance(child, _CONSTRUCTED) and child._is_mutated():  # noqa: SLF001
+            child.contents  # noqa: B018  # encodes it (and its own filled-in parts) now, once
+            _settle(child)
+
+
 def install() -> None:
     generic.read_hex_string_from_stream = read_hex_string
     general.match_issuer_serial = match_issuer_serial
+    core.Sequence._parse_children = parse_children  # noqa: SLF001

@@ -14,6 +14,8 @@ from api.schemas import (
     OfficialIn,
     OfficialOut,
     OrganisationOut,
+    SignatureLevelIn,
+    SignatureLevelOut,
     SystemTokenIn,
     TokenOut,
 )
@@ -26,6 +28,39 @@ router = APIRouter(prefix="/v1", tags=["identities"])
 def organisation(actor: ActorOf, database: DatabaseDep) -> OrganisationOut:
     with database.transaction() as session:
         return OrganisationOut.model_validate(identities.get_organisation(session, actor.organisation_id))
+
+
+_LEVEL = (
+    "The PAdES level of the signatures the service makes for the organisation (stamps, seals, `/v1/sign`) when "
+    "none is asked for: B-LTA by default, B-LT or B-T; never below B-T, as a signature without a time-stamp cannot "
+    "be proven once its certificate expires or is revoked. For the organisation's administrators."
+)
+
+
+@router.get(
+    "/organisation/signature-level",
+    response_model=SignatureLevelOut,
+    summary="The organisation's signature level",
+    description=_LEVEL,
+)
+def signature_level(actor: AdminOf, database: DatabaseDep) -> SignatureLevelOut:
+    with database.transaction() as session:
+        org = identities.get_organisation(session, actor.organisation_id)
+        return SignatureLevelOut.model_validate({"level": org.signature_level})
+
+
+@router.put(
+    "/organisation/signature-level",
+    response_model=SignatureLevelOut,
+    summary="Set the organisation's signature level",
+    description=_LEVEL + " Applies to the next signature; audited as `organisation.signature_level`.",
+)
+def set_signature_level(body: SignatureLevelIn, actor: AdminOf, database: DatabaseDep) -> SignatureLevelOut:
+    with database.transaction() as session:
+        org = identities.set_signature_level(
+            session, actor=actor, organisation_id=actor.organisation_id, level=body.level
+        )
+        return SignatureLevelOut.model_validate({"level": org.signature_level})
 
 
 @router.get(

@@ -6,10 +6,16 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from api.app import create_app
+from esign.audit import AuditEvent
+from esign.db import Database
 from esign.settings import Settings
-from tests.world import World
+from esign.trust import TrustSettings
+from esign.verify import verify
+from keys import ca
+from tests.world import PIN, World
 
 
 @pytest.fixture
@@ -97,3 +103,72 @@ def test_system_tokens_belong_to_one_organisation(api: TestClient, world: World)
     assert api.post("/v1/departments", headers=system, json={"name": "x"}).status_code == 403
     assert api.delete(f"/v1/tokens/{response.json()['id']}", headers=a.members["admin"].headers).status_code == 204
     assert api.get("/v1/organisation", headers=system).status_code == 401
+
+
+LEVEL = "/v1/organisation/signature-level"
+
+
+def test_the_signature_level_is_read_and_set_by_the_organisations_administrators(
+    api: TestClient, world: World, db: Database
+) -> None:
+    a, b = world.orgs["A"], world.orgs["B"]
+    admin = a.members["admin"].headers
+    for member in ("official", "leader", "custodian", "clerk"):
+        headers = a.members[member].headers
+        assert api.get(LEVEL, headers=headers).status_code == 403, member
+        refused = api.put(LEVEL, headers=headers, json={"level": "B-T"})
+        assert refused.status_code == 403 and refused.json()["code"] == "forbidden", member
+    assert api.get(LEVEL).status_code == 401
+
+    assert api.get(LEVEL, headers=admin).json() == {"level": "B-LTA"}
+    response = api.put(LEVEL, headers=admin, json={"level": "B-LT"})
+    assert response.status_code == 200 and response.json() == {"level": "B-LT"}
+    assert api.get(LEVEL, headers=admin).json() == {"level": "B-LT"}
+    assert api.get(LEVEL, headers=b.members["admin"].headers).json() == {"level": "B-LTA"}, "B keeps its own"
+    with db.transaction() as session:
+        event = session.scalars(select(AuditEvent).where(AuditEvent.action == "organisation.signature_level")).one()
+        assert event.subject == f"organisation:{a.id}" and event.chain == a.id
+        assert event.payload["level"] == "B-LT"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"level": "B-B"},
+        {"level": "b-lta"},
+        {"level": "LTA"},
+        {"level": ""},
+        {"level": None},
+        {},
+        {"level": "B-LTA", "organisation_id": "other"},
+    ],
+)
+def test_a_level_below_b_t_or_unknown_is_refused(api: TestClient, world: World, body: dict[str, object]) -> None:
+    admin = world.orgs["A"].members["admin"].headers
+    response = api.put(LEVEL, headers=admin, json=body)
+    assert response.status_code == 422 and response.json()["code"] == "invalid_request", response.text
+    assert api.get(LEVEL, headers=admin).json() == {"level": "B-LTA"}, "unchanged"
+
+
+def test_the_level_applies_to_the_next_signature(api: TestClient, world: World, one_page_pdf: bytes) -> None:
+    a = world.orgs["A"]
+    admin, official = a.members["admin"].headers, a.members["official"]
+    trust = TrustSettings().with_anchors(ca.pem(world.pki.root.cert))
+
+    def signed_level(**form: str) -> str | None:
+        response = api.post(
+            "/v1/sign",
+            headers=official.headers,
+            files={"file": ("doc.pdf", one_page_pdf, "application/pdf")},
+            data={"credential_id": official.credential_id, "pin": PIN, **form},
+        )
+        assert response.status_code == 200, response.text
+        report = verify(response.content, trust)
+        assert report.valid
+        return report.signatures[0].pades_level
+
+    assert api.put(LEVEL, headers=admin, json={"level": "B-T"}).status_code == 200
+    assert signed_level() == "B-T"
+    assert signed_level(level="B-LTA") == "B-LTA", "a level asked for still wins"
+    assert api.put(LEVEL, headers=admin, json={"level": "B-LT"}).status_code == 200
+    assert signed_level() == "B-LT"

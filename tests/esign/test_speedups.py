@@ -6,8 +6,9 @@ import io
 import random
 
 import pytest
-from asn1crypto import cms, tsp, x509
+from asn1crypto import algos, cms, core, tsp, x509
 from pyhanko.pdf_utils import misc
+from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.general import as_signing_certificate_v2
 
 from esign import pyhanko_speedups as speedups
@@ -81,3 +82,53 @@ def test_issuer_serial_with_a_foreign_general_name_falls_back(certs: list[x509.C
     )
     assert speedups.match_issuer_serial(odd, cert) is False
     assert speedups._original_match_issuer_serial(odd, cert) is False
+
+
+def _signed_cms(pdf: bytes, signer: KeySigner) -> bytes:
+    from esign.sign import SignOptions, sign
+
+    signed = sign(pdf, signer, SignOptions())
+    [embedded] = PdfFileReader(io.BytesIO(signed)).embedded_signatures
+    contents = bytes(embedded.sig_object["/Contents"])
+    return cms.ContentInfo.load(contents).dump()  # without the zero padding
+
+
+@pytest.mark.parametrize("parse", ["speedup", "asn1crypto"])
+def test_a_parsed_structure_reads_and_dumps_the_same(
+    parse: str, ec_signer: KeySigner, one_page_pdf: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    der = _signed_cms(one_page_pdf, ec_signer)
+    expected = cms.ContentInfo.load(der).native  # as installed
+    function = speedups.parse_children if parse == "speedup" else speedups._original_parse_children
+    monkeypatch.setattr(core.Sequence, "_parse_children", function)
+    info = cms.ContentInfo.load(der)
+    assert info.native == expected
+    [signer_info] = info["content"]["signer_infos"]
+    [ess] = [a for a in signer_info["signed_attrs"] if a["type"].native == "signing_certificate_v2"]
+    cert_id = ess["values"][0]["certs"][0]
+    assert cert_id["hash_algorithm"]["algorithm"].native == "sha256"  # the DEFAULT, absent from the encoding
+    assert cert_id["hash_algorithm"].dump() == algos.DigestAlgorithm({"algorithm": "sha256"}).dump()
+    # asn1crypto alone counts the filled-in default as a change and re-encodes the whole structure.
+    assert info._is_mutated() is (parse == "asn1crypto")
+    assert info.dump() == der
+    assert (
+        signer_info["signed_attrs"].dump()
+        == cms.ContentInfo.load(der)["content"]["signer_infos"][0]["signed_attrs"].dump()
+    )
+
+
+def test_a_filled_in_default_changed_afterwards_is_encoded(certs: list[x509.Certificate]) -> None:
+    der = as_signing_certificate_v2(certs[0]).dump()
+    value = tsp.SigningCertificateV2.load(der)
+    assert value["certs"][0]["hash_algorithm"]["algorithm"].native == "sha256"
+    assert value.dump() == der
+    value["certs"][0]["hash_algorithm"]["algorithm"] = "sha512"
+    changed = value.dump()
+    assert changed != der
+    assert tsp.SigningCertificateV2.load(changed)["certs"][0]["hash_algorithm"]["algorithm"].native == "sha512"
+
+
+def test_the_engine_installs_them() -> None:
+    import esign.sign  # noqa: F401  # installs them, through esign.pdf
+
+    assert core.Sequence._parse_children is speedups.parse_children
