@@ -49,6 +49,8 @@ class ApiToken(Base):
     organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
     official_id: Mapped[str | None] = mapped_column(ForeignKey("officials.id"), index=True)
     system_name: Mapped[str | None] = mapped_column(String(100))
+    name: Mapped[str | None] = mapped_column(String(100))
+    """What its official called a token they made themselves on their tokens page."""
     scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(default=now)
     expires_at: Mapped[datetime]
