@@ -312,13 +312,26 @@ def authenticate(session: Session, *, login: str, password: str, settings: Setti
     return official
 
 
-def find_by_login(session: Session, login: str) -> Official | None:
-    """The enabled official with this login name (an OpenID Connect claim is mapped through it)."""
-    record = session.scalar(select(OfficialLogin).where(OfficialLogin.login == login.strip().lower()))
-    if record is None:
-        return None
-    official = session.get(Official, record.official_id)
-    organisation = session.get(Organisation, record.organisation_id)
-    if official is None or official.disabled or organisation is None or organisation.disabled:
-        return None
+def by_identity_claim(session: Session, *, value: str, issuer: str) -> Official:
+    """The official an OpenID Connect provider vouched for: the claim's value is their login name here.
+
+    No official is ever created from a claim; a value nobody has is ``SignInFailed`` and audited. A locked
+    official stays locked out: the lock is on the person, not on the password."""
+    record = session.scalar(select(OfficialLogin).where(OfficialLogin.login == value.strip().lower()))
+    official = session.get(Official, record.official_id) if record is not None else None
+    organisation = session.get(Organisation, record.organisation_id) if record is not None else None
+    if record is None or official is None or organisation is None or official.disabled or organisation.disabled:
+        audit.append(
+            session,
+            actor=Actor.system("", "sign-in"),
+            action="signin.failed",
+            subject=f"oidc:{value.strip()[:100]}",
+            payload={"reason": "no such official", "issuer": issuer},
+        )
+        raise SignInFailed("the identity provider's account is not an official of this service")
+    if record.locked_until is not None and record.locked_until > now():
+        system = Actor.system(record.organisation_id, "sign-in")
+        subject = f"official:{record.official_id}"
+        audit.append(session, actor=system, action="signin.refused", subject=subject, chain=record.organisation_id)
+        raise AccountLocked("too many wrong passwords; try again later", until=record.locked_until.isoformat())
     return official

@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 
 from esign.settings import Settings
 
-from . import signin, verify
+from . import oidc, signin, tokens, verify
 from .ratelimit import RateLimit
 
 STATIC = Path(__file__).parent / "static"
@@ -20,4 +20,6 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.state.web_rate_limit = RateLimit(per_minute=settings.web_verify_per_minute)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(signin.router)
+    app.include_router(tokens.router)
+    app.include_router(oidc.router)
     app.include_router(verify.router)

@@ -43,7 +43,7 @@ def _process_key() -> bytes:
     return secrets.token_bytes(32)
 
 
-def _key(settings: Settings) -> bytes:
+def key(settings: Settings) -> bytes:
     try:
         secret = authorities.passphrase(settings)
     except PkiNotInitialised:
@@ -69,7 +69,7 @@ def _browser_id(request: Request) -> str:
 
 def csrf_token(request: Request) -> str:
     bound = f"{_browser_id(request)}|{request.cookies.get(sessions.COOKIE, '')}"
-    return hmac.new(_key(_settings(request)), bound.encode(), hashlib.sha256).hexdigest()
+    return hmac.new(key(_settings(request)), bound.encode(), hashlib.sha256).hexdigest()
 
 
 def remember_browser(request: Request, response: R) -> R:

@@ -32,7 +32,7 @@ def _settings(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-def _safe_next(value: str | None, default: str = "/") -> str:
+def safe_next(value: str | None, default: str = "/") -> str:
     if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
         return default
     return value
@@ -42,14 +42,14 @@ def _see(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
-def _to_login(request: Request) -> Response:
+def to_login(request: Request) -> Response:
     """A page that needs a signed-in official, asked for without one: to the sign-in page, and back after."""
     expired = "&expired=1" if request.cookies.get(sessions.COOKIE) else ""
     response = _see(f"/login?next={quote(request.url.path)}{expired}")
     return auth.end_session(request, response) if expired else response
 
 
-def _refused(request: Request, error: auth.CsrfRefused) -> Response:
+def refused(request: Request, error: auth.CsrfRefused) -> Response:
     return render(request, "signin/refused.html", {"error": error.code}, status_code=403)
 
 
@@ -69,12 +69,12 @@ def _open_steps(request: Request, me: SignedIn) -> int:
     return len(page.steps) + (1 if page.next_cursor else 0)
 
 
-def _login_page(request: Request, *, status_code: int = 200, **context: Any) -> Response:
+def login_page_with(request: Request, *, status_code: int = 200, **context: Any) -> Response:
     query = request.query_params
     notice = next((n for n in ("expired", "signed_out", "welcome") if query.get(n)), None)
     context = {
         "notice": notice,
-        "next": _safe_next(query.get("next")),
+        "next": safe_next(query.get("next")),
         "login": query.get("login", ""),
         "oidc": bool(_settings(request).oidc_issuer),
         **context,
@@ -85,8 +85,8 @@ def _login_page(request: Request, *, status_code: int = 200, **context: Any) -> 
 @router.get("/login")
 async def login_page(request: Request) -> Response:
     if await run_in_threadpool(auth.signed_in, request) is not None:
-        return _see(_safe_next(request.query_params.get("next")))
-    return _login_page(request)
+        return _see(safe_next(request.query_params.get("next")))
+    return login_page_with(request)
 
 
 def _sign_in(request: Request, login: str, password: str) -> str:
@@ -101,14 +101,14 @@ async def login(request: Request) -> Response:
     try:
         form = await auth.checked_form(request)
     except auth.CsrfRefused as error:
-        return _refused(request, error)
-    login_name, target = form.get("login", ""), _safe_next(form.get("next"))
+        return refused(request, error)
+    login_name, target = form.get("login", ""), safe_next(form.get("next"))
     try:
         cookie = await run_in_threadpool(_sign_in, request, login_name, form.get("password", ""))
     except AccountLocked as error:
-        return _login_page(request, status_code=423, error=error.code, login=login_name, next=target)
+        return login_page_with(request, status_code=423, error=error.code, login=login_name, next=target)
     except SignInFailed as error:
-        return _login_page(request, status_code=401, error=error.code, login=login_name, next=target)
+        return login_page_with(request, status_code=401, error=error.code, login=login_name, next=target)
     return auth.start_session(request, _see(target), cookie)
 
 
@@ -117,7 +117,7 @@ async def logout(request: Request) -> Response:
     try:
         await auth.checked_form(request)
     except auth.CsrfRefused as error:
-        return _refused(request, error)
+        return refused(request, error)
     me = await run_in_threadpool(auth.signed_in, request)
     if me is not None:
         await run_in_threadpool(_end, request, me)
@@ -133,7 +133,7 @@ def _end(request: Request, me: SignedIn) -> None:
 async def password_page(request: Request) -> Response:
     me = await run_in_threadpool(auth.signed_in, request)
     if me is None:
-        return _to_login(request)
+        return to_login(request)
     return render(request, "signin/password.html", {"me": me, "done": request.query_params.get("done") == "1"})
 
 
@@ -154,10 +154,10 @@ async def change_password(request: Request) -> Response:
     try:
         form = await auth.checked_form(request)
     except auth.CsrfRefused as error:
-        return _refused(request, error)
+        return refused(request, error)
     me = await run_in_threadpool(auth.signed_in, request)
     if me is None:
-        return _to_login(request)
+        return to_login(request)
     try:
         await run_in_threadpool(_change, request, me, form)
     except PasswordRefused as error:
@@ -202,7 +202,7 @@ async def accept_invitation(request: Request, token: str) -> Response:
     try:
         form = await auth.checked_form(request)
     except auth.CsrfRefused as error:
-        return _refused(request, error)
+        return refused(request, error)
     try:
         login_name = await run_in_threadpool(_accept, request, token, form)
     except InvitationInvalid:

@@ -9,25 +9,36 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from esign.db import Database
-from tests.api.served import Served, served
+from tests.api.served import Served, free_port, served
 from tests.web.browser import DESKTOP, PHONE, chromium, screenshot, serious_violations
+from tests.web.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider, oidc_provider
 
 IDLE_SECONDS = 6
 LOCKOUT = 3
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, new_database: Callable[[], Database]) -> Iterator[Served]:
+def provider() -> Iterator[Provider]:
+    with oidc_provider(free_port()) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def server(
+    tmp_path_factory: pytest.TempPathFactory, new_database: Callable[[], Database], provider: Provider
+) -> Iterator[Served]:
     env = {
         "ESIGN_SESSION_IDLE_MINUTES": str(IDLE_SECONDS / 60),
         "ESIGN_SIGNIN_LOCKOUT_FAILURES": str(LOCKOUT),
+        "ESIGN_OIDC_ISSUER": provider.issuer,
+        "ESIGN_OIDC_CLIENT_ID": CLIENT_ID,
+        "ESIGN_OIDC_CLIENT_SECRET": CLIENT_SECRET,
     }
     with served(tmp_path_factory.mktemp("signin"), new_database, init=True, extra_env=env) as instance:
         yield instance
@@ -216,4 +227,68 @@ def test_an_invitation_link_sets_the_password(server: Served, browser: Any, view
     me.page.wait_for_selector('[data-error="invitation_invalid"]')
     me.check("signin-invitation-used")
     assert me.foreign() == []
+    me.close()
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280", "390"])
+def test_an_official_makes_lists_and_revokes_their_own_tokens(
+    server: Served, browser: Any, passwords: dict[str, str], viewport: dict[str, int]
+) -> None:
+    me = Session(browser, server, viewport)
+    me.sign_in("zhaomin", passwords["zhaomin"])
+    me.page.wait_for_selector("[data-open-steps]")
+    me.page.click("main a[href='/account/tokens']")
+    me.page.wait_for_selector("#token-form")
+    name = f"报表系统 {viewport['width']}"
+    me.page.fill("#token-name", name)
+    me.page.select_option("#token-days", "30")
+    me.page.click("#token-form button[type=submit]")
+    token = me.page.inner_text("[data-token]").strip()
+    row = me.page.locator("#tokens tr", has_text=name)
+    assert row.get_attribute("data-state") == "active"
+    assert "+08:00" in row.inner_text()
+    me.check("signin-tokens")
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert httpx.get(f"{server.url}/v1/inbox", headers=bearer).status_code == 200
+
+    me.goto("/account/tokens")
+    assert me.page.locator("[data-token]").count() == 0, "a token is shown once"
+    me.page.locator("#tokens tr", has_text=name).locator("button").click()
+    me.page.wait_for_selector(f"#tokens tr[data-state=revoked]:has-text('{name}')")
+    me.check("signin-tokens-revoked")
+    assert httpx.get(f"{server.url}/v1/inbox", headers=bearer).status_code == 401
+    assert me.foreign() == []
+    me.close()
+
+
+def test_sign_in_through_the_organisations_oidc_provider(server: Served, browser: Any, provider: Provider) -> None:
+    me = Session(browser, server)
+    me.goto("/login")
+    me.page.click("[data-action=oidc]")
+    me.page.wait_for_url(f"{provider.issuer}/authorize?*")
+    me.page.fill("#username", "zhoujie")
+    me.page.click("button[type=submit]")
+    me.page.wait_for_selector("[data-open-steps]")
+    assert me.page.url == f"{server.url}/"
+    assert "周杰" in me.page.inner_text("h1")
+    assert me.page.inner_text("[data-organisation]") == "示例县人民政府"
+    assert provider.redeemed[-1] == "zhoujie"
+    me.check("signin-oidc-home")
+    assert me.foreign(f"{provider.issuer}/authorize") == [], "only the provider's own sign-in page is elsewhere"
+    me.close()
+
+
+def test_an_oidc_account_that_is_no_official_is_refused(server: Served, browser: Any, provider: Provider) -> None:
+    me = Session(browser, server)
+    me.goto("/login")
+    me.page.click("[data-action=oidc]")
+    me.page.wait_for_url(f"{provider.issuer}/authorize?*")
+    me.page.fill("#username", "stranger")
+    me.page.click("button[type=submit]")
+    me.page.wait_for_selector('[data-error="oidc_unknown"]')
+    assert not [c for c in me.context.cookies() if c["name"] == "esign_session"]
+    me.check("signin-oidc-unknown")
+    me.goto("/login/oidc/callback?code=forged&state=forged")  # a callback this browser did not start
+    me.page.wait_for_selector('[data-error="oidc_failed"]')
+    assert me.foreign(f"{provider.issuer}/authorize") == []
     me.close()
