@@ -7,7 +7,7 @@ thread pool: argon2id takes tens of milliseconds on purpose, which must not stal
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -19,7 +19,7 @@ from keys import passwords, sessions
 from keys.errors import AccountLocked, InvitationInvalid, PasswordRefused, SignInFailed
 from keys.sessions import SignedIn
 
-from . import auth, verify
+from . import auth, csp, verify
 from .templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -79,7 +79,11 @@ def login_page_with(request: Request, *, status_code: int = 200, **context: Any)
         "oidc": bool(_settings(request).oidc_issuer),
         **context,
     }
-    return render(request, "signin/login.html", context, status_code=status_code)
+    headers = None
+    if issuer := _settings(request).oidc_issuer:
+        origin = "{0.scheme}://{0.netloc}".format(urlsplit(issuer))
+        headers = {"Content-Security-Policy": csp.policy(form_action=(origin,))}
+    return render(request, "signin/login.html", context, status_code=status_code, headers=headers)
 
 
 @router.get("/login")
