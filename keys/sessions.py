@@ -135,3 +135,28 @@ def end_session(session: Session, *, actor: Actor, cookie: str) -> None:
         return
     record.ended_at = now()
     audit.append(session, actor=actor, action="signout", subject=f"session:{record.id}", chain=record.organisation_id)
+
+
+def end_other_sessions(session: Session, *, actor: Actor, cookie: str) -> int:
+    """Ends every open session of the actor's official except the one of ``cookie`` (after a password change:
+    whoever knew the old password is signed out everywhere else); each audited as ``signout``."""
+    official_id = actor.require_official()
+    others = session.scalars(
+        select(WebSession).where(
+            WebSession.organisation_id == actor.organisation_id,
+            WebSession.official_id == official_id,
+            WebSession.ended_at.is_(None),
+            WebSession.token_hash != _digest(cookie),
+        )
+    ).all()
+    for record in others:
+        record.ended_at = now()
+        audit.append(
+            session,
+            actor=actor,
+            action="signout",
+            subject=f"session:{record.id}",
+            chain=record.organisation_id,
+            payload={"reason": "password changed"},
+        )
+    return len(others)

@@ -61,9 +61,10 @@ def secure(request: Request) -> bool:
 
 def _browser_id(request: Request) -> str:
     """The per-browser CSRF cookie's value, made on the first page that shows a form (``remember_browser``)."""
-    value = request.cookies.get(CSRF_COOKIE)
+    value = request.cookies.get(CSRF_COOKIE) or getattr(request.state, "new_csrf_cookie", None)
     if not value:
-        value = request.state.__dict__.setdefault("new_csrf_cookie", secrets.token_urlsafe(24))
+        value = secrets.token_urlsafe(24)
+        request.state.new_csrf_cookie = value
     return value
 
 
@@ -74,7 +75,7 @@ def csrf_token(request: Request) -> str:
 
 def remember_browser(request: Request, response: R) -> R:
     """Sets the CSRF cookie when the page just made one up for its form."""
-    made = request.state.__dict__.get("new_csrf_cookie")
+    made = getattr(request.state, "new_csrf_cookie", None)
     if made:
         response.set_cookie(CSRF_COOKIE, made, httponly=True, samesite="lax", secure=secure(request), path="/")
     return response

@@ -151,6 +151,7 @@ def _change(request: Request, me: SignedIn, form: dict[str, str]) -> None:
             confirm=form.get("confirm", ""),
             settings=_settings(request),
         )
+        sessions.end_other_sessions(session, actor=me.actor, cookie=request.cookies.get(sessions.COOKIE, ""))
 
 
 @router.post("/account/password")

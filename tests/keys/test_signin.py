@@ -222,3 +222,14 @@ def test_signing_out_ends_the_session(db: Database, settings: Settings, people: 
     with pytest.raises(Unauthenticated), db.transaction() as session:
         sessions.authenticate(session, cookie, settings=settings)
     assert _actions(db, people.org_id)[-2:] == ["signin.succeeded", "signout"]
+
+
+def test_a_password_change_ends_the_officials_other_sessions(db: Database, settings: Settings, people: People) -> None:
+    mine, other = _session(db, people), _session(db, people)
+    with db.transaction() as session:
+        actor = sessions.authenticate(session, mine, settings=settings).actor
+        assert sessions.end_other_sessions(session, actor=actor, cookie=mine) == 1
+    with db.transaction() as session:
+        sessions.authenticate(session, mine, settings=settings)
+    with pytest.raises(Unauthenticated), db.transaction() as session:
+        sessions.authenticate(session, other, settings=settings)
