@@ -32,7 +32,7 @@ def _listed(request: Request, me: SignedIn) -> list[dict[str, object]]:
         return [
             {
                 "id": t.id,
-                "name": t.name or t.system_name or "—",
+                "name": t.name,
                 "created_at": t.created_at,
                 "expires_at": t.expires_at,
                 "state": "revoked" if t.revoked_at else "expired" if t.expires_at <= at else "active",

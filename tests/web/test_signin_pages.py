@@ -51,3 +51,8 @@ def test_the_next_address_stays_on_this_site(client: TestClient) -> None:
     for unsafe in ("//evil.example", "https://evil.example", "/\\evil.example"):
         page = client.get("/login", params={"next": unsafe})
         assert 'name="next" value="/"' in page.text, unsafe
+
+
+def test_the_sign_in_page_speaks_chinese_by_default_and_english_on_request(client: TestClient) -> None:
+    assert "<h1>登录</h1>" in client.get("/login").text
+    assert "<h1>Sign in</h1>" in client.get("/login", params={"lang": "en"}).text
