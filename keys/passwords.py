@@ -312,6 +312,18 @@ def authenticate(session: Session, *, login: str, password: str, settings: Setti
     return official
 
 
+def record_identity_failure(session: Session, *, issuer: str, reason: str) -> None:
+    """A sign-in through the OpenID Connect provider that failed before naming anyone (a forged or stale
+    callback, a provider that cannot be reached, an ID token that does not check): audited like a wrong password."""
+    audit.append(
+        session,
+        actor=Actor.system("", "sign-in"),
+        action="signin.failed",
+        subject="oidc",
+        payload={"reason": reason[:500], "issuer": issuer},
+    )
+
+
 def by_identity_claim(session: Session, *, value: str, issuer: str) -> Official:
     """The official an OpenID Connect provider vouched for: the claim's value is their login name here.
 

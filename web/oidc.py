@@ -187,6 +187,11 @@ def _sign_in(request: Request, claims: dict[str, Any]) -> str:
         return sessions.open_session(session, official=official, method="oidc").cookie
 
 
+def _record_failure(request: Request, reason: str) -> None:
+    with request.app.state.database.transaction() as session:
+        passwords.record_identity_failure(session, issuer=_settings(request).oidc_issuer or "", reason=reason)
+
+
 @router.get("/login/oidc/callback")
 async def callback(request: Request) -> Response:
     settings = _settings(request)
@@ -199,7 +204,9 @@ async def callback(request: Request) -> Response:
             raise OidcFailed(f"the identity provider refused: {query.get('error', 'no code')}")
         claims = await run_in_threadpool(_claims, settings, query["code"], trip)
         cookie = await run_in_threadpool(_sign_in, request, claims)
-    except (OidcFailed, ValueError, KeyError):
+    except (OidcFailed, ValueError, KeyError) as error:
+        reason = error.message if isinstance(error, OidcFailed) else "the sign-in did not start here"
+        await run_in_threadpool(_record_failure, request, reason)
         response = login_page_with(request, status_code=401, error=OidcFailed.code)
     except AccountLocked as error:
         response = login_page_with(request, status_code=423, error=error.code)

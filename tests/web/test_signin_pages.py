@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from api.app import create_app
+from esign.audit import AuditEvent
+from esign.db import Database
 from esign.settings import Settings
 
 
@@ -56,3 +59,14 @@ def test_the_next_address_stays_on_this_site(client: TestClient) -> None:
 def test_the_sign_in_page_speaks_chinese_by_default_and_english_on_request(client: TestClient) -> None:
     assert "<h1>登录</h1>" in client.get("/login").text
     assert "<h1>Sign in</h1>" in client.get("/login", params={"lang": "en"}).text
+
+
+def test_a_forged_oidc_callback_is_refused_and_audited(settings: Settings, db: Database) -> None:
+    oidc = settings.model_copy(update={"oidc_issuer": "https://idp.example.gov.cn", "oidc_client_id": "e"})
+    with TestClient(create_app(oidc)) as client:
+        answer = client.get("/login/oidc/callback", params={"code": "forged", "state": "forged"})
+    assert answer.status_code == 401 and 'data-error="oidc_failed"' in answer.text
+    assert "esign_session" not in answer.cookies
+    with db.transaction() as session:
+        event = session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
+    assert event is not None and (event.action, event.subject) == ("signin.failed", "oidc")
