@@ -46,7 +46,10 @@ def server(
 
 @pytest.fixture(scope="module")
 def passwords(server: Served) -> dict[str, str]:
-    rows = (line.split("\t") for line in (server.data_dir / "demo-passwords.tsv").read_text().splitlines())
+    """``esign init`` wrote them beside the demo tokens, readable by its account only."""
+    written = server.data_dir / "demo-passwords.tsv"
+    assert written.stat().st_mode & 0o777 == 0o600
+    rows = (line.split("\t") for line in written.read_text().splitlines())
     return {login: password for login, password, _org, _name in rows}
 
 
