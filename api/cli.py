@@ -56,6 +56,7 @@ register_verify_command(app)
 register_archive_commands(app)
 
 DEMO_TOKENS = "demo-tokens.tsv"
+DEMO_PASSWORDS = "demo-passwords.tsv"
 
 
 def _database(settings: Settings) -> Database:
@@ -64,11 +65,11 @@ def _database(settings: Settings) -> Database:
 
 def _kept(settings: Settings, database: Database) -> Private:
     """What esign keeps on disk, owner-only: the data directory, the SQLite files, the generated CA
-    passphrase, the demo tokens and the blob store (``esign.filemodes``). Nothing else under the data
+    passphrase, the demo tokens and passwords and the blob store (``esign.filemodes``). Nothing else under the data
     directory is touched."""
     data = settings.data_dir
     return Private(
-        (data, *database.files, data / authorities.PASSPHRASE_FILE, data / DEMO_TOKENS),
+        (data, *database.files, data / authorities.PASSPHRASE_FILE, data / DEMO_TOKENS, data / DEMO_PASSWORDS),
         trees=(settings.blob_dir,),
     )
 
@@ -220,6 +221,9 @@ def init(
         demo_data.write_tokens(tokens_file, made)
         out.print(f"demo organisations created; every demo PIN is {demo_data.DEMO_PIN}")
         out.print(f"demo tokens (one per official) are in {tokens_file}")
+        passwords_file = settings.data_dir / DEMO_PASSWORDS
+        demo_data.write_passwords(passwords_file, made)
+        out.print(f"demo sign-in names and passwords (one per official) are in {passwords_file}")
 
 
 @db_app.command("upgrade")

@@ -16,13 +16,14 @@ from esign.db import Database
 from esign.errors import EsignError
 from esign.identity import Actor, Role, Scope
 from esign.settings import Settings
-from keys import authorities, ca, certificates, credentials, hierarchy, identities, tokens
+from keys import authorities, ca, certificates, credentials, hierarchy, identities, passwords, tokens
 from keys.credentials import Purpose, Storage
 from keys.hierarchy import Level
 
 org_app = typer.Typer(help="Organisations.", no_args_is_help=True)
 department_app = typer.Typer(help="Departments of an organisation.", no_args_is_help=True)
 official_app = typer.Typer(help="Officials and their roles.", no_args_is_help=True)
+user_app = typer.Typer(help="Officials' sign-in: invitation links to set a password.", no_args_is_help=True)
 credential_app = typer.Typer(help="Officials' signing credentials and organisations' seals.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 pki_app = typer.Typer(help="The deployment's CA, time-stamping unit and OCSP responder.", no_args_is_help=True)
@@ -274,6 +275,25 @@ def token_create(
     out.print(issued.token)
 
 
+@user_app.command("invite")
+def user_invite(
+    official: Annotated[str, typer.Argument(help="Official id.")],
+    login: Annotated[
+        str | None, typer.Option(help="Their login name; required the first time, given again it renames it.")
+    ] = None,
+) -> None:
+    """Print a one-time link where the official sets their sign-in password."""
+    with operation() as (session, settings):
+        holder = session.get(identities.Official, official)
+        if holder is None:
+            raise fail(f"official {official} not found")
+        issued = passwords.invite(
+            session, actor=Actor.operator(holder.organisation_id), settings=settings, official_id=official, login=login
+        )
+    out.print(f"login name {issued.login}; the link works once, until {issued.expires_at:%Y-%m-%d %H:%M} UTC:")
+    typer.echo(issued.url)
+
+
 @pki_app.command("revoke")
 def pki_revoke(
     serial: Annotated[str, typer.Argument(help="Certificate serial number, hexadecimal.")],
@@ -300,6 +320,7 @@ def register(app: typer.Typer) -> None:
         ("official", official_app),
         ("credential", credential_app),
         ("token", token_app),
+        ("user", user_app),
         ("pki", pki_app),
     ):
         app.add_typer(sub, name=name)

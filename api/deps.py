@@ -19,7 +19,7 @@ from esign.errors import Forbidden, Unauthenticated
 from esign.identity import Actor, Scope
 from esign.settings import Settings
 from esign.trust import TrustSettings
-from keys import authorities, tokens
+from keys import authorities, sessions, tokens
 from keys.policy import Policy
 from keys.services import LazyPkiServices, PkiServices
 
@@ -77,13 +77,26 @@ CipherDep = Annotated[SecretCipher, Depends(secret_cipher)]
 _bearer = HTTPBearer(auto_error=False, description="An esign API token (`esign token create`)")
 
 
+_READING = frozenset({"GET", "HEAD"})
+
+
 def current_actor(
-    database: DatabaseDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    request: Request,
+    database: DatabaseDep,
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthenticated("a bearer token is required")
-    with database.transaction() as session:
-        return tokens.authenticate(session, credentials.credentials)
+    """The bearer token's actor; for a request that only reads, a signed-in official's session cookie too
+    (the pages link to API listings). A cookie never authorises a change: that would let another site's form
+    act for the official, so writing takes a token, which no browser sends by itself."""
+    if credentials is not None and credentials.scheme.lower() == "bearer":
+        with database.transaction() as session:
+            return tokens.authenticate(session, credentials.credentials)
+    cookie = request.cookies.get(sessions.COOKIE)
+    if cookie and request.method in _READING:
+        with database.transaction() as session:
+            return sessions.authenticate(session, cookie, settings=settings).actor
+    raise Unauthenticated("a bearer token is required")
 
 
 async def _admin(actor: Annotated[Actor, Depends(current_actor)]) -> Actor:

@@ -139,6 +139,23 @@ class SystemTokenIn(_In):
     lifetime_days: int = Field(default=90, ge=1, le=730, description="From 1 day to 2 years")
 
 
+class InvitationIn(_In):
+    login: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        pattern=r"^\S+$",
+        description="The official's login name; required the first time, given again it renames the login",
+    )
+
+
+class InvitationOut(BaseModel):
+    id: str
+    login: str
+    url: str = Field(description="The one-time link where the official sets a password; shown once")
+    expires_at: datetime
+
+
 class TokenOut(BaseModel):
     id: str
     token: str = Field(description="Shown once; only its hash is stored")

@@ -152,6 +152,31 @@ class Settings(BaseSettings):
         description="Verifications one client address may make per minute on the verification page (a burst of "
         "that many, then one every 60/N seconds).",
     )
+    session_idle_minutes: float = Field(
+        default=30, gt=0, description="A signed-in session ends after this many minutes without a request."
+    )
+    session_absolute_hours: float = Field(
+        default=12, gt=0, description="A signed-in session ends this many hours after sign-in, however busy."
+    )
+    signin_lockout_failures: int = Field(
+        default=5, gt=0, description="Wrong passwords in a row after which an official's sign-in is locked."
+    )
+    signin_lockout_minutes: float = Field(default=15, gt=0, description="How long such a lock lasts.")
+    invitation_hours: int = Field(
+        default=72, gt=0, description="How long an invitation link to set a password stays usable."
+    )
+    password_min_length: int = Field(default=10, ge=8, description="Shortest password an official may set.")
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="Issuer URL of the organisation's OpenID Connect provider (统一身份认证); unset, sign-in is by "
+        "password only.",
+    )
+    oidc_client_id: str | None = Field(default=None, description="This service's client id at the OIDC provider.")
+    oidc_client_secret: SecretStr | None = Field(default=None, description="Its client secret.")
+    oidc_claim: str = Field(
+        default="preferred_username",
+        description="The ID token claim whose value is an official's login name at esign; no match, no sign-in.",
+    )
     timezone: str = Field(
         default="Asia/Shanghai",
         description="IANA time zone of the organisation: times in verification reports are given in it, "
@@ -207,6 +232,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'esign.db').resolve()}"
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies are ``Secure`` when clients reach the service over HTTPS."""
+        return self.public_url.lower().startswith("https://")
 
     @property
     def max_upload_bytes(self) -> int:

@@ -3,6 +3,7 @@ role, each with a credential, and the organisation's seal. The PINs are public (
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from esign.filemodes import write_private
 from esign.identity import Actor, Role
 from esign.settings import Settings
 
-from . import credentials, identities, tokens, uscc
+from . import credentials, identities, passwords, tokens, uscc
 from .authorities import Pki
 from .credentials import Purpose
 from .identities import Organisation
@@ -60,6 +61,20 @@ DEMO = (
     ),
 )
 
+LOGINS = {
+    "张伟": "zhangwei",
+    "王芳": "wangfang",
+    "李强": "liqiang",
+    "刘洋": "liuyang",
+    "陈静": "chenjing",
+    "赵敏": "zhaomin",
+    "孙磊": "sunlei",
+    "周杰": "zhoujie",
+    "吴倩": "wuqian",
+    "郑浩": "zhenghao",
+}
+"""Each demo official's login name for the sign-in page."""
+
 
 @dataclass(frozen=True)
 class DemoToken:
@@ -67,6 +82,9 @@ class DemoToken:
     official: str
     roles: tuple[str, ...]
     token: str
+    login: str = ""
+    password: str = ""
+    """A random password made for this official (the demo has no administrator to send invitations yet)."""
 
 
 def ensure(session: Session, *, pki: Pki, settings: Settings) -> list[DemoToken]:
@@ -99,7 +117,12 @@ def ensure(session: Session, *, pki: Pki, settings: Settings) -> list[DemoToken]
             if Role.SEAL_CUSTODIAN in roles:
                 credentials.enrol(session, actor=holder, pki=pki, settings=settings, purpose=Purpose.SEAL, pin=DEMO_PIN)
             token = tokens.create_for_official(session, actor=operator, official_id=official.id)
-            issued.append(DemoToken(org.name, official.name, tuple(r.value for r in roles), token.token))
+            password = secrets.token_urlsafe(12)
+            passwords.set_demo_password(
+                session, actor=operator, official=official, login=LOGINS[name], password=password
+            )
+            role_names = tuple(r.value for r in roles)
+            issued.append(DemoToken(org.name, official.name, role_names, token.token, LOGINS[name], password))
     return issued
 
 
@@ -107,4 +130,10 @@ def write_tokens(path: Path, issued: list[DemoToken]) -> None:
     """One line per official: token, organisation, official, roles (tab-separated). Bearer tokens, so the
     file is 0600 before anything is written to it."""
     lines = (f"{t.token}\t{t.organisation}\t{t.official}\t{','.join(t.roles)}\n" for t in issued)
+    write_private(path, "".join(lines).encode())
+
+
+def write_passwords(path: Path, issued: list[DemoToken]) -> None:
+    """One line per official: login name, password, organisation, official (tab-separated); 0600 like the tokens."""
+    lines = (f"{t.login}\t{t.password}\t{t.organisation}\t{t.official}\n" for t in issued)
     write_private(path, "".join(lines).encode())

@@ -50,3 +50,45 @@ class SigningUnavailable(KeysError):
     """The process that signs with software keys stopped or did not answer: nothing was signed; try again."""
 
     code = "signing_unavailable"
+
+
+class SignInFailed(KeysError):
+    """A wrong login name or password: the message never says which. The failure is counted and audited."""
+
+    code = "sign_in_failed"
+    keeps_changes = True
+
+
+class AccountLocked(KeysError):
+    """Too many wrong passwords in a row: sign-in is refused, even with the right one, until ``until``."""
+
+    code = "account_locked"
+    keeps_changes = True
+
+    def __init__(self, message: str, *, until: str) -> None:
+        super().__init__(message)
+        self.until = until
+
+    @property
+    def details(self) -> dict[str, object]:
+        return {"locked_until": self.until}
+
+
+class InvitationInvalid(KeysError):
+    """An invitation link that is unknown, used or expired."""
+
+    code = "invitation_invalid"
+
+
+class PasswordRefused(KeysError):
+    """A new password this service does not take: ``reason`` is ``mismatch``, ``short`` or ``long``."""
+
+    code = "password_refused"
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+    @property
+    def details(self) -> dict[str, object]:
+        return {"reason": self.reason}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -49,6 +49,8 @@ class ApiToken(Base):
     organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
     official_id: Mapped[str | None] = mapped_column(ForeignKey("officials.id"), index=True)
     system_name: Mapped[str | None] = mapped_column(String(100))
+    name: Mapped[str | None] = mapped_column(String(100))
+    """What its official called a token they made themselves on their tokens page."""
     scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(default=now)
     expires_at: Mapped[datetime]
@@ -78,7 +80,12 @@ def _issue(session: Session, *, record: ApiToken, actor: Actor) -> IssuedToken:
         action="token.created",
         subject=f"token:{record.id}",
         chain=record.organisation_id,
-        payload={"official_id": record.official_id, "system_name": record.system_name, "scopes": record.scopes},
+        payload={
+            "official_id": record.official_id,
+            "system_name": record.system_name,
+            "scopes": record.scopes,
+            **({"name": record.name} if record.name else {}),
+        },
     )
     return IssuedToken(token=token, id=record.id, expires_at=record.expires_at)
 
@@ -95,6 +102,41 @@ def create_for_official(
         id=new_id(), organisation_id=organisation_id, official_id=official.id, scopes=[], expires_at=now() + lifetime
     )
     return _issue(session, record=record, actor=actor)
+
+
+OWN_MAX_LIFETIME_DAYS = 365
+"""The longest an official may make a token of their own live (an operator may issue longer ones)."""
+
+
+def create_own(session: Session, *, actor: Actor, name: str, lifetime: timedelta) -> IssuedToken:
+    """A named token the signed-in official makes for themselves (on their tokens page)."""
+    official_id = actor.require_official()
+    if not name.strip() or len(name.strip()) > 100:
+        raise InvalidInput("a token needs a name of 1 to 100 characters")
+    if not timedelta(days=MIN_LIFETIME_DAYS) <= lifetime <= timedelta(days=OWN_MAX_LIFETIME_DAYS):
+        raise InvalidInput(f"a token lives {MIN_LIFETIME_DAYS} to {OWN_MAX_LIFETIME_DAYS} days")
+    official = get_official(session, organisation_id=actor.organisation_id, official_id=official_id)
+    if official.disabled:
+        raise InvalidInput(f"official {official.name} is disabled")
+    record = ApiToken(
+        id=new_id(),
+        organisation_id=official.organisation_id,
+        official_id=official.id,
+        name=name.strip(),
+        scopes=[],
+        expires_at=now() + lifetime,
+    )
+    return _issue(session, record=record, actor=actor)
+
+
+def list_own(session: Session, *, actor: Actor) -> Sequence[ApiToken]:
+    """The official's own tokens, newest first, revoked and expired ones included (they say so)."""
+    official_id = actor.require_official()
+    return session.scalars(
+        select(ApiToken)
+        .where(ApiToken.organisation_id == actor.organisation_id, ApiToken.official_id == official_id)
+        .order_by(ApiToken.created_at.desc(), ApiToken.id)
+    ).all()
 
 
 def create_for_system(

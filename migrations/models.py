@@ -12,5 +12,7 @@ import keys.credentials
 import keys.csc.activation
 import keys.custody
 import keys.identities
+import keys.passwords
+import keys.sessions
 import keys.tokens  # noqa: F401
 import webhooks  # noqa: F401

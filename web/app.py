@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 
 from esign.settings import Settings
 
-from . import verify
+from . import oidc, signin, tokens, verify
 from .ratelimit import RateLimit
 from .verify import too_large
 
@@ -22,4 +22,7 @@ STATIC = Path(__file__).parent / "static"
 def install(app: FastAPI, settings: Settings) -> None:
     app.state.web_rate_limit = RateLimit(per_minute=settings.web_verify_per_minute)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(signin.router)
+    app.include_router(tokens.router)
+    app.include_router(oidc.router)
     app.include_router(verify.router)

@@ -7,18 +7,26 @@ from another origin.
 
 from __future__ import annotations
 
-POLICY = "; ".join(
-    (
-        "default-src 'self'",
-        "img-src 'self' data:",
-        "script-src 'self'",
-        "style-src 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
+
+def policy(*, form_action: tuple[str, ...] = ()) -> str:
+    """The policy; ``form_action`` adds origins a form may lead to: the sign-in page's button to the
+    organisation's OpenID Connect provider posts here, and the answer redirects there, which ``form-action``
+    governs too."""
+    return "; ".join(
+        (
+            "default-src 'self'",
+            "img-src 'self' data:",
+            "script-src 'self'",
+            "style-src 'self'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            " ".join(("form-action 'self'", *form_action)),
+            "frame-ancestors 'none'",
+        )
     )
-)
+
+
+POLICY = policy()
 
 HEADERS = {
     "Content-Security-Policy": POLICY,

@@ -10,7 +10,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from . import csp, i18n
+from . import auth, csp, i18n
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -54,9 +54,12 @@ def render(
             "max_upload_bytes": request.app.state.settings.max_upload_bytes,
             "max_upload_mb": request.app.state.settings.max_upload_mb,
             "when": lambda value: when(value, zone),
+            "csrf": lambda: auth.csrf_token(request),
+            "csrf_field": auth.CSRF_FIELD,
             "gettext": translations.gettext,
             "ngettext": translations.ngettext,
             "_": translations.gettext,
         }
     )
-    return HTMLResponse(page, status_code=status_code, headers={**csp.HEADERS, **(headers or {})})
+    response = HTMLResponse(page, status_code=status_code, headers={**csp.HEADERS, **(headers or {})})
+    return auth.remember_browser(request, response)

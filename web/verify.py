@@ -1,4 +1,5 @@
-"""``/verify`` (and ``/``): drop or pick a PDF, read the verdict; the report button turns it into a PDF.
+"""``/verify`` (and ``/`` for anyone not signed in, :mod:`web.signin`): drop or pick a PDF, read the verdict;
+the report button turns it into a PDF.
 
 One verification per upload: the file goes to a parsing worker once, which returns the report and the page
 previews together (``esign.budget.verify_with_preview``); the page carries the report sealed
@@ -119,7 +120,6 @@ def too_large(scope: Scope) -> Response | None:
     return _failure(request, limit, partial=partial)
 
 
-@router.get("/")
 @router.get("/verify")
 async def page(request: Request) -> Response:
     return render(request, "verify/page.html", {})

@@ -5,12 +5,14 @@ from datetime import timedelta
 from fastapi import APIRouter, Response, status
 from sqlalchemy.orm import Session
 
-from api.deps import ActorOf, AdminOf, CipherDep, DatabaseDep
+from api.deps import ActorOf, AdminOf, CipherDep, DatabaseDep, SettingsDep
 from api.idempotent import IdempotencyKey, once
 from api.schemas import (
     DepartmentIn,
     DepartmentOut,
     DirectoryEntryOut,
+    InvitationIn,
+    InvitationOut,
     OfficialIn,
     OfficialOut,
     OrganisationOut,
@@ -19,7 +21,7 @@ from api.schemas import (
     SystemTokenIn,
     TokenOut,
 )
-from keys import identities, tokens
+from keys import identities, passwords, tokens
 
 router = APIRouter(prefix="/v1", tags=["identities"])
 
@@ -143,6 +145,20 @@ def disable_official(official_id: str, actor: AdminOf, database: DatabaseDep) ->
     with database.transaction() as session:
         official = identities.set_official_disabled(session, actor=actor, official_id=official_id, disabled=True)
         return OfficialOut.model_validate(official)
+
+
+@router.post(
+    "/officials/{official_id}/invitations",
+    response_model=InvitationOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="A one-time link for the official to set their sign-in password",
+)
+def invite_official(
+    official_id: str, body: InvitationIn, actor: AdminOf, database: DatabaseDep, settings: SettingsDep
+) -> InvitationOut:
+    with database.transaction() as session:
+        issued = passwords.invite(session, actor=actor, settings=settings, official_id=official_id, login=body.login)
+    return InvitationOut(id=issued.id, login=issued.login, url=issued.url, expires_at=issued.expires_at)
 
 
 @router.post(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -107,3 +108,56 @@ def test_token_lifetimes_are_bounded(env: dict[str, str]) -> None:
         message = " ".join(result.stderr.replace("│", " ").split())
         assert "Invalid value for '--days'" in message, message
         assert result.stdout == "", "no token was printed"
+
+
+def _csrf(page: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert found is not None, "the page's form carries its CSRF token"
+    return found.group(1)
+
+
+def test_an_invitation_from_the_cli_or_the_api_lets_an_official_set_a_password(
+    env: dict[str, str], api: TestClient
+) -> None:
+    org = _ok(
+        "org", "create", "--name", "丁市", "--short-name", "丁", "--uscc", uscc.complete("11440300MB4000004"), env=env
+    )
+    department = _ok("department", "create", "--org", org, "--name", "办公室", env=env)
+    official = _ok("official", "create", "--org", org, "--department", department, "--name", "钱八", env=env)
+    admin = _ok(
+        "official", "create", "--org", org, "--department", department, "--name", "孙九", "--roles", "admin", env=env
+    )
+    assert "needs a login name" in esign("user", "invite", official, env=env).stderr
+    printed = _ok("user", "invite", official, "--login", "QianBa", env=env)
+    assert "login name qianba" in printed
+    link = printed.splitlines()[-1]
+    assert link.startswith("http://127.0.0.1:9/invitation/esi_")
+    path = link.removeprefix("http://127.0.0.1:9")
+
+    page = api.get(path)
+    assert page.status_code == 200 and "钱八" in page.text and "丁市" in page.text
+    assert api.post(path, data={"password": "a good password", "confirm": "a good password"}).status_code == 403
+    done = api.post(
+        path,
+        data={"password": "a good password", "confirm": "a good password", "csrf_token": _csrf(page.text)},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303 and done.headers["location"] == "/login?welcome=1&login=qianba"
+    assert api.get(path).status_code == 404, "the link works once"
+    login = api.get("/login")
+    signed_in = api.post(
+        "/login",
+        data={"login": "qianba", "password": "a good password", "csrf_token": _csrf(login.text)},
+        follow_redirects=False,
+    )
+    assert signed_in.status_code == 303 and "esign_session" in signed_in.cookies
+    assert api.get("/v1/organisation").json()["name"] == "丁市", "a signed-in browser reads the API"
+    assert api.post("/v1/departments", json={"name": "x"}).status_code == 401, "but changes nothing through it"
+
+    by_official = {"Authorization": f"Bearer {_ok('token', 'create', '--official', official, env=env)}"}
+    by_admin = {"Authorization": f"Bearer {_ok('token', 'create', '--official', admin, env=env)}"}
+    assert api.post(f"/v1/officials/{official}/invitations", headers=by_official, json={}).status_code == 403
+    answer = api.post(f"/v1/officials/{official}/invitations", headers=by_admin, json={})
+    assert answer.status_code == 201 and answer.json()["login"] == "qianba"
+    taken = api.post(f"/v1/officials/{admin}/invitations", headers=by_admin, json={"login": "qianba"})
+    assert taken.status_code == 409

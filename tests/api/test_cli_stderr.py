@@ -94,6 +94,7 @@ ERROR_PATHS: dict[str, tuple[list[str], dict[str, str]]] = {
     "official": (["official", "list", "--org", "nope"], {}),
     "credential": (["credential", "list", "--org", "nope"], {}),
     "token": (["token", "create"], {}),
+    "user": (["user", "invite", "nope"], {}),
     "pki": (["pki", "revoke", "zz"], {}),
     "calendar": (["calendar", "show", "2024-10-01"], {}),
     "archive": (["archive", "status"], {}),
