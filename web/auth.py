@@ -12,19 +12,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from functools import cache
 from typing import TypeVar
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from starlette.requests import Request
 from starlette.responses import Response
 
 from esign.errors import EsignError, Unauthenticated
 from esign.settings import Settings
-from keys import authorities, sessions
-from keys.errors import PkiNotInitialised
+from keys import sessions
 from keys.sessions import SignedIn
+
+from . import sealed
 
 R = TypeVar("R", bound=Response)
 
@@ -38,17 +36,8 @@ class CsrfRefused(EsignError):
     code = "csrf_refused"
 
 
-@cache
-def _process_key() -> bytes:
-    return secrets.token_bytes(32)
-
-
 def key(settings: Settings) -> bytes:
-    try:
-        secret = authorities.passphrase(settings)
-    except PkiNotInitialised:
-        return _process_key()
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"esign/web-csrf/v1").derive(secret)
+    return sealed.derive_key(settings, "web-csrf")
 
 
 def _settings(request: Request) -> Settings:

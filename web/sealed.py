@@ -32,16 +32,22 @@ MAX_TOKEN = 512 * 1024
 
 
 @cache
-def _process_key() -> bytes:
+def _process_key(purpose: str) -> bytes:
     return secrets.token_bytes(32)
 
 
-def key(settings: Settings) -> bytes:
+def derive_key(settings: Settings, purpose: str) -> bytes:
+    """A key for one ``purpose`` of the pages, derived (HKDF) from the server secret, so that every process of
+    the deployment shares it; before the PKI exists, a random one for this process."""
     try:
         secret = authorities.passphrase(settings)
     except PkiNotInitialised:
-        return _process_key()
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"esign/web-report/v1").derive(secret)
+        return _process_key(purpose)
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=f"esign/{purpose}/v1".encode()).derive(secret)
+
+
+def key(settings: Settings) -> bytes:
+    return derive_key(settings, "web-report")
 
 
 def _tag(key: bytes, payload: bytes) -> str:
