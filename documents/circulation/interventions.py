@@ -19,12 +19,25 @@ from esign.errors import Forbidden, InvalidInput
 from esign.identity import Actor, Role
 from esign.ids import now
 from esign.scoped import get_scoped
+from keys import identities
 
 from ..errors import StateConflict
 from ..records import CHINA
 from .calendar import today as calendar_today
 from .flows import may_act
-from .model import AlertKind, Assignee, Route, RouteDefinition, Step, StepAlert, StepEvent, StepEventKind, StepState
+from .model import (
+    REQUIRED_ROLE,
+    AlertKind,
+    Assignee,
+    Route,
+    RouteDefinition,
+    Step,
+    StepAlert,
+    StepEvent,
+    StepEventKind,
+    StepKind,
+    StepState,
+)
 from .starting import check_assignee, new_step
 
 MAX_TEXT = 2000
@@ -159,6 +172,15 @@ def reassign(session: Session, *, actor: Actor, step_id: str, assignee: Assignee
     step = _supervised(session, actor=actor, step_id=step_id)
     why = _text(reason, "reason", required=True)
     check_assignee(session, step.organisation_id, assignee)
+    required = REQUIRED_ROLE.get(StepKind(step.kind))
+    if required is not None and assignee.official_id is not None:
+        official = identities.get_official(
+            session, organisation_id=step.organisation_id, official_id=assignee.official_id
+        )
+        if required not in official.role_set:
+            raise InvalidInput(f"{official.name} lacks the {required.value} role this step needs")
+    if required is not None and assignee.role is not None and assignee.role is not required:
+        raise InvalidInput(f"a {step.kind.replace('_', '-')} step needs the {required.value} role")
     current = (step.assignee_official_id, step.assignee_department_id, step.assignee_role)
     if current == (assignee.official_id, assignee.department_id, assignee.role.value if assignee.role else None):
         raise InvalidInput("the step is assigned there already")

@@ -21,7 +21,9 @@ from tests.conftest import make_pdf
 from tests.world import World
 
 
-def _routed(api: TestClient, headers: dict[str, str], title: str, assignee: dict[str, str]) -> tuple[str, str]:
+def _routed(
+    api: TestClient, headers: dict[str, str], title: str, assignee: dict[str, str], kind: str = "review"
+) -> tuple[str, str]:
     """A document on a one-step review route; (document id, step id)."""
     document = api.post(
         "/v1/documents",
@@ -29,7 +31,7 @@ def _routed(api: TestClient, headers: dict[str, str], title: str, assignee: dict
         data={"title": title, "direction": "outgoing"},
         files={"file": ("d.pdf", make_pdf(text=title), "application/pdf")},
     ).json()["id"]
-    route = {"definition": {"stages": [{"name": "核稿", "steps": [{"kind": "review", "assignee": assignee}]}]}}
+    route = {"definition": {"stages": [{"name": "核稿", "steps": [{"kind": kind, "assignee": assignee}]}]}}
     assert api.post(f"/v1/documents/{document}/route", headers=headers, json=route).status_code == 201
     [step] = api.get(f"/v1/documents/{document}/timeline", headers=headers).json()[-1:]
     return document, step["detail"]["step_id"]
@@ -126,6 +128,10 @@ def test_urge_extend_reassign_and_comment(api: TestClient, world: World, db: Dat
     [still] = [s for s in api.get("/v1/inbox", headers=official.headers).json()["steps"] if s["id"] == step]
     assert still["state"] == "open", "a comment leaves the step open"
 
+    _, signing = _routed(api, clerk.headers, "待签发的函", {"official_id": leader.official_id}, kind="sign_off")
+    unfit = {"assignee": {"official_id": official.official_id}, "reason": "领导出差"}
+    refused = api.post(f"/v1/steps/{signing}/reassign", headers=leader.headers, json=unfit)
+    assert refused.status_code == 422 and "lacks the leader role" in refused.text, refused.text
     moved = api.post(
         f"/v1/steps/{step}/reassign",
         headers=leader.headers,
