@@ -47,6 +47,7 @@ class Document(Base):
         UniqueConstraint("organisation_id", "number"),
         Index("ix_documents_protected_until", "protected_until"),
         Index("ix_documents_preservation", "preservation"),
+        Index("ix_documents_register", "organisation_id", "created_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)

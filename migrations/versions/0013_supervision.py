@@ -1,7 +1,8 @@
 """Organisations get a parent and a level (省/市/县/乡镇); steps get events that do not complete them: comments,
 urges (催办), deadline extensions and reassignments by a supervising leader (督办); dispatches can be requests
 with a reply deadline, linked to their reply, or forwarded to the competent body (回流); escalations of an
-overdue step repeat on a schedule (``step_alerts.seq``).
+overdue step repeat on a schedule (``step_alerts.seq``); the document register pages an organisation's
+documents newest first by an index.
 
 Revision ID: 0013
 Revises: 0012
@@ -24,6 +25,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("level", sa.String(length=10), nullable=True))
         batch.create_foreign_key("fk_organisations_parent_id_organisations", "organisations", ["parent_id"], ["id"])
         batch.create_index("ix_organisations_parent_id", ["parent_id"])
+    op.create_index("ix_documents_register", "documents", ["organisation_id", "created_at", "id"])
     with op.batch_alter_table("step_alerts") as batch:
         batch.add_column(sa.Column("seq", sa.Integer(), server_default="0", nullable=False))
     with op.batch_alter_table("dispatches") as batch:
@@ -60,6 +62,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("step_events")
+    op.drop_index("ix_documents_register", table_name="documents")
     with op.batch_alter_table("step_alerts") as batch:
         batch.drop_column("seq")
     with op.batch_alter_table("dispatches") as batch:
