@@ -38,6 +38,7 @@ from documents.circulation import (
     calendar,
     flows,
     inbox,
+    org_stats,
     requests,
     starting,
     stats,
@@ -352,8 +353,32 @@ def department_stats(
         rows = stats.departments(session, actor=actor, start=from_, end=to)
     if format == "csv":
         return Response(
-            stats.as_csv(rows),
+            stats.as_csv(rows, fields=list(stats.DepartmentStats.__dataclass_fields__)),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="departments-{from_}-{to}.csv"'},
+        )
+    return Response(json.dumps([asdict(r) for r in rows], ensure_ascii=False), media_type="application/json")
+
+
+@router.get(
+    "/stats/organisations",
+    summary="Per-organisation figures for a period, the caller's and every body below it (leaders); "
+    "`format=csv` for a CSV export",
+    responses={200: {"content": {"application/json": {}, "text/csv": {}}}},
+)
+def organisation_stats(
+    actor: ActorOf,
+    database: DatabaseDep,
+    from_: Annotated[date, Query(alias="from")],
+    to: date,
+    format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+) -> Response:
+    with database.transaction() as session:
+        rows = org_stats.organisations(session, actor=actor, start=from_, end=to)
+    if format == "csv":
+        return Response(
+            stats.as_csv(rows, fields=list(org_stats.OrganisationStats.__dataclass_fields__)),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="organisations-{from_}-{to}.csv"'},
         )
     return Response(json.dumps([asdict(r) for r in rows], ensure_ascii=False), media_type="application/json")

@@ -13,8 +13,10 @@ import io
 import math
 import statistics
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -45,7 +47,7 @@ class DepartmentStats:
     """Deadlines a leader moved, in the period, on the department's steps."""
 
 
-def _p90(values: list[int]) -> int:
+def nearest_rank_p90(values: list[int]) -> int:
     ordered = sorted(values)
     return ordered[max(0, math.ceil(0.9 * len(ordered)) - 1)]
 
@@ -134,7 +136,7 @@ def departments(
                 documents_handled=len(documents[department_id]),
                 steps_completed=len(times),
                 median_days=statistics.median(times) if times else None,
-                p90_days=_p90(times) if times else None,
+                p90_days=nearest_rank_p90(times) if times else None,
                 on_time_rate=round(on_time[department_id] / len(times), 4) if times else None,
                 overdue_now=overdue_now[department_id],
                 returns=returns[department_id],
@@ -146,9 +148,10 @@ def departments(
     return result
 
 
-def as_csv(rows: list[DepartmentStats]) -> str:
+def as_csv(rows: Sequence[Any], fields: Sequence[str]) -> str:
+    """``rows`` (dataclasses with ``fields``) as CSV with a header line; None as an empty cell."""
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(DepartmentStats.__dataclass_fields__))
+    writer = csv.DictWriter(buf, fieldnames=list(fields))
     writer.writeheader()
     for row in rows:
         writer.writerow({k: "" if v is None else v for k, v in asdict(row).items()})

@@ -88,6 +88,17 @@ def test_a_district_sees_its_bureaus_overdue_work_but_not_their_documents(
     assert api.get(f"/v1/documents/{theirs}", headers=leader).status_code == 404, "work, not content"
     assert api.post(f"/v1/steps/{their_step}/urge", headers=leader, json={}).status_code == 404, "acts stay theirs"
     assert api.get("/v1/supervision", headers=a.members["official"].headers).status_code == 403
+
+    period = {"from": today().isoformat(), "to": today().isoformat()}
+    figures = api.get("/v1/stats/organisations", headers=leader, params=period).json()
+    assert [(f["organisation"], f["own"], f["overdue_now"]) for f in figures] == [(a.name, True, 1), (b.name, False, 1)]
+    assert [
+        f["organisation"]
+        for f in api.get("/v1/stats/organisations", headers=b.members["leader"].headers, params=period).json()
+    ] == [b.name]
+    assert api.get("/v1/stats/organisations", headers=a.members["official"].headers, params=period).status_code == 403
+    csv = api.get("/v1/stats/organisations", headers=leader, params=period | {"format": "csv"}).text
+    assert csv.splitlines()[0].startswith("organisation_id,organisation,own,steps_completed") and b.name in csv
     assert api.get(f"/v1/documents/{late}", headers=world.orgs["B"].members["leader"].headers).status_code == 404
 
 
