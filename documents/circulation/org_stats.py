@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from esign.errors import Forbidden, InvalidInput
 from esign.identity import Actor, Role
-from keys import hierarchy
+from keys import hierarchy, identities
 from keys.identities import Organisation
 
 from ..records import CHINA
@@ -55,7 +55,7 @@ def organisations(
         raise InvalidInput("the period ends before it starts")
     day = today or calendar.today()
     scope = [actor.organisation_id, *hierarchy.subordinates(session, actor.organisation_id)]
-    names = dict(session.execute(select(Organisation.id, Organisation.name).where(Organisation.id.in_(scope))).all())
+    names = identities.names(session, Organisation, scope)
     durations: dict[str, list[int]] = defaultdict(list)
     on_time: dict[str, int] = defaultdict(int)
     calendars: dict[str, calendar.WorkingCalendar] = {}

@@ -108,7 +108,7 @@ def overview(
         query = query.where(tuple_(Step.due_on, Step.id) > tuple_(*paging.decode(cursor, date.fromisoformat, str)))
     steps = session.scalars(query.order_by(Step.due_on, Step.id).limit(limit + 1)).all()
     page = list(steps[:limit])
-    names = _organisation_names(session, {s.organisation_id for s in page})
+    names = identities.names(session, Organisation, {s.organisation_id for s in page})
     counts = _counts(session, [s.id for s in page])
     supervised = [
         Supervised(
@@ -159,12 +159,6 @@ def _colour(due_on: date, today: date, horizon: date) -> Colour:
     if due_on < today:
         return Colour.RED
     return Colour.YELLOW if due_on <= horizon else Colour.GREEN
-
-
-def _organisation_names(session: Session, ids: set[str]) -> dict[str, str]:
-    return {
-        i: n for i, n in session.execute(select(Organisation.id, Organisation.name).where(Organisation.id.in_(ids)))
-    }
 
 
 def _counts(session: Session, step_ids: Sequence[str]) -> dict[tuple[str, str], int]:

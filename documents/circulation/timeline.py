@@ -13,6 +13,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from esign.identity import Actor
+from keys import identities
 from keys.identities import Department, Official, Organisation
 
 from .. import revisions
@@ -39,10 +40,11 @@ def _named(session: Session, entries: list[Entry]) -> list[Entry]:
     officials |= {e.detail["official_id"] for e in entries if e.detail.get("official_id")}
     departments = {e.detail["department_id"] for e in entries if e.detail.get("department_id")}
     organisations = {e.detail["to_organisation"] for e in entries if e.detail.get("to_organisation")}
-    names: dict[str, str] = {}
-    for model, ids in ((Official, officials), (Department, departments), (Organisation, organisations)):
-        if ids:
-            names.update((i, n) for i, n in session.execute(select(model.id, model.name).where(model.id.in_(ids))))
+    names = {
+        **identities.names(session, Official, officials),
+        **identities.names(session, Department, departments),
+        **identities.names(session, Organisation, organisations),
+    }
     named = []
     for e in entries:
         detail = dict(e.detail)
@@ -120,7 +122,9 @@ def timeline(session: Session, *, actor: Actor, document_id: str) -> list[Entry]
             moved = session.get_one(Dispatch, dispatch.forwarded_to_id)
             forwarded = _dispatch_detail(dispatch) | {
                 "forwarded_to": moved.recipient_organisation_id,
-                "forwarded_to_name": _organisation_name(session, moved.recipient_organisation_id),
+                "forwarded_to_name": identities.names(session, Organisation, [moved.recipient_organisation_id]).get(
+                    moved.recipient_organisation_id
+                ),
                 "reason": dispatch.forward_reason,
             }
             entries.append(Entry(moved.dispatched_at, "dispatch.forwarded", None, forwarded))
@@ -135,10 +139,6 @@ def timeline(session: Session, *, actor: Actor, document_id: str) -> list[Entry]
     for at, kind, dispatch in progress.seen_by_sender(session, sent):
         entries.append(Entry(at, kind, None, _dispatch_detail(dispatch)))
     return _named(session, sorted(entries, key=lambda e: (e.at, e.type)))
-
-
-def _organisation_name(session: Session, organisation_id: str) -> str | None:
-    return session.scalar(select(Organisation.name).where(Organisation.id == organisation_id))
 
 
 def _dispatch_detail(dispatch: Dispatch) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from keys import identities
 from keys.identities import Department, Official
 
 from ..records import Document
@@ -35,15 +36,10 @@ def describe(session: Session, steps: Sequence[Step]) -> list[StepView]:
         d.id: d for d in session.scalars(select(Document).where(Document.id.in_({s.document_id for s in steps})))
     }
     routes = {r.id: r for r in session.scalars(select(Route).where(Route.id.in_({s.route_id for s in steps})))}
-    official_ids = {s.assignee_official_id for s in steps if s.assignee_official_id}
-    department_ids = {s.assignee_department_id for s in steps if s.assignee_department_id}
-    officials = {
-        i: n for i, n in session.execute(select(Official.id, Official.name).where(Official.id.in_(official_ids)))
-    }
-    departments = {
-        i: n
-        for i, n in session.execute(select(Department.id, Department.name).where(Department.id.in_(department_ids)))
-    }
+    officials = identities.names(session, Official, {s.assignee_official_id for s in steps if s.assignee_official_id})
+    departments = identities.names(
+        session, Department, {s.assignee_department_id for s in steps if s.assignee_department_id}
+    )
     senders = senders_of(session, list(documents))
     stage_names = {
         route_id: [stage.name for stage in RouteDefinition.model_validate(route.definition).stages]
