@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
@@ -351,13 +352,7 @@ def department_stats(
 ) -> Response:
     with database.transaction() as session:
         rows = stats.departments(session, actor=actor, start=from_, end=to)
-    if format == "csv":
-        return Response(
-            stats.as_csv(rows, fields=list(stats.DepartmentStats.__dataclass_fields__)),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="departments-{from_}-{to}.csv"'},
-        )
-    return Response(json.dumps([asdict(r) for r in rows], ensure_ascii=False), media_type="application/json")
+    return _figures(rows, stats.DepartmentStats, f"departments-{from_}-{to}", format)
 
 
 @router.get(
@@ -375,10 +370,15 @@ def organisation_stats(
 ) -> Response:
     with database.transaction() as session:
         rows = org_stats.organisations(session, actor=actor, start=from_, end=to)
+    return _figures(rows, org_stats.OrganisationStats, f"organisations-{from_}-{to}", format)
+
+
+def _figures(rows: Sequence[Any], row_type: type, name: str, format: str) -> Response:
+    """Figures as JSON, or as a CSV download named ``name``."""
     if format == "csv":
         return Response(
-            stats.as_csv(rows, fields=list(org_stats.OrganisationStats.__dataclass_fields__)),
+            stats.as_csv(rows, fields=[f.name for f in fields(row_type)]),
             media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="organisations-{from_}-{to}.csv"'},
+            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
         )
     return Response(json.dumps([asdict(r) for r in rows], ensure_ascii=False), media_type="application/json")
