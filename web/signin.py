@@ -49,6 +49,19 @@ def to_login(request: Request) -> Response:
     return auth.end_session(request, response) if expired else response
 
 
+async def signed_in_form(request: Request) -> tuple[dict[str, str], SignedIn] | Response:
+    """The form a signed-in official posted, and who they are; or the page to answer instead: the refusal
+    of a form without its CSRF token, the sign-in page without a session."""
+    try:
+        form = await auth.checked_form(request)
+    except auth.CsrfRefused as error:
+        return refused(request, error)
+    me = await run_in_threadpool(auth.signed_in, request)
+    if me is None:
+        return to_login(request)
+    return form, me
+
+
 def refused(request: Request, error: auth.CsrfRefused) -> Response:
     return render(request, "signin/refused.html", {"error": error.code}, status_code=403)
 
@@ -156,13 +169,10 @@ def _change(request: Request, me: SignedIn, form: dict[str, str]) -> None:
 
 @router.post("/account/password")
 async def change_password(request: Request) -> Response:
-    try:
-        form = await auth.checked_form(request)
-    except auth.CsrfRefused as error:
-        return refused(request, error)
-    me = await run_in_threadpool(auth.signed_in, request)
-    if me is None:
-        return to_login(request)
+    checked = await signed_in_form(request)
+    if isinstance(checked, Response):
+        return checked
+    form, me = checked
     try:
         await run_in_threadpool(_change, request, me, form)
     except PasswordRefused as error:

@@ -17,7 +17,7 @@ from keys import tokens
 from keys.sessions import SignedIn
 
 from . import auth
-from .signin import refused, to_login
+from .signin import signed_in_form, to_login
 from .templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -66,13 +66,10 @@ def _create(request: Request, me: SignedIn, name: str, days: int) -> tokens.Issu
 
 @router.post("/account/tokens")
 async def create_token(request: Request) -> Response:
-    try:
-        form = await auth.checked_form(request)
-    except auth.CsrfRefused as error:
-        return refused(request, error)
-    me = await run_in_threadpool(auth.signed_in, request)
-    if me is None:
-        return to_login(request)
+    checked = await signed_in_form(request)
+    if isinstance(checked, Response):
+        return checked
+    form, me = checked
     days = int(form["days"]) if form.get("days", "").isdigit() and int(form["days"]) in LIFETIMES else 0
     try:
         if not days:
@@ -94,13 +91,10 @@ def _revoke(request: Request, me: SignedIn, token_id: str) -> None:
 
 @router.post("/account/tokens/{token_id}/revoke")
 async def revoke_token(request: Request, token_id: str) -> Response:
-    try:
-        await auth.checked_form(request)
-    except auth.CsrfRefused as error:
-        return refused(request, error)
-    me = await run_in_threadpool(auth.signed_in, request)
-    if me is None:
-        return to_login(request)
+    checked = await signed_in_form(request)
+    if isinstance(checked, Response):
+        return checked
+    _, me = checked
     try:
         await run_in_threadpool(_revoke, request, me, token_id)
     except NotFound:
