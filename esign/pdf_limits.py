@@ -11,14 +11,11 @@ it cannot find or parse is left to pyhanko, which runs under the parsing budget 
 from __future__ import annotations
 
 import functools
-import os
 import re
 from dataclasses import dataclass
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
 from .errors import PdfTooComplex
+from .settings import Settings
 
 # An xref table entry is exactly 20 bytes (§7.5.4); files with sloppy line ends use 19.
 _TABLE_ENTRY_MIN = 19
@@ -48,40 +45,35 @@ class StructureLimits:
     """Cross-reference sections in the ``/Prev`` chain: one per incremental update."""
 
 
-class ParseBudget(BaseSettings):
-    """The budget of every PDF that comes from outside, read from ``ESIGN_PARSE_*`` (and ``.env``)."""
+@dataclass(frozen=True)
+class ParseBudget:
+    """The budget of every PDF that comes from outside: the ``ESIGN_PARSE_*`` fields of the settings."""
 
-    model_config = SettingsConfigDict(env_prefix="ESIGN_PARSE_", env_file=".env", extra="ignore", frozen=True)
+    structure: StructureLimits
+    timeout_s: float
+    memory_mb: int
+    workers: int
+    queue: int
+    isolate: bool
+    shutdown_grace_s: int
 
-    max_objects: int = Field(default=StructureLimits.max_objects, gt=0, description=StructureLimits.__doc__)
-    max_sections: int = Field(default=StructureLimits.max_sections, gt=0)
-    timeout_s: float = Field(default=20.0, gt=0, description="Wall-clock seconds one parse or verification may take.")
-    memory_mb: int = Field(
-        default=512, gt=0, description="Address space one parse or verification may add to its worker, in MiB."
-    )
-    workers: int = Field(
-        default_factory=lambda: max(1, min(4, os.cpu_count() or 1)), gt=0, description="Parsing worker processes."
-    )
-    queue: int = Field(default=8, ge=0, description="Requests that may wait for a busy worker before 503 busy.")
-    isolate: bool = Field(
-        default=True, description="Parse in worker processes; false parses in the server (pre-scan limits only)."
-    )
-    shutdown_grace_s: int = Field(
-        default=10,
-        gt=0,
-        validation_alias="ESIGN_SHUTDOWN_GRACE_S",
-        description="Seconds `esign serve` lets requests finish after SIGTERM before cancelling them.",
-    )
 
-    @property
-    def structure(self) -> StructureLimits:
-        return StructureLimits(max_objects=self.max_objects, max_sections=self.max_sections)
+def budget_of(settings: Settings) -> ParseBudget:
+    return ParseBudget(
+        structure=StructureLimits(max_objects=settings.parse_max_objects, max_sections=settings.parse_max_sections),
+        timeout_s=settings.parse_timeout_s,
+        memory_mb=settings.parse_memory_mb,
+        workers=settings.parse_workers,
+        queue=settings.parse_queue,
+        isolate=settings.parse_isolate,
+        shutdown_grace_s=settings.shutdown_grace_s,
+    )
 
 
 @functools.cache
 def configured() -> ParseBudget:
-    """The process's budget, read once from the environment."""
-    return ParseBudget()
+    """The process's budget, read once: it guards every ``esign.pdf.open``, which is passed no settings."""
+    return budget_of(Settings())
 
 
 def _int(pattern: re.Pattern[bytes], text: bytes) -> int | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from functools import cached_property
 from pathlib import Path
@@ -36,6 +37,31 @@ class Settings(BaseSettings):
         default=None, description="PostgreSQL schema to use instead of the search_path default."
     )
     max_upload_mb: int = Field(default=50, gt=0, description="Largest accepted upload, in MiB.")
+    parse_max_objects: int = Field(
+        default=1_000_000,
+        gt=0,
+        description="Object numbers an xref section or object stream of an outside PDF may declare; a "
+        "10,000-page scan has about 100,000.",
+    )
+    parse_max_sections: int = Field(
+        default=1_000, gt=0, description="Cross-reference sections in a PDF's /Prev chain (one per incremental update)."
+    )
+    parse_timeout_s: float = Field(
+        default=20.0, gt=0, description="Wall-clock seconds one parse or verification may take."
+    )
+    parse_memory_mb: int = Field(
+        default=512, gt=0, description="Address space one parse or verification may add to its worker, in MiB."
+    )
+    parse_workers: int = Field(
+        default_factory=lambda: max(1, min(4, os.cpu_count() or 1)), gt=0, description="Parsing worker processes."
+    )
+    parse_queue: int = Field(default=8, ge=0, description="Requests that may wait for a busy worker before 503 busy.")
+    parse_isolate: bool = Field(
+        default=True, description="Parse in worker processes; false parses in the server (pre-scan limits only)."
+    )
+    shutdown_grace_s: int = Field(
+        default=10, gt=0, description="Seconds `esign serve` lets requests finish after SIGTERM before cancelling them."
+    )
     public_url: str = Field(
         default="http://127.0.0.1:8000",
         description="Base URL under which clients reach this service (used in certificates); esign serve defaults "
