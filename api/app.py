@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
@@ -27,6 +29,7 @@ from api.routes import (
 )
 from esign import budget as parsing
 from esign.blobs import blob_store_from_settings
+from esign.children import die_with_parent
 from esign.db import Database
 from esign.settings import Settings
 from esign.trust import TrustSettings
@@ -100,3 +103,12 @@ def create_app(settings: Settings | None = None, *, background_jobs: Sequence[Jo
     pages.install(app, settings)
     logging.getLogger("esign").setLevel(logging.INFO)
     return app
+
+
+def served_app() -> FastAPI:
+    """The app of one of ``esign serve --workers N``'s processes, for uvicorn's factory: settings from the
+    environment the supervisor passed on, and no background jobs (the supervisor runs them, once). It dies
+    with the supervisor, however that ends, even if the supervisor was gone before this process got here."""
+    supervisor = multiprocessing.parent_process()
+    die_with_parent(supervisor.pid if supervisor is not None and supervisor.pid is not None else os.getppid())
+    return create_app(Settings())

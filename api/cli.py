@@ -136,6 +136,16 @@ def serve(
     worker: Annotated[
         bool, typer.Option("--worker/--no-worker", help="Also run the background jobs (webhooks, reminders) here.")
     ] = True,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=64,
+            help="Server processes. Above 1, they share the port and the background jobs run once, in the "
+            "supervising process; SIGHUP restarts the processes one by one.",
+        ),
+    ] = 1,
 ) -> None:
     """Migrate the database, then serve the HTTP API (and, by default, run the background jobs)."""
     import uvicorn
@@ -158,16 +168,28 @@ def serve(
         except PkiNotInitialised as e:
             err.print(f"[yellow]background jobs not started: {e.message}[/]", highlight=False)
     out.print(f"esign serving on http://{shown}:{port} — API docs at http://{shown}:{port}/docs", highlight=False)
-    # The jobs' thread lives in the app's lifespan, so that uvicorn's graceful shutdown stops it too.
-    uvicorn.run(
-        create_app(settings, background_jobs=jobs),
-        host=host,
-        port=port,
-        log_level="info",
-        log_config=uvicorn_log_config(),
+    served: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": "info",
+        "log_config": uvicorn_log_config(),
         # After SIGTERM, requests get this long; then they are cancelled and the lifespan kills parse workers.
-        timeout_graceful_shutdown=pdf_limits.configured().shutdown_grace_s,
-    )
+        "timeout_graceful_shutdown": pdf_limits.configured().shutdown_grace_s,
+    }
+    if workers == 1:
+        # The jobs' thread lives in the app's lifespan, so that uvicorn's graceful shutdown stops it too.
+        uvicorn.run(create_app(settings, background_jobs=jobs), **served)
+        return
+    # The processes are spawned: they read their settings from the environment, the public URL included.
+    os.environ["ESIGN_PUBLIC_URL"] = settings.public_url
+    logging.getLogger("esign").setLevel(logging.INFO)
+    embedded = background.start_background(database, jobs) if jobs else None
+    try:
+        uvicorn.run("api.app:served_app", factory=True, workers=workers, **served)
+    finally:
+        if embedded is not None:
+            embedded.stop()
+        database.dispose()
 
 
 @app.command("worker")

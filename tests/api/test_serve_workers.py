@@ -1,0 +1,102 @@
+"""``esign serve --workers N``: N server processes on one port, the background jobs once, and every process
+gone after the supervisor's SIGTERM (orderly) or SIGKILL (the kernel's parent-death signal).
+
+Real processes: ``esign init`` and ``esign serve --workers 2`` on a loopback port over SQLite, concurrent
+requests, then a scan of ``/proc`` for what the supervisor had started.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.api.cli import ESIGN, esign
+from tests.api.served import free_port, wait_until_healthy
+from tests.api.test_children import Proc, _cmdline, _gone_within, descendants
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads /proc and relies on PR_SET_PDEATHSIG")
+
+
+@contextmanager
+def serving_workers(tmp_path: Path, workers: int) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {"ESIGN_DATA_DIR": str(tmp_path / "var"), "ESIGN_DATABASE_URL": ""}
+    result = esign("init", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    log_path = tmp_path / "serve.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [str(ESIGN), "serve", "--port", str(port), "--workers", str(workers)],
+            env={**os.environ, **env},
+            cwd=tmp_path,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_until_healthy(process, url, output=log_path.read_text)
+            yield process, url, log_path
+        finally:
+            if process.poll() is None:
+                process.kill()
+            process.wait(timeout=30)
+
+
+def _servers(supervisor: int) -> list[Proc]:
+    """The supervisor's server processes: uvicorn spawns each through multiprocessing, not its resource tracker."""
+    return [
+        p
+        for p in descendants(supervisor)
+        if p.ppid == supervisor and "spawn_main" in (command := _cmdline(p.pid)) and "resource_tracker" not in command
+    ]
+
+
+def _wait_for_servers(process: subprocess.Popen[bytes], url: str, count: int) -> list[Proc]:
+    """The first healthy answer may come before every process listens: ask until ``count`` of them are up."""
+    for _ in range(300):
+        if len(servers := _servers(process.pid)) >= count:
+            return servers
+        httpx.get(f"{url}/health", timeout=10)
+    raise AssertionError(f"{len(_servers(process.pid))} server processes, expected {count}")
+
+
+def test_two_processes_serve_one_port_the_jobs_run_once_and_sigterm_ends_everything(tmp_path: Path) -> None:
+    with serving_workers(tmp_path, 2) as (process, url, log):
+        servers = _wait_for_servers(process, url, 2)
+        assert len(servers) == 2
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda _: httpx.get(f"{url}/pki/ca", timeout=30), range(40)))
+        assert {a.status_code for a in answers} == {200}
+        assert len({a.content for a in answers}) == 1, "every process serves the same PKI"
+        public = httpx.get(f"{url}/openapi.json", timeout=30).json()
+        assert public["info"]["title"] == "esign"
+
+        everything = descendants(process.pid)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0 or process.returncode in (-signal.SIGTERM, 0)
+        left = _gone_within(everything, 60)
+        assert not left, [_cmdline(p.pid) for p in left]
+
+        text = log.read_text()
+        assert text.count("worker started:") == 1, text
+        assert text.count("Application startup complete") == 2, text
+
+
+def test_the_server_processes_die_with_a_killed_supervisor(tmp_path: Path) -> None:
+    with serving_workers(tmp_path, 2) as (process, url, _log):
+        servers = _wait_for_servers(process, url, 2)
+        everything = descendants(process.pid)
+        process.kill()
+        process.wait(timeout=30)
+        left = _gone_within(everything, 60)
+        assert not left, [_cmdline(p.pid) for p in left]
+        assert servers
