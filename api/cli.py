@@ -185,7 +185,9 @@ def serve(
     logging.getLogger("esign").setLevel(logging.INFO)
     embedded = background.start_background(database, jobs) if jobs else None
     try:
-        uvicorn.run("api.app:served_app", factory=True, workers=workers, **served)
+        # A process starting on a busy host may take longer than uvicorn's 5 s to answer its first ping; one
+        # not ready in time makes SIGHUP give up its restart.
+        uvicorn.run("api.app:served_app", factory=True, workers=workers, timeout_worker_healthcheck=60, **served)
     finally:
         if embedded is not None:
             embedded.stop()

@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -69,7 +70,9 @@ def _wait_for_servers(process: subprocess.Popen[bytes], url: str, count: int) ->
     raise AssertionError(f"{len(_servers(process.pid))} server processes, expected {count}")
 
 
-def test_two_processes_serve_one_port_the_jobs_run_once_and_sigterm_ends_everything(tmp_path: Path) -> None:
+def test_two_processes_serve_one_port_sighup_replaces_them_and_sigterm_ends_everything(
+    tmp_path: Path,
+) -> None:
     with serving_workers(tmp_path, 2) as (process, url, log):
         servers = _wait_for_servers(process, url, 2)
         assert len(servers) == 2
@@ -80,6 +83,20 @@ def test_two_processes_serve_one_port_the_jobs_run_once_and_sigterm_ends_everyth
         public = httpx.get(f"{url}/openapi.json", timeout=30).json()
         assert public["info"]["title"] == "esign"
 
+        # SIGHUP: the processes are replaced one by one, and requests meanwhile are answered.
+        process.send_signal(signal.SIGHUP)
+        before = {p.pid for p in servers}
+        statuses = set()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            statuses.add(httpx.get(f"{url}/health", timeout=30).status_code)
+            after = {p.pid for p in _servers(process.pid)}
+            if len(after) == 2 and not after & before:
+                break
+            time.sleep(0.05)
+        assert not after & before, log.read_text()
+        assert statuses == {200}
+
         everything = descendants(process.pid)
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 0 or process.returncode in (-signal.SIGTERM, 0)
@@ -88,7 +105,7 @@ def test_two_processes_serve_one_port_the_jobs_run_once_and_sigterm_ends_everyth
 
         text = log.read_text()
         assert text.count("worker started:") == 1, text
-        assert text.count("Application startup complete") == 2, text
+        assert text.count("Application startup complete") == 4, text
 
 
 def test_the_server_processes_die_with_a_killed_supervisor(tmp_path: Path) -> None:
