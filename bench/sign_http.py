@@ -1,11 +1,12 @@
 """PAdES B-LTA signatures per second through ``POST /v1/sign``, next to naive pyhanko B-LTA in the same run.
 
-    python bench/sign_http.py [--seconds 10] [--clients 4]
+    python bench/sign_http.py [--seconds 10] [--clients 4] [--workers N]
 
 Starts ``esign init`` (with its demo organisations) and ``esign serve`` on a loopback port with a throwaway
 data directory; the key is the demo official 李强's (PIN 123456), on the same one-page PDF as bench/sign.py.
 
-- service: ``--clients`` threads, each with a keep-alive httpx client and a signing session of its own
+- service: ``esign serve --workers N`` (default: one process per CPU, as a deployment on this machine would
+  run it), and ``--clients`` threads, each with a keep-alive httpx client and a signing session of its own
   (``POST /v1/credentials/{id}/sessions``, opened before the clock), posting the PDF to ``/v1/sign`` with
   ``level=B-LTA`` one request after another; every answer must be a 200 PDF. The service time-stamps and
   gathers revocation data with its own TSA, OCSP responder and CRLs.
@@ -214,6 +215,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="esign serve's processes")
     parser.add_argument("--naive-only", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -246,7 +248,10 @@ def main() -> int:
         (folder / "tsa-url").write_text(f"{base}/pki/tsa")
 
         server = subprocess.Popen(
-            [str(esign), "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            [str(esign), "serve", "--port", str(port), "--workers", str(args.workers)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         try:
             for _ in range(300):
@@ -279,7 +284,8 @@ def main() -> int:
     print(f"  before {naive_before:.2f}/s, after {naive_after:.2f}/s")
     print(f"\nratio {ratio:.1f}×, target ≥ {TARGET:g}×  {'ok' if ok else 'MISSED'}")
     print(
-        f"ECDSA P-256 key; one `esign serve` process, {args.clients} keep-alive httpx clients (threads), "
+        f"ECDSA P-256 key; `esign serve --workers {args.workers}` on {os.cpu_count()} CPUs, "
+        f"{args.clients} keep-alive httpx clients (threads), "
         f"naive one document at a time; {args.seconds:g} s each"
     )
     return 0 if ok and checked[0] == ("B-LTA", "valid") and checked[1][0] == "B-LTA" else 1
