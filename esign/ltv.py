@@ -11,9 +11,12 @@ is produced *after* the time-stamp it has to cover, and the last of it is added 
 2. a document time-stamp over it;
 3. a DSS update with revocation data, issued after that document time-stamp, for its unit's chain.
 
-:func:`add_archive_timestamp` makes steps 1–3 and is what archive renewal repeats before the last time-stamp's
-certificate expires. The revocation data comes from a :class:`RevocationSource` (the service's own CA answers
-in-process; see ``keys.validation_data``), so nothing here goes online.
+:func:`add_archive_timestamp` makes steps 1–3 in two incremental updates: 1 and 2 share one, the DSS written
+before the time-stamp's byte range is digested, so the time-stamp covers it (pyhanko's
+``TimestampDSSContentSettings.update_before_ts``); a revision fewer to read and write. Archive renewal
+repeats the steps before the last time-stamp's certificate expires. The revocation data comes from a
+:class:`RevocationSource` (the service's own CA answers in-process; see ``keys.validation_data``), so nothing
+here goes online.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import Protocol
 
 from asn1crypto import cms, core, crl, ocsp
 from asn1crypto import x509 as asn1_x509
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.signers import PdfTimeStamper
 from pyhanko.sign.timestamps import TimeStamper
@@ -88,9 +92,7 @@ def _unique(certs: Iterable[asn1_x509.Certificate]) -> list[asn1_x509.Certificat
     return list(seen.values())
 
 
-def add_validation_data(data: bytes, validation: ValidationData) -> bytes:
-    """``data`` with one more incremental update that adds ``validation`` to the document security store."""
-    writer = pdf.incremental_writer(data)
+def _supply(writer: IncrementalPdfFileWriter, validation: ValidationData) -> None:
     DocumentSecurityStore.supply_dss_in_writer(
         writer,
         None,
@@ -98,6 +100,12 @@ def add_validation_data(data: bytes, validation: ValidationData) -> bytes:
         crls=list(validation.crls),
         ocsps=list(validation.ocsps),
     )
+
+
+def add_validation_data(data: bytes, validation: ValidationData) -> bytes:
+    """``data`` with one more incremental update that adds ``validation`` to the document security store."""
+    writer = pdf.incremental_writer(data)
+    _supply(writer, validation)
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
@@ -127,10 +135,15 @@ class _KeptToken(TimeStamper):
         return self.token
 
 
-def _timestamp_document(data: bytes, timestamper: TimeStamper, md_algorithm: str) -> tuple[bytes, cms.SignedData]:
-    """``timestamp_document``, and the SignedData of the token it embedded."""
+def _timestamp_document(
+    data: bytes, timestamper: TimeStamper, md_algorithm: str, validation: ValidationData | None = None
+) -> tuple[bytes, cms.SignedData]:
+    """``timestamp_document``, with ``validation`` added to the DSS in the same update under the time-stamp,
+    and the SignedData of the token it embedded."""
     kept = _KeptToken(timestamper)
     writer = pdf.incremental_writer(data)
+    if validation:
+        _supply(writer, validation)
     stamper = PdfTimeStamper(kept, field_name=_next_timestamp_field(writer.prev))
     out = io.BytesIO()
     stamper.timestamp_pdf(writer, md_algorithm, output=out)
@@ -164,8 +177,7 @@ def add_archive_timestamp(
     ``certs`` are the certificates whose status must be proven at this point: for a new signature its
     :func:`signature_certificates`; for a renewal, those of the last document time-stamp (the earlier ones
     were proven when they were still current, and the new time-stamp preserves that proof, EN 319 102-1
-    §5.6.2.4). Three incremental updates are appended; ``data`` stays a prefix of the result.
+    §5.6.2.4). Two incremental updates are appended; ``data`` stays a prefix of the result.
     """
-    data = add_validation_data(data, revocation(certs))
-    data, stamp = _timestamp_document(data, timestamper, md_algorithm)
+    data, stamp = _timestamp_document(data, timestamper, md_algorithm, revocation(certs))
     return add_validation_data(data, revocation(certificates_of(stamp)))
