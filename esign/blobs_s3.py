@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, TypeVar
 
 import boto3
 from boto3.s3.transfer import TransferConfig
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from esign.settings import Settings
 
 MiB = 1024 * 1024
+T = TypeVar("T")
 
 _MISSING = frozenset({"404", "NoSuchKey", "NotFound"})
 _REFUSED = frozenset(
@@ -96,8 +97,10 @@ class S3BlobStore:
             multipart_threshold=options.part_size,
             multipart_chunksize=options.part_size,
             max_concurrency=options.concurrency,
-            max_io_queue=options.concurrency,
         )
+        # At most this many parts read from the caller's buffer at once (s3transfer's default is 10): the bound
+        # that keeps an upload from holding a second copy of a large blob. boto3's TransferConfig leaves it out.
+        self._transfer.max_in_memory_upload_chunks = options.concurrency
 
     def put(self, data: bytes) -> str:
         digest = hashlib.sha256(data).hexdigest()
@@ -125,13 +128,17 @@ class S3BlobStore:
         return True
 
     def get(self, digest: str) -> bytes:
-        buffer = io.BytesIO()
-        self._read(digest, buffer)
-        # The buffer's bytes are handed over, not copied, when nothing else refers to them.
-        return buffer.getvalue()
+        # Read whole, then hashed: the response's length is known, so the bytes land in one buffer of that size,
+        # where collecting chunks would hold them twice while joining (or over-allocate while growing).
+        data = self._read(digest, lambda body: body.read())
+        if hashlib.sha256(data).hexdigest() != digest:
+            raise BlobCorrupted(f"blob {digest} no longer matches its digest")
+        return data
 
     def verify(self, digest: str) -> None:
-        self._read(digest, None)
+        found, _ = self._read(digest, hash_stream)
+        if found != digest:
+            raise BlobCorrupted(f"blob {digest} no longer matches its digest")
 
     def exists(self, digest: str) -> bool:
         key = self.key(check_digest(digest))
@@ -167,7 +174,8 @@ class S3BlobStore:
                 Config=self._transfer,
             )
 
-    def _read(self, digest: str, sink: BinaryIO | None) -> None:
+    def _read(self, digest: str, consume: Callable[[BinaryIO], T]) -> T:
+        """What ``consume`` makes of the object's body; BlobNotFound when there is none."""
         key = self.key(check_digest(digest))
         with self._failures("read", digest):
             try:
@@ -177,9 +185,7 @@ class S3BlobStore:
                     raise BlobNotFound(f"no blob {digest}") from None
                 raise
             with response["Body"] as body:
-                found, _ = hash_stream(body, sink)  # type: ignore[arg-type]
-        if found != digest:
-            raise BlobCorrupted(f"blob {digest} no longer matches its digest")
+                return consume(body)  # type: ignore[arg-type]
 
     @contextmanager
     def _failures(self, action: str, digest: str | None) -> Iterator[None]:

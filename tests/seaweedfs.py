@@ -168,6 +168,7 @@ def seaweedfs(workdir: Path) -> Iterator[ObjectStore]:
         f"-s3.port={s3}",
         f"-s3.port.grpc={grpc[3]}",
         f"-s3.localSocket={scratch / 's3.sock'}",
+        "-s3.autoCreateBucket=false",
         "-s3.port.iceberg=0",
         "-s3.port.lance=0",
         f"-s3.config={config}",
