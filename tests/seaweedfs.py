@@ -32,6 +32,7 @@ from urllib.parse import urlsplit, urlunsplit
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import SecretStr
 
 from esign.blob_location import S3Location
 from esign.blobs_s3 import S3BlobStore, S3Options
@@ -87,13 +88,10 @@ class ObjectStore:
         )
 
     @property
-    def settings(self) -> dict[str, str | None]:
-        """What ``Settings`` takes to use this store."""
-        return {
-            "blob_url": self.url,
-            "s3_access_key_id": self.access_key_id,
-            "s3_secret_access_key": self.secret_access_key,
-        }
+    def settings(self) -> dict[str, object]:
+        """What ``Settings`` takes to use this store (also as ``model_copy(update=...)``, which validates nothing)."""
+        secret = SecretStr(self.secret_access_key) if self.secret_access_key is not None else None
+        return {"blob_url": self.url, "s3_access_key_id": self.access_key_id, "s3_secret_access_key": secret}
 
 
 def weed_binary() -> Path:
