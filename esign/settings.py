@@ -211,8 +211,9 @@ class Settings(BaseSettings):
     @field_validator("blob_url")
     @classmethod
     def _s3_url(cls, value: str | None) -> str | None:
-        if value is not None:
-            S3Location.from_url(value)
+        if not value:
+            return None  # ESIGN_BLOB_URL= (as a compose file may leave it) keeps the folder
+        S3Location.from_url(value)
         return value
 
     @model_validator(mode="after")

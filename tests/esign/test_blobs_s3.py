@@ -50,6 +50,10 @@ def test_a_bad_url_is_refused_with_the_fault_named(url: str, fault: str) -> None
         Settings(blob_url=url)
 
 
+def test_an_empty_url_keeps_the_folder() -> None:
+    assert Settings(blob_url="").blob_url is None
+
+
 def test_keys_come_in_pairs() -> None:
     with pytest.raises(ValidationError, match="together"):
         Settings(blob_url="s3://esign-blobs", s3_access_key_id="key")
