@@ -108,10 +108,11 @@ def _empty(database: Database, tables: list[str]) -> None:
                 connection.execute(text(f'DELETE FROM "{name}"'))
 
 
-def pytest_report_header() -> str:
+def pytest_report_header() -> list[str]:
     url = _test_database_url()
     where = f"PostgreSQL {url}" if url else "SQLite (ESIGN_TEST_DATABASE_URL unset)"
-    return f"esign test database: {where}"
+    blobs = os.environ.get("ESIGN_TEST_BLOB_URL") or "SeaweedFS started on loopback (ESIGN_TEST_BLOB_URL unset)"
+    return [f"esign test database: {where}", f"esign test object store: {blobs}"]
 
 
 # --- signature engine fixtures ---------------------------------------------------------------
