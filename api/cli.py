@@ -21,6 +21,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 import webhooks
 from api.cli_archive import register as register_archive_commands
+from api.cli_blobs import register as register_blob_commands
 from api.cli_documents import register as register_document_commands
 from api.cli_keys import register as register_keys_commands
 from api.cli_verify import register as register_verify_command
@@ -54,6 +55,7 @@ register_keys_commands(app)
 register_document_commands(app)
 register_verify_command(app)
 register_archive_commands(app)
+register_blob_commands(app)
 
 DEMO_TOKENS = "demo-tokens.tsv"
 DEMO_PASSWORDS = "demo-passwords.tsv"

@@ -34,6 +34,7 @@ STATUS: dict[type[errors.EsignError], int] = {
     errors.TrustError: 422,
     errors.BlobNotFound: 404,
     errors.BlobCorrupted: 500,
+    errors.BlobStoreUnavailable: 503,
     errors.SecretUnreadable: 500,
     errors.Busy: 503,
     keys_errors.PinInvalid: 403,
@@ -78,7 +79,8 @@ WHY: dict[int, str] = {
     415: "A content type the operation does not take (`unsupported_media_type`)",
     422: "Invalid input: a parameter or body the schema or the service refuses (`invalid_request`, `pdf_invalid`, ...)",
     423: "The credential is locked after too many wrong PINs (`credential_locked`)",
-    503: "The PKI is not initialised, or a signing token or process cannot be reached (`pki_not_initialised`, ...)",
+    503: "The PKI is not initialised, or a signing token, process or the object store cannot be reached "
+    "(`pki_not_initialised`, `blob_store_unavailable`, ...)",
 }
 """What each error status means, for the OpenAPI document."""
 

@@ -2,25 +2,25 @@
 
 A blob's address is the lowercase hex SHA-256 of its bytes, so a stored blob can never be
 replaced by different content and a damaged one is detected on read. The protocol is kept to
-three calls so that an S3-compatible object store can stand behind it as well.
+three calls so that an S3-compatible object store (``esign.blobs_s3``) stands behind it as well;
+``ESIGN_BLOB_URL`` chooses it, and the folder under the data directory stays the embedded default.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import re
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
+from esign.blob_digests import DIGEST, check_digest, hash_stream
 from esign.errors import BlobCorrupted, BlobNotFound
 from esign.filemodes import private_directory
 
 if TYPE_CHECKING:
     from esign.settings import Settings
-
-_DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
 class BlobStore(Protocol):
@@ -35,11 +35,16 @@ class BlobStore(Protocol):
     def exists(self, digest: str) -> bool: ...
 
 
-def check_digest(digest: str) -> str:
-    """Reject anything but 64 lowercase hex digits before it gets near a path or a key."""
-    if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
-        raise ValueError(f"not a lowercase hex SHA-256 digest: {digest!r}")
-    return digest
+class InventoriedBlobStore(BlobStore, Protocol):
+    """A store that can also list what it holds and re-check it without keeping the bytes (``esign blobs``)."""
+
+    def digests(self) -> Iterator[str]:
+        """Every stored digest, once; names that are not blobs (temporary files, foreign keys) are skipped."""
+        ...
+
+    def verify(self, digest: str) -> None:
+        """Re-read the blob in chunks; raise as ``get`` would, without holding it whole."""
+        ...
 
 
 BLOB_MODE = 0o400
@@ -95,12 +100,36 @@ class FilesystemBlobStore:
     def exists(self, digest: str) -> bool:
         return self._path(check_digest(digest)).is_file()
 
+    def digests(self) -> Iterator[str]:
+        for path in sorted(self.root.glob("??/??/*")):
+            name = path.name
+            if DIGEST.fullmatch(name) and path.parent.parent.name == name[:2] and path.parent.name == name[2:4]:
+                yield name
+
+    def verify(self, digest: str) -> None:
+        with self.open(digest) as stream:
+            found, _ = hash_stream(stream)
+        if found != digest:
+            raise BlobCorrupted(f"blob {digest} no longer matches its digest")
+
+    def open(self, digest: str) -> BinaryIO:
+        """The stored file for reading, not yet checked: for copying a blob elsewhere without loading it."""
+        try:
+            return self._path(check_digest(digest)).open("rb")
+        except FileNotFoundError:
+            raise BlobNotFound(f"no blob {digest}") from None
+
     def _path(self, digest: str) -> Path:
         return self.root / digest[:2] / digest[2:4] / digest
 
 
-def blob_store_from_settings(settings: Settings) -> BlobStore:
-    return FilesystemBlobStore(settings.blob_dir)
+def blob_store_from_settings(settings: Settings) -> InventoriedBlobStore:
+    """The object store ``ESIGN_BLOB_URL`` names, else the folder under the data directory."""
+    if settings.blob_url is None:
+        return FilesystemBlobStore(settings.blob_dir)
+    from esign.blobs_s3 import S3BlobStore, S3Options
+
+    return S3BlobStore(S3Options.from_settings(settings))
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -96,6 +96,12 @@ class BlobCorrupted(EsignError):
     code = "blob_corrupted"
 
 
+class BlobStoreUnavailable(EsignError):
+    """The object store cannot be reached, refuses the credentials or lacks the bucket: nothing was stored or read."""
+
+    code = "blob_store_unavailable"
+
+
 class PdfTooComplex(PdfError):
     """A PDF refused before or while parsing because it exceeds a hard limit of the parsing budget.
 

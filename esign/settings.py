@@ -10,8 +10,10 @@ from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cryptography.x509 import ObjectIdentifier
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from esign.blob_location import S3Location
 
 TSA_POLICY = "2.25.171802334187214520950305633593547016405"
 """A policy OID under the UUID arc (ITU-T X.667), so it needs no registration."""
@@ -35,6 +37,20 @@ class Settings(BaseSettings):
     )
     database_schema: str | None = Field(
         default=None, description="PostgreSQL schema to use instead of the search_path default."
+    )
+    blob_url: str | None = Field(
+        default=None,
+        description="Where PDF revisions and other blobs are kept: unset, the blob folder in the data directory; "
+        "s3://BUCKET[/PREFIX]?endpoint=http://HOST:PORT&region=REGION for S3-compatible object storage (AWS, "
+        "MinIO, Ceph, SeaweedFS...). Without endpoint, AWS itself; addressing=virtual for virtual-hosted buckets.",
+    )
+    s3_access_key_id: str | None = Field(
+        default=None,
+        description="Access key of the object store; unset, boto3's usual chain (AWS_ACCESS_KEY_ID and "
+        "AWS_SECRET_ACCESS_KEY, ~/.aws/credentials, an instance role).",
+    )
+    s3_secret_access_key: SecretStr | None = Field(
+        default=None, description="Secret key going with ESIGN_S3_ACCESS_KEY_ID."
     )
     max_upload_mb: int = Field(default=50, gt=0, description="Largest accepted upload, in MiB.")
     parse_max_objects: int = Field(
@@ -217,6 +233,20 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as e:
             raise ValueError(f"unknown time zone {value!r}") from e
         return value
+
+    @field_validator("blob_url")
+    @classmethod
+    def _s3_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None  # ESIGN_BLOB_URL= (as a compose file may leave it) keeps the folder
+        S3Location.from_url(value)
+        return value
+
+    @model_validator(mode="after")
+    def _both_keys_or_neither(self) -> Settings:
+        if (self.s3_access_key_id is None) != (self.s3_secret_access_key is None):
+            raise ValueError("set ESIGN_S3_ACCESS_KEY_ID and ESIGN_S3_SECRET_ACCESS_KEY together, or neither")
+        return self
 
     @field_validator("archive_weak_algorithms", mode="before")
     @classmethod

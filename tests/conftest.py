@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import secrets
+import uuid
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import MetaData, text
@@ -16,6 +18,9 @@ from sqlalchemy import MetaData, text
 import webhooks  # noqa: F401  (registers the outbox fan-out, as every entry point that serves or works does)
 from esign.db import Database
 from migrations import migrate
+
+if TYPE_CHECKING:
+    from tests.seaweedfs import ObjectStore
 
 ALEMBIC_VERSION_TABLE = "alembic_version"
 
@@ -103,10 +108,11 @@ def _empty(database: Database, tables: list[str]) -> None:
                 connection.execute(text(f'DELETE FROM "{name}"'))
 
 
-def pytest_report_header() -> str:
+def pytest_report_header() -> list[str]:
     url = _test_database_url()
     where = f"PostgreSQL {url}" if url else "SQLite (ESIGN_TEST_DATABASE_URL unset)"
-    return f"esign test database: {where}"
+    blobs = os.environ.get("ESIGN_TEST_BLOB_URL") or "SeaweedFS started on loopback (ESIGN_TEST_BLOB_URL unset)"
+    return [f"esign test database: {where}", f"esign test object store: {blobs}"]
 
 
 # --- signature engine fixtures ---------------------------------------------------------------
@@ -218,3 +224,20 @@ def world(db: Database, db_settings: Settings):  # type: ignore[no-untyped-def]
     from tests.world import build
 
     return build(db, db_settings)
+
+
+# --- a real S3 object store: SeaweedFS started for the session, or the one ESIGN_TEST_BLOB_URL names -------
+
+
+@pytest.fixture(scope="session")
+def object_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ObjectStore]:
+    from tests.seaweedfs import object_store
+
+    with object_store(tmp_path_factory.mktemp("seaweedfs")) as store:
+        yield store
+
+
+@pytest.fixture
+def s3(object_store: ObjectStore) -> ObjectStore:
+    """The object store with this test's own key prefix: what one test writes, no other sees."""
+    return object_store.under(f"test-{uuid.uuid4().hex}")

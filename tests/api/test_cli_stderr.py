@@ -98,6 +98,7 @@ ERROR_PATHS: dict[str, tuple[list[str], dict[str, str]]] = {
     "pki": (["pki", "revoke", "zz"], {}),
     "calendar": (["calendar", "show", "2024-10-01"], {}),
     "archive": (["archive", "status"], {}),
+    "blobs": (["blobs", "migrate"], {}),
 }
 
 
