@@ -12,10 +12,14 @@ relying party may cache it that long anyway. Here:
   changed — a revocation — a new one is signed at once.
 - ``unknown`` is never kept: a serial not issued yet may be issued soon, and made-up CertIDs would fill
   memory. Neither is anything while the signal cannot tell (epoch ``None``).
-- A request with a nonce (RFC 8954) gets a response signed for it, echoing the nonce, with producedAt now,
-  from the kept SingleResponse: its sender asked for proof that the answer is fresh, which a pre-produced
-  response cannot give. RFC 8954 §2.1 would allow answering without the nonce, but OpenSSL then warns,
-  and a client that insists on its nonce fails. It costs one signature and no database read.
+- A request with a nonce (RFC 8954) gets a response signed for it, echoing the nonce, with producedAt and
+  thisUpdate now, from the kept status: its sender asked for proof that the answer is fresh, which a
+  pre-produced response cannot give. RFC 8954 §2.1 would allow answering without the nonce, but OpenSSL then
+  warns, and a client that insists on its nonce fails. thisUpdate is now because the kept status is known to
+  be correct now (the signal says nothing changed; RFC 6960 §4.2.2.1), and because a signer gathering
+  validation data right after its time-stamp needs data issued after it (EN 319 102-1 §5.2.5.4): with the
+  kept thisUpdate, pyhanko's LTV signing produced documents our verifier rightly found INDETERMINATE. It
+  costs one signature and no database read.
 """
 
 from __future__ import annotations
@@ -60,8 +64,9 @@ class _Kept:
     epoch: int | None
     refresh_at: datetime
     response: bytes
-    single_responses: bytes
-    """tbsResponseData.responses of ``response``, as encoded there."""
+    cert_id: bytes
+    cert_status: bytes
+    """certID and certStatus of ``response``'s SingleResponse, as encoded there."""
 
 
 @dataclass(frozen=True)
@@ -180,12 +185,14 @@ class OcspResponder:
         )
         if self._constant is None:
             self._constant = _Constant.of(response)
+        [single] = _basic(response)["tbs_response_data"]["responses"]
         return _Kept(
             status=status,
             epoch=epoch,
             refresh_at=this_update + self._refresh,
             response=response,
-            single_responses=_basic(response)["tbs_response_data"]["responses"].dump(),
+            cert_id=single["cert_id"].dump(),
+            cert_status=single["cert_status"].dump(),
         )
 
     def _serve(self, kept: _Kept, nonce: bytes | None, now: datetime) -> bytes:
@@ -194,16 +201,24 @@ class OcspResponder:
         return self._with_nonce(kept, nonce, now)
 
     def _with_nonce(self, kept: _Kept, nonce: bytes, now: datetime) -> bytes:
-        """``kept``'s SingleResponse in a response signed now, with the requester's nonce (RFC 6960 §4.2.1,
+        """``kept``'s status in a response issued and signed now, with the requester's nonce (RFC 6960 §4.2.1,
         RFC 8954 §2.1): what ``revocation.signed_ocsp_response`` writes, a test checks byte for byte."""
         constant = self._constant
         assert constant is not None
         nonce_extension = der.tlv(der.SEQUENCE, _NONCE, der.tlv(der.OCTET_STRING, der.tlv(der.OCTET_STRING, nonce)))
+        this_update = now.replace(microsecond=0)
+        single = der.tlv(
+            der.SEQUENCE,
+            kept.cert_id,
+            kept.cert_status,
+            der.generalized_time(this_update),
+            der.tlv(der.context(0), der.generalized_time(this_update + self._validity)),
+        )
         tbs = der.tlv(
             der.SEQUENCE,
             constant.responder_id,
-            der.generalized_time(now.replace(microsecond=0)),
-            kept.single_responses,
+            der.generalized_time(this_update),
+            der.tlv(der.SEQUENCE, single),
             der.tlv(der.context(1), der.tlv(der.SEQUENCE, nonce_extension)),
         )
         basic = der.tlv(

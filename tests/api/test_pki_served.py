@@ -153,7 +153,15 @@ def test_ocsp_answers_are_pre_produced_unless_a_nonce_asks_for_a_fresh_one(
     while post(plain) != post(plain):
         assert time.monotonic() < deadline, "every answer was signed afresh"
     assert len({post(plain) for _ in range(5)}) == 1, "the same signed response, produced once"
+    kept_this_update = ocsp.load_der_ocsp_response(post(plain)).this_update_utc
+    time.sleep(1.1)  # thisUpdate has whole seconds
+    asked = datetime.now(UTC).replace(microsecond=0)
     answers = {post(with_nonce), post(with_nonce)}
+    for answer in answers:
+        # Issued after it was asked for, so a signer's validation data gathered after its time-stamp is fresh
+        # (EN 319 102-1 §5.2.5.4), while the plain request still gets the kept answer.
+        assert ocsp.load_der_ocsp_response(answer).this_update_utc >= asked > kept_this_update
+    assert ocsp.load_der_ocsp_response(post(plain)).this_update_utc == kept_this_update
     for answer in answers:
         (tmp_path / "resp.der").write_bytes(answer)
         result = _run(

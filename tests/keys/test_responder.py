@@ -222,7 +222,9 @@ def test_a_nonce_is_answered_by_a_response_signed_for_it(pki: Pki) -> None:
         parsed = ocsp.load_der_ocsp_response(answer)
         assert parsed.extensions.get_extension_for_class(x509.OCSPNonce).value.nonce == nonce
         assert parsed.produced_at_utc == now.replace(microsecond=0)
-        assert parsed.this_update_utc == T0 and parsed.revocation_reason is x509.ReasonFlags.superseded
+        assert parsed.this_update_utc == now.replace(microsecond=0), "issued now: the status is known correct now"
+        assert parsed.next_update_utc == now.replace(microsecond=0) + VALIDITY
+        assert parsed.revocation_reason is x509.ReasonFlags.superseded
         public_key = pki.responder.cert.public_key()
         if isinstance(public_key, ec.EllipticCurvePublicKey):
             public_key.verify(parsed.signature, parsed.tbs_response_bytes, ec.ECDSA(hashes.SHA256()))
@@ -233,8 +235,8 @@ def test_a_nonce_is_answered_by_a_response_signed_for_it(pki: Pki) -> None:
             revocation.parse_ocsp_request(_request(pki)).cert_id,  # type: ignore[union-attr]
             database.statuses[serial],
             responder=pki.responder,
-            this_update=T0,
-            next_update=T0 + VALIDITY,
+            this_update=now.replace(microsecond=0),
+            next_update=now.replace(microsecond=0) + VALIDITY,
             nonce=nonce,
         )
         assert _without_time_and_signature(answer) == _without_time_and_signature(built)
