@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 
 from esign.settings import Settings
 
-from . import oidc, signin, tokens, verify
+from . import inbox, oidc, signin, tokens, verify
 from .ratelimit import RateLimit
 from .verify import too_large
 
@@ -24,5 +24,6 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(signin.router)
     app.include_router(tokens.router)
+    app.include_router(inbox.router)
     app.include_router(oidc.router)
     app.include_router(verify.router)

@@ -114,7 +114,7 @@ def overview(
         Supervised(
             view=view,
             organisation_name=names[view.step.organisation_id],
-            colour=_colour(view.step.due_on, day, horizon),
+            colour=colour_of(view.step.due_on, day, horizon),
             own=view.step.organisation_id == actor.organisation_id,
             urges=counts.get((view.step.id, StepEventKind.URGE.value), 0),
             extensions=counts.get((view.step.id, StepEventKind.EXTEND.value), 0),
@@ -149,13 +149,14 @@ def _awaited(
             request=request,
             title=title if request.organisation_id == actor.organisation_id else None,
             recipient_name=name,
-            colour=_colour(request.reply_due_on, day, horizon) if request.reply_due_on else Colour.GREEN,
+            colour=colour_of(request.reply_due_on, day, horizon) if request.reply_due_on else Colour.GREEN,
         )
         for request, title, name in session.execute(query)
     ]
 
 
-def _colour(due_on: date, today: date, horizon: date) -> Colour:
+def colour_of(due_on: date, today: date, horizon: date) -> Colour:
+    """Red once ``due_on`` has passed, yellow up to ``horizon`` (the warning days ahead), green after."""
     if due_on < today:
         return Colour.RED
     return Colour.YELLOW if due_on <= horizon else Colour.GREEN

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from tests.api.served import Served
 from tests.support import require
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -68,3 +69,36 @@ def screenshot(page: Any, name: str, *, full_page: bool = True) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=full_page)
     return path
+
+
+class Session:
+    """One browser context (its own cookies) and every URL it asked for."""
+
+    def __init__(self, browser: Any, server: Served, viewport: dict[str, int] = DESKTOP) -> None:
+        self.server, self.viewport = server, viewport
+        self.context = browser.new_context(viewport=viewport, locale="zh-CN")
+        self.page = self.context.new_page()
+        self.urls: list[str] = []
+        self.page.on("request", lambda request: self.urls.append(request.url))
+
+    def goto(self, path: str) -> Any:
+        return self.page.goto(f"{self.server.url}{path}")
+
+    def sign_in(self, login: str, password: str) -> None:
+        self.goto("/login")
+        self.page.fill("#login", login)
+        self.page.fill("#password", password)
+        self.page.click("#login-form button[type=submit]")
+
+    def check(self, name: str) -> None:
+        """Screenshot, axe-core and nothing wider than the screen, for the page as it is now."""
+        screenshot(self.page, f"{name}-{self.viewport['width']}")
+        assert serious_violations(self.page) == [], name
+        assert self.page.evaluate("document.documentElement.scrollWidth") <= self.viewport["width"], name
+
+    def foreign(self, *allowed: str) -> list[str]:
+        own = (f"{self.server.url}/", *allowed)
+        return [url for url in self.urls if not url.startswith(own)]
+
+    def close(self) -> None:
+        self.context.close()

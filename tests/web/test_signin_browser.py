@@ -16,7 +16,7 @@ import pytest
 
 from esign.db import Database
 from tests.api.served import Served, free_port, served
-from tests.web.browser import DESKTOP, PHONE, chromium, screenshot, serious_violations
+from tests.web.browser import DESKTOP, PHONE, Session, chromium
 from tests.web.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider, oidc_provider
 
 IDLE_SECONDS = 6
@@ -59,39 +59,6 @@ def browser(server: Served) -> Iterator[Any]:
         yield running
 
 
-class Session:
-    """One browser context (its own cookies) and every URL it asked for."""
-
-    def __init__(self, browser: Any, server: Served, viewport: dict[str, int] = DESKTOP) -> None:
-        self.server, self.viewport = server, viewport
-        self.context = browser.new_context(viewport=viewport, locale="zh-CN")
-        self.page = self.context.new_page()
-        self.urls: list[str] = []
-        self.page.on("request", lambda request: self.urls.append(request.url))
-
-    def goto(self, path: str) -> Any:
-        return self.page.goto(f"{self.server.url}{path}")
-
-    def sign_in(self, login: str, password: str) -> None:
-        self.goto("/login")
-        self.page.fill("#login", login)
-        self.page.fill("#password", password)
-        self.page.click("#login-form button[type=submit]")
-
-    def check(self, name: str) -> None:
-        """Screenshot, axe-core and nothing wider than the screen, for the page as it is now."""
-        screenshot(self.page, f"{name}-{self.viewport['width']}")
-        assert serious_violations(self.page) == [], name
-        assert self.page.evaluate("document.documentElement.scrollWidth") <= self.viewport["width"], name
-
-    def foreign(self, *allowed: str) -> list[str]:
-        own = (f"{self.server.url}/", *allowed)
-        return [url for url in self.urls if not url.startswith(own)]
-
-    def close(self) -> None:
-        self.context.close()
-
-
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280", "390"])
 def test_sign_in_see_the_home_change_the_password_and_sign_out(
     server: Served, browser: Any, passwords: dict[str, str], viewport: dict[str, int]
@@ -111,9 +78,11 @@ def test_sign_in_see_the_home_change_the_password_and_sign_out(
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and not cookie["secure"]  # plain http on loopback
     me.check("signin-home")
 
-    me.page.click("a[href='/v1/inbox']")  # the API listing reads with the session
+    me.page.click("[data-action=inbox]")
+    me.page.wait_for_selector("[data-empty]")
+    me.goto("/v1/inbox")  # the API reads with the session too
     assert '"steps"' in me.page.inner_text("body")
-    me.page.go_back()
+    me.goto("/")
     me.page.click("[data-action=verify]")
     me.page.wait_for_selector("#verify-form")
 

@@ -1,0 +1,128 @@
+"""The inbox page in a real browser against ``esign serve``: an official's open steps with their document, stage,
+deadline colour and working days left, the urged step on top, filters; at 1280 and 390 pixels.
+
+The steps are made through the API as the README's walk-through makes them: the clerk 王芳 drafts two notices
+and routes each to 李强 for review; 刘洋, the leader of 李强's department, urges one of them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from esign.db import Database
+from tests.api.served import Served, served
+from tests.web.browser import DESKTOP, PHONE, Session, chromium
+
+ROOT = Path(__file__).resolve().parents[2]
+TITLES = ("关于开展电子公文流转试点工作的通知", "关于做好年度档案移交工作的通知")
+URGE = "请于今日内核稿"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, new_database: Callable[[], Database]) -> Iterator[Served]:
+    with served(tmp_path_factory.mktemp("inbox"), new_database, init=True) as instance:
+        yield instance
+
+
+@pytest.fixture(scope="module")
+def passwords(server: Served) -> dict[str, str]:
+    rows = (line.split("\t") for line in (server.data_dir / "demo-passwords.tsv").read_text().splitlines())
+    return {login: password for login, password, _org, _name in rows}
+
+
+@pytest.fixture(scope="module")
+def steps(server: Served) -> dict[str, str]:
+    """Title → the id of 李强's review step of that notice; the second one urged by 刘洋."""
+    with httpx.Client(base_url=server.url, timeout=60) as http:
+
+        def api(who: str, method: str, path: str, body: Any = None) -> Any:
+            answer = http.request(method, path, json=body, headers=server.headers(who))
+            assert answer.is_success, answer.text
+            return answer.json()
+
+        reviewer = next(o["id"] for o in api("王芳", "GET", "/v1/officials") if o["name"] == "李强")
+        notice = json.loads((ROOT / "docs" / "examples" / "notice.json").read_text())
+        made = {}
+        for title in TITLES:
+            notice["content"]["title"] = title
+            document = api("王芳", "POST", "/v1/documents", notice)
+            route = {"stages": [{"name": "核稿", "steps": [{"kind": "review", "assignee": {"official_id": reviewer}}]}]}
+            api("王芳", "POST", f"/v1/documents/{document['id']}/route", {"definition": route})
+            [step] = [s for s in api("李强", "GET", "/v1/inbox")["steps"] if s["document_id"] == document["id"]]
+            made[title] = step["id"]
+        api("刘洋", "POST", f"/v1/steps/{made[TITLES[1]]}/urge", {"message": URGE})
+    return made
+
+
+@pytest.fixture(scope="module")
+def browser(server: Served) -> Iterator[Any]:
+    with chromium() as running:
+        yield running
+
+
+def test_the_inbox_needs_a_signed_in_official(server: Served) -> None:
+    answer = httpx.get(f"{server.url}/inbox")
+    assert answer.status_code == 303 and answer.headers["location"] == "/login?next=/inbox"
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280", "390"])
+def test_the_urged_step_on_top_then_by_due_day_with_filters(
+    server: Served, browser: Any, passwords: dict[str, str], steps: dict[str, str], viewport: dict[str, int]
+) -> None:
+    me = Session(browser, server, viewport)
+    me.sign_in("liqiang", passwords["liqiang"])
+    me.page.wait_for_selector("[data-open-steps]")
+    assert me.page.get_attribute("[data-open-steps]", "data-open-steps") == "2"
+    me.page.click("[data-action=inbox]")
+    me.page.wait_for_selector("ol.work")
+
+    items = me.page.locator("ol.work > li")
+    assert items.count() == 2
+    assert [items.nth(i).get_attribute("data-step") for i in range(2)] == [steps[TITLES[1]], steps[TITLES[0]]]
+    urged = items.nth(0)
+    assert urged.locator("[data-title]").inner_text() == TITLES[1]
+    assert urged.locator("[data-urged]").get_attribute("data-urged") == "1"
+    assert "已催办 1 次" in urged.inner_text() and URGE in urged.inner_text()
+    assert "UTC+08:00" in urged.locator("[data-urged]").inner_text(), "the urge's time in Beijing time"
+    for i in range(2):
+        item = items.nth(i)
+        assert item.locator("[data-stage]").inner_text() == "核稿"
+        assert item.get_attribute("data-colour") == "green", "a review has days ahead of it"
+        left = int(item.locator("[data-left]").get_attribute("data-left") or "-1")
+        assert left >= 1 and f"剩余 {left} 个工作日" in item.inner_text()
+    assert items.nth(1).locator("[data-urged]").count() == 0
+    me.check("inbox")
+
+    me.page.fill("#q", "档案")
+    me.page.click("form.filters button[type=submit]")
+    me.page.wait_for_url("**/inbox?q=*")
+    assert me.page.locator("ol.work > li").count() == 1
+    assert me.page.locator("ol.work [data-title]").inner_text() == TITLES[1]
+
+    me.page.fill("#q", "")
+    me.page.select_option("#colour", "red")
+    me.page.click("form.filters button[type=submit]")
+    me.page.wait_for_selector("[data-empty]")
+    assert "没有符合条件的待办" in me.page.inner_text("[data-empty]")
+    me.check("inbox-filtered-empty")
+
+    me.goto("/inbox?lang=en")
+    assert "Urged (times): 1" in me.page.inner_text("ol.work")
+    assert me.urls and me.foreign() == [], "every request to esign's own origin"
+    me.close()
+
+
+def test_another_official_sees_none_of_it(server: Served, browser: Any, passwords: dict[str, str], steps: dict) -> None:
+    me = Session(browser, server)
+    me.sign_in("chenjing", passwords["chenjing"])
+    me.page.wait_for_selector("[data-open-steps]")
+    me.goto("/inbox")
+    me.page.wait_for_selector("[data-empty]")
+    assert all(title not in me.page.content() for title in TITLES)
+    me.close()
