@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 
 from esign.settings import Settings
 
-from . import inbox, oidc, signin, tokens, verify
+from . import document, inbox, oidc, signin, tokens, verify
 from .ratelimit import RateLimit
 from .verify import too_large
 
@@ -25,5 +25,6 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.include_router(signin.router)
     app.include_router(tokens.router)
     app.include_router(inbox.router)
+    app.include_router(document.router)
     app.include_router(oidc.router)
     app.include_router(verify.router)

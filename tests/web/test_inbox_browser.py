@@ -37,8 +37,8 @@ def passwords(server: Served) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def steps(server: Served) -> dict[str, str]:
-    """Title → the id of 李强's review step of that notice; the second one urged by 刘洋."""
+def steps(server: Served) -> dict[str, Any]:
+    """Title → the id of 李强's review step of that notice (the second one urged by 刘洋); "documents": their ids."""
     with httpx.Client(base_url=server.url, timeout=60) as http:
 
         def api(who: str, method: str, path: str, body: Any = None) -> Any:
@@ -48,7 +48,8 @@ def steps(server: Served) -> dict[str, str]:
 
         reviewer = next(o["id"] for o in api("王芳", "GET", "/v1/officials") if o["name"] == "李强")
         notice = json.loads((ROOT / "docs" / "examples" / "notice.json").read_text())
-        made = {}
+        made: dict[str, Any] = {}
+        documents: list[str] = []
         for title in TITLES:
             notice["content"]["title"] = title
             document = api("王芳", "POST", "/v1/documents", notice)
@@ -56,8 +57,9 @@ def steps(server: Served) -> dict[str, str]:
             api("王芳", "POST", f"/v1/documents/{document['id']}/route", {"definition": route})
             [step] = [s for s in api("李强", "GET", "/v1/inbox")["steps"] if s["document_id"] == document["id"]]
             made[title] = step["id"]
+            documents.append(document["id"])
         api("刘洋", "POST", f"/v1/steps/{made[TITLES[1]]}/urge", {"message": URGE})
-    return made
+    return made | {"documents": documents}
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +75,7 @@ def test_the_inbox_needs_a_signed_in_official(server: Served) -> None:
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280", "390"])
 def test_the_urged_step_on_top_then_by_due_day_with_filters(
-    server: Served, browser: Any, passwords: dict[str, str], steps: dict[str, str], viewport: dict[str, int]
+    server: Served, browser: Any, passwords: dict[str, str], steps: dict[str, Any], viewport: dict[str, int]
 ) -> None:
     me = Session(browser, server, viewport)
     me.sign_in("liqiang", passwords["liqiang"])
@@ -114,11 +116,47 @@ def test_the_urged_step_on_top_then_by_due_day_with_filters(
 
     me.goto("/inbox?lang=en")
     assert "Urged (times): 1" in me.page.inner_text("ol.work")
+    me.goto("/inbox?lang=zh")
+
+    # The document page: its details, the timeline with names, the revision to download, pages and verdict.
+    me.page.click(f"li[data-step='{steps[TITLES[1]]}'] a[data-title]")
+    me.page.wait_for_selector("h1[data-title]")
+    assert me.page.inner_text("h1") == TITLES[1]
+    types = [me.page.locator(".timeline li").nth(i).get_attribute("data-type") for i in range(3)]
+    assert types == ["revision.rendered", "step.opened", "step.urge"]
+    urge = me.page.locator(".timeline li[data-type='step.urge']")
+    assert "催办" in urge.inner_text() and URGE in urge.inner_text()
+    assert urge.locator("[data-by]").inner_text() == "刘洋"
+    assert me.page.locator(".revisions li").count() == 1
+    href = me.page.get_attribute(".revisions a", "href")
+    assert href == f"/v1/documents/{steps['documents'][1]}/revisions/1/pdf"
+    assert httpx.get(f"{server.url}{href}").status_code == 401, "the download needs the session"
+    with me.page.expect_download() as download:
+        me.page.click(".revisions a")
+    assert Path(download.value.path()).read_bytes().startswith(b"%PDF")
+    assert me.page.get_attribute("[data-verdict]", "data-verdict") == "unsigned", "a draft is not signed yet"
+    assert me.page.locator("#pages img, #pages svg image").count() >= 1
+    me.check("document")
     assert me.urls and me.foreign() == [], "every request to esign's own origin"
     me.close()
 
 
-def test_another_official_sees_none_of_it(server: Served, browser: Any, passwords: dict[str, str], steps: dict) -> None:
+def test_another_organisation_gets_no_such_document(
+    server: Served, browser: Any, passwords: dict[str, str], steps: dict[str, Any]
+) -> None:
+    me = Session(browser, server)
+    me.sign_in("zhoujie", passwords["zhoujie"])
+    me.page.wait_for_selector("[data-open-steps]")
+    answer = me.goto(f"/documents/{steps['documents'][1]}")
+    assert answer.status == 404
+    assert me.page.locator("[data-missing]").count() == 1 and TITLES[1] not in me.page.content()
+    me.check("document-missing")
+    me.close()
+
+
+def test_another_official_sees_none_of_it(
+    server: Served, browser: Any, passwords: dict[str, str], steps: dict[str, Any]
+) -> None:
     me = Session(browser, server)
     me.sign_in("chenjing", passwords["chenjing"])
     me.page.wait_for_selector("[data-open-steps]")
@@ -126,3 +164,10 @@ def test_another_official_sees_none_of_it(server: Served, browser: Any, password
     me.page.wait_for_selector("[data-empty]")
     assert all(title not in me.page.content() for title in TITLES)
     me.close()
+
+
+def test_every_document_state_has_a_label() -> None:
+    from documents.states import DocumentState
+    from web.document import STATES
+
+    assert set(STATES) == set(DocumentState)
