@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 
 from esign.settings import Settings
 
-from . import document, inbox, oidc, signin, tokens, verify
+from . import document, inbox, oidc, signin, step_actions, tokens, verify
 from .ratelimit import RateLimit
 from .verify import too_large
 
@@ -26,5 +26,6 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.include_router(tokens.router)
     app.include_router(inbox.router)
     app.include_router(document.router)
+    app.include_router(step_actions.router)
     app.include_router(oidc.router)
     app.include_router(verify.router)

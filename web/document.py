@@ -8,21 +8,26 @@ Labels of the timeline's entries and the revisions' reasons are English message 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from documents import revisions
-from documents.circulation import timeline
+from documents.circulation import timeline, worklist
+from documents.circulation.model import Route, RouteDefinition, StepKind
+from documents.circulation.views import StepView
 from documents.records import Document, Revision
 from documents.states import DocumentState
 from esign import budget
 from esign.errors import EsignError, NotFound
 from esign.preview import Preview
 from esign.report import VerificationReport
+from keys import credentials
+from keys.credentials import Credential, Purpose
 from keys.policy import Policy
 from keys.sessions import SignedIn
 
@@ -42,9 +47,10 @@ LABELS: dict[str, str] = {
     "revision.received": N_("Received"),
     "revision.preserved": N_("Archive time-stamp added"),
     "step.opened": N_("Step opened"),
-    "step.approved": N_("Approved"),
-    "step.returned": N_("Returned"),
-    "step.rejected": N_("Rejected"),
+    "step.approve": N_("Approved"),
+    "step.return": N_("Returned"),
+    "step.delegate": N_("Delegated"),
+    "step.reroute": N_("Sent to the competent department"),
     "step.comment": N_("Comment"),
     "step.urge": N_("Urged"),
     "step.extend": N_("Deadline extended"),
@@ -74,8 +80,31 @@ STATES: dict[str, str] = {
     DocumentState.FORWARDED: N_("Forwarded to the competent body"),
 }
 
+NOTICES: dict[str, str] = {
+    "approve": N_("Done: the step is approved."),
+    "complete": N_("Done: the step is completed with your comments."),
+    "comment": N_("Your comment is recorded; the step stays open."),
+    "return": N_("The document is returned to the stage you chose."),
+}
+"""What the page says after each action (``?done=``)."""
+
 _SAID = ("opinion", "text", "reason", "stage_name", "organisation_name", "number")
 """Detail fields worth a line on the timeline, the first found."""
+
+
+@dataclass(frozen=True)
+class Acting:
+    """The step the official may act on now, and what acting on it takes."""
+
+    view: StepView
+    credentials: Sequence[Credential]
+    """The official's usable credentials, when approving the step signs or seals."""
+    earlier_stages: list[str]
+    """Names of the stages the step may return the document to, first to last."""
+
+    @property
+    def signs(self) -> bool:
+        return bool(self.view.step.requires_signature) or self.view.step.kind == StepKind.SEAL.value
 
 
 @dataclass(frozen=True)
@@ -83,14 +112,33 @@ class Held:
     document: Document
     revisions: Sequence[Revision]
     entries: list[timeline.Entry]
-    report: VerificationReport | None
-    preview: Preview | None
-    unverified: str | None
+    acting: Acting | None
+    report: VerificationReport | None = None
+    preview: Preview | None = None
+    unverified: str | None = None
     """Why the latest revision has no report (its verification failed), else None."""
 
 
 def said(entry: timeline.Entry) -> str | None:
     return next((str(entry.detail[k]) for k in _SAID if entry.detail.get(k)), None)
+
+
+def _acting(session: Session, me: SignedIn, document_id: str) -> Acting | None:
+    view = worklist.acting_step(session, actor=me.actor, document_id=document_id)
+    if view is None:
+        return None
+    purpose = Purpose.SEAL if view.step.kind == StepKind.SEAL.value else Purpose.SIGNATURE
+    usable = [
+        c
+        for c in credentials.list_visible(session, actor=me.actor)
+        if c.purpose == purpose.value
+        and c.status == credentials.Status.ACTIVE.value
+        and credentials.may_use(me.actor, c)
+    ]
+    route = session.get(Route, view.step.route_id)
+    assert route is not None
+    stages = RouteDefinition.model_validate(route.definition).stages[: view.step.stage]
+    return Acting(view=view, credentials=usable, earlier_stages=[stage.name or "" for stage in stages])
 
 
 def _held(request: Request, me: SignedIn, document_id: str) -> Held:
@@ -99,15 +147,17 @@ def _held(request: Request, me: SignedIn, document_id: str) -> Held:
         document = revisions.get_document(session, actor=me.actor, document_id=document_id)
         listed = revisions.listing(session, actor=me.actor, document_id=document_id)
         entries = timeline.timeline(session, actor=me.actor, document_id=document_id)
+        acting = _acting(session, me, document_id)
         trust = Policy(settings=request.app.state.settings, base=request.app.state.trust).trust(session)
         data = revisions.pdf(request.app.state.blobs, listed[-1]) if listed else None
+    held = Held(document, listed, entries, acting)
     if data is None:
-        return Held(document, listed, entries, None, None, None)
+        return held
     try:
         report, preview = budget.verify_with_preview(data, trust)
     except EsignError as error:
-        return Held(document, listed, entries, None, None, error.code)
-    return Held(document, listed, entries, report, preview, None)
+        return replace(held, unverified=error.code)
+    return replace(held, report=report, preview=preview)
 
 
 @router.get("/documents/{document_id}")
@@ -115,6 +165,13 @@ async def page(request: Request, document_id: str) -> Response:
     me = await run_in_threadpool(auth.signed_in, request)
     if me is None:
         return to_login(request)
+    return await show(request, me, document_id, notice=request.query_params.get("done"))
+
+
+async def show(
+    request: Request, me: SignedIn, document_id: str, *, notice: str | None = None, refusal: str | None = None
+) -> Response:
+    """The page; after an action, with what was done (``notice``) or why it was refused (``refusal``, a 4xx)."""
     try:
         held = await run_in_threadpool(_held, request, me, document_id)
     except NotFound:
@@ -136,5 +193,8 @@ async def page(request: Request, document_id: str) -> Response:
         if report
         else [],
         "pages": previews.pages(held.preview, report) if held.preview else [],
+        "notice": notice if notice in NOTICES else None,
+        "notices": {key: _(text) for key, text in NOTICES.items()},
+        "refusal": refusal,
     }
-    return render(request, "document/page.html", context)
+    return render(request, "document/page.html", context, status_code=422 if refusal else 200)

@@ -14,10 +14,11 @@ from datetime import date, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from esign.errors import Forbidden
 from esign.identity import Actor
 
-from . import calendar, inbox
-from .model import StepEvent, StepEventKind
+from . import calendar, flows, inbox
+from .model import Step, StepEvent, StepEventKind, StepState
 from .supervision import Colour, colour_of
 from .views import StepView, describe
 
@@ -103,3 +104,23 @@ def _urges(session: Session, step_ids: list[str]) -> dict[str, Urged]:
         )
     )
     return {step_id: Urged(count=n, last_at=at, last_message=text) for step_id, n, at, text in rows}
+
+
+def acting_step(session: Session, *, actor: Actor, document_id: str) -> StepView | None:
+    """The open step of this document the actor may act on now, if any (the document page's actions)."""
+    open_steps = session.scalars(
+        select(Step)
+        .where(
+            Step.organisation_id == actor.organisation_id,
+            Step.document_id == document_id,
+            Step.state == StepState.OPEN.value,
+        )
+        .order_by(Step.due_on, Step.id)
+    ).all()
+    for step in open_steps:
+        try:
+            flows.may_act(session, actor=actor, step=step)
+        except Forbidden:
+            continue
+        return describe(session, [step])[0]
+    return None

@@ -46,14 +46,19 @@ def steps(server: Served) -> dict[str, Any]:
             assert answer.is_success, answer.text
             return answer.json()
 
-        reviewer = next(o["id"] for o in api("王芳", "GET", "/v1/officials") if o["name"] == "李强")
+        officials = {o["name"]: o["id"] for o in api("王芳", "GET", "/v1/officials")}
+        reviewer = officials["李强"]
         notice = json.loads((ROOT / "docs" / "examples" / "notice.json").read_text())
         made: dict[str, Any] = {}
         documents: list[str] = []
         for title in TITLES:
             notice["content"]["title"] = title
             document = api("王芳", "POST", "/v1/documents", notice)
-            route = {"stages": [{"name": "核稿", "steps": [{"kind": "review", "assignee": {"official_id": reviewer}}]}]}
+            stages = [{"name": "核稿", "steps": [{"kind": "review", "assignee": {"official_id": reviewer}}]}]
+            if title == TITLES[0]:
+                sign_off = {"kind": "sign_off", "assignee": {"official_id": officials["孙磊"]}}
+                stages.append({"name": "签发", "steps": [sign_off]})
+            route = {"stages": stages}
             api("王芳", "POST", f"/v1/documents/{document['id']}/route", {"definition": route})
             [step] = [s for s in api("李强", "GET", "/v1/inbox")["steps"] if s["document_id"] == document["id"]]
             made[title] = step["id"]
@@ -171,3 +176,57 @@ def test_every_document_state_has_a_label() -> None:
     from web.document import STATES
 
     assert set(STATES) == set(DocumentState)
+
+
+def test_comment_approve_then_sign_off_with_the_pin(
+    server: Served, browser: Any, passwords: dict[str, str], steps: dict[str, Any]
+) -> None:
+    """After the listing tests (they count the open steps): 李强 comments on the urged notice and approves it;
+    he approves the other's review; 孙磊 signs it off, refused with a wrong PIN, then signed with his own."""
+    urged, other = steps["documents"][1], steps["documents"][0]
+    me = Session(browser, server)
+    me.sign_in("liqiang", passwords["liqiang"])
+    me.page.wait_for_selector("[data-open-steps]")
+    me.goto(f"/documents/{urged}")
+    me.page.wait_for_selector("[data-acting]")
+    assert me.page.locator("#pin").count() == 0, "a review takes no signature"
+    me.check("document-acting")
+    me.page.fill("#comment", "第二段请再斟酌")
+    me.page.click("[data-action=comment]")
+    me.page.wait_for_selector('[data-notice="comment"]')
+    assert "第二段请再斟酌" in me.page.inner_text(".timeline li[data-type='step.comment']")
+    assert me.page.locator("[data-acting]").count() == 1, "a comment leaves the step open"
+    me.page.fill("#opinion", "文字已核")
+    me.page.click("#approve-form [data-action=approve]")
+    me.page.wait_for_selector('[data-notice="approve"]')
+    assert me.page.locator("[data-acting]").count() == 0
+    assert "文字已核" in me.page.inner_text(".timeline li[data-type='step.approve']")
+    me.goto(f"/documents/{other}")
+    me.page.click("#approve-form [data-action=approve]")
+    me.page.wait_for_selector('[data-notice="approve"]')
+    me.close()
+
+    leader = Session(browser, server, PHONE)
+    leader.sign_in("sunlei", passwords["sunlei"])
+    leader.page.wait_for_selector("[data-open-steps]")
+    leader.goto(f"/documents/{other}")
+    leader.page.wait_for_selector("#pin")
+    assert leader.page.get_attribute("#pin", "inputmode") == "numeric"
+    leader.check("document-sign-off")
+    leader.page.fill("#opinion", "同意印发")
+    leader.page.fill("#pin", "000000")
+    leader.page.click("#approve-form [data-action=approve]")
+    leader.page.wait_for_selector("[data-refusal]")
+    assert "PIN" in leader.page.inner_text("[data-refusal]")
+    assert leader.page.locator(".revisions li").count() == 1, "a refused signature changes nothing"
+    leader.check("document-sign-off-refused")
+    leader.page.fill("#opinion", "同意印发")
+    leader.page.fill("#pin", "123456")
+    leader.page.click("#approve-form [data-action=approve]")
+    leader.page.wait_for_selector('[data-notice="approve"]')
+    assert leader.page.locator(".revisions li").count() == 2
+    assert leader.page.get_attribute("[data-verdict]", "data-verdict") == "valid"
+    assert "孙磊" in leader.page.inner_text(".signatures, .layout")
+    leader.check("document-signed")
+    assert leader.foreign() == []
+    leader.close()
