@@ -13,6 +13,7 @@ import esign
 from api import docs, errors, openapi
 from api.limits import BodySizeLimit, NulRefusal
 from api.routes import (
+    answers,
     circulation,
     credentials,
     csc,
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None, *, background_jobs: Sequence[Jo
         documents,
         circulation,
         supervision,
+        answers,
         credentials,
         identities,
         webhooks,
