@@ -127,6 +127,7 @@ ACTS_BY = {
     "closure": "clerk",
     "dispatch": "clerk",
     "sign_off": "leader",
+    "seal": "custodian",
 }
 
 
@@ -221,10 +222,14 @@ def reply(api: TestClient, org: Org, to: Org, request_title: str, title: str, te
     return str(document)
 
 
-def types(api: TestClient, org: Org, document: str) -> list[str]:
+def timeline_of(api: TestClient, org: Org, document: str) -> list[dict]:
     timeline = api.get(f"/v1/documents/{document}/timeline", headers=headers(org))
     assert timeline.status_code == 200, timeline.text
-    return [e["type"] for e in timeline.json()]
+    return list(timeline.json())
+
+
+def types(api: TestClient, org: Org, document: str) -> list[str]:
+    return [e["type"] for e in timeline_of(api, org, document)]
 
 
 def supervised(api: TestClient, org: Org) -> dict:
@@ -319,7 +324,11 @@ def test_the_xuhui_scenario(api: TestClient, xuhui: Xuhui, clock: Clock, db: Dat
     reply(api, x.labour, x.market, REQUEST, "关于“枫林小厨”用工备案意见的复函", "经审核，用工备案材料齐全。")
     walk(api, x.labour, at_labour["id"], "reading", "closure")
 
-    # The market bureau issues one answer carrying both signed opinions, signs and seals it.
+    # The request's replies are in: the market bureau issues one answer carrying both signed opinions, signs and
+    # seals it.
+    assert not [
+        s for s in api.get("/v1/inbox", headers=headers(x.market)).json()["steps"] if s["document_id"] == request
+    ]
     letter = {
         "kind": "letter",
         "issuer": x.market.name,
@@ -335,18 +344,20 @@ def test_the_xuhui_scenario(api: TestClient, xuhui: Xuhui, clock: Clock, db: Dat
     )
     assert made.status_code == 201, made.text
     answer = made.json()["id"]
-    route = {
-        "definition": {
-            "stages": [
-                {"name": "签发", "steps": [{"kind": "sign_off", "assignee": {"role": "leader"}}]},
-            ]
-        }
-    }
-    assert api.post(f"/v1/documents/{answer}/route", headers=headers(x.market), json=route).status_code == 201
-    leader = x.market.members["leader"]
+    stages = [
+        {"name": "签发", "steps": [{"kind": "sign_off", "assignee": {"role": "leader"}}]},
+        {"name": "用印", "steps": [{"kind": "seal", "assignee": {"role": "seal_custodian"}}]},
+    ]
+    started = api.post(
+        f"/v1/documents/{answer}/route", headers=headers(x.market), json={"definition": {"stages": stages}}
+    )
+    assert started.status_code == 201, started.text
+    leader, custodian = x.market.members["leader"], x.market.members["custodian"]
     act(api, x.market, answer, "sign_off", opinion="同意", credential_id=leader.credential_id, pin=PIN)
+    act(api, x.market, answer, "seal", credential_id=custodian.seal_id, pin=PIN)
     signed = api.get(f"/v1/documents/{answer}/pdf", headers=headers(x.market)).content
-    assert api.get(f"/v1/documents/{answer}/verification", headers=headers(x.market)).json()["valid"]
+    report_of = api.get(f"/v1/documents/{answer}/verification", headers=headers(x.market)).json()
+    assert report_of["valid"] and len(report_of["signatures"]) == 2, "the leader's signature and the seal"
     names = PdfFileReader(io.BytesIO(signed)).root["/Names"]["/EmbeddedFiles"]["/Names"]
     carried = [names[i + 1]["/EF"]["/F"].data for i in range(0, len(names), 2)]
     opinions = [
@@ -372,6 +383,9 @@ def test_the_xuhui_scenario(api: TestClient, xuhui: Xuhui, clock: Clock, db: Dat
         assert event in sender, event
     assert sender.count("recipient.closed") == 2
     assert types(api, x.labour, at_labour["id"]).count("step.urge") == 2
+    assert [e["detail"]["on_time"] for e in timeline_of(api, x.street, report) if e["type"] == "request.replied"] == [
+        True
+    ]
     told = types(api, x.street, report)
     for event in (
         "dispatch.forwarded",
@@ -381,9 +395,10 @@ def test_the_xuhui_scenario(api: TestClient, xuhui: Xuhui, clock: Clock, db: Dat
         "recipient.closed",
     ):
         assert event in told, event
-    timeline = api.get(f"/v1/documents/{request}/timeline", headers=headers(x.market)).json()
     on_time = {
-        e["detail"]["to_organisation_name"]: e["detail"]["on_time"] for e in timeline if e["type"] == "request.replied"
+        e["detail"]["to_organisation_name"]: e["detail"]["on_time"]
+        for e in timeline_of(api, x.market, request)
+        if e["type"] == "request.replied"
     }
     assert on_time == {x.street.name: True, x.labour.name: False}
 
