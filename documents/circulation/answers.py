@@ -16,11 +16,16 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 
-from pyhanko.pdf_utils import embed
+from pyhanko.pdf_utils import embed, misc
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.metadata import model
+from pyhanko.pdf_utils.metadata.xmp_xml import MetadataStream
+from pyhanko.pdf_utils.reader import PdfFileReader
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -66,6 +71,19 @@ class Enclosure:
     @property
     def sha256(self) -> str:
         return hashlib.sha256(self.data).hexdigest()
+
+    @cached_property
+    def pdfa(self) -> bool:
+        """Whether it identifies itself as PDF/A-1 or PDF/A-2, as PDF/A-2 asks of an embedded file (ISO 19005-2,
+        6.8): ``pdfaid:part`` 1 or 2 in its XMP metadata."""
+        try:
+            xmp = PdfFileReader(io.BytesIO(self.data)).root["/Metadata"].data
+        except (KeyError, AttributeError, misc.PdfError):
+            return False
+        return _PDFA_PART.search(xmp) is not None
+
+
+_PDFA_PART = re.compile(rb"pdfaid:part\s*(?:=\s*[\"']|>)\s*[12]\s*[\"'<]")
 
 
 def authorise(session: Session, *, actor: Actor, request_id: str) -> Document:
@@ -158,9 +176,23 @@ def enclose(pdf: bytes, enclosures: list[Enclosure]) -> bytes:
                 description=e.decision,
             ),
         )
+    if not all(e.pdfa for e in enclosures):
+        _unclaim_pdfa(writer)
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
+
+
+def _unclaim_pdfa(writer: IncrementalPdfFileWriter) -> None:
+    """Drop the PDF/A identification from the document's XMP: a file that embeds one that is not PDF/A is no
+    PDF/A-2 file, and must not claim to be."""
+    current = writer.root["/Metadata"]
+    if not isinstance(current, MetadataStream):
+        return
+    pdfaid = model.NS["pdfaid"]
+    kept = [model.XmpStructure({k: v for k, v in s if k.ns != pdfaid}) for s in current.xmp]
+    writer.root["/Metadata"] = writer.add_object(MetadataStream.from_xmp(kept))
+    writer.update_root()
 
 
 class Answering:
@@ -221,7 +253,13 @@ def record(session: Session, *, actor: Actor, blobs: BlobStore, answering: Answe
     session.add(answer)
     session.flush()
     enclosed = [
-        {"document_id": e.document_id, "seq": e.seq, "organisation_id": e.organisation_id, "sha256": e.sha256}
+        {
+            "document_id": e.document_id,
+            "seq": e.seq,
+            "organisation_id": e.organisation_id,
+            "sha256": e.sha256,
+            "pdfa": e.pdfa,
+        }
         for e in answering.enclosures
     ]
     revisions.add(

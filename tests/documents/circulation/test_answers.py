@@ -4,12 +4,16 @@ an embedded file; the lead's signature covers them, and each one, extracted, sti
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 from pyhanko.pdf_utils.reader import PdfFileReader
 
+from documents import render
+from documents.circulation import answers
 from documents.circulation.calendar import today
+from documents.render import DocumentContent
 from esign import ltv
 from esign.db import Database
 from keys import ca
@@ -161,3 +165,26 @@ def test_the_combined_answer_carries_each_signed_reply(
     timeline = api.get(f"/v1/documents/{asked}/timeline", headers=clerk).json()
     [answered] = [e for e in timeline if e["type"] == "request.answered"]
     assert answered["detail"]["answer_document_id"] == answer
+
+
+def _claims_pdfa(pdf: bytes) -> bool:
+    return b"pdfaid:part" in PdfFileReader(io.BytesIO(pdf)).root["/Metadata"].data
+
+
+def test_an_answer_claims_pdfa_only_when_every_reply_is_pdfa() -> None:
+    letter = render.render(
+        DocumentContent.model_validate(content("甲局", "关于测试的函", "乙局", "测试。")), render.default_fonts()
+    ).pdf
+    assert _claims_pdfa(letter)
+
+    def enclosing(data: bytes) -> answers.Enclosure:
+        at = datetime(2026, 2, 12, tzinfo=UTC)
+        return answers.Enclosure("d", 1, "o", "乙局", "复函", None, at, data)
+
+    archival = answers.enclose(letter, [enclosing(letter)])
+    assert archival.startswith(letter) and _claims_pdfa(archival), "PDF/A-2 may embed PDF/A files"
+    plain = make_pdf()
+    assert enclosing(letter).pdfa and not enclosing(plain).pdfa
+    mixed = answers.enclose(letter, [enclosing(letter), enclosing(plain)])
+    assert not _claims_pdfa(mixed), "one reply that is no PDF/A: the answer does not claim to be"
+    assert [data for _, data in embedded(mixed)] == [letter, plain]
