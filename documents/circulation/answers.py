@@ -6,7 +6,8 @@ gets a table of each body's decision (its reply's title and number, the day it c
 names the replies, and each reply's PDF, as the lead holds it (its latest revision, byte for byte), is
 embedded in the answer as a file attachment. The embedding is part of the answer's first revision, so the
 signatures and seal the lead adds on its route cover the replies, and each reply, extracted, still verifies
-on its own. PDF/A-2 admits embedded files that are PDF/A themselves, as the replies esign renders are.
+on its own. PDF/A-2 admits embedded files that are PDF/A themselves, as the replies esign renders are; an
+answer carrying one that is not drops its PDF/A identification rather than claim it falsely.
 
 One answer per request (``Document.answer_to_id`` is unique). The answer is a draft of the lead's: it goes
 on a route (sign-off, numbering, seal, dispatch) like any other.

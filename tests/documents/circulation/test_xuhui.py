@@ -37,7 +37,7 @@ from keys.hierarchy import Level
 from tests.conftest import make_pdf
 from tests.world import PIN, Org, World, add_org
 
-# The official calendar as the State Council published it (国办发明电〔2025〕7号): 15-23 February off, Saturday
+# The official calendar as the State Council's notice on the 2026 holidays gives it: 15-23 February off, Saturday
 # 14 and Saturday 28 February worked. Written out here, so the service's calendar is checked against it.
 FESTIVAL = {date(2026, 2, 15) + timedelta(days=n) for n in range(9)}
 MAKE_UP = {date(2026, 2, 14), date(2026, 2, 28)}
