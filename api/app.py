@@ -15,6 +15,7 @@ import esign
 from api import docs, errors, openapi
 from api.limits import BodySizeLimit, NulRefusal
 from api.routes import (
+    answers,
     circulation,
     credentials,
     csc,
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None, *, background_jobs: Sequence[Jo
         documents,
         circulation,
         supervision,
+        answers,
         credentials,
         identities,
         webhooks,

@@ -81,6 +81,9 @@ class Document(Base):
     archive_claimed_until: Mapped[datetime | None] = mapped_column(
         doc="a preservation worker's lease: others skip the document until then"
     )
+    answer_to_id: Mapped[str | None] = mapped_column(
+        String(36), unique=True, doc="a combined answer (``circulation.answers``): the request document it answers"
+    )
 
 
 class Revision(Base):

@@ -168,6 +168,7 @@ def deliver(
         document_id=document.id,
         recipient_organisation_id=recipient.id,
         incoming_document_id=arrived.id,
+        dispatched_at=now(),
     )
     if request is not None:
         record.reply_kind = request.kind.value

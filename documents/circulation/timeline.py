@@ -17,7 +17,7 @@ from keys import identities
 from keys.identities import Department, Official, Organisation
 
 from .. import revisions
-from ..records import CHINA, Revision
+from ..records import CHINA, Document, Revision
 from . import progress
 from .model import Dispatch, Step, StepEvent, StepState
 
@@ -136,6 +136,10 @@ def timeline(session: Session, *, actor: Actor, document_id: str) -> list[Entry]
             )
             reply = {"reply_document": dispatch.reply_document_id, "on_time": on_time}
             entries.append(Entry(dispatch.replied_at, "request.replied", None, _dispatch_detail(dispatch) | reply))
+    answer = session.scalar(select(Document).where(Document.answer_to_id == document.id))
+    if answer is not None:
+        detail = {"answer_document_id": answer.id, "title": answer.title}
+        entries.append(Entry(answer.created_at, "request.answered", answer.created_by, detail))
     for at, kind, dispatch in progress.seen_by_sender(session, sent):
         entries.append(Entry(at, kind, None, _dispatch_detail(dispatch)))
     return _named(session, sorted(entries, key=lambda e: (e.at, e.type)))
