@@ -11,6 +11,8 @@ yet routed.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.orm import Session
 
 from esign import archive, budget
@@ -79,8 +81,24 @@ def from_content(
     route_template_id: str | None = None,
 ) -> Document:
     authorise(actor)
-    content, rendered = rendering.content, rendering.rendered
-    assert rendered is not None
+    assert rendering.rendered is not None
+    document = add_draft(session, actor=actor, blobs=blobs, content=rendering.content, rendered=rendering.rendered)
+    return _created(session, actor=actor, document=document, route_template_id=route_template_id)
+
+
+def add_draft(
+    session: Session,
+    *,
+    actor: Actor,
+    blobs: BlobStore,
+    content: render.DocumentContent,
+    rendered: render.Rendered,
+    data: bytes | None = None,
+    detail: dict[str, Any] | None = None,
+    answer_to_id: str | None = None,
+) -> Document:
+    """An outgoing draft of the actor's organisation from its content, with its first revision: ``data`` (the
+    rendered PDF unless given) and ``detail`` beside the page count."""
     document = Document(
         id=new_id(),
         organisation_id=actor.organisation_id,
@@ -94,6 +112,7 @@ def from_content(
         content=content.model_dump(mode="json"),
         layout=rendered.layout(),
         created_by=actor.label,
+        answer_to_id=answer_to_id,
     )
     session.add(document)
     session.flush()
@@ -101,12 +120,12 @@ def from_content(
         session,
         blobs=blobs,
         document=document,
-        data=rendered.pdf,
+        data=rendered.pdf if data is None else data,
         reason=Reason.RENDERED,
         actor=actor,
-        detail={"pages": rendered.pages},
+        detail={"pages": rendered.pages, **(detail or {})},
     )
-    return _created(session, actor=actor, document=document, route_template_id=route_template_id)
+    return document
 
 
 def from_upload(

@@ -34,16 +34,14 @@ from esign import audit, outbox
 from esign.blobs import BlobStore
 from esign.errors import InvalidInput
 from esign.identity import Actor
-from esign.ids import new_id
 from esign.phases import Stale
 from esign.settings import Settings
 from keys.identities import Organisation
 
 from .. import intake, render, revisions
 from ..errors import StateConflict
-from ..records import CHINA, Direction, Document, Reason
+from ..records import CHINA, Direction, Document
 from ..render.content import Attachment, DocumentContent, Paragraph, Table
-from ..states import DocumentState
 from . import requests
 from .model import Dispatch, Step, StepKind
 
@@ -236,23 +234,6 @@ def record(session: Session, *, actor: Actor, blobs: BlobStore, answering: Answe
         raise Stale("the replies changed while the answer was made")
     content, rendered, data = answering.content, answering.rendered, answering.pdf
     assert rendered is not None and data is not None
-    answer = Document(
-        id=new_id(),
-        organisation_id=actor.organisation_id,
-        kind=content.kind.value,
-        direction=Direction.OUTGOING.value,
-        title=content.title,
-        number=content.number,
-        secrecy=content.secrecy,
-        urgency=content.urgency,
-        state=DocumentState.DRAFT.value,
-        content=content.model_dump(mode="json"),
-        layout=rendered.layout(),
-        created_by=actor.label,
-        answer_to_id=request.id,
-    )
-    session.add(answer)
-    session.flush()
     enclosed = [
         {
             "document_id": e.document_id,
@@ -263,14 +244,15 @@ def record(session: Session, *, actor: Actor, blobs: BlobStore, answering: Answe
         }
         for e in answering.enclosures
     ]
-    revisions.add(
+    answer = intake.add_draft(
         session,
-        blobs=blobs,
-        document=answer,
-        data=data,
-        reason=Reason.RENDERED,
         actor=actor,
-        detail={"pages": rendered.pages, "answers": request.id, "enclosed": enclosed},
+        blobs=blobs,
+        content=content,
+        rendered=rendered,
+        data=data,
+        detail={"answers": request.id, "enclosed": enclosed},
+        answer_to_id=request.id,
     )
     audit.append(
         session,
