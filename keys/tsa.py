@@ -263,3 +263,16 @@ class LocalTimeStamper(TimeStamper):
             texts = "; ".join(status["status_string"].native or ())
             raise TimestampRequestError(f"the time-stamping unit refused the request ({failures}): {texts}")
         return tsp.TimeStampResp.load(response)
+
+    async def async_dummy_response(self, md_algorithm: str) -> cms.ContentInfo:
+        """A token of the size this unit's tokens have, for pyhanko to reserve room for the real one: made once per
+        unit and digest in the process, not once per signature (this client is made for each). Its certificates
+        are not registered for validation paths, which nothing here asks this client for."""
+        key = (self._tsa.cert.fingerprint(hashes.SHA256()), len(self._chain), md_algorithm)
+        dummy = _DUMMIES.get(key)
+        if dummy is None:
+            dummy = _DUMMIES[key] = await super().async_dummy_response(md_algorithm)
+        return dummy
+
+
+_DUMMIES: dict[tuple[bytes, int, str], cms.ContentInfo] = {}
