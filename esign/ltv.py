@@ -104,7 +104,7 @@ def _supply(writer: IncrementalPdfFileWriter, validation: ValidationData) -> Non
 
 def add_validation_data(data: bytes, validation: ValidationData) -> bytes:
     """``data`` with one more incremental update that adds ``validation`` to the document security store."""
-    writer = pdf.incremental_writer(data)
+    writer = pdf.incremental_writer(data, validation_data=True)
     _supply(writer, validation)
     out = io.BytesIO()
     writer.write(out)
@@ -141,7 +141,7 @@ def _timestamp_document(
     """``timestamp_document``, with ``validation`` added to the DSS in the same update under the time-stamp,
     and the SignedData of the token it embedded."""
     kept = _KeptToken(timestamper)
-    writer = pdf.incremental_writer(data)
+    writer = pdf.incremental_writer(data, validation_data=True)
     if validation:
         _supply(writer, validation)
     stamper = PdfTimeStamper(kept, field_name=_next_timestamp_field(writer.prev))

@@ -125,11 +125,25 @@ def read(data: bytes) -> PdfFileReader:
     )
 
 
-def incremental_writer(data: bytes) -> IncrementalPdfFileWriter:
-    """A writer appending an incremental update to ``data``; the original bytes stay a prefix."""
+class _ValidationDataWriter(IncrementalPdfFileWriter):
+    """Leaves the document's metadata as it is: pyhanko otherwise re-parses and rewrites the XMP stream, to
+    move ModDate, in every update."""
+
+    def _update_meta(self) -> None:
+        return None
+
+
+def incremental_writer(data: bytes, *, validation_data: bool = False) -> IncrementalPdfFileWriter:
+    """A writer appending an incremental update to ``data``; the original bytes stay a prefix.
+
+    ``validation_data``: the update only adds validation material (DSS entries, document time-stamps), which
+    modifies nothing a reader sees, so the metadata's ModDate stays that of the last real change; the Info
+    dictionary and the XMP stream stay consistent (ISO 19005-2 §6.6.2.3 for PDF/A) because neither moves.
+    """
+    kind = _ValidationDataWriter if validation_data else IncrementalPdfFileWriter
     return _open(
         data,
-        lambda strict: IncrementalPdfFileWriter(io.BytesIO(data), strict=strict),
+        lambda strict: kind(io.BytesIO(data), strict=strict),
         lambda w: w.prev,
         _refuse_encrypted,
     )
