@@ -114,6 +114,8 @@ def _outage(
     refused_upload = _upload(second, token, new_pdf, "outage-upload")
     refused_sign = _sign(first, token, document, credential)
 
+    inbox = httpx.get(f"{second}/v1/inbox", headers=headers(token), timeout=30)
+    assert inbox.status_code == 200, "what needs no PDF is still served"
     for refused in (refused_upload, refused_sign):
         assert refused.status_code == 503, refused.text
         assert refused.json()["code"] == "blob_store_unavailable", refused.text
