@@ -15,7 +15,7 @@ import sqlite3
 import subprocess
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import httpx
@@ -108,8 +108,8 @@ def _restored(database: Database, dumps: Path) -> Iterator[dict[str, str]]:
     """The database dumped now and restored elsewhere: the settings that name the copy."""
     if database.dialect == "sqlite":
         copy = dumps / "restored.db"
-        with sqlite3.connect(str(database.url.database)) as source, sqlite3.connect(copy) as target:
-            source.backup(target)
+        with closing(sqlite3.connect(str(database.url.database))) as live, closing(sqlite3.connect(copy)) as kept:
+            live.backup(kept)
         yield {"ESIGN_DATABASE_URL": f"sqlite:///{copy}"}
         return
     libpq = database.url.set(drivername="postgresql").render_as_string(hide_password=False)
@@ -118,8 +118,8 @@ def _restored(database: Database, dumps: Path) -> Iterator[dict[str, str]]:
     name = f"restore_{uuid.uuid4().hex[:12]}"
     _admin(database, f"CREATE DATABASE {name}")
     try:
-        target = make_url(libpq).set(database=name).render_as_string(hide_password=False)
-        subprocess.run(["pg_restore", "--no-owner", "-d", target, str(dump)], check=True)
+        into = make_url(libpq).set(database=name).render_as_string(hide_password=False)
+        subprocess.run(["pg_restore", "--no-owner", "-d", into, str(dump)], check=True)
         restored = database.url.set(database=name).render_as_string(hide_password=False)
         yield {"ESIGN_DATABASE_URL": restored, "ESIGN_DATABASE_SCHEMA": str(database.schema)}
     finally:

@@ -130,6 +130,8 @@ def _outage(
 
     assert uploaded.status_code == 201, uploaded.text
     assert signed.status_code == 200, signed.text
+    replayed = _upload(first, token, new_pdf, "outage-upload")
+    assert replayed.status_code == 200 and replayed.json()["id"] == uploaded.json()["id"], "replayed by the other"
     assert _counts(database) == (counts[0] + 1, counts[1] + 2)
     latest = httpx.get(f"{second}/v1/documents/{document}/pdf", headers=headers(token), timeout=60)
     assert latest.status_code == 200
