@@ -164,7 +164,8 @@ def running(workdir: Path) -> Iterator[SeaweedFS]:
 
 class SeaweedFS:
     """One ``weed server`` in ``workdir``. Its ports are chosen once, so that :meth:`stop` then :meth:`start`
-    brings the same store back at the same address, with what it held (its data stays in ``workdir``)."""
+    brings the same store back at the same address, with what it held (its data stays in ``workdir``). A restarted
+    master takes up to two election timeouts to lead again: 2 s each here, not SeaweedFS's 10 s."""
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
@@ -223,6 +224,7 @@ class SeaweedFS:
             "-ip.bind=127.0.0.1",
             f"-master.port={master}",
             f"-master.port.grpc={grpc[0]}",
+            "-master.electionTimeout=2s",
             "-master.volumeSizeLimitMB=64",
             f"-volume.port={volume}",
             f"-volume.port.grpc={grpc[1]}",
