@@ -214,6 +214,15 @@ class SeaweedFS:
             for stale in Path("/tmp").glob(f"seaweedfs-*-{port}.sock"):
                 stale.unlink(missing_ok=True)
 
+    def pause(self) -> None:
+        """Freeze it (SIGSTOP): connections are still accepted by the kernel, requests wait unanswered."""
+        if self.process is not None:
+            os.killpg(self.process.pid, signal.SIGSTOP)
+
+    @property
+    def s3_port(self) -> int:
+        return self.ports[3]
+
     def _command(self, data: Path, scratch: Path, config: Path) -> list[str]:
         master, volume, filer, s3, *grpc = self.ports
         return [

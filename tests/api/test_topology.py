@@ -2,9 +2,9 @@
 
 Real processes, as a deployment runs them: ``esign serve --no-worker`` twice, on two ports, each with a data
 directory of its own, and ``esign worker`` once, behind a round-robin balancer; the README's official-document
-walk-through runs through it, its requests alternating between the two. Then the object store dies: a request
-needing it is 503 ``blob_store_unavailable`` and leaves nothing half-written, and the same request succeeds once
-the store is back.
+walk-through runs through it, its requests alternating between the two. Then the object store dies in the middle
+of a request: that request, and the next that needs the store, are 503 ``blob_store_unavailable`` and leave
+nothing half-written, and the same requests succeed once the store is back.
 """
 
 from __future__ import annotations
@@ -13,7 +13,10 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from pathlib import Path
 
 import httpx
@@ -97,11 +100,39 @@ def _verified_valid(url: str, data: bytes) -> dict[str, object]:
     return report
 
 
+def _unread_bytes(port: int) -> int:
+    """Bytes sent to ``port`` that no process has read yet: the receive queues of its connections (/proc/net)."""
+    total = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with suppress(FileNotFoundError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    total += int(fields[4].split(":")[1], 16)
+    return total
+
+
+def _store_dies_under(seaweed: SeaweedFS, request: Callable[[], httpx.Response]) -> httpx.Response:
+    """``request``'s answer when the store dies in the middle of it: frozen first, so that the request's call to
+    it waits unanswered, then killed once that call has arrived."""
+    seaweed.pause()
+    with ThreadPoolExecutor(1) as pool:
+        answer = pool.submit(request)
+        deadline = time.monotonic() + 60
+        while _unread_bytes(seaweed.s3_port) == 0:
+            assert not answer.done(), f"answered without the store: {answer.result().text}"
+            assert time.monotonic() < deadline, "the request never reached the store"
+            time.sleep(0.02)
+        seaweed.stop()
+        return answer.result()
+
+
 def _outage(
     seaweed: SeaweedFS, database: Database, urls: list[str], token: str, worker: subprocess.Popen[bytes]
 ) -> None:
-    """Kill the store: an upload (its write fails) and a signature (its read fails) are 503 and write nothing;
-    with the store back, the same requests, Idempotency-Keys and all, succeed."""
+    """Kill the store in the middle of an upload, whose write then fails, then sign with it dead, whose read
+    fails: both are 503 and write nothing. With the store back, the same requests, Idempotency-Keys and all,
+    succeed."""
     first, second = urls
     credential = httpx.get(f"{first}/v1/credentials", headers=headers(token), timeout=30).json()[0]["id"]
     before_outage = _upload(first, token, make_pdf(text="before the outage"), "outage-before")
@@ -110,8 +141,7 @@ def _outage(
     counts = _counts(database)
     new_pdf = make_pdf(text="during the outage")
 
-    seaweed.stop()
-    refused_upload = _upload(second, token, new_pdf, "outage-upload")
+    refused_upload = _store_dies_under(seaweed, lambda: _upload(second, token, new_pdf, "outage-upload"))
     refused_sign = _sign(first, token, document, credential)
 
     inbox = httpx.get(f"{second}/v1/inbox", headers=headers(token), timeout=30)
