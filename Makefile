@@ -78,6 +78,7 @@ bench: $(VENV)/.test-installed
 	$(BIN)/python bench/pki.py
 	$(BIN)/python bench/sign_http.py
 	$(BIN)/python bench/csc.py
+	$(BIN)/python bench/blobs.py
 	@scripts/system-packages test
 	$(BIN)/python bench/web.py
 

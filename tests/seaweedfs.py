@@ -5,7 +5,8 @@
 as on AWS. It starts in a new session, so the whole process group is killed at the end: SIGKILL, since a
 graceful stop takes SeaweedFS some 15 s and its data is thrown away anyway; and the kernel kills it if the
 tests die first. It opens gRPC Unix sockets under /tmp named by our ports, whatever TMPDIR says; those are
-removed after it.
+removed after it. :class:`SeaweedFS` can also be killed and started again on the same ports and data, the
+outage and recovery of a store that keeps what it held.
 
 ``ESIGN_TEST_BLOB_URL`` (with ``ESIGN_TEST_S3_ACCESS_KEY_ID`` and ``ESIGN_TEST_S3_SECRET_ACCESS_KEY``, or the
 AWS_* variables) points the tests at another store instead, e.g. a MinIO that CI runs; its bucket must exist.
@@ -146,59 +147,111 @@ def object_store(workdir: Path) -> Iterator[ObjectStore]:
 
 @contextmanager
 def seaweedfs(workdir: Path) -> Iterator[ObjectStore]:
-    master, volume, filer, s3, *grpc = free_ports(8)
-    data, scratch = workdir / "data", workdir / "tmp"
-    data.mkdir(parents=True)
-    scratch.mkdir()
-    config = workdir / "s3.json"
-    identity = {"name": "esign", "credentials": [{"accessKey": KEY, "secretKey": SECRET}], "actions": ["Admin"]}
-    config.write_text(json.dumps({"identities": [identity]}))
-    command = [
-        str(weed_binary()),
-        "server",
-        f"-dir={data}",
-        "-ip=127.0.0.1",
-        "-ip.bind=127.0.0.1",
-        f"-master.port={master}",
-        f"-master.port.grpc={grpc[0]}",
-        "-master.volumeSizeLimitMB=64",
-        f"-volume.port={volume}",
-        f"-volume.port.grpc={grpc[1]}",
-        "-volume.max=32",
-        "-volume.preStopSeconds=0",
-        "-filer",
-        f"-filer.port={filer}",
-        f"-filer.port.grpc={grpc[2]}",
-        f"-filer.localSocket={scratch / 'filer.sock'}",
-        "-s3",
-        f"-s3.port={s3}",
-        f"-s3.port.grpc={grpc[3]}",
-        f"-s3.localSocket={scratch / 's3.sock'}",
-        "-s3.autoCreateBucket=false",
-        "-s3.port.iceberg=0",
-        "-s3.port.lance=0",
-        f"-s3.config={config}",
-    ]
-    store = ObjectStore(f"s3://{BUCKET}?endpoint=http://127.0.0.1:{s3}", KEY, SECRET)
-    started = time.monotonic()
-    with (workdir / "weed.log").open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-c", DIE_WITH_US, str(os.getpid()), *command],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=workdir,
-            env={**os.environ, "TMPDIR": str(scratch)},
-            start_new_session=True,
-        )
+    with running(workdir) as server:
+        yield server.object_store
+
+
+@contextmanager
+def running(workdir: Path) -> Iterator[SeaweedFS]:
+    """A SeaweedFS for as long as the block runs, which the block may stop and start again."""
+    server = SeaweedFS(workdir)
     try:
-        _wait_until_ready(store, process, workdir / "weed.log")
-        yield ObjectStore(store.url, KEY, SECRET, started_in_s=time.monotonic() - started)
+        server.start()
+        yield server
     finally:
-        _stop(process)
-        for port in (master, volume, filer, s3, *grpc):
+        server.stop()
+
+
+class SeaweedFS:
+    """One ``weed server`` in ``workdir``. Its ports are chosen once, so that :meth:`stop` then :meth:`start`
+    brings the same store back at the same address, with what it held (its data stays in ``workdir``). A restarted
+    master takes up to two election timeouts to lead again: 2 s each here, not SeaweedFS's 10 s."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.ports = free_ports(8)
+        self.process: subprocess.Popen[bytes] | None = None
+        self.object_store = ObjectStore(f"s3://{BUCKET}?endpoint=http://127.0.0.1:{self.ports[3]}", KEY, SECRET)
+
+    def start(self) -> ObjectStore:
+        """Start (again) and wait until the bucket takes writes; the store, with how long that took."""
+        if self.process is not None:
+            raise RuntimeError("SeaweedFS is running already")
+        data, scratch = self.workdir / "data", self.workdir / "tmp"
+        data.mkdir(parents=True, exist_ok=True)
+        scratch.mkdir(exist_ok=True)
+        config = self.workdir / "s3.json"
+        identity = {"name": "esign", "credentials": [{"accessKey": KEY, "secretKey": SECRET}], "actions": ["Admin"]}
+        config.write_text(json.dumps({"identities": [identity]}))
+        started = time.monotonic()
+        log_path = self.workdir / "weed.log"
+        with log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", DIE_WITH_US, str(os.getpid()), *self._command(data, scratch, config)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.workdir,
+                env={**os.environ, "TMPDIR": str(scratch)},
+                start_new_session=True,
+            )
+        try:
+            _wait_until_ready(self.object_store, self.process, log_path)
+        except BaseException:
+            self.stop()
+            raise
+        store = self.object_store
+        self.object_store = ObjectStore(store.url, KEY, SECRET, started_in_s=time.monotonic() - started)
+        return self.object_store
+
+    def stop(self) -> None:
+        """Kill it at once (SIGKILL: an outage, not a shutdown); its data stays for :meth:`start`."""
+        if self.process is None:
+            return
+        _stop(self.process)
+        self.process = None
+        for port in self.ports:
             for stale in Path("/tmp").glob(f"seaweedfs-*-{port}.sock"):
                 stale.unlink(missing_ok=True)
+
+    def pause(self) -> None:
+        """Freeze it (SIGSTOP): connections are still accepted by the kernel, requests wait unanswered."""
+        if self.process is not None:
+            os.killpg(self.process.pid, signal.SIGSTOP)
+
+    @property
+    def s3_port(self) -> int:
+        return self.ports[3]
+
+    def _command(self, data: Path, scratch: Path, config: Path) -> list[str]:
+        master, volume, filer, s3, *grpc = self.ports
+        return [
+            str(weed_binary()),
+            "server",
+            f"-dir={data}",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            f"-master.port={master}",
+            f"-master.port.grpc={grpc[0]}",
+            "-master.electionTimeout=2s",
+            "-master.volumeSizeLimitMB=64",
+            f"-volume.port={volume}",
+            f"-volume.port.grpc={grpc[1]}",
+            "-volume.max=32",
+            "-volume.preStopSeconds=0",
+            "-filer",
+            f"-filer.port={filer}",
+            f"-filer.port.grpc={grpc[2]}",
+            f"-filer.localSocket={scratch / 'filer.sock'}",
+            "-s3",
+            f"-s3.port={s3}",
+            f"-s3.port.grpc={grpc[3]}",
+            f"-s3.localSocket={scratch / 's3.sock'}",
+            "-s3.autoCreateBucket=false",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+            f"-s3.config={config}",
+        ]
 
 
 def _wait_until_ready(store: ObjectStore, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -210,14 +263,13 @@ def _wait_until_ready(store: ObjectStore, process: subprocess.Popen[bytes], log:
         if process.poll() is not None:
             raise RuntimeError(f"weed server exited with {process.returncode}:\n{_tail(log)}")
         try:
-            with suppress(client.exceptions.BucketAlreadyOwnedByYou):
+            with suppress(client.exceptions.BucketAlreadyOwnedByYou, client.exceptions.BucketAlreadyExists):
                 client.create_bucket(Bucket=BUCKET)
             client.put_object(Bucket=BUCKET, Key=probe, Body=b"ready")
             client.delete_object(Bucket=BUCKET, Key=probe)
             return
         except (BotoCoreError, ClientError):
             if time.monotonic() > deadline:
-                _stop(process)
                 raise RuntimeError(f"SeaweedFS not ready within {READY_WITHIN_S:.0f} s:\n{_tail(log)}") from None
             time.sleep(0.1)
 

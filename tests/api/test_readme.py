@@ -17,11 +17,16 @@ from tests.esign.etsi_xml import valid_xml
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def shell_blocks(start: str, end: str) -> str:
+    """Every shell block of the README from the heading ``start`` up to the heading ``end``."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index(start) : readme.index(end)]
+    return "\n".join(re.findall(r"```sh\n(.*?)```", section, re.S))
+
+
 def walkthrough() -> str:
     """Every shell block from "## A walk-through" up to its "### Demo data"."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("## A walk-through") : readme.index("### Demo data")]
-    return "\n".join(re.findall(r"```sh\n(.*?)```", section, re.S))
+    return shell_blocks("## A walk-through", "### Demo data")
 
 
 def test_the_walkthrough_runs_top_to_bottom(tmp_path: Path, new_database: Callable[[], Database]) -> None:
