@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from esign import audit
@@ -77,3 +77,29 @@ def subordinates(session: Session, organisation_id: str) -> list[str]:
             break
         found.extend(frontier)
     return found
+
+
+MAX_ADDRESSEES = 200
+"""Organisations a dispatch form lists at once; the directory of a province holds a hundred thousand."""
+
+
+def addressees(session: Session, organisation_id: str, *, words: Sequence[str] = ()) -> Sequence[Organisation]:
+    """Whom a dispatch of this organisation may be addressed to, as a form lists them: with ``words``, the active
+    organisations whose names hold every word; without, its neighbourhood in the hierarchy (its superior, the
+    bodies beside it and below it), or, for a body placed nowhere, the directory's first. At most
+    :data:`MAX_ADDRESSEES`, by name, never itself."""
+    query = select(Organisation).where(Organisation.disabled.is_(False), Organisation.id != organisation_id)
+    if words:
+        for word in words:
+            query = query.where(Organisation.name.contains(word, autoescape=True))
+    else:
+        own = get_organisation(session, organisation_id)
+        near = [Organisation.parent_id == organisation_id]
+        if own.parent_id is not None:
+            near += [Organisation.id == own.parent_id, Organisation.parent_id == own.parent_id]
+        placed = own.parent_id is not None or session.scalar(
+            select(Organisation.id).where(Organisation.parent_id == organisation_id).limit(1)
+        )
+        if placed:
+            query = query.where(or_(*near))
+    return session.scalars(query.order_by(Organisation.name).limit(MAX_ADDRESSEES)).all()

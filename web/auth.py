@@ -70,9 +70,13 @@ def remember_browser(request: Request, response: R) -> R:
     return response
 
 
+MAX_FIELDS = 256
+"""Fields a page's form may post: a dispatch ticks one box per recipient."""
+
+
 async def checked_form(request: Request) -> dict[str, str]:
     """The posted form's text fields, once its CSRF token matches the browser's cookies; ``CsrfRefused`` else."""
-    form = await request.form(max_files=0, max_fields=16, max_part_size=64 * 1024)
+    form = await request.form(max_files=0, max_fields=MAX_FIELDS, max_part_size=64 * 1024)
     fields = {name: value for name, value in form.items() if isinstance(value, str)}
     if not request.cookies.get(CSRF_COOKIE) or not hmac.compare_digest(fields.get(CSRF_FIELD, ""), csrf_token(request)):
         raise CsrfRefused("the form did not carry this page's security token; reload the page and try again")

@@ -26,8 +26,9 @@ from esign import budget
 from esign.errors import EsignError, NotFound
 from esign.preview import Preview
 from esign.report import VerificationReport
-from keys import credentials
+from keys import credentials, hierarchy, identities
 from keys.credentials import Credential, Purpose
+from keys.identities import Department, Organisation
 from keys.policy import Policy
 from keys.sessions import SignedIn
 
@@ -88,7 +89,16 @@ NOTICES: dict[str, str] = {
 }
 """What the page says after each action (``?done=``)."""
 
-_SAID = ("opinion", "text", "reason", "stage_name", "organisation_name", "number")
+_SAID = (
+    "opinion",
+    "text",
+    "reason",
+    "to_organisation_name",
+    "official_name",
+    "department_name",
+    "stage_name",
+    "number",
+)
 """Detail fields worth a line on the timeline, the first found."""
 
 
@@ -101,6 +111,10 @@ class Acting:
     """The official's usable credentials, when approving the step signs or seals."""
     earlier_stages: list[str]
     """Names of the stages the step may return the document to, first to last."""
+    recipients: Sequence[Organisation] = ()
+    """For a dispatch: the organisations of the directory it may go to."""
+    departments: Sequence[Department] = ()
+    """For a leader's instruction (批办): the departments that may be named to handle the document."""
 
     @property
     def signs(self) -> bool:
@@ -123,7 +137,7 @@ def said(entry: timeline.Entry) -> str | None:
     return next((str(entry.detail[k]) for k in _SAID if entry.detail.get(k)), None)
 
 
-def _acting(session: Session, me: SignedIn, document_id: str) -> Acting | None:
+def _acting(session: Session, me: SignedIn, document_id: str, words: Sequence[str]) -> Acting | None:
     view = worklist.acting_step(session, actor=me.actor, document_id=document_id)
     if view is None:
         return None
@@ -138,7 +152,16 @@ def _acting(session: Session, me: SignedIn, document_id: str) -> Acting | None:
     route = session.get(Route, view.step.route_id)
     assert route is not None
     stages = RouteDefinition.model_validate(route.definition).stages[: view.step.stage]
-    return Acting(view=view, credentials=usable, earlier_stages=[stage.name or "" for stage in stages])
+    kind = StepKind(view.step.kind)
+    return Acting(
+        view=view,
+        credentials=usable,
+        earlier_stages=[stage.name or "" for stage in stages],
+        recipients=hierarchy.addressees(session, me.actor.organisation_id, words=words)
+        if kind is StepKind.DISPATCH
+        else (),
+        departments=identities.list_departments(session, actor=me.actor) if kind is StepKind.INSTRUCTION else (),
+    )
 
 
 def _held(request: Request, me: SignedIn, document_id: str) -> Held:
@@ -147,7 +170,7 @@ def _held(request: Request, me: SignedIn, document_id: str) -> Held:
         document = revisions.get_document(session, actor=me.actor, document_id=document_id)
         listed = revisions.listing(session, actor=me.actor, document_id=document_id)
         entries = timeline.timeline(session, actor=me.actor, document_id=document_id)
-        acting = _acting(session, me, document_id)
+        acting = _acting(session, me, document_id, tuple(request.query_params.get("to", "")[:200].split())[:10])
         trust = Policy(settings=request.app.state.settings, base=request.app.state.trust).trust(session)
         data = revisions.pdf(request.app.state.blobs, listed[-1]) if listed else None
     held = Held(document, listed, entries, acting)
@@ -196,5 +219,6 @@ async def show(
         "notice": notice if notice in NOTICES else None,
         "notices": {key: _(text) for key, text in NOTICES.items()},
         "refusal": refusal,
+        "request_words": request.query_params.get("to", "")[:200],
     }
     return render(request, "document/page.html", context, status_code=422 if refusal else 200)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from documents.circulation import actions, flows, interventions
-from documents.circulation.model import Outcome, Step
+from documents.circulation.model import Assignee, Outcome, Step
 from esign import phases
 from esign.errors import EsignError, InvalidInput, NotFound
 from esign.scoped import get_scoped
@@ -29,6 +29,7 @@ from .signin import signed_in_form
 router = APIRouter(include_in_schema=False)
 
 MAX_OPINION = 2000
+RECIPIENT, HANDLER = "recipient:", "handler:"
 OUTCOMES = {"approve": Outcome.APPROVE, "complete": Outcome.COMMENT, "return": Outcome.RETURN}
 
 
@@ -37,6 +38,12 @@ def _text(form: dict[str, str], name: str) -> str | None:
     if len(value) > MAX_OPINION:
         raise InvalidInput(f"{name} is longer than {MAX_OPINION} characters")
     return value or None
+
+
+def _chosen(form: dict[str, str], prefix: str) -> tuple[str, ...]:
+    """The ids of the boxes ticked under ``prefix`` (``recipient:<organisation id>``, ``handler:<department id>``):
+    one field each, so the form stays a mapping of names to values."""
+    return tuple(sorted(name.removeprefix(prefix) for name in form if name.startswith(prefix)))
 
 
 def _stage(form: dict[str, str]) -> int | None:
@@ -67,6 +74,8 @@ def _act(request: Request, me: SignedIn, document_id: str, step_id: str, what: s
         return_to_stage=_stage(form) if what == "return" else None,
         credential_id=form.get("credential_id") or None,
         pin=form.get("pin") or None,
+        recipients=_chosen(form, RECIPIENT),
+        handlers=tuple(Assignee(department_id=d) for d in _chosen(form, HANDLER)),
     )
     settings = request.app.state.settings
 

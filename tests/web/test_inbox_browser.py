@@ -22,6 +22,7 @@ from tests.web.browser import DESKTOP, PHONE, Session, chromium
 ROOT = Path(__file__).resolve().parents[2]
 TITLES = ("关于开展电子公文流转试点工作的通知", "关于做好年度档案移交工作的通知")
 URGE = "请于今日内核稿"
+DISPATCHED = "关于报送年度工作总结的通知"
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +65,11 @@ def steps(server: Served) -> dict[str, Any]:
             made[title] = step["id"]
             documents.append(document["id"])
         api("刘洋", "POST", f"/v1/steps/{made[TITLES[1]]}/urge", {"message": URGE})
+        notice["content"]["title"] = DISPATCHED
+        document = api("王芳", "POST", "/v1/documents", notice)
+        dispatch = {"stages": [{"name": "分发", "steps": [{"kind": "dispatch", "assignee": {"role": "clerk"}}]}]}
+        api("王芳", "POST", f"/v1/documents/{document['id']}/route", {"definition": dispatch})
+        made["dispatched"] = document["id"]
     return made | {"documents": documents}
 
 
@@ -230,3 +236,31 @@ def test_comment_approve_then_sign_off_with_the_pin(
     leader.check("document-signed")
     assert leader.foreign() == []
     leader.close()
+
+
+def test_a_dispatch_picks_its_recipients_from_the_directory(
+    server: Served, browser: Any, passwords: dict[str, str], steps: dict[str, Any]
+) -> None:
+    me = Session(browser, server, PHONE)
+    me.sign_in("wangfang", passwords["wangfang"])
+    me.page.wait_for_selector("[data-open-steps]")
+    me.goto(f"/documents/{steps['dispatched']}")
+    me.page.wait_for_selector("[data-recipients]")
+    me.check("document-dispatch")
+    me.page.click("#approve-form [data-action=approve]")
+    me.page.wait_for_selector("[data-refusal]")
+    assert "recipient" in me.page.inner_text("[data-refusal]"), "none ticked: refused, nothing sent"
+    me.page.fill("#to", "不存在的单位")
+    me.page.click("#find-recipients button[type=submit]")
+    me.page.wait_for_selector("[data-no-recipients]")
+    me.page.fill("#to", "县")
+    me.page.click("#find-recipients button[type=submit]")
+    me.page.wait_for_selector("[data-recipients] input[type=checkbox]")
+    boxes = me.page.locator("[data-recipients] label")
+    assert boxes.count() == 1 and "示例县人民政府" in boxes.inner_text()
+    me.page.check("[data-recipients] input[type=checkbox]")
+    me.page.click("#approve-form [data-action=approve]")
+    me.page.wait_for_selector('[data-notice="approve"]')
+    sent = me.page.locator(".timeline li[data-type='dispatch.sent']")
+    assert sent.count() == 1 and "示例县人民政府" in sent.inner_text()
+    me.close()
