@@ -32,6 +32,8 @@ ROOT = Path(__file__).resolve().parents[2]
 OUTGOING = "关于开展电子公文流转试点工作的通知"
 INCOMING = "关于报送年度工作总结的函"
 URGE = "请尽快办理"
+DONE = {"关于调整值班安排的通知": "李强", "关于做好节日安全工作的通知": "孙磊"}
+"""Titles of the two reviews done before the tests, and who did each."""
 
 
 @pytest.fixture(scope="module")
@@ -102,12 +104,28 @@ def made(server: Served) -> dict[str, Any]:
         number = api("周杰", "GET", f"/v1/documents/{sent['id']}")["number"]
         incoming = api("王芳", "GET", "/v1/documents", None)
         [arrived] = [d for d in incoming["documents"] if d["direction"] == "incoming"]
-    database = _database(server)
-    try:
-        with database.transaction() as session:
-            session.execute(update(Step).where(Step.id == step["id"]).values(due_on=today() - timedelta(days=3)))
-    finally:
-        database.engine.dispose()
+
+        # Two reviews done, for the departments' figures: 李强's (综合处) on time, 孙磊's (秘书处) late.
+        done: dict[str, str] = {}
+        for title, who in DONE.items():
+            notice["content"]["title"] = title
+            document = api("王芳", "POST", "/v1/documents", notice)
+            step_spec = {"kind": "review", "assignee": {"official_id": officials[who]}}
+            route = {"definition": {"stages": [{"name": "核稿", "steps": [step_spec]}]}}
+            api("王芳", "POST", f"/v1/documents/{document['id']}/route", route)
+            [review_step] = [s for s in api(who, "GET", "/v1/inbox")["steps"] if s["document_id"] == document["id"]]
+            done[who] = review_step["id"]
+        database = _database(server)
+        try:
+            with database.transaction() as session:
+                late = update(Step).where(Step.id == done["孙磊"])
+                session.execute(late.values(opened_on=today() - timedelta(days=9), due_on=today() - timedelta(days=2)))
+                overdue = update(Step).where(Step.id == step["id"])
+                session.execute(overdue.values(due_on=today() - timedelta(days=3)))
+        finally:
+            database.engine.dispose()
+        for who, step_id in done.items():
+            api(who, "POST", f"/v1/steps/{step_id}/approve", {"opinion": "已阅"})
     return {"outgoing": outgoing["id"], "incoming": arrived["id"], "step": step["id"], "number": number}
 
 
@@ -133,8 +151,9 @@ def test_the_register_lists_filters_and_exports(
     me.page.click("header a[href='/register']")
     me.page.wait_for_selector("table.register")
     rows = me.page.locator("table.register tbody tr")
-    assert rows.count() == 2
-    assert {rows.nth(i).get_attribute("data-document") for i in range(2)} == {made["outgoing"], made["incoming"]}
+    assert rows.count() == 4
+    listed = {rows.nth(i).get_attribute("data-document") for i in range(4)}
+    assert {made["outgoing"], made["incoming"]} <= listed
     arrived = me.page.locator(f"tr[data-document='{made['incoming']}']")
     assert "示例县人民政府" in arrived.locator("[data-sender]").inner_text()
     assert made["number"] and made["number"] in arrived.locator("[data-sender]").inner_text()
@@ -184,14 +203,16 @@ def test_the_register_pages_with_a_cursor(
     me.sign_in("wangfang", passwords["wangfang"])
     me.page.wait_for_selector("[data-open-steps]")
     me.goto("/register")
-    assert me.page.locator("[data-next]").count() == 0, "two documents fit on a page"
-    me.goto("/register?limit=1")
-    first = me.page.get_attribute("table.register tbody tr", "data-document")
+    assert me.page.locator("[data-next]").count() == 0, "four documents fit on a page"
+    me.goto("/register?limit=3")
+    rows = me.page.locator("table.register tbody tr")
+    first = [rows.nth(i).get_attribute("data-document") for i in range(rows.count())]
     me.page.click("[data-next]")
-    me.page.wait_for_url("**/register?limit=1&cursor=*")
-    second = me.page.get_attribute("table.register tbody tr", "data-document")
-    assert {first, second} == {made["outgoing"], made["incoming"]}
+    me.page.wait_for_url("**/register?limit=3&cursor=*")
+    second = [rows.nth(i).get_attribute("data-document") for i in range(rows.count())]
+    assert len(first) == 3 and len(second) == 1 and not set(first) & set(second)
     assert me.page.locator("[data-next]").count() == 0
+    me.check("register-second-page")
     answer = me.context.request.get(f"{server.url}/register.csv?direction=sideways")
     assert answer.status == 400 and "direction is not one of" in answer.text()
     me.close()
@@ -232,7 +253,11 @@ def test_the_board_at_both_widths(
     row = me.page.locator(f"li[data-step='{made['step']}']")
     assert row.get_attribute("data-colour") == "red" and row.locator("[data-title]").inner_text() == OUTGOING
     svg = me.page.locator("[data-chart='on-time'] svg")
-    assert svg.get_attribute("role") == "img" and "准时" in (svg.get_attribute("aria-label") or "")
+    label = svg.get_attribute("aria-label") or ""
+    assert svg.get_attribute("role") == "img" and "按时办结率" in label
+    assert "综合处 100%" in label and "秘书处 0%" in label, label
+    assert me.page.locator("[data-chart='on-time'] table tbody tr").count() == 3
+    assert me.page.locator("[data-chart='median'] svg[role=img]").count() == 1
     me.page.click(f"li[data-step='{made['step']}'] details[data-action=reassign] summary")
     me.check("supervision")
     me.page.click("[data-toggle=subordinates]")
