@@ -36,8 +36,16 @@ router = APIRouter(include_in_schema=False)
 PAGE = 50
 STATS_DAYS = 90
 """The statistics cover the last this many days, today included."""
-ROW = 30
-"""Height of a bar's row in the chart's SVG units."""
+ROW = 44
+"""Height of a bar's row (its label above, the bar below) in the chart's SVG units."""
+ROLES: dict[str, str] = {
+    Role.OFFICIAL: N_("Any official"),
+    Role.LEADER: N_("A leader"),
+    Role.CLERK: N_("A clerk"),
+    Role.SEAL_CUSTODIAN: N_("A seal custodian"),
+    Role.ADMIN: N_("An administrator"),
+}
+"""How a step assigned to whoever holds a role names its assignee."""
 ACTIONS = ("urge", "extend", "reassign")
 NOTICES: dict[str, str] = {
     "urge": N_("Urged: the assignee sees it on top of their inbox."),
@@ -167,6 +175,7 @@ async def show(
         "toggle_green": _toggled(flags, "green"),
         "next": "/supervision?" + urlencode({**flags, "cursor": page.next_cursor}) if page.next_cursor else None,
         "max_text": interventions.MAX_TEXT,
+        "roles": {key: _(label) for key, label in ROLES.items()},
     }
     return render(request, "supervision/board.html", context, status_code=status_code)
 
