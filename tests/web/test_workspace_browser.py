@@ -264,6 +264,9 @@ def test_the_board_at_both_widths(
     me.page.wait_for_url("**/supervision?subordinates=1")
     assert me.page.get_attribute("[data-toggle=subordinates]", "aria-pressed") == "true"
     me.check("supervision-subordinates")
+    me.goto("/supervision?lang=en")
+    assert me.page.inner_text("h1") == "Supervision" and "On-time rate by department" in me.page.content()
+    me.goto("/register?lang=zh")
     assert me.foreign() == []
     me.close()
 
@@ -300,7 +303,23 @@ def test_urge_extend_and_reassign(
     assignee.close()
 
     me.goto("/supervision")
+    token = me.page.get_attribute("input[name=csrf_token]", "value") or ""
+    for what, form, said in (
+        ("extend", {"due_on": "2026-02-30", "reason": "材料未齐"}, "the new due day is a day"),
+        ("extend", {"due_on": (today() - timedelta(days=5)).isoformat(), "reason": "材料未齐"}, "due_on must be after"),
+        ("reassign", {"assignee": "", "reason": "改派"}, "choose the official or department"),
+        ("sideways", {}, "no such action"),
+    ):
+        answer = me.context.request.post(
+            f"{server.url}/supervision/steps/{step}/{what}", form={"csrf_token": token, **form}, max_redirects=0
+        )
+        assert 400 <= answer.status < 500 and said in answer.text(), (what, answer.status)
+    forged = me.context.request.post(f"{server.url}/supervision/steps/{step}/urge", form={"message": "x"})
+    assert forged.status == 403, "a form without its CSRF token"
+    me.goto("/supervision")
     row = me.page.locator(f"li[data-step='{step}']")
+    assert row.get_attribute("data-colour") == "red", "nothing changed"
+    assert row.locator("[data-urges]").get_attribute("data-urges") == "1"
     row.locator("details[data-action=extend] summary").click()
     later = today() + timedelta(days=30)
     row.locator("input[name=due_on]").fill(later.isoformat())
