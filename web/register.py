@@ -48,6 +48,30 @@ FILTERS = ("direction", "state", "kind", "number", "q", "sender", "from", "to", 
 """The query's filter parameters, kept by the next-page link and the export link."""
 
 
+LABELS: dict[str, str] = {
+    "direction": N_("Direction"),
+    "state": N_("State"),
+    "kind": N_("Kind"),
+    "number": N_("Number"),
+    "q": N_("Title contains"),
+    "sender": N_("From"),
+    "from": N_("Created from"),
+    "to": N_("Created to"),
+    "overdue": N_("Deadline"),
+    "limit": N_("Page size"),
+    "cursor": N_("Page"),
+}
+"""The label of each query parameter, to name the one refused."""
+
+
+class BadFilter(InvalidInput):
+    """A query parameter that is not one of its values."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.name = name
+
+
 E = TypeVar("E", Direction, DocumentState, Kind)
 
 
@@ -58,7 +82,7 @@ def _choice(request: Request, name: str, kind: type[E]) -> E | None:
     try:
         return kind(value)
     except ValueError:
-        raise InvalidInput(f"{name} is not one of {', '.join(kind)}") from None
+        raise BadFilter(name, f"{name} is not one of {', '.join(kind)}") from None
 
 
 def _day(request: Request, name: str) -> date | None:
@@ -68,13 +92,13 @@ def _day(request: Request, name: str) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise InvalidInput(f"{name} is a day, YYYY-MM-DD") from None
+        raise BadFilter(name, f"{name} is a day, YYYY-MM-DD") from None
 
 
 def _text(request: Request, name: str, limit: int) -> str | None:
     value = request.query_params.get(name, "").strip()
     if len(value) > limit:
-        raise InvalidInput(f"{name} is at most {limit} characters")
+        raise BadFilter(name, f"{name} is at most {limit} characters")
     return value or None
 
 
@@ -82,7 +106,7 @@ def filters(request: Request) -> register.Filters:
     """The query's filters, as ``GET /v1/documents`` reads them; a value that is not one raises InvalidInput."""
     overdue = request.query_params.get("overdue", "")
     if overdue not in ("", "yes", "no"):
-        raise InvalidInput("overdue is yes or no")
+        raise BadFilter("overdue", "overdue is yes or no")
     words = _text(request, "q", 200)
     return register.Filters(
         direction=_choice(request, "direction", Direction),
@@ -102,7 +126,7 @@ def _limit(request: Request) -> int:
     if not value:
         return PAGE
     if not value.isdigit() or not 1 <= int(value) <= register.MAX_PAGE:
-        raise InvalidInput(f"limit is 1 to {register.MAX_PAGE}")
+        raise BadFilter("limit", f"limit is 1 to {register.MAX_PAGE}")
     return int(value)
 
 
@@ -138,7 +162,8 @@ async def page(request: Request) -> Response:
         found = await run_in_threadpool(_search, request, me, wanted, _limit(request), cursor)
     except InvalidInput as error:
         empty = register.Page([], None)
-        context |= {"page": empty, "organisations": [], "refusal": error.message}
+        field = _(LABELS[error.name]) if isinstance(error, BadFilter) else None
+        context |= {"page": empty, "organisations": [], "refusal": error.message, "refused_field": field}
         return render(request, "register.html", context, status_code=400)
     page = found["page"]
     context |= found

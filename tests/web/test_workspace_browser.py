@@ -191,6 +191,7 @@ def test_the_register_lists_filters_and_exports(
 
     answer = me.goto("/register?created_from=x&from=2026-13-01")
     assert answer.status == 400 and "from is a day" in me.page.inner_text("[data-refusal]")
+    assert "请检查“创建日期起”" in me.page.inner_text("[data-refusal] [data-field]")
     me.check("register-refused")
     assert me.foreign() == []
     me.close()
