@@ -4,7 +4,8 @@ reassign, the departments' charts).
 
 The data is made through the API: 王芳 drafts a notice and routes it to 李强 for review (its deadline then moved
 into the past in the database, the one thing the API cannot do); 示例县人民政府's clerk 周杰 registers and
-dispatches a letter to 示府办, which arrives in its register as an incoming document with his number.
+dispatches a letter to 示府办, which arrives in its register as an incoming document with his number; the county is
+placed under 示府办 (as ``esign org place`` does) with an overdue review of its own, for the subordinates' toggle.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from sqlalchemy import update
 from documents.circulation.calendar import today
 from documents.circulation.model import Step
 from esign.db import Database
+from esign.identity import Actor
 from esign.settings import Settings
+from keys import hierarchy
 from tests.api.served import Served, served
 from tests.web.browser import DESKTOP, PHONE, Session, chromium
 
@@ -32,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[2]
 OUTGOING = "关于开展电子公文流转试点工作的通知"
 INCOMING = "关于报送年度工作总结的函"
 URGE = "请尽快办理"
+BELOW = "关于县级试点进展情况的通知"
 DONE = {"关于调整值班安排的通知": "李强", "关于做好节日安全工作的通知": "孙磊"}
 """Titles of the two reviews done before the tests, and who did each."""
 
@@ -115,9 +119,25 @@ def made(server: Served) -> dict[str, Any]:
             api("王芳", "POST", f"/v1/documents/{document['id']}/route", route)
             [review_step] = [s for s in api(who, "GET", "/v1/inbox")["steps"] if s["document_id"] == document["id"]]
             done[who] = review_step["id"]
+        # 示例县人民政府, placed under 示府办 below, has an overdue review of its own for 吴倩.
+        county = {o["name"]: o["id"] for o in api("周杰", "GET", "/v1/officials")}
+        notice["content"] |= {"title": BELOW, "issuer": "示例县人民政府"}
+        report = api("周杰", "POST", "/v1/documents", notice)
+        step_spec = {"kind": "review", "assignee": {"official_id": county["吴倩"]}}
+        route = {"definition": {"stages": [{"name": "核稿", "steps": [step_spec]}]}}
+        api("周杰", "POST", f"/v1/documents/{report['id']}/route", route)
+        [below] = [s for s in api("吴倩", "GET", "/v1/inbox")["steps"] if s["document_id"] == report["id"]]
         database = _database(server)
         try:
             with database.transaction() as session:
+                hierarchy.place(
+                    session,
+                    actor=Actor.operator(sent["organisation_id"]),
+                    organisation_id=sent["organisation_id"],
+                    parent_id=city,
+                    level=None,
+                )
+                session.execute(update(Step).where(Step.id == below["id"]).values(due_on=today() - timedelta(days=1)))
                 late = update(Step).where(Step.id == done["孙磊"])
                 session.execute(late.values(opened_on=today() - timedelta(days=9), due_on=today() - timedelta(days=2)))
                 overdue = update(Step).where(Step.id == step["id"])
@@ -126,7 +146,13 @@ def made(server: Served) -> dict[str, Any]:
             database.engine.dispose()
         for who, step_id in done.items():
             api(who, "POST", f"/v1/steps/{step_id}/approve", {"opinion": "已阅"})
-    return {"outgoing": outgoing["id"], "incoming": arrived["id"], "step": step["id"], "number": number}
+    return {
+        "outgoing": outgoing["id"],
+        "incoming": arrived["id"],
+        "step": step["id"],
+        "number": number,
+        "below": below["id"],
+    }
 
 
 @pytest.fixture(scope="module")
@@ -234,8 +260,9 @@ def test_the_supervision_board_is_for_leaders(
     other = Session(browser, server)
     other.sign_in("wuqian", passwords["wuqian"])
     other.page.wait_for_selector("[data-open-steps]")
-    other.goto("/supervision")
-    assert other.page.locator("[data-empty]").count() == 1 and OUTGOING not in other.page.content()
+    other.goto("/supervision?subordinates=1")
+    assert OUTGOING not in other.page.content() and made["step"] not in other.page.content()
+    assert other.page.locator(f"li[data-step='{made['below']}'] [data-title]").inner_text() == BELOW, "its own step"
     other.goto("/register")
     assert OUTGOING not in other.page.content() and made["incoming"] not in other.page.content()
     assert other.page.locator("table.register [data-direction=incoming]").count() == 0, "its own letter, sent"
@@ -264,6 +291,10 @@ def test_the_board_at_both_widths(
     me.page.click("[data-toggle=subordinates]")
     me.page.wait_for_url("**/supervision?subordinates=1")
     assert me.page.get_attribute("[data-toggle=subordinates]", "aria-pressed") == "true"
+    below = me.page.locator(f"li[data-step='{made['below']}']")
+    assert below.get_attribute("data-colour") == "red" and below.get_attribute("data-own") == "false"
+    assert "示例县人民政府" in below.inner_text() and BELOW not in me.page.content(), "no title from below"
+    assert below.locator("[data-title], details, form").count() == 0, "no actions on a subordinate's step"
     me.check("supervision-subordinates")
     me.goto("/supervision?lang=en")
     assert me.page.inner_text("h1") == "Supervision" and "On-time rate by department" in me.page.content()
