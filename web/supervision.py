@@ -94,7 +94,8 @@ def chart(id: str, title: str, unit: str, rows: list[tuple[str, float | None, st
     )
 
 
-def _flags(request: Request, source: Any) -> dict[str, str]:
+def _flags(source: Any) -> dict[str, str]:
+    """The board's toggles set in a query or a form (the forms carry them, to come back to the same board)."""
     return {name: "1" for name in ("subordinates", "green") if source.get(name) == "1"}
 
 
@@ -148,12 +149,17 @@ def _toggled(flags: dict[str, str], name: str) -> str:
 
 
 async def show(
-    request: Request, me: SignedIn, *, notice: str | None = None, refusal: str | None = None, status_code: int = 200
+    request: Request,
+    me: SignedIn,
+    flags: dict[str, str],
+    *,
+    notice: str | None = None,
+    refusal: str | None = None,
+    status_code: int = 200,
 ) -> Response:
     _ = i18n.translations(i18n.language(request)).gettext
     if not me.actor.has_role(Role.LEADER):
         return render(request, "supervision/forbidden.html", {"me": me}, status_code=403)
-    flags = _flags(request, request.query_params)
     cursor = request.query_params.get("cursor") or None
     if cursor is not None and len(cursor) > 200:
         cursor, refusal, status_code = None, "cursor is not one of this board's", 400
@@ -185,7 +191,7 @@ async def board(request: Request) -> Response:
     me = await run_in_threadpool(auth.signed_in, request)
     if me is None:
         return to_login(request)
-    return await show(request, me, notice=request.query_params.get("done"))
+    return await show(request, me, _flags(request.query_params), notice=request.query_params.get("done"))
 
 
 def _assignee(value: str) -> Assignee:
@@ -237,11 +243,11 @@ async def act(request: Request, step_id: str, what: str) -> Response:
     if isinstance(posted, Response):
         return posted
     form, me = posted
+    flags = _flags(form)
     if what not in ACTIONS:
-        return await show(request, me, refusal="no such action", status_code=404)
+        return await show(request, me, flags, refusal="no such action", status_code=404)
     try:
         await run_in_threadpool(_act, request, me, step_id, what, form)
     except EsignError as error:
-        return await show(request, me, refusal=error.message, status_code=_status(error))
-    flags = _flags(request, form)
+        return await show(request, me, flags, refusal=error.message, status_code=_status(error))
     return RedirectResponse("/supervision?" + urlencode({**flags, "done": what}), status_code=303)
