@@ -23,8 +23,8 @@ from keys.identities import Organisation
 
 from ..records import CHINA
 from . import calendar
+from .figures import nearest_rank_p90
 from .model import Dispatch, Step, StepEvent, StepEventKind, StepState
-from .stats import nearest_rank_p90
 
 
 @dataclass(frozen=True)
