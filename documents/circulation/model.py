@@ -190,6 +190,14 @@ class Step(Base):
             sqlite_where=text("state = 'open' AND assignee_official_id IS NULL"),
         ),
         Index(
+            "ix_steps_open_organisation",
+            "organisation_id",
+            "due_on",
+            "id",
+            postgresql_where=text("state = 'open'"),
+            sqlite_where=text("state = 'open'"),
+        ),
+        Index(
             "ix_steps_open_role",
             "organisation_id",
             "assignee_role",
