@@ -8,10 +8,9 @@ operator, through ``esign org place``), since a body cannot claim authority over
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import literal, select
+from sqlalchemy.orm import Session, aliased
 
 from esign import audit
 from esign.errors import InvalidInput
@@ -68,12 +67,15 @@ def _chain_above(session: Session, org: Organisation) -> list[str]:
 
 
 def subordinates(session: Session, organisation_id: str) -> list[str]:
-    """Every organisation below this one, at any depth, level by level (one query per level)."""
-    found: list[str] = []
-    frontier: Sequence[str] = [organisation_id]
-    for _ in range(MAX_DEPTH):
-        frontier = session.scalars(select(Organisation.id).where(Organisation.parent_id.in_(frontier))).all()
-        if not frontier:
-            break
-        found.extend(frontier)
-    return found
+    """Every organisation below this one, at any depth, level by level: one recursive query, each level found
+    by ``ix_organisations_parent_id``, never deeper than ``MAX_DEPTH``."""
+    tree = (
+        select(Organisation.id, literal(1).label("depth"))
+        .where(Organisation.parent_id == organisation_id)
+        .cte("tree", recursive=True)
+    )
+    below = aliased(Organisation)
+    tree = tree.union_all(
+        select(below.id, tree.c.depth + 1).where(below.parent_id == tree.c.id, tree.c.depth < MAX_DEPTH)
+    )
+    return list(session.scalars(select(tree.c.id).order_by(tree.c.depth)).all())

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Select, func, select, tuple_
 from sqlalchemy.orm import Session
 
+from esign.db import among
 from esign.errors import Forbidden, InvalidInput
 from esign.identity import Actor, Role
 from keys import hierarchy, identities
@@ -71,7 +72,9 @@ class Page:
 def _scope(session: Session, actor: Actor, organisations: list[str], *, department_id: str | None) -> Select[Any]:
     """The ids of the open steps supervised: read from ``ix_steps_open_organisation`` alone (an index-only
     scan), so that a district over hundreds of bodies sorts a few thousand index entries, not their rows."""
-    query = select(Step.id).where(Step.state == StepState.OPEN.value, Step.organisation_id.in_(organisations))
+    query = select(Step.id).where(
+        Step.state == StepState.OPEN.value, among(session, Step.organisation_id, organisations)
+    )
     if department_id is not None:
         department = identities.get_department(
             session, organisation_id=actor.organisation_id, department_id=department_id
@@ -109,7 +112,7 @@ def overview(
     if cursor is not None:
         query = query.where(tuple_(Step.due_on, Step.id) > tuple_(*paging.decode(cursor, date.fromisoformat, str)))
     ids = session.scalars(query.order_by(Step.due_on, Step.id).limit(limit + 1)).all()
-    rows = {s.id: s for s in session.scalars(select(Step).where(Step.id.in_(ids[:limit])))}
+    rows = {s.id: s for s in session.scalars(select(Step).where(among(session, Step.id, ids[:limit])))}
     page = [rows[i] for i in ids[:limit]]
     names = identities.names(session, Organisation, {s.organisation_id for s in page})
     counts = _counts(session, [s.id for s in page])
@@ -132,12 +135,13 @@ def overview(
 def _awaited(
     session: Session, actor: Actor, organisations: list[str], day: date, horizon: date, *, include_green: bool
 ) -> list[AwaitedReply]:
+    """From ``ix_dispatches_awaited``; the recipients' names looked up after, for the page only (a join would
+    let the planner hash every organisation of the deployment)."""
     query = (
-        select(Dispatch, Document.title, Organisation.name)
+        select(Dispatch, Document.title)
         .join(Document, Document.id == Dispatch.document_id)
-        .join(Organisation, Organisation.id == Dispatch.recipient_organisation_id)
         .where(
-            Dispatch.organisation_id.in_(organisations),
+            among(session, Dispatch.organisation_id, organisations),
             Dispatch.reply_kind.is_not(None),
             Dispatch.replied_at.is_(None),
             Dispatch.forwarded_to_id.is_(None),
@@ -147,14 +151,16 @@ def _awaited(
     )
     if not include_green:
         query = query.where(Dispatch.reply_due_on <= horizon)
+    rows = session.execute(query).all()
+    names = identities.names(session, Organisation, {request.recipient_organisation_id for request, _ in rows})
     return [
         AwaitedReply(
             request=request,
             title=title if request.organisation_id == actor.organisation_id else None,
-            recipient_name=name,
+            recipient_name=names.get(request.recipient_organisation_id, ""),
             colour=_colour(request.reply_due_on, day, horizon) if request.reply_due_on else Colour.GREEN,
         )
-        for request, title, name in session.execute(query)
+        for request, title in rows
     ]
 
 

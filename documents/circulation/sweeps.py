@@ -26,14 +26,12 @@ from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    ARRAY,
     ColumnElement,
     Date,
     Integer,
     Select,
     String,
     any_,
-    bindparam,
     delete,
     func,
     insert,
@@ -43,7 +41,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from esign import outbox
-from esign.db import Database, table_of
+from esign.db import Database, among, table_of
 from esign.settings import Settings
 from esign.sqljson import first_array, iso_date, json_array_agg, json_object
 from esign.worker import Job
@@ -80,14 +78,6 @@ def _take(session: Session, *, kind: AlertKind, due_by: date, batch: int) -> Seq
     return [(step_id, seq) for step_id, seq in session.execute(taken)]
 
 
-def _among(session: Session, column: ColumnElement[str], values: Sequence[str]) -> ColumnElement[bool]:
-    """``column IN values``; on PostgreSQL as ``= ANY(array)``: one parameter, however many values (an
-    expanded IN of a thousand ids costs more to build and parse than the query it asks)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam(None, list(values), type_=ARRAY(String)))
-    return column.in_(values)
-
-
 def _fields() -> dict[str, ColumnElement[Any]]:
     """An alert's payload: the step and who it is assigned to."""
     return {
@@ -108,7 +98,7 @@ def _rows(session: Session, step_ids: Sequence[str], payload: dict[str, ColumnEl
         (literal("step:", String) + _STEPS.c.id).label("subject"),
         json_object(payload).label("payload"),
     ).where(
-        _among(session, _STEPS.c.id, step_ids),
+        among(session, _STEPS.c.id, step_ids),
         # Tested on an expression of the column, not the column: ``state = 'open'`` would let PostgreSQL AND
         # the thousand primary-key probes with a partial inbox index holding every open step, which costs
         # more than the rest of the statement.
@@ -195,7 +185,7 @@ def _queue_next(session: Session, taken: Sequence[tuple[str, int]], *, day: date
             _STEPS.c.organisation_id,
             literal(sent_on - timedelta(days=1), Date),
             literal(seq, Integer),
-        ).where(_among(session, _STEPS.c.id, step_ids), _STEPS.c.state.concat("") == StepState.OPEN.value)
+        ).where(among(session, _STEPS.c.id, step_ids), _STEPS.c.state.concat("") == StepState.OPEN.value)
         columns = ["step_id", "kind", "organisation_id", "due_on", "seq"]
         session.execute(insert(_ALERTS).from_select(columns, still_open))
 
