@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, func, select, tuple_
+from sqlalchemy import Select, any_, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from esign.db import among
@@ -71,7 +71,8 @@ class Page:
 
 def _scope(session: Session, actor: Actor, organisations: list[str], *, department_id: str | None) -> Select[Any]:
     """The ids of the open steps supervised: read from ``ix_steps_open_organisation`` alone (an index-only
-    scan), so that a district over hundreds of bodies sorts a few thousand index entries, not their rows."""
+    scan), so that a district over hundreds of bodies sorts a few thousand index entries, not their rows; the
+    caller reads the rows of the page's ids only."""
     query = select(Step.id).where(
         Step.state == StepState.OPEN.value, among(session, Step.organisation_id, organisations)
     )
@@ -111,10 +112,16 @@ def overview(
         query = query.where(Step.due_on <= horizon)
     if cursor is not None:
         query = query.where(tuple_(Step.due_on, Step.id) > tuple_(*paging.decode(cursor, date.fromisoformat, str)))
-    ids = session.scalars(query.order_by(Step.due_on, Step.id).limit(limit + 1)).all()
-    rows = {s.id: s for s in session.scalars(select(Step).where(among(session, Step.id, ids[:limit])))}
-    page = [rows[i] for i in ids[:limit]]
-    names = identities.names(session, Organisation, {s.organisation_id for s in page})
+    chosen = query.order_by(Step.due_on, Step.id).limit(limit + 1).scalar_subquery()
+    which = Step.id == any_(func.array(chosen)) if _postgresql(session) else Step.id.in_(chosen)
+    steps = session.scalars(select(Step).where(which).order_by(Step.due_on, Step.id)).all()
+    page = list(steps[:limit])
+    replies = [] if cursor else _awaited(session, actor, organisations, day, horizon, include_green=include_green)
+    names = identities.names(
+        session,
+        Organisation,
+        {s.organisation_id for s in page} | {r.request.recipient_organisation_id for r in replies},
+    )
     counts = _counts(session, [s.id for s in page])
     supervised = [
         Supervised(
@@ -127,16 +134,20 @@ def overview(
         )
         for view in describe(session, page)
     ]
-    last = page[-1] if len(ids) > limit else None
-    replies = [] if cursor else _awaited(session, actor, organisations, day, horizon, include_green=include_green)
+    last = page[-1] if len(steps) > limit else None
+    replies = [replace(r, recipient_name=names.get(r.request.recipient_organisation_id, "")) for r in replies]
     return Page(supervised, paging.encode(last.due_on.isoformat(), last.id) if last else None, replies)
+
+
+def _postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
 
 
 def _awaited(
     session: Session, actor: Actor, organisations: list[str], day: date, horizon: date, *, include_green: bool
 ) -> list[AwaitedReply]:
-    """From ``ix_dispatches_awaited``; the recipients' names looked up after, for the page only (a join would
-    let the planner hash every organisation of the deployment)."""
+    """From ``ix_dispatches_awaited``; the recipients' names are the caller's to look up, with the steps'
+    organisations' (a join would let the planner hash every organisation of the deployment)."""
     query = (
         select(Dispatch, Document.title)
         .join(Document, Document.id == Dispatch.document_id)
@@ -151,16 +162,14 @@ def _awaited(
     )
     if not include_green:
         query = query.where(Dispatch.reply_due_on <= horizon)
-    rows = session.execute(query).all()
-    names = identities.names(session, Organisation, {request.recipient_organisation_id for request, _ in rows})
     return [
         AwaitedReply(
             request=request,
             title=title if request.organisation_id == actor.organisation_id else None,
-            recipient_name=names.get(request.recipient_organisation_id, ""),
+            recipient_name="",
             colour=_colour(request.reply_due_on, day, horizon) if request.reply_due_on else Colour.GREEN,
         )
-        for request, title in rows
+        for request, title in session.execute(query)
     ]
 
 
