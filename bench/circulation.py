@@ -1,9 +1,15 @@
-"""Circulation at scale: inbox latency and deadline-sweep throughput over a seeded province.
+"""Circulation at scale: inbox, supervision and register latency and deadline-sweep throughput over a seeded
+province.
 
     python bench/circulation.py [--steps 100000] [--database sqlite|postgresql|both] [--inbox-samples 1000]
+                                [--supervision-samples 200] [--register-samples 200] [--skip inbox,sweeps]
                                 [--batch 1000] [--orgs N] [--officials N] [--in-flight 0.3] [--workers 4]
                                 [--modes threads,processes] [--pg-load copy|insert] [--postgresql-url URL]
                                 [--keep | --schema NAME]
+
+The design point: ``--steps 10000000 --database postgresql`` (110k organisations, 1.5M officials, 3.5M
+documents: about 1.5M with routes, theirs averaging 6.6 steps, and 2M archived without one; ``--keep`` the
+schema to measure it again with ``--schema``).
 
 PostgreSQL is ``ESIGN_BENCH_DATABASE_URL`` or the local test server; the bench seeds a throwaway schema and drops
 it at the end (``--keep`` keeps it, ``--schema NAME`` measures a kept one again without seeding). SQLite is a
@@ -17,6 +23,11 @@ What it seeds, sized from the design point's ratios (110k organisations, 1.5M of
   (leader), a clerk (文书), a seal custodian and an administrator (also a clerk), a leader heading every
   department, a clerk in every sixth place of a department; a webhook subscription to ``step.*`` for
   ``--webhook-share`` of them;
+- a hierarchy (``keys.hierarchy``): one province, about one city per 5,000 organisations (at most 21), about
+  one district (县级) per 900, and below each district its share of the rest, two thirds bureaus and
+  townships right below it and one third 站所 below its townships, so a district oversees about 900 bodies
+  (the first one at least 500 when there are that many organisations). The largest organisations sit at the
+  top;
 - documents, about one per 7 steps, in organisations in proportion to their size, half outgoing (review,
   countersign by other departments, sign-off, registration, seal, dispatch) and half incoming (receipt,
   registration, proposal, instruction, handling by departments, reading by leaders, closure), each with its
@@ -26,7 +37,14 @@ What it seeds, sized from the design point's ratios (110k organisations, 1.5M of
   due after the kind's working-day limit, so a realistic share is due within a working day or overdue. All
   other steps are done: in a mature deployment most steps are. Every open step has both its alerts queued
   (``step_alerts``), none sent yet: a backlog, the sweeps' worst day. (A deployment also holds the alerts of
-  steps closed before they fell due, until the sweeps take and drop them; they are left out.)
+  steps closed before they fell due, until the sweeps take and drop them; they are left out.) A tenth of the
+  overdue open steps have been urged (催办, ``step_events``) once;
+- titles from a small vocabulary (a topic matches about one document in 30, a topic and a matter one in
+  300), so title searches find some and not all;
+- requests (``dispatches`` with a reply deadline): a fifth of the dispatched outgoing documents ask one to
+  three bodies below their sender (any bodies, for one with none) for information; the replies came, but
+  for 3% of the old ones and half of those due in the last days. (Their ``incoming_document_id`` names no
+  seeded document: the recipients' copies are not seeded.)
 
 Seeding uses bulk inserts: PostgreSQL ``COPY`` (``--pg-load insert`` runs SQLAlchemy Core ``insert()`` with
 lists of rows instead, about 3x slower), SQLite ``executemany`` through Core; one transaction per chunk. The
@@ -39,15 +57,25 @@ What it measures, per database:
   transaction as the API runs it; p50/p95/p99 in ms, for random officials, for the officials with the most
   open steps in their inbox (their own, their department's, their roles'), and for second pages (the
   cursor of a first page that had more);
-- sweeps: ``sweeps.remind`` and ``sweeps.escalate`` run to exhaustion by 1 worker and by ``--workers``
+- supervision: ``documents.circulation.supervision.overview`` (``GET /v1/supervision``) for a leader of the
+  district with the most bodies below it, its own steps and with ``subordinates``: first pages of 50 (with
+  the requests awaiting replies) and second pages; p50/p95/p99 in ms;
+- register: ``documents.circulation.register.search`` (``GET /v1/documents``) in the 20 organisations with
+  the most documents and 20 random ones, by filter: none, a title word, two, a word in no title, a number,
+  incoming over the last 30 days, overdue, and outgoing overdue with a word; p50/p95/p99 in ms;
+- sweeps: ``sweeps.remind`` and ``sweeps.escalate`` (on the repeat schedule a worker runs,
+  ``ESIGN_OVERDUE_NOTICES`` and ``ESIGN_OVERDUE_REPEAT_DAYS``: every escalation of a step still open queues
+  its next one) run to exhaustion by 1 worker and by ``--workers``
   concurrent workers (threads sharing one ``Database``; processes, each with its own), steps/s = alerts
   taken / wall time. Before each run the open steps' alerts are queued again and the outbox deleted (and
   PostgreSQL vacuumed); after it, every run is checked: one outbox event per eligible step, no step twice,
-  no eligible alert left. Next to
+  no eligible alert left, and for escalations one repeat queued per step. Next to
   the rate, the CPU each step cost, in the workers' Python and in their PostgreSQL backends (read from
   /proc when the server is local): unlike the rate, it does not depend on what else the machine runs.
 
-The targets (PostgreSQL, 1M steps): inbox p95 < 50 ms, sweep >= 20,000 steps/s with 4 workers.
+The targets (PostgreSQL): inbox p95 < 50 ms, sweep >= 20,000 steps/s with 4 workers (at 1M steps and at the
+design point); at the design point, supervision over 500+ bodies p95 < 50 ms and register search p95 < 100 ms.
+Latencies are wall time: on a shared machine they grow with its load, which the output prints.
 """
 
 from __future__ import annotations
@@ -96,7 +124,7 @@ from keys.identities import Official, active_leader  # noqa: E402
 from keys.identities import Organisation as OrganisationRow  # noqa: E402
 from migrations import migrate  # noqa: E402
 
-DESIGN_ORGS, DESIGN_OFFICIALS, DESIGN_STEPS = 110_000, 1_500_000, 10_000_000
+DESIGN_ORGS, DESIGN_OFFICIALS, DESIGN_STEPS, DESIGN_DOCUMENTS = 110_000, 1_500_000, 10_000_000, 3_500_000
 STEPS_PER_DOCUMENT = 8
 OFFICIALS_PER_DEPARTMENT = 6
 MAX_DEPARTMENTS = 60
@@ -144,10 +172,19 @@ class Sizes:
     """Share of documents still circulating."""
     webhook_share: float
     """Share of organisations with a webhook subscription to ``step.*``."""
+    documents: int = 0
+    """Documents in all: those the routes' steps need, then as many archived ones without a route as it
+    takes (registered and filed before circulation ran here, or never routed)."""
 
     @classmethod
     def scaled(
-        cls, steps: int, orgs: int | None, officials: int | None, in_flight: float, webhook_share: float
+        cls,
+        steps: int,
+        orgs: int | None,
+        officials: int | None,
+        in_flight: float,
+        webhook_share: float,
+        documents: int | None = None,
     ) -> Sizes:
         return cls(
             steps=steps,
@@ -155,6 +192,7 @@ class Sizes:
             officials=officials or max(3, round(steps * DESIGN_OFFICIALS / DESIGN_STEPS)),
             in_flight=in_flight,
             webhook_share=webhook_share,
+            documents=documents if documents is not None else round(steps * DESIGN_DOCUMENTS / DESIGN_STEPS),
         )
 
 
@@ -434,6 +472,15 @@ class Circulation:
         for org in orgs:
             self._document(batch, org)
         return batch
+
+    def archived(self, documents: int) -> list[Row]:
+        """Documents without a route, archived over the last three years."""
+        orgs = self.rng.choices(self.province.organisations, cum_weights=self._cumulative, k=documents)
+        rows = []
+        for org in orgs:
+            created = _at(self.today - timedelta(days=self.rng.randint(1, 1100)), self.rng)
+            rows.append(self._document_row(_id(), org, self.rng.random() < 0.5, False, 0, created))
+        return rows
 
     def _document(self, batch: Batch, org: Organisation) -> None:
         rng = self.rng
@@ -871,6 +918,11 @@ def _seed_circulation(rng: random.Random, loader: Loader, province: Province, si
         loader.write("dispatches", batch.dispatches)
         loader.write("step_events", batch.events)
         steps += len(batch.steps)
+    missing = sizes.documents - loader.rows.get("documents", 0)
+    while missing > 0:
+        archived = circulation.archived(min(DOCUMENT_CHUNK, missing))
+        loader.write("documents", archived)
+        missing -= len(archived)
 
 
 def _analyse(database: Database) -> None:
@@ -1547,6 +1599,9 @@ def parse(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument("--steps", type=int, default=100_000, help="steps to seed (default 100,000)")
     parser.add_argument("--orgs", type=int, help="organisations (default: steps x 110k/10M)")
     parser.add_argument("--officials", type=int, help="officials (default: steps x 1.5M/10M)")
+    parser.add_argument(
+        "--documents", type=int, help="documents, adding archived ones without a route (default: steps x 3.5M/10M)"
+    )
     parser.add_argument("--in-flight", type=float, default=0.3, help="share of documents still circulating")
     parser.add_argument("--webhook-share", type=float, default=0.1, help="share of organisations with a webhook")
     parser.add_argument("--database", choices=("sqlite", "postgresql", "both"), default="both")
@@ -1569,7 +1624,7 @@ def parse(argv: Sequence[str] | None = None) -> Options:
     if not set(modes) <= {"threads", "processes"}:
         parser.error("--modes takes threads and/or processes")
     return Options(
-        sizes=Sizes.scaled(args.steps, args.orgs, args.officials, args.in_flight, args.webhook_share),
+        sizes=Sizes.scaled(args.steps, args.orgs, args.officials, args.in_flight, args.webhook_share, args.documents),
         databases=("sqlite", "postgresql") if args.database == "both" else (args.database,),
         postgresql_url=args.postgresql_url,
         inbox_samples=args.inbox_samples,
@@ -1591,6 +1646,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     sizes = options.sizes
     print(
         f"circulation bench: {sizes.steps:,} steps, {sizes.orgs:,} organisations, {sizes.officials:,} officials,"
+        f" {sizes.documents:,} documents,"
         f" {sizes.in_flight:.0%} of documents in flight; {os.cpu_count()} cores, load average"
         f" {os.getloadavg()[0]:.1f} (other work on the machine slows the rates, not the CPU per step)"
     )
