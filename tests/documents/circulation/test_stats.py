@@ -10,7 +10,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from documents import intake
-from documents.circulation import actions, calendar, flows, official_stats, starting, template_stats, templates
+from documents.circulation import (
+    actions,
+    calendar,
+    flows,
+    official_stats,
+    org_stats,
+    starting,
+    template_stats,
+    templates,
+)
 from documents.circulation.model import Assignee, Outcome, RouteDefinition, StageSpec, Step, StepKind, StepSpec
 from documents.records import Direction, Kind
 from esign import phases
@@ -283,6 +292,9 @@ def test_route_template_figures_with_end_to_end_time(
                 session, actor=_leader(world, "A"), start=NOV[1], end=NOV[30], today=NOV[20]
             )
         }
+        [own] = org_stats.organisations(session, actor=_leader(world, "A"), start=NOV[1], end=NOV[30], today=NOV[20])
+    # d1, d2 and d3 took 1, 4 and 3 working days end to end.
+    assert (own.routes_completed, own.end_to_end_median_days, own.end_to_end_p90_days) == (3, 3, 4)
     assert list(rows) == ["信息报送", None]
     informing, adhoc = rows["信息报送"], rows[None]
     # d1 took 1 working day, d2 4: routes and steps alike.
