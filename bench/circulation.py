@@ -944,6 +944,8 @@ class Latency:
     """Mean steps (entries) on the page."""
     target: float = TARGET_INBOX_P95_MS
     """p95 target in ms."""
+    cpu: str = ""
+    """CPU ms per call, Python + PostgreSQL backends (as for the sweeps): what a call costs, whatever the load."""
 
     def percentile(self, p: int) -> float:
         if len(self.samples) < 2:
@@ -1086,6 +1088,27 @@ def _district(database: Database) -> District | None:
     return District(best[1], _actor(leader[0], best[1], leader[1]), best[0])
 
 
+class CpuMeter:
+    """The CPU a block of calls costs: this process's, and its PostgreSQL backends' when the server is local."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def __enter__(self) -> CpuMeter:
+        self.backends, self.start = _backend_cpu(self.database), time.process_time()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.python = time.process_time() - self.start
+        self.db = _used(self.backends, _backend_cpu(self.database))
+
+    def per_call(self, calls: int) -> str:
+        if not calls:
+            return ""
+        python = self.python / calls * 1000
+        return f"{python:.1f} + ?" if self.db is None else f"{python:.1f} + {self.db / calls * 1000:.1f}"
+
+
 def _timed(database: Database, call: Callable[[Any], Any]) -> tuple[float, Any]:
     start = time.perf_counter()
     with database.transaction() as session:
@@ -1117,17 +1140,28 @@ def measure_supervision(database: Database, samples: int, today: date) -> tuple[
     results = []
     for label, subordinates in (("own steps", False), (f"with {district.subordinates} bodies below", True)):
         times, rows, second, second_rows, replies = [], [], [], [], []
-        for _ in range(samples):
-            ms, first = _timed(database, page(subordinates))
-            times.append(ms)
-            rows.append(len(first.steps))
-            replies.append(len(first.replies))
-            if first.next_cursor:
+        with CpuMeter(database) as firsts:
+            for _ in range(samples):
+                ms, first = _timed(database, page(subordinates))
+                times.append(ms)
+                rows.append(len(first.steps))
+                replies.append(len(first.replies))
+        # Every first page is the same leader's, so its cursor is the same: second pages are timed apart.
+        with CpuMeter(database) as seconds:
+            for _ in range(samples if first.next_cursor else 0):
                 ms, more = _timed(database, page(subordinates, first.next_cursor))
                 second.append(ms)
                 second_rows.append(len(more.steps))
-        results.append(Latency(f"{label}", times, _mean(rows), TARGET_SUPERVISION_P95_MS))
-        results.append(Latency(f"{label}, 2nd page", second, _mean(second_rows), TARGET_SUPERVISION_P95_MS))
+        results.append(Latency(label, times, _mean(rows), TARGET_SUPERVISION_P95_MS, firsts.per_call(len(times))))
+        results.append(
+            Latency(
+                f"{label}, 2nd page",
+                second,
+                _mean(second_rows),
+                TARGET_SUPERVISION_P95_MS,
+                seconds.per_call(len(second)),
+            )
+        )
         print(f"    supervision {label}: {_mean(replies):.0f} awaited replies on the first page")
     return district, results
 
@@ -1188,12 +1222,13 @@ def measure_register(database: Database, samples: int, today: date) -> list[Late
     results = []
     for label, shape in shapes.items():
         times, rows = [], []
-        for i in range(samples):
-            organisation, numbers = organisations[i % len(organisations)]
-            ms, page = _timed(database, search(organisation, shape(numbers)))
-            times.append(ms)
-            rows.append(len(page.entries))
-        results.append(Latency(label, times, _mean(rows), TARGET_REGISTER_P95_MS))
+        with CpuMeter(database) as cpu:
+            for i in range(samples):
+                organisation, numbers = organisations[i % len(organisations)]
+                ms, page = _timed(database, search(organisation, shape(numbers)))
+                times.append(ms)
+                rows.append(len(page.entries))
+        results.append(Latency(label, times, _mean(rows), TARGET_REGISTER_P95_MS, cpu.per_call(samples)))
     return results
 
 
@@ -1565,14 +1600,17 @@ def _print_table(
     if district is not None:
         print(f"  supervising district {district.organisation_id}: {district.subordinates} bodies below it")
     for title, measured in latencies.items():
-        print(f"  {title:<36} {'n':>6} {'rows':>5} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}  target")
+        print(
+            f"  {title:<36} {'n':>6} {'rows':>5} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}  {'target':<22}"
+            f" CPU ms/call py+db"
+        )
         for latency in measured:
             p95 = latency.percentile(95)
             verdict = "n/a" if not latency.samples else "ok" if p95 < latency.target else "MISSED"
             print(
                 f"  {latency.label:<36} {len(latency.samples):>6} {latency.rows:>5.1f}"
                 f" {latency.percentile(50):>8.2f} {p95:>8.2f} {latency.percentile(99):>8.2f}"
-                f"  p95 < {latency.target:.0f} ms {verdict}"
+                f"  {f'p95 < {latency.target:.0f} ms {verdict}':<22} {latency.cpu}"
             )
     print(
         f"  {'sweep (batch ' + str(options.batch) + ')':<32} {'eligible':>9} {'seconds':>8} {'steps/s':>9}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 
-from sqlalchemy import literal, select
+from sqlalchemy import CTE, Select, literal, select
 from sqlalchemy.orm import Session, aliased
 
 from esign import audit
@@ -66,16 +66,25 @@ def _chain_above(session: Session, org: Organisation) -> list[str]:
     return chain
 
 
-def subordinates(session: Session, organisation_id: str) -> list[str]:
-    """Every organisation below this one, at any depth, level by level: one recursive query, each level found
-    by ``ix_organisations_parent_id``, never deeper than ``MAX_DEPTH``."""
-    tree = (
-        select(Organisation.id, literal(1).label("depth"))
-        .where(Organisation.parent_id == organisation_id)
-        .cte("tree", recursive=True)
-    )
+def _tree(organisation_id: str, *, including: bool) -> CTE:
+    """A recursive query of the organisations below this one (and itself, ``including``) and their depth, each
+    level found by ``ix_organisations_parent_id``, never deeper than ``MAX_DEPTH``."""
+    top = Organisation.id == organisation_id if including else Organisation.parent_id == organisation_id
+    tree = select(Organisation.id, literal(1).label("depth")).where(top).cte("tree", recursive=True)
     below = aliased(Organisation)
-    tree = tree.union_all(
+    return tree.union_all(
         select(below.id, tree.c.depth + 1).where(below.parent_id == tree.c.id, tree.c.depth < MAX_DEPTH)
     )
+
+
+def subordinates(session: Session, organisation_id: str) -> list[str]:
+    """Every organisation below this one, at any depth, level by level (one recursive query)."""
+    tree = _tree(organisation_id, including=False)
     return list(session.scalars(select(tree.c.id).order_by(tree.c.depth)).all())
+
+
+def scope(organisation_id: str) -> Select[tuple[str]]:
+    """The ids of this organisation and every one below it, as a query to nest in another: the database
+    walks the tree where it uses it, and no list of ids travels there and back."""
+    tree = _tree(organisation_id, including=True)
+    return select(tree.c.id)

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, any_, func, select, tuple_
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, any_, func, select, tuple_
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from esign.db import among
 from esign.errors import Forbidden, InvalidInput
@@ -69,13 +69,24 @@ class Page:
     """The requests awaiting a reply (every one, not paged: a body sends few at a time)."""
 
 
-def _scope(session: Session, actor: Actor, organisations: list[str], *, department_id: str | None) -> Select[Any]:
+def _within(session: Session, column: QueryableAttribute[str], actor: Actor, subordinates: bool) -> ColumnElement[bool]:
+    """``column`` names the actor's organisation or, with ``subordinates``, one below it: on PostgreSQL as
+    ``= ANY(ARRAY(tree))``, which the planner runs once and then looks each body up in the index."""
+    if not subordinates:
+        return column == actor.organisation_id
+    tree = hierarchy.scope(actor.organisation_id)
+    if _postgresql(session):
+        return column == any_(func.array(tree.scalar_subquery()))
+    return column.in_(tree)
+
+
+def _scope(
+    session: Session, actor: Actor, organisations: ColumnElement[bool], *, department_id: str | None
+) -> Select[Any]:
     """The ids of the open steps supervised: read from ``ix_steps_open_organisation`` alone (an index-only
     scan), so that a district over hundreds of bodies sorts a few thousand index entries, not their rows; the
     caller reads the rows of the page's ids only."""
-    query = select(Step.id).where(
-        Step.state == StepState.OPEN.value, among(session, Step.organisation_id, organisations)
-    )
+    query = select(Step.id).where(Step.state == StepState.OPEN.value, organisations)
     if department_id is not None:
         department = identities.get_department(
             session, organisation_id=actor.organisation_id, department_id=department_id
@@ -104,10 +115,9 @@ def overview(
         raise InvalidInput(f"limit is 1 to {MAX_PAGE}")
     day = today or calendar.today()
     horizon = calendar.load(session, organisation_id=actor.organisation_id).add_working_days(day, warn_days)
-    organisations = [actor.organisation_id]
-    if subordinates:
-        organisations += hierarchy.subordinates(session, actor.organisation_id)
-    query = _scope(session, actor, organisations, department_id=department_id)
+    query = _scope(
+        session, actor, _within(session, Step.organisation_id, actor, subordinates), department_id=department_id
+    )
     if not include_green:
         query = query.where(Step.due_on <= horizon)
     if cursor is not None:
@@ -116,7 +126,18 @@ def overview(
     which = Step.id == any_(func.array(chosen)) if _postgresql(session) else Step.id.in_(chosen)
     steps = session.scalars(select(Step).where(which).order_by(Step.due_on, Step.id)).all()
     page = list(steps[:limit])
-    replies = [] if cursor else _awaited(session, actor, organisations, day, horizon, include_green=include_green)
+    replies = (
+        []
+        if cursor
+        else _awaited(
+            session,
+            actor,
+            _within(session, Dispatch.organisation_id, actor, subordinates),
+            day,
+            horizon,
+            include_green=include_green,
+        )
+    )
     names = identities.names(
         session,
         Organisation,
@@ -144,7 +165,13 @@ def _postgresql(session: Session) -> bool:
 
 
 def _awaited(
-    session: Session, actor: Actor, organisations: list[str], day: date, horizon: date, *, include_green: bool
+    session: Session,
+    actor: Actor,
+    organisations: ColumnElement[bool],
+    day: date,
+    horizon: date,
+    *,
+    include_green: bool,
 ) -> list[AwaitedReply]:
     """From ``ix_dispatches_awaited``; the recipients' names are the caller's to look up, with the steps'
     organisations' (a join would let the planner hash every organisation of the deployment)."""
@@ -152,7 +179,7 @@ def _awaited(
         select(Dispatch, Document.title)
         .join(Document, Document.id == Dispatch.document_id)
         .where(
-            among(session, Dispatch.organisation_id, organisations),
+            organisations,
             Dispatch.reply_kind.is_not(None),
             Dispatch.replied_at.is_(None),
             Dispatch.forwarded_to_id.is_(None),
@@ -182,7 +209,7 @@ def _colour(due_on: date, today: date, horizon: date) -> Colour:
 def _counts(session: Session, step_ids: Sequence[str]) -> dict[tuple[str, str], int]:
     rows = session.execute(
         select(StepEvent.step_id, StepEvent.kind, func.count())
-        .where(StepEvent.step_id.in_(step_ids))
+        .where(among(session, StepEvent.step_id, step_ids))
         .group_by(StepEvent.step_id, StepEvent.kind)
     )
     return {(step_id, kind): n for step_id, kind, n in rows}
