@@ -1,9 +1,15 @@
-"""Circulation at scale: inbox latency and deadline-sweep throughput over a seeded province.
+"""Circulation at scale: inbox, supervision and register latency and deadline-sweep throughput over a seeded
+province.
 
     python bench/circulation.py [--steps 100000] [--database sqlite|postgresql|both] [--inbox-samples 1000]
+                                [--supervision-samples 200] [--register-samples 200] [--skip inbox,sweeps]
                                 [--batch 1000] [--orgs N] [--officials N] [--in-flight 0.3] [--workers 4]
                                 [--modes threads,processes] [--pg-load copy|insert] [--postgresql-url URL]
                                 [--keep | --schema NAME]
+
+The design point: ``--steps 10000000 --database postgresql`` (110k organisations, 1.5M officials, 3.5M
+documents: about 1.5M with routes, theirs averaging 6.6 steps, and 2M archived without one; ``--keep`` the
+schema to measure it again with ``--schema``).
 
 PostgreSQL is ``ESIGN_BENCH_DATABASE_URL`` or the local test server; the bench seeds a throwaway schema and drops
 it at the end (``--keep`` keeps it, ``--schema NAME`` measures a kept one again without seeding). SQLite is a
@@ -17,6 +23,11 @@ What it seeds, sized from the design point's ratios (110k organisations, 1.5M of
   (leader), a clerk (文书), a seal custodian and an administrator (also a clerk), a leader heading every
   department, a clerk in every sixth place of a department; a webhook subscription to ``step.*`` for
   ``--webhook-share`` of them;
+- a hierarchy (``keys.hierarchy``): one province, about one city per 5,000 organisations (at most 21), about
+  one district (县级) per 900, and below each district its share of the rest, two thirds bureaus and
+  townships right below it and one third 站所 below its townships, so a district oversees about 900 bodies
+  (the first one at least 500 when there are that many organisations). The largest organisations sit at the
+  top;
 - documents, about one per 7 steps, in organisations in proportion to their size, half outgoing (review,
   countersign by other departments, sign-off, registration, seal, dispatch) and half incoming (receipt,
   registration, proposal, instruction, handling by departments, reading by leaders, closure), each with its
@@ -26,7 +37,14 @@ What it seeds, sized from the design point's ratios (110k organisations, 1.5M of
   due after the kind's working-day limit, so a realistic share is due within a working day or overdue. All
   other steps are done: in a mature deployment most steps are. Every open step has both its alerts queued
   (``step_alerts``), none sent yet: a backlog, the sweeps' worst day. (A deployment also holds the alerts of
-  steps closed before they fell due, until the sweeps take and drop them; they are left out.)
+  steps closed before they fell due, until the sweeps take and drop them; they are left out.) A tenth of the
+  overdue open steps have been urged (催办, ``step_events``) once;
+- titles from a small vocabulary (a topic matches about one document in 30, a topic and a matter one in
+  300), so title searches find some and not all;
+- requests (``dispatches`` with a reply deadline): a fifth of the dispatched outgoing documents ask one to
+  three bodies below their sender (any bodies, for one with none) for information; the replies came, but
+  for 3% of the old ones and half of those due in the last days. (Their ``incoming_document_id`` names no
+  seeded document: the recipients' copies are not seeded.)
 
 Seeding uses bulk inserts: PostgreSQL ``COPY`` (``--pg-load insert`` runs SQLAlchemy Core ``insert()`` with
 lists of rows instead, about 3x slower), SQLite ``executemany`` through Core; one transaction per chunk. The
@@ -39,15 +57,25 @@ What it measures, per database:
   transaction as the API runs it; p50/p95/p99 in ms, for random officials, for the officials with the most
   open steps in their inbox (their own, their department's, their roles'), and for second pages (the
   cursor of a first page that had more);
-- sweeps: ``sweeps.remind`` and ``sweeps.escalate`` run to exhaustion by 1 worker and by ``--workers``
+- supervision: ``documents.circulation.supervision.overview`` (``GET /v1/supervision``) for a leader of the
+  district with the most bodies below it, its own steps and with ``subordinates``: first pages of 50 (with
+  the requests awaiting replies) and second pages; p50/p95/p99 in ms;
+- register: ``documents.circulation.register.search`` (``GET /v1/documents``) in the 20 organisations with
+  the most documents and 20 random ones, by filter: none, a title word, two, a word in no title, a number,
+  incoming over the last 30 days, overdue, and outgoing overdue with a word; p50/p95/p99 in ms;
+- sweeps: ``sweeps.remind`` and ``sweeps.escalate`` (on the repeat schedule a worker runs,
+  ``ESIGN_OVERDUE_NOTICES`` and ``ESIGN_OVERDUE_REPEAT_DAYS``: every escalation of a step still open queues
+  its next one) run to exhaustion by 1 worker and by ``--workers``
   concurrent workers (threads sharing one ``Database``; processes, each with its own), steps/s = alerts
   taken / wall time. Before each run the open steps' alerts are queued again and the outbox deleted (and
   PostgreSQL vacuumed); after it, every run is checked: one outbox event per eligible step, no step twice,
-  no eligible alert left. Next to
+  no eligible alert left, and for escalations one repeat queued per step. Next to
   the rate, the CPU each step cost, in the workers' Python and in their PostgreSQL backends (read from
   /proc when the server is local): unlike the rate, it does not depend on what else the machine runs.
 
-The targets (PostgreSQL, 1M steps): inbox p95 < 50 ms, sweep >= 20,000 steps/s with 4 workers.
+The targets (PostgreSQL): inbox p95 < 50 ms, sweep >= 20,000 steps/s with 4 workers (at 1M steps and at the
+design point); at the design point, supervision over 500+ bodies p95 < 50 ms and register search p95 < 100 ms.
+Latencies are wall time: on a shared machine they grow with its load, which the output prints.
 """
 
 from __future__ import annotations
@@ -77,7 +105,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import Connection, MetaData, func, make_url, select, text  # noqa: E402
 
-from documents.circulation import calendar, inbox, sweeps  # noqa: E402
+from documents.circulation import calendar, inbox, register, supervision, sweeps  # noqa: E402
 from documents.circulation.model import (  # noqa: E402
     DEFAULT_DEADLINE_DAYS,
     AlertKind,
@@ -86,13 +114,17 @@ from documents.circulation.model import (  # noqa: E402
     StepKind,
     StepState,
 )
+from documents.records import Direction  # noqa: E402
 from documents.states import DocumentState, RouteState  # noqa: E402
-from esign import migrate  # noqa: E402
 from esign.db import Database  # noqa: E402
 from esign.identity import Actor, Role, Scope  # noqa: E402
-from keys.identities import Official  # noqa: E402
+from esign.settings import Settings  # noqa: E402
+from keys import hierarchy  # noqa: E402
+from keys.identities import Official, active_leader  # noqa: E402
+from keys.identities import Organisation as OrganisationRow  # noqa: E402
+from migrations import migrate  # noqa: E402
 
-DESIGN_ORGS, DESIGN_OFFICIALS, DESIGN_STEPS = 110_000, 1_500_000, 10_000_000
+DESIGN_ORGS, DESIGN_OFFICIALS, DESIGN_STEPS, DESIGN_DOCUMENTS = 110_000, 1_500_000, 10_000_000, 3_500_000
 STEPS_PER_DOCUMENT = 8
 OFFICIALS_PER_DEPARTMENT = 6
 MAX_DEPARTMENTS = 60
@@ -101,6 +133,14 @@ INBOX_LIMIT = 50
 WARM_UP = 50
 TARGET_INBOX_P95_MS = 50.0
 TARGET_SWEEP_RATE = 20_000.0
+TARGET_SUPERVISION_P95_MS = 50.0
+TARGET_REGISTER_P95_MS = 100.0
+MIN_SUBORDINATES = 500
+"""The measured district oversees at least this many bodies (when there are that many organisations)."""
+REQUEST_SHARE = 0.2
+"""Share of the dispatched outgoing documents that are requests to subordinate bodies, awaiting replies."""
+URGE_SHARE = 0.1
+"""Share of the overdue open steps a leader has urged (催办) once."""
 DEFAULT_POSTGRESQL_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 APPLICATION = f"esign-bench-{os.getpid()}"
 """The PostgreSQL application name of this run's connections, to find their backends."""
@@ -113,6 +153,8 @@ LOADED_TABLES = (
     "routes",
     "steps",
     "step_alerts",
+    "dispatches",
+    "step_events",
 )
 
 Row = tuple[Any, ...]
@@ -130,10 +172,19 @@ class Sizes:
     """Share of documents still circulating."""
     webhook_share: float
     """Share of organisations with a webhook subscription to ``step.*``."""
+    documents: int = 0
+    """Documents in all: those the routes' steps need, then as many archived ones without a route as it
+    takes (registered and filed before circulation ran here, or never routed)."""
 
     @classmethod
     def scaled(
-        cls, steps: int, orgs: int | None, officials: int | None, in_flight: float, webhook_share: float
+        cls,
+        steps: int,
+        orgs: int | None,
+        officials: int | None,
+        in_flight: float,
+        webhook_share: float,
+        documents: int | None = None,
     ) -> Sizes:
         return cls(
             steps=steps,
@@ -141,6 +192,7 @@ class Sizes:
             officials=officials or max(3, round(steps * DESIGN_OFFICIALS / DESIGN_STEPS)),
             in_flight=in_flight,
             webhook_share=webhook_share,
+            documents=documents if documents is not None else round(steps * DESIGN_DOCUMENTS / DESIGN_STEPS),
         )
 
 
@@ -150,6 +202,8 @@ class Options:
     databases: tuple[str, ...]
     postgresql_url: str
     inbox_samples: int
+    supervision_samples: int
+    register_samples: int
     batch: int
     workers: int
     modes: tuple[str, ...]
@@ -158,6 +212,7 @@ class Options:
     schema: str | None
     """Measure this PostgreSQL schema as an earlier ``--keep`` run left it, without seeding."""
     keep: bool
+    skip: frozenset[str] = frozenset()
 
 
 # --- the province: organisations, departments, officials -------------------------------------------
@@ -172,6 +227,9 @@ class Organisation:
     """Officials by department, in the order of ``departments``; each department's first one leads it."""
     head: str = ""
     leaders: list[str] = field(default_factory=list)
+    parent: str | None = None
+    level: str | None = None
+    children: list[Organisation] = field(default_factory=list)
 
 
 @dataclass
@@ -179,6 +237,57 @@ class Province:
     organisations: list[Organisation]
     weights: list[int]
     """Officials per organisation: how much of the circulation each one sees."""
+
+
+@dataclass(frozen=True)
+class Tree:
+    """Where each organisation (by index) sits: its parent's index and its level."""
+
+    parents: list[int | None]
+    levels: list[str | None]
+
+
+def _tree(orgs: int) -> Tree:
+    """省 → 市 → 区 → 局/乡镇 (→ 站所 under some townships), indexes in that order, so a parent always comes
+    first: one province, about one city per 5,000 organisations (at most 21, as in Guangdong), about one
+    district per 900, every district with its share of the rest (the first at least ``MIN_SUBORDINATES``
+    when there are enough): two thirds bureaus and townships right below it, one third 站所 below its
+    townships. The largest organisations are the ones at the top (the caller sorts the sizes)."""
+    parents: list[int | None] = [None]
+    levels: list[str | None] = [hierarchy.Level.PROVINCE.value]
+    if orgs == 1:
+        return Tree(parents, levels)
+    cities = max(1, min(21, round(orgs / 5000), orgs - 1))
+    districts = max(1, min(round(orgs / 900), orgs - 1 - cities))
+    parents += [0] * cities
+    levels += [hierarchy.Level.CITY.value] * cities
+    first_district = len(parents)
+    for d in range(districts):
+        parents.append(1 + d % cities)
+        levels.append(hierarchy.Level.COUNTY.value)
+    rest = orgs - len(parents)
+    if rest <= 0:
+        return Tree(parents[:orgs], levels[:orgs])
+    share = [rest // districts + (d < rest % districts) for d in range(districts)]
+    if districts > 1 and share[0] < MIN_SUBORDINATES:
+        wanted = min(MIN_SUBORDINATES, rest) - share[0]
+        share[0] += wanted
+        for d in range(1, districts):
+            share[d] -= wanted // (districts - 1) + (d <= wanted % (districts - 1))
+    for d, count in enumerate(share):
+        direct = max(1, count - count // 3)
+        below = count - direct
+        townships = []
+        for i in range(direct):
+            parents.append(first_district + d)
+            township = i % 3 == 0
+            levels.append((hierarchy.Level.TOWNSHIP if township else hierarchy.Level.COUNTY).value)
+            if township:
+                townships.append(len(parents) - 1)
+        for i in range(below):
+            parents.append(townships[i % len(townships)] if townships else first_district + d)
+            levels.append(hierarchy.Level.TOWNSHIP.value)
+    return Tree(parents[:orgs], levels[:orgs])
 
 
 def _id() -> str:
@@ -204,7 +313,7 @@ def _roles(department: int, index: int, clerks_every: int) -> list[str]:
 
 def _organisation_rows(org: Organisation, n: int, size: int, stamp: datetime) -> tuple[Row, list[Row], list[Row]]:
     departments = min(MAX_DEPARTMENTS, max(1, round(size / OFFICIALS_PER_DEPARTMENT)))
-    organisation = (org.id, f"广东省第{n}机关", org.short_name, f"{n:018d}", False, stamp)
+    organisation = (org.id, f"广东省第{n}机关", org.short_name, f"{n:018d}", False, stamp, org.parent, org.level)
     department_rows, official_rows = [], []
     for d in range(departments):
         department_id = _id()
@@ -288,6 +397,47 @@ def _definition(stages: list[tuple[list[Spec], str]]) -> dict[str, Any]:
     }
 
 
+TOPICS = (
+    "防汛",
+    "安全生产",
+    "食品安全",
+    "疫情防控",
+    "财政预算",
+    "乡村振兴",
+    "义务教育",
+    "医疗保障",
+    "生态环境",
+    "道路交通",
+    "住房保障",
+    "社会保险",
+    "稳就业",
+    "招商引资",
+    "营商环境",
+    "消防安全",
+    "审计整改",
+    "统计调查",
+    "耕地保护",
+    "水利建设",
+    "森林防火",
+    "粮食生产",
+    "文物保护",
+    "文化旅游",
+    "全民健身",
+    "科技创新",
+    "人才引进",
+    "养老服务",
+    "信访维稳",
+    "应急管理",
+)
+MATTERS = ("工作", "检查", "督查", "调研", "整改", "培训", "考核", "数据报送", "专项行动", "工作会议")
+GENRES = ("通知", "请示", "报告", "函", "批复", "意见", "方案")
+
+
+def _title(rng: random.Random, year: int) -> str:
+    """A title from a small vocabulary: a topic matches about 1 document in 30, a topic and a matter 1 in 300."""
+    return f"关于做好{year}年{rng.choice(TOPICS)}{rng.choice(MATTERS)}的{rng.choice(GENRES)}"
+
+
 @lru_cache(maxsize=100_000)
 def _due(opened: date, days: int) -> date:
     return calendar.WorkingCalendar().add_working_days(opened, days)
@@ -304,6 +454,8 @@ class Batch:
     routes: list[Row] = field(default_factory=list)
     steps: list[Row] = field(default_factory=list)
     alerts: list[Row] = field(default_factory=list)
+    dispatches: list[Row] = field(default_factory=list)
+    events: list[Row] = field(default_factory=list)
 
 
 class Circulation:
@@ -320,6 +472,15 @@ class Circulation:
         for org in orgs:
             self._document(batch, org)
         return batch
+
+    def archived(self, documents: int) -> list[Row]:
+        """Documents without a route, archived over the last three years."""
+        orgs = self.rng.choices(self.province.organisations, cum_weights=self._cumulative, k=documents)
+        rows = []
+        for org in orgs:
+            created = _at(self.today - timedelta(days=self.rng.randint(1, 1100)), self.rng)
+            rows.append(self._document_row(_id(), org, self.rng.random() < 0.5, False, 0, created))
+        return rows
 
     def _document(self, batch: Batch, org: Organisation) -> None:
         rng = self.rng
@@ -346,8 +507,12 @@ class Circulation:
                 batch.steps.append(row)
                 if state is StepState.OPEN:
                     batch.alerts += [(row[0], kind.value, org.id, row[14]) for kind in AlertKind]
+                    if row[14] < self.today and rng.random() < URGE_SHARE:
+                        batch.events.append(self._urge(org, row, opened))
             opened = done_on
         finished = None if flying else _at(opened, rng)
+        if outgoing and finished is not None and rng.random() < REQUEST_SHARE:
+            batch.dispatches += self._requests(org, document_id, opened, finished)
         batch.routes.append(
             (
                 route_id,
@@ -360,6 +525,26 @@ class Circulation:
                 finished,
             )
         )
+
+    def _urge(self, org: Organisation, step: Row, opened: date) -> Row:
+        at = _at(min(self.today, opened + timedelta(days=self.rng.randint(1, 10))), self.rng)
+        by = f"official:{self.rng.choice(org.leaders or [org.head])}"
+        return (_id(), org.id, step[0], step[2], "urge", by, at, "请抓紧办理", {})
+
+    def _requests(self, org: Organisation, document_id: str, sent_on: date, sent_at: datetime) -> list[Row]:
+        """A request (征询, information within 2 working days) to up to three bodies below the sender (any
+        bodies when it has none); the replies came, but for a few, and for most of the recent ones."""
+        rng = self.rng
+        below = org.children or self.province.organisations
+        rows = []
+        for recipient in rng.sample(below, min(len(below), rng.randint(1, 3))):
+            due = _due(sent_on, 2)
+            waiting = rng.random() < (0.5 if due >= self.today - timedelta(days=3) else 0.03)
+            replied = None if waiting else _at(min(self.today, sent_on + timedelta(days=rng.randint(0, 4))), rng)
+            rows.append(
+                (_id(), org.id, document_id, recipient.id, _id(), sent_at, sent_at, "information", 2, due, replied)
+            )
+        return rows
 
     def _state(self, open_stage: bool, quorum: str, position: int, size: int) -> StepState:
         if not open_stage:
@@ -383,7 +568,7 @@ class Circulation:
             org.id,
             self.rng.choice(("notice", "request", "report", "reply", "letter")),
             "outgoing" if outgoing else "incoming",
-            f"关于第{self.rng.randrange(10**6)}号事项的通知",
+            _title(self.rng, created.year),
             number,
             None,
             None,
@@ -449,7 +634,7 @@ def _accumulate(values: Sequence[int]) -> Iterator[int]:
 
 
 COLUMNS: dict[str, tuple[str, ...]] = {
-    "organisations": ("id", "name", "short_name", "uscc", "disabled", "created_at"),
+    "organisations": ("id", "name", "short_name", "uscc", "disabled", "created_at", "parent_id", "level"),
     "departments": ("id", "organisation_id", "name", "disabled", "created_at"),
     "officials": ("id", "organisation_id", "department_id", "name", "roles", "disabled", "created_at"),
     "webhook_subscriptions": (
@@ -518,11 +703,26 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "previous_step_id",
     ),
     "step_alerts": ("step_id", "kind", "organisation_id", "due_on"),
+    "dispatches": (
+        "id",
+        "organisation_id",
+        "document_id",
+        "recipient_organisation_id",
+        "incoming_document_id",
+        "dispatched_at",
+        "received_at",
+        "reply_kind",
+        "reply_days",
+        "reply_due_on",
+        "replied_at",
+    ),
+    "step_events": ("id", "organisation_id", "step_id", "document_id", "kind", "by", "at", "text", "detail"),
 }
 JSON_COLUMNS: dict[str, frozenset[str]] = {
     "officials": frozenset({"roles"}),
     "webhook_subscriptions": frozenset({"event_types"}),
     "routes": frozenset({"definition"}),
+    "step_events": frozenset({"detail"}),
 }
 """Generated as Python values (officials, subscriptions) or as JSON text already (routes)."""
 
@@ -666,10 +866,19 @@ def seed(database: Database, options: Options, today: date) -> Seeded:
 def _seed_province(rng: random.Random, loader: Loader, sizes: Sizes) -> Province:
     stamp = datetime.now(UTC)
     organisations: list[Organisation] = []
-    weights = _organisation_sizes(rng, sizes.orgs, sizes.officials)
+    weights = sorted(_organisation_sizes(rng, sizes.orgs, sizes.officials), reverse=True)
+    tree = _tree(len(weights))
     chunk: dict[str, list[Row]] = {"organisations": [], "departments": [], "officials": [], "webhook_subscriptions": []}
     for n, size in enumerate(weights):
-        org = Organisation(id=_id(), short_name=f"粤{n}办")
+        above = tree.parents[n]
+        org = Organisation(
+            id=_id(),
+            short_name=f"粤{n}办",
+            parent=organisations[above].id if above is not None else None,
+            level=tree.levels[n],
+        )
+        if above is not None:
+            organisations[above].children.append(org)
         organisation, departments, officials = _organisation_rows(org, n, size, stamp)
         organisations.append(org)
         chunk["organisations"].append(organisation)
@@ -706,7 +915,14 @@ def _seed_circulation(rng: random.Random, loader: Loader, province: Province, si
         loader.write("routes", batch.routes)
         loader.write("steps", batch.steps)
         loader.write("step_alerts", batch.alerts)
+        loader.write("dispatches", batch.dispatches)
+        loader.write("step_events", batch.events)
         steps += len(batch.steps)
+    missing = sizes.documents - loader.rows.get("documents", 0)
+    while missing > 0:
+        archived = circulation.archived(min(DOCUMENT_CHUNK, missing))
+        loader.write("documents", archived)
+        missing -= len(archived)
 
 
 def _analyse(database: Database) -> None:
@@ -725,7 +941,11 @@ class Latency:
     label: str
     samples: list[float]
     rows: float
-    """Mean steps on the page."""
+    """Mean steps (entries) on the page."""
+    target: float = TARGET_INBOX_P95_MS
+    """p95 target in ms."""
+    cpu: str = ""
+    """CPU ms per call, Python + PostgreSQL backends (as for the sweeps): what a call costs, whatever the load."""
 
     def percentile(self, p: int) -> float:
         if len(self.samples) < 2:
@@ -827,11 +1047,208 @@ def _mean(values: Sequence[int]) -> float:
     return statistics.fmean(values) if values else 0.0
 
 
+# --- supervision and the register ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class District:
+    organisation_id: str
+    leader: Actor
+    subordinates: int
+
+
+def _district(database: Database) -> District | None:
+    """The district (县级 body with a parent) with the most bodies below it, and one of its leaders."""
+    with database.transaction() as session:
+        counted = session.execute(
+            select(OrganisationRow.parent_id, func.count())
+            .where(OrganisationRow.parent_id.is_not(None))
+            .group_by(OrganisationRow.parent_id)
+            .order_by(func.count().desc())
+            .limit(20)
+        ).all()
+        best: tuple[int, str] | None = None
+        for parent, _ in counted:
+            if parent is None:
+                continue
+            level = session.scalar(select(OrganisationRow.level).where(OrganisationRow.id == parent))
+            if level != hierarchy.Level.COUNTY.value:
+                continue
+            below = len(hierarchy.subordinates(session, parent))
+            if best is None or below > best[0]:
+                best = (below, parent)
+        if best is None:
+            return None
+        leader = session.execute(
+            select(Official.id, Official.roles)
+            .where(Official.organisation_id == best[1], active_leader())
+            .order_by(Official.id)
+            .limit(1)
+        ).one()
+    return District(best[1], _actor(leader[0], best[1], leader[1]), best[0])
+
+
+class CpuMeter:
+    """The CPU a block of calls costs: this process's, and its PostgreSQL backends' when the server is local."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def __enter__(self) -> CpuMeter:
+        self.backends, self.start = _backend_cpu(self.database), time.process_time()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.python = time.process_time() - self.start
+        self.db = _used(self.backends, _backend_cpu(self.database))
+
+    def per_call(self, calls: int) -> str:
+        if not calls:
+            return ""
+        python = self.python / calls * 1000
+        return f"{python:.1f} + ?" if self.db is None else f"{python:.1f} + {self.db / calls * 1000:.1f}"
+
+
+def _timed(database: Database, call: Callable[[Any], Any]) -> tuple[float, Any]:
+    start = time.perf_counter()
+    with database.transaction() as session:
+        answer = call(session)
+    return (time.perf_counter() - start) * 1000, answer
+
+
+def measure_supervision(database: Database, samples: int, today: date) -> tuple[District | None, list[Latency]]:
+    """``GET /v1/supervision``'s service call for the district's leader: its own steps, then with every body
+    below it (first pages, and second pages by the cursor)."""
+    district = _district(database)
+    if district is None:
+        return None, []
+    warn = Settings.model_fields["supervision_warn_days"].default
+
+    def page(subordinates: bool, cursor: str | None = None) -> Callable[[Any], supervision.Page]:
+        return lambda session: supervision.overview(
+            session,
+            actor=district.leader,
+            warn_days=warn,
+            subordinates=subordinates,
+            limit=INBOX_LIMIT,
+            cursor=cursor,
+            today=today,
+        )
+
+    for _ in range(WARM_UP):
+        _timed(database, page(True))
+    results = []
+    for label, subordinates in (("own steps", False), (f"with {district.subordinates} bodies below", True)):
+        times, rows, second, second_rows, replies = [], [], [], [], []
+        with CpuMeter(database) as firsts:
+            for _ in range(samples):
+                ms, first = _timed(database, page(subordinates))
+                times.append(ms)
+                rows.append(len(first.steps))
+                replies.append(len(first.replies))
+        # Every first page is the same leader's, so its cursor is the same: second pages are timed apart.
+        with CpuMeter(database) as seconds:
+            for _ in range(samples if first.next_cursor else 0):
+                ms, more = _timed(database, page(subordinates, first.next_cursor))
+                second.append(ms)
+                second_rows.append(len(more.steps))
+        results.append(Latency(label, times, _mean(rows), TARGET_SUPERVISION_P95_MS, firsts.per_call(len(times))))
+        results.append(
+            Latency(
+                f"{label}, 2nd page",
+                second,
+                _mean(second_rows),
+                TARGET_SUPERVISION_P95_MS,
+                seconds.per_call(len(second)),
+            )
+        )
+        print(f"    supervision {label}: {_mean(replies):.0f} awaited replies on the first page")
+    return district, results
+
+
+def _register_organisations(database: Database, count: int) -> list[tuple[str, list[str]]]:
+    """The organisations with the most documents, then as many at random; each with some of its numbers."""
+    with database.transaction() as session:
+        busiest = session.scalars(
+            text("SELECT organisation_id FROM documents GROUP BY organisation_id ORDER BY count(*) DESC LIMIT :n"),
+            {"n": count},
+        ).all()
+        anyone = session.scalars(select(OrganisationRow.id).order_by(func.random()).limit(count)).all()
+        chosen = list(dict.fromkeys([*busiest, *anyone]))
+        numbers: dict[str, list[str]] = {o: [] for o in chosen}
+        for organisation, number in session.execute(
+            text(
+                "SELECT organisation_id, number FROM documents WHERE number IS NOT NULL"
+                " AND organisation_id = ANY(:ids) AND random() < 0.2"
+                if database.dialect == "postgresql"
+                else "SELECT organisation_id, number FROM documents WHERE number IS NOT NULL"
+            ),
+            {"ids": chosen} if database.dialect == "postgresql" else {},
+        ):
+            if organisation in numbers and len(numbers[organisation]) < 20:
+                numbers[organisation].append(number)
+    return [(o, numbers[o]) for o in chosen]
+
+
+def measure_register(database: Database, samples: int, today: date) -> list[Latency]:
+    """``register.search`` (``GET /v1/documents``) with the filters a clerk types, in the organisations with
+    the most documents and in random ones; first pages of 50."""
+    rng = random.Random(7)
+    organisations = _register_organisations(database, 20)
+    month = today - timedelta(days=30)
+    shapes: dict[str, Callable[[list[str]], register.Filters]] = {
+        "no filter": lambda _: register.Filters(),
+        "title: a topic": lambda _: register.Filters(words=(rng.choice(TOPICS),)),
+        "title: topic and matter": lambda _: register.Filters(words=(rng.choice(TOPICS), rng.choice(MATTERS))),
+        "title: a word in no title": lambda _: register.Filters(words=("不存在的词",)),
+        "number": lambda numbers: register.Filters(number=rng.choice(numbers) if numbers else "无此文号"),
+        "incoming, last 30 days": lambda _: register.Filters(
+            direction=Direction.INCOMING, created_from=month, created_to=today
+        ),
+        "overdue": lambda _: register.Filters(overdue=True),
+        "outgoing, overdue, a topic": lambda _: register.Filters(
+            direction=Direction.OUTGOING, overdue=True, words=(rng.choice(TOPICS),)
+        ),
+    }
+    clerks = {o: _actor("", o, [Role.CLERK]) for o, _ in organisations}
+
+    def search(organisation: str, filters: register.Filters) -> Callable[[Any], register.Page]:
+        return lambda session: register.search(
+            session, actor=clerks[organisation], filters=filters, limit=INBOX_LIMIT, today=today
+        )
+
+    for organisation, numbers in organisations[:WARM_UP]:
+        _timed(database, search(organisation, shapes["title: a topic"](numbers)))
+    results = []
+    for label, shape in shapes.items():
+        times, rows = [], []
+        with CpuMeter(database) as cpu:
+            for i in range(samples):
+                organisation, numbers = organisations[i % len(organisations)]
+                ms, page = _timed(database, search(organisation, shape(numbers)))
+                times.append(ms)
+                rows.append(len(page.entries))
+        results.append(Latency(label, times, _mean(rows), TARGET_REGISTER_P95_MS, cpu.per_call(samples)))
+    return results
+
+
 # --- sweep throughput --------------------------------------------------------------------------------
+
+SCHEDULE = sweeps.Schedule(
+    notices=int(os.environ.get("ESIGN_OVERDUE_NOTICES", Settings.model_fields["overdue_notices"].default)),
+    every=int(os.environ.get("ESIGN_OVERDUE_REPEAT_DAYS", Settings.model_fields["overdue_repeat_days"].default)),
+)
+"""The escalations repeat as a deployment's worker runs them (``sweeps.jobs``): each escalated batch also
+queues the steps' next escalation, one more INSERT in its transaction."""
+
+
+def _escalate(database: Database, *, today: date | None = None, batch: int = sweeps.BATCH) -> int:
+    return sweeps.escalate(database, today=today, batch=batch, schedule=SCHEDULE)
+
 
 JOBS: dict[str, tuple[Callable[..., int], AlertKind, str]] = {
     "remind": (sweeps.remind, AlertKind.DUE_SOON, "step.due_soon"),
-    "escalate": (sweeps.escalate, AlertKind.OVERDUE, "step.overdue"),
+    "escalate": (_escalate, AlertKind.OVERDUE, "step.overdue"),
 }
 
 
@@ -916,10 +1333,16 @@ def _check(database: Database, job: str, today: date, eligible: int, marked: int
         ).one()
     with database.transaction() as session:
         left = session.execute(_due_alerts(job, _threshold(database, job, today))).scalar_one()
-    if not marked == events == subjects == eligible or left:
+        queued = session.execute(
+            select(func.count())
+            .select_from(StepAlert)
+            .where(StepAlert.kind == AlertKind.OVERDUE.value, StepAlert.seq == 1)
+        ).scalar_one()
+    repeats = eligible if job == "escalate" and SCHEDULE.notices > 1 else 0
+    if not marked == events == subjects == eligible or left or queued != repeats:
         raise SystemExit(
             f"{job}: {eligible} eligible, {marked} reported, {events} events for {subjects} steps, "
-            f"{left} due alerts left"
+            f"{left} due alerts left, {queued} repeats queued ({repeats} expected)"
         )
 
 
@@ -1125,11 +1548,21 @@ def run_one(dialect: str, options: Options, workdir: Path) -> None:
             seeded = _counted(database)
         if schema is not None:
             print(f"  {_server(database)}")
-        print("  inbox ...")
-        latencies = measure_inbox(database, options.inbox_samples)
-        print("  sweeps ...")
-        runs = measure_sweeps(database, options, today)
-        _print_table(dialect, options, seeded, latencies, runs)
+        latencies: dict[str, list[Latency]] = {}
+        if "inbox" not in options.skip:
+            print("  inbox ...")
+            latencies["inbox (limit 50)"] = measure_inbox(database, options.inbox_samples)
+        print("  supervision ...")
+        district, latencies["supervision (limit 50)"] = measure_supervision(
+            database, options.supervision_samples, today
+        )
+        print("  register ...")
+        latencies["register search (limit 50)"] = measure_register(database, options.register_samples, today)
+        runs = []
+        if "sweeps" not in options.skip:
+            print(f"  sweeps (escalations: {SCHEDULE.notices} notices, every {SCHEDULE.every} working days) ...")
+            runs = measure_sweeps(database, options, today)
+        _print_table(dialect, options, seeded, district, latencies, runs)
     finally:
         database.dispose()
         if schema is not None and created and not options.keep:
@@ -1150,23 +1583,35 @@ def _print_seeded(seeded: Seeded, size: str) -> None:
 
 
 def _print_table(
-    dialect: str, options: Options, seeded: Seeded, latencies: list[Latency], runs: list[SweepRun]
+    dialect: str,
+    options: Options,
+    seeded: Seeded,
+    district: District | None,
+    latencies: dict[str, list[Latency]],
+    runs: list[SweepRun],
 ) -> None:
     rows = seeded.rows
     print(
         f"\n{dialect}: {rows.get('organisations', 0):,} organisations, {rows.get('departments', 0):,} departments,"
         f" {rows.get('officials', 0):,} officials, {rows.get('documents', 0):,} documents,"
-        f" {rows.get('steps', 0):,} steps ({seeded.open_steps:,} open)"
+        f" {rows.get('steps', 0):,} steps ({seeded.open_steps:,} open), {rows.get('dispatches', 0):,} requests,"
+        f" {rows.get('step_events', 0):,} urges; load average {os.getloadavg()[0]:.1f}"
     )
-    target = f"p95 < {TARGET_INBOX_P95_MS:.0f} ms"
-    print(f"  {'inbox (limit 50)':<32} {'n':>6} {'rows':>5} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}  target")
-    for latency in latencies:
-        p95 = latency.percentile(95)
-        verdict = "n/a" if not latency.samples else "ok" if p95 < TARGET_INBOX_P95_MS else "MISSED"
+    if district is not None:
+        print(f"  supervising district {district.organisation_id}: {district.subordinates} bodies below it")
+    for title, measured in latencies.items():
         print(
-            f"  {latency.label:<32} {len(latency.samples):>6} {latency.rows:>5.1f} {latency.percentile(50):>8.2f}"
-            f" {p95:>8.2f} {latency.percentile(99):>8.2f}  {target} {verdict}"
+            f"  {title:<36} {'n':>6} {'rows':>5} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}  {'target':<22}"
+            f" CPU ms/call py+db"
         )
+        for latency in measured:
+            p95 = latency.percentile(95)
+            verdict = "n/a" if not latency.samples else "ok" if p95 < latency.target else "MISSED"
+            print(
+                f"  {latency.label:<36} {len(latency.samples):>6} {latency.rows:>5.1f}"
+                f" {latency.percentile(50):>8.2f} {p95:>8.2f} {latency.percentile(99):>8.2f}"
+                f"  {f'p95 < {latency.target:.0f} ms {verdict}':<22} {latency.cpu}"
+            )
     print(
         f"  {'sweep (batch ' + str(options.batch) + ')':<32} {'eligible':>9} {'seconds':>8} {'steps/s':>9}"
         f" {'CPU us/step py+db':>18}  target"
@@ -1192,11 +1637,17 @@ def parse(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument("--steps", type=int, default=100_000, help="steps to seed (default 100,000)")
     parser.add_argument("--orgs", type=int, help="organisations (default: steps x 110k/10M)")
     parser.add_argument("--officials", type=int, help="officials (default: steps x 1.5M/10M)")
+    parser.add_argument(
+        "--documents", type=int, help="documents, adding archived ones without a route (default: steps x 3.5M/10M)"
+    )
     parser.add_argument("--in-flight", type=float, default=0.3, help="share of documents still circulating")
     parser.add_argument("--webhook-share", type=float, default=0.1, help="share of organisations with a webhook")
     parser.add_argument("--database", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--postgresql-url", default=os.environ.get("ESIGN_BENCH_DATABASE_URL", DEFAULT_POSTGRESQL_URL))
     parser.add_argument("--inbox-samples", type=int, default=1000)
+    parser.add_argument("--supervision-samples", type=int, default=200, help="calls per supervision case")
+    parser.add_argument("--register-samples", type=int, default=200, help="searches per register filter")
+    parser.add_argument("--skip", default="", help="comma-separated parts not to measure: inbox, sweeps")
     parser.add_argument("--batch", type=int, default=sweeps.BATCH, help="steps claimed per sweep transaction")
     parser.add_argument("--workers", type=int, default=4, help="concurrent sweep workers (besides the single one)")
     parser.add_argument("--modes", default="threads,processes", help="how the concurrent workers run")
@@ -1211,10 +1662,12 @@ def parse(argv: Sequence[str] | None = None) -> Options:
     if not set(modes) <= {"threads", "processes"}:
         parser.error("--modes takes threads and/or processes")
     return Options(
-        sizes=Sizes.scaled(args.steps, args.orgs, args.officials, args.in_flight, args.webhook_share),
+        sizes=Sizes.scaled(args.steps, args.orgs, args.officials, args.in_flight, args.webhook_share, args.documents),
         databases=("sqlite", "postgresql") if args.database == "both" else (args.database,),
         postgresql_url=args.postgresql_url,
         inbox_samples=args.inbox_samples,
+        supervision_samples=args.supervision_samples,
+        register_samples=args.register_samples,
         batch=args.batch,
         workers=args.workers,
         modes=modes,
@@ -1222,6 +1675,7 @@ def parse(argv: Sequence[str] | None = None) -> Options:
         seed=args.seed,
         schema=args.schema,
         keep=args.keep,
+        skip=frozenset(p for p in args.skip.split(",") if p),
     )
 
 
@@ -1230,6 +1684,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     sizes = options.sizes
     print(
         f"circulation bench: {sizes.steps:,} steps, {sizes.orgs:,} organisations, {sizes.officials:,} officials,"
+        f" {sizes.documents:,} documents,"
         f" {sizes.in_flight:.0%} of documents in flight; {os.cpu_count()} cores, load average"
         f" {os.getloadavg()[0]:.1f} (other work on the machine slows the rates, not the CPU per step)"
     )

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, Select, String, func, insert, literal, select
+from sqlalchemy import CTE, Insert, Select, String, func, insert, literal, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from esign.db import Base, table_of
@@ -131,7 +131,9 @@ def emit_many(session: Session, events: Sequence[Event]) -> list[Emitted]:
     return rows
 
 
-def emit_selected(session: Session, *, type: str, rows: Select[Any]) -> int:
+def emit_selected(
+    session: Session, *, type: str, rows: Select[Any], also: Callable[[CTE], Insert] | None = None
+) -> int:
     """:func:`emit_many` for events the database can describe itself: one event of ``type`` per row of
     ``rows``, whose columns are ``organisation_id``, ``subject`` and ``payload`` (a JSON object built in the
     query, see :mod:`esign.sqljson`); the number of events.
@@ -139,6 +141,9 @@ def emit_selected(session: Session, *, type: str, rows: Select[Any]) -> int:
     On PostgreSQL this is one ``INSERT ... SELECT`` that also fans the events out to their deliveries
     (:attr:`FanOut.selected`), so a sweep's thousands of events never travel to Python and
     back. Elsewhere the rows are read and emitted as :func:`emit_many` does.
+
+    ``also`` (PostgreSQL only): another INSERT made from the same rows in the same statement, so that what
+    they are read from is read once.
     """
     _check_type(type)
     if session.get_bind().dialect.name != "postgresql":
@@ -148,7 +153,7 @@ def emit_selected(session: Session, *, type: str, rows: Select[Any]) -> int:
         ]
         return len(emit_many(session, events))
     table = table_of(OutboxEvent)
-    source = rows.subquery("source")
+    source = rows.cte("source")
     stamp = now()
     written = (
         insert(table)
@@ -169,6 +174,8 @@ def emit_selected(session: Session, *, type: str, rows: Select[Any]) -> int:
     counted = select(func.count()).select_from(written)
     for n, fan_out in enumerate(_fan_outs):
         counted = counted.add_cte(fan_out.selected(written, event_type=type, stamp=stamp).cte(f"fan_out_{n}"))
+    if also is not None:
+        counted = counted.add_cte(also(source).cte("also"))
     return int(session.execute(counted).scalar_one())
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import CTE, Select, literal, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from esign import audit
 from esign.errors import InvalidInput
@@ -67,16 +67,28 @@ def _chain_above(session: Session, org: Organisation) -> list[str]:
     return chain
 
 
+def _tree(organisation_id: str, *, including: bool) -> CTE:
+    """A recursive query of the organisations below this one (and itself, ``including``) and their depth, each
+    level found by ``ix_organisations_parent_id``, never deeper than ``MAX_DEPTH``."""
+    top = Organisation.id == organisation_id if including else Organisation.parent_id == organisation_id
+    tree = select(Organisation.id, literal(1).label("depth")).where(top).cte("tree", recursive=True)
+    below = aliased(Organisation)
+    return tree.union_all(
+        select(below.id, tree.c.depth + 1).where(below.parent_id == tree.c.id, tree.c.depth < MAX_DEPTH)
+    )
+
+
 def subordinates(session: Session, organisation_id: str) -> list[str]:
-    """Every organisation below this one, at any depth, level by level (one query per level)."""
-    found: list[str] = []
-    frontier: Sequence[str] = [organisation_id]
-    for _ in range(MAX_DEPTH):
-        frontier = session.scalars(select(Organisation.id).where(Organisation.parent_id.in_(frontier))).all()
-        if not frontier:
-            break
-        found.extend(frontier)
-    return found
+    """Every organisation below this one, at any depth, level by level (one recursive query)."""
+    tree = _tree(organisation_id, including=False)
+    return list(session.scalars(select(tree.c.id).order_by(tree.c.depth)).all())
+
+
+def scope(organisation_id: str) -> Select[tuple[str]]:
+    """The ids of this organisation and every one below it, as a query to nest in another: the database
+    walks the tree where it uses it, and no list of ids travels there and back."""
+    tree = _tree(organisation_id, including=True)
+    return select(tree.c.id)
 
 
 MAX_ADDRESSEES = 200

@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from esign import audit
-from esign.db import Base
+from esign.db import Base, among
 from esign.errors import Conflict, InvalidInput, NotFound
 from esign.identity import Actor, Role
 from esign.ids import new_id, now
@@ -137,7 +137,7 @@ def names(session: Session, model: type[Organisation | Department | Official], i
     wanted = set(ids)
     if not wanted:
         return {}
-    return {i: n for i, n in session.execute(select(model.id, model.name).where(model.id.in_(wanted)))}
+    return {i: n for i, n in session.execute(select(model.id, model.name).where(among(session, model.id, wanted)))}
 
 
 def list_organisations(session: Session) -> Sequence[Organisation]:

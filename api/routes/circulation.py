@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
@@ -39,10 +37,8 @@ from documents.circulation import (
     calendar,
     flows,
     inbox,
-    org_stats,
     requests,
     starting,
-    stats,
     templates,
     timeline,
     views,
@@ -336,49 +332,3 @@ def working_day(day: date, actor: ActorOf, database: DatabaseDep) -> WorkingDayO
         return WorkingDayOut(
             day=day, working=calendar.load(session, organisation_id=actor.organisation_id).is_working_day(day)
         )
-
-
-@router.get(
-    "/stats/departments",
-    summary="Per-department figures for a period; `format=csv` for a CSV export",
-    responses={200: {"content": {"application/json": {}, "text/csv": {}}}},
-)
-def department_stats(
-    actor: ActorOf,
-    database: DatabaseDep,
-    from_: Annotated[date, Query(alias="from")],
-    to: date,
-    format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
-) -> Response:
-    with database.transaction() as session:
-        rows = stats.departments(session, actor=actor, start=from_, end=to)
-    return _figures(rows, stats.DepartmentStats, f"departments-{from_}-{to}", format)
-
-
-@router.get(
-    "/stats/organisations",
-    summary="Per-organisation figures for a period, the caller's and every body below it (leaders); "
-    "`format=csv` for a CSV export",
-    responses={200: {"content": {"application/json": {}, "text/csv": {}}}},
-)
-def organisation_stats(
-    actor: ActorOf,
-    database: DatabaseDep,
-    from_: Annotated[date, Query(alias="from")],
-    to: date,
-    format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
-) -> Response:
-    with database.transaction() as session:
-        rows = org_stats.organisations(session, actor=actor, start=from_, end=to)
-    return _figures(rows, org_stats.OrganisationStats, f"organisations-{from_}-{to}", format)
-
-
-def _figures(rows: Sequence[Any], row_type: type, name: str, format: str) -> Response:
-    """Figures as JSON, or as a CSV download named ``name``."""
-    if format == "csv":
-        return Response(
-            stats.as_csv(rows, fields=[f.name for f in fields(row_type)]),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
-        )
-    return Response(json.dumps([asdict(r) for r in rows], ensure_ascii=False), media_type="application/json")

@@ -190,6 +190,14 @@ class Step(Base):
             sqlite_where=text("state = 'open' AND assignee_official_id IS NULL"),
         ),
         Index(
+            "ix_steps_open_organisation",
+            "organisation_id",
+            "due_on",
+            "id",
+            postgresql_where=text("state = 'open'"),
+            sqlite_where=text("state = 'open'"),
+        ),
+        Index(
             "ix_steps_open_role",
             "organisation_id",
             "assignee_role",
@@ -289,10 +297,24 @@ class StepAlert(Base):
     )
 
 
+AWAITED = "reply_kind IS NOT NULL AND replied_at IS NULL AND forwarded_to_id IS NULL"
+"""A request whose reply has not come and that was not forwarded: what supervision lists (``ix_dispatches_awaited``)."""
+
+
 class Dispatch(Base):
     """A document sent to another organisation, and its receipt (回执)."""
 
     __tablename__ = "dispatches"
+    __table_args__ = (
+        Index(
+            "ix_dispatches_awaited",
+            "organisation_id",
+            "reply_due_on",
+            "id",
+            postgresql_where=text(AWAITED),
+            sqlite_where=text(AWAITED),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     organisation_id: Mapped[str] = mapped_column(String(36), index=True)

@@ -4,6 +4,8 @@ working days cross over, never a document.
 
 Handling time is the working days from the day a step opened to the day it was completed, on each
 organisation's own calendar; the 90th percentile is the nearest-rank one, as for departments (``stats``).
+End-to-end time is a completed route's, from the day its first step opened to the day its last one was
+completed, counted in the period its last step was completed in (as per route template, ``template_stats``).
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ from keys import hierarchy, identities
 from keys.identities import Organisation
 
 from ..records import CHINA
+from ..states import RouteState
 from . import calendar
-from .model import Dispatch, Step, StepEvent, StepEventKind, StepState
-from .stats import nearest_rank_p90
+from .figures import Handling, nearest_rank_p90
+from .model import Dispatch, Route, Step, StepEvent, StepEventKind, StepState
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,11 @@ class OrganisationStats:
     """Documents it sent on to the competent organisation (回流) in the period."""
     replies_late: int
     """Replies to requests it gave after their deadline, in the period."""
+    routes_completed: int
+    """Routes whose last step was completed in the period; their end-to-end time follows."""
+    end_to_end_median_days: float | None
+    """Working days from the day a route's first step opened to the day its last one was completed."""
+    end_to_end_p90_days: int | None
 
 
 def organisations(
@@ -101,6 +109,20 @@ def organisations(
         .group_by(Dispatch.recipient_organisation_id),
     )
     replies_late = _late_replies(session, scope, start, end)
+    end_to_end: dict[str, Handling] = defaultdict(Handling)
+    last = func.max(Step.completed_on)
+    for organisation_id, first, finished in session.execute(
+        select(Route.organisation_id, func.min(Step.opened_on), last)
+        .join(Step, Step.route_id == Route.id)
+        .where(Route.organisation_id.in_(scope), Route.state == RouteState.COMPLETED.value)
+        .group_by(Route.id, Route.organisation_id)
+        .having(last >= start, last <= end)
+    ):
+        if finished is not None:
+            working = calendars.get(organisation_id) or calendars.setdefault(
+                organisation_id, calendar.load(session, organisation_id=organisation_id)
+            )
+            end_to_end[organisation_id].add(working.working_days_between(first, finished))
     return [
         OrganisationStats(
             organisation_id=organisation_id,
@@ -117,6 +139,9 @@ def organisations(
             extensions=sum(n for o, k, n in events if o == organisation_id and k == StepEventKind.EXTEND.value),
             forwarded=forwarded.get(organisation_id, 0),
             replies_late=replies_late.get(organisation_id, 0),
+            routes_completed=end_to_end[organisation_id].count,
+            end_to_end_median_days=end_to_end[organisation_id].median,
+            end_to_end_p90_days=end_to_end[organisation_id].p90,
         )
         for organisation_id in sorted(scope, key=lambda o: (o != actor.organisation_id, names.get(o, "")))
     ]

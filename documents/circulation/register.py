@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Select, func, select, tuple_
 from sqlalchemy.orm import Session, aliased
 
+from esign.db import among
 from esign.errors import InvalidInput
 from esign.identity import Actor
 from keys.identities import Organisation
@@ -181,7 +182,7 @@ def senders_of(session: Session, document_ids: Sequence[str]) -> dict[str, Sende
         )
         .join(_source, _source.id == Dispatch.document_id)
         .join(_sender, _sender.id == _source.organisation_id)
-        .where(Dispatch.incoming_document_id.in_(document_ids))
+        .where(among(session, Dispatch.incoming_document_id, document_ids))
     )
     return {
         incoming: Sender(sender_id, name, number, kind, due, replied)

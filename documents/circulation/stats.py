@@ -8,15 +8,10 @@ the 90th percentile is the nearest-rank one.
 
 from __future__ import annotations
 
-import csv
-import io
-import math
 import statistics
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -26,6 +21,7 @@ from esign.identity import Actor
 from keys.identities import Department, Official
 
 from . import calendar
+from .figures import nearest_rank_p90
 from .model import Outcome, Step, StepEvent, StepEventKind, StepState
 
 
@@ -45,11 +41,6 @@ class DepartmentStats:
     """催办 a leader made, in the period, on the department's steps."""
     extensions: int
     """Deadlines a leader moved, in the period, on the department's steps."""
-
-
-def nearest_rank_p90(values: list[int]) -> int:
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(0.9 * len(ordered)) - 1)]
 
 
 def departments(
@@ -146,13 +137,3 @@ def departments(
             )
         )
     return result
-
-
-def as_csv(rows: Sequence[Any], fields: Sequence[str]) -> str:
-    """``rows`` (dataclasses with ``fields``) as CSV with a header line; None as an empty cell."""
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(fields))
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: "" if v is None else v for k, v in asdict(row).items()})
-    return buf.getvalue()

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, func, select, tuple_
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, any_, func, select, tuple_
+from sqlalchemy.orm import QueryableAttribute, Session
 
+from esign.db import among
 from esign.errors import Forbidden, InvalidInput
 from esign.identity import Actor, Role
 from keys import hierarchy, identities
@@ -68,8 +69,24 @@ class Page:
     """The requests awaiting a reply (every one, not paged: a body sends few at a time)."""
 
 
-def _scope(session: Session, actor: Actor, organisations: list[str], *, department_id: str | None) -> Select[Any]:
-    query = select(Step).where(Step.state == StepState.OPEN.value, Step.organisation_id.in_(organisations))
+def _within(session: Session, column: QueryableAttribute[str], actor: Actor, subordinates: bool) -> ColumnElement[bool]:
+    """``column`` names the actor's organisation or, with ``subordinates``, one below it: on PostgreSQL as
+    ``= ANY(ARRAY(tree))``, which the planner runs once and then looks each body up in the index."""
+    if not subordinates:
+        return column == actor.organisation_id
+    tree = hierarchy.scope(actor.organisation_id)
+    if _postgresql(session):
+        return column == any_(func.array(tree.scalar_subquery()))
+    return column.in_(tree)
+
+
+def _scope(
+    session: Session, actor: Actor, organisations: ColumnElement[bool], *, department_id: str | None
+) -> Select[Any]:
+    """The ids of the open steps supervised: read from ``ix_steps_open_organisation`` alone (an index-only
+    scan), so that a district over hundreds of bodies sorts a few thousand index entries, not their rows; the
+    caller reads the rows of the page's ids only."""
+    query = select(Step.id).where(Step.state == StepState.OPEN.value, organisations)
     if department_id is not None:
         department = identities.get_department(
             session, organisation_id=actor.organisation_id, department_id=department_id
@@ -98,17 +115,34 @@ def overview(
         raise InvalidInput(f"limit is 1 to {MAX_PAGE}")
     day = today or calendar.today()
     horizon = calendar.load(session, organisation_id=actor.organisation_id).add_working_days(day, warn_days)
-    organisations = [actor.organisation_id]
-    if subordinates:
-        organisations += hierarchy.subordinates(session, actor.organisation_id)
-    query = _scope(session, actor, organisations, department_id=department_id)
+    query = _scope(
+        session, actor, _within(session, Step.organisation_id, actor, subordinates), department_id=department_id
+    )
     if not include_green:
         query = query.where(Step.due_on <= horizon)
     if cursor is not None:
         query = query.where(tuple_(Step.due_on, Step.id) > tuple_(*paging.decode(cursor, date.fromisoformat, str)))
-    steps = session.scalars(query.order_by(Step.due_on, Step.id).limit(limit + 1)).all()
+    chosen = query.order_by(Step.due_on, Step.id).limit(limit + 1).scalar_subquery()
+    which = Step.id == any_(func.array(chosen)) if _postgresql(session) else Step.id.in_(chosen)
+    steps = session.scalars(select(Step).where(which).order_by(Step.due_on, Step.id)).all()
     page = list(steps[:limit])
-    names = identities.names(session, Organisation, {s.organisation_id for s in page})
+    replies = (
+        []
+        if cursor
+        else _awaited(
+            session,
+            actor,
+            _within(session, Dispatch.organisation_id, actor, subordinates),
+            day,
+            horizon,
+            include_green=include_green,
+        )
+    )
+    names = identities.names(
+        session,
+        Organisation,
+        {s.organisation_id for s in page} | {r.request.recipient_organisation_id for r in replies},
+    )
     counts = _counts(session, [s.id for s in page])
     supervised = [
         Supervised(
@@ -122,19 +156,30 @@ def overview(
         for view in describe(session, page)
     ]
     last = page[-1] if len(steps) > limit else None
-    replies = [] if cursor else _awaited(session, actor, organisations, day, horizon, include_green=include_green)
+    replies = [replace(r, recipient_name=names.get(r.request.recipient_organisation_id, "")) for r in replies]
     return Page(supervised, paging.encode(last.due_on.isoformat(), last.id) if last else None, replies)
 
 
+def _postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
 def _awaited(
-    session: Session, actor: Actor, organisations: list[str], day: date, horizon: date, *, include_green: bool
+    session: Session,
+    actor: Actor,
+    organisations: ColumnElement[bool],
+    day: date,
+    horizon: date,
+    *,
+    include_green: bool,
 ) -> list[AwaitedReply]:
+    """From ``ix_dispatches_awaited``; the recipients' names are the caller's to look up, with the steps'
+    organisations' (a join would let the planner hash every organisation of the deployment)."""
     query = (
-        select(Dispatch, Document.title, Organisation.name)
+        select(Dispatch, Document.title)
         .join(Document, Document.id == Dispatch.document_id)
-        .join(Organisation, Organisation.id == Dispatch.recipient_organisation_id)
         .where(
-            Dispatch.organisation_id.in_(organisations),
+            organisations,
             Dispatch.reply_kind.is_not(None),
             Dispatch.replied_at.is_(None),
             Dispatch.forwarded_to_id.is_(None),
@@ -148,10 +193,10 @@ def _awaited(
         AwaitedReply(
             request=request,
             title=title if request.organisation_id == actor.organisation_id else None,
-            recipient_name=name,
+            recipient_name="",
             colour=colour_of(request.reply_due_on, day, horizon) if request.reply_due_on else Colour.GREEN,
         )
-        for request, title, name in session.execute(query)
+        for request, title in session.execute(query)
     ]
 
 
@@ -165,7 +210,7 @@ def colour_of(due_on: date, today: date, horizon: date) -> Colour:
 def _counts(session: Session, step_ids: Sequence[str]) -> dict[tuple[str, str], int]:
     rows = session.execute(
         select(StepEvent.step_id, StepEvent.kind, func.count())
-        .where(StepEvent.step_id.in_(step_ids))
+        .where(among(session, StepEvent.step_id, step_ids))
         .group_by(StepEvent.step_id, StepEvent.kind)
     )
     return {(step_id, kind): n for step_id, kind, n in rows}

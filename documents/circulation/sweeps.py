@@ -27,13 +27,16 @@ from typing import Any
 
 from sqlalchemy import (
     ARRAY,
+    CTE,
     ColumnElement,
     Date,
+    Insert,
     Integer,
     Select,
     String,
     any_,
     bindparam,
+    case,
     delete,
     func,
     insert,
@@ -43,7 +46,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from esign import outbox
-from esign.db import Database, table_of
+from esign.db import Database, among, table_of
 from esign.settings import Settings
 from esign.sqljson import first_array, iso_date, json_array_agg, json_object
 from esign.worker import Job
@@ -80,14 +83,6 @@ def _take(session: Session, *, kind: AlertKind, due_by: date, batch: int) -> Seq
     return [(step_id, seq) for step_id, seq in session.execute(taken)]
 
 
-def _among(session: Session, column: ColumnElement[str], values: Sequence[str]) -> ColumnElement[bool]:
-    """``column IN values``; on PostgreSQL as ``= ANY(array)``: one parameter, however many values (an
-    expanded IN of a thousand ids costs more to build and parse than the query it asks)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam(None, list(values), type_=ARRAY(String)))
-    return column.in_(values)
-
-
 def _fields() -> dict[str, ColumnElement[Any]]:
     """An alert's payload: the step and who it is assigned to."""
     return {
@@ -107,8 +102,9 @@ def _rows(session: Session, step_ids: Sequence[str], payload: dict[str, ColumnEl
         _STEPS.c.organisation_id.label("organisation_id"),
         (literal("step:", String) + _STEPS.c.id).label("subject"),
         json_object(payload).label("payload"),
+        _STEPS.c.id.label("step_id"),
     ).where(
-        _among(session, _STEPS.c.id, step_ids),
+        among(session, _STEPS.c.id, step_ids),
         # Tested on an expression of the column, not the column: ``state = 'open'`` would let PostgreSQL AND
         # the thousand primary-key probes with a partial inbox index holding every open step, which costs
         # more than the rest of the statement.
@@ -174,20 +170,60 @@ def escalate(
         taken = _take(session, kind=AlertKind.OVERDUE, due_by=day - timedelta(days=1), batch=batch)
         if taken:
             step_ids = [step_id for step_id, _ in taken]
-            outbox.emit_selected(session, type=_EVENTS[AlertKind.OVERDUE], rows=_escalations(session, step_ids))
-            _queue_next(session, taken, day=day, schedule=schedule)
+            rows = _escalations(session, step_ids)
+            if session.get_bind().dialect.name == "postgresql":
+                # The next escalations are queued from the rows the events are made of, in the same
+                # statement: the steps still open are read once, not probed again by a second INSERT.
+                nexts = _next_by_seq(taken, schedule)
+                sent_on = _repeat_on(session, day, schedule) if nexts else day
+                outbox.emit_selected(
+                    session,
+                    type=_EVENTS[AlertKind.OVERDUE],
+                    rows=rows,
+                    also=(lambda source: _queue_from(source, nexts, sent_on)) if nexts else None,
+                )
+            else:
+                outbox.emit_selected(session, type=_EVENTS[AlertKind.OVERDUE], rows=rows)
+                _queue_next(session, taken, day=day, schedule=schedule)
         return len(taken)
 
 
-def _queue_next(session: Session, taken: Sequence[tuple[str, int]], *, day: date, schedule: Schedule) -> None:
-    """The next escalation of each open step taken, sent ``schedule.every`` working days after ``day``."""
+def _next_by_seq(taken: Sequence[tuple[str, int]], schedule: Schedule) -> dict[int, list[str]]:
+    """The steps taken that have an escalation still to come, by the sequence number of that one."""
     by_seq: dict[int, list[str]] = defaultdict(list)
     for step_id, seq in taken:
         if seq + 1 < schedule.notices:
             by_seq[seq + 1].append(step_id)
+    return by_seq
+
+
+def _repeat_on(session: Session, day: date, schedule: Schedule) -> date:
+    return calendar.load(session, organisation_id=calendar.GLOBAL).add_working_days(day, schedule.every)
+
+
+def _queue_from(source: CTE, nexts: dict[int, list[str]], sent_on: date) -> Insert:
+    """The next escalation of each step among ``source`` (the open steps escalated now) that has one."""
+    seq = case(
+        *((source.c.step_id == any_(bindparam(None, ids, type_=ARRAY(String))), n) for n, ids in nexts.items()),
+        else_=None,
+    )
+    chosen = select(
+        source.c.step_id,
+        literal(AlertKind.OVERDUE.value, String),
+        source.c.organisation_id,
+        literal(sent_on - timedelta(days=1), Date),
+        seq,
+    ).where(seq.is_not(None))
+    return insert(_ALERTS).from_select(["step_id", "kind", "organisation_id", "due_on", "seq"], chosen)
+
+
+def _queue_next(session: Session, taken: Sequence[tuple[str, int]], *, day: date, schedule: Schedule) -> None:
+    """The next escalation of each open step taken, sent ``schedule.every`` working days after ``day``
+    (SQLite; PostgreSQL queues them in the statement that emits the escalations, :func:`_queue_from`)."""
+    by_seq = _next_by_seq(taken, schedule)
     if not by_seq:
         return
-    sent_on = calendar.load(session, organisation_id=calendar.GLOBAL).add_working_days(day, schedule.every)
+    sent_on = _repeat_on(session, day, schedule)
     for seq, step_ids in by_seq.items():
         still_open = select(
             _STEPS.c.id,
@@ -195,7 +231,7 @@ def _queue_next(session: Session, taken: Sequence[tuple[str, int]], *, day: date
             _STEPS.c.organisation_id,
             literal(sent_on - timedelta(days=1), Date),
             literal(seq, Integer),
-        ).where(_among(session, _STEPS.c.id, step_ids), _STEPS.c.state.concat("") == StepState.OPEN.value)
+        ).where(among(session, _STEPS.c.id, step_ids), _STEPS.c.state.concat("") == StepState.OPEN.value)
         columns = ["step_id", "kind", "organisation_id", "due_on", "seq"]
         session.execute(insert(_ALERTS).from_select(columns, still_open))
 

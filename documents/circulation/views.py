@@ -5,15 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from esign.db import among
 from keys import identities
 from keys.identities import Department, Official
 
 from ..records import Document
-from .model import Route, RouteDefinition, Step
+from .model import Route, Step
 from .register import Sender, senders_of
 
 
@@ -32,18 +34,21 @@ def describe(session: Session, steps: Sequence[Step]) -> list[StepView]:
     up here is theirs."""
     if not steps:
         return []
-    documents = {
-        d.id: d for d in session.scalars(select(Document).where(Document.id.in_({s.document_id for s in steps})))
-    }
-    routes = {r.id: r for r in session.scalars(select(Route).where(Route.id.in_({s.route_id for s in steps})))}
+    wanted = among(session, Document.id, {s.document_id for s in steps})
+    documents = {d.id: d for d in session.scalars(select(Document).where(wanted))}
+    definitions: dict[str, dict[str, Any]] = dict(
+        session.execute(
+            select(Route.id, Route.definition).where(among(session, Route.id, {s.route_id for s in steps}))
+        ).all()
+    )
     officials = identities.names(session, Official, {s.assignee_official_id for s in steps if s.assignee_official_id})
     departments = identities.names(
         session, Department, {s.assignee_department_id for s in steps if s.assignee_department_id}
     )
     senders = senders_of(session, list(documents))
+    # The definitions were validated when the routes started; only the stages' names are read here.
     stage_names = {
-        route_id: [stage.name for stage in RouteDefinition.model_validate(route.definition).stages]
-        for route_id, route in routes.items()
+        route_id: [stage.get("name") for stage in definition["stages"]] for route_id, definition in definitions.items()
     }
     views = []
     for step in steps:
