@@ -192,9 +192,16 @@ async def page(request: Request, document_id: str) -> Response:
 
 
 async def show(
-    request: Request, me: SignedIn, document_id: str, *, notice: str | None = None, refusal: str | None = None
+    request: Request,
+    me: SignedIn,
+    document_id: str,
+    *,
+    notice: str | None = None,
+    refusal: str | None = None,
+    status_code: int = 200,
 ) -> Response:
-    """The page; after an action, with what was done (``notice``) or why it was refused (``refusal``, a 4xx)."""
+    """The page; after an action, with what was done (``notice``) or why it was refused (``refusal``, with the
+    refusal's 4xx ``status_code``)."""
     try:
         held = await run_in_threadpool(_held, request, me, document_id)
     except NotFound:
@@ -221,4 +228,4 @@ async def show(
         "refusal": refusal,
         "request_words": request.query_params.get("to", "")[:200],
     }
-    return render(request, "document/page.html", context, status_code=422 if refusal else 200)
+    return render(request, "document/page.html", context, status_code=status_code)

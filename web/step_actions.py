@@ -24,6 +24,7 @@ from keys.policy import Policy
 from keys.sessions import SignedIn
 
 from .document import show
+from .refusals import status_of
 from .signin import signed_in_form
 
 router = APIRouter(include_in_schema=False)
@@ -102,9 +103,9 @@ async def act(request: Request, document_id: str, step_id: str) -> Response:
     form, me = posted
     what = form.get("action", "")
     if what not in (*OUTCOMES, "comment"):
-        return await show(request, me, document_id, refusal="unknown_action")
+        return await show(request, me, document_id, refusal=f"no action {what!r}", status_code=404)
     try:
         await run_in_threadpool(_act, request, me, document_id, step_id, what, form)
     except EsignError as error:
-        return await show(request, me, document_id, refusal=error.message)
+        return await show(request, me, document_id, refusal=error.message, status_code=status_of(error))
     return RedirectResponse(f"/documents/{document_id}?done={what}", status_code=303)

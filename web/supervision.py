@@ -21,13 +21,14 @@ from starlette.concurrency import run_in_threadpool
 
 from documents.circulation import calendar, interventions, stats, supervision
 from documents.circulation.model import Assignee
-from esign.errors import Conflict, EsignError, Forbidden, InvalidInput, NotFound
+from esign.errors import EsignError, InvalidInput
 from esign.identity import Role
 from keys import identities
 from keys.sessions import SignedIn
 
 from . import auth, i18n
 from .explain import N_
+from .refusals import status_of
 from .signin import signed_in_form, to_login
 from .templating import render
 
@@ -227,16 +228,6 @@ def _act(request: Request, me: SignedIn, step_id: str, what: str, form: dict[str
             )
 
 
-def _status(error: EsignError) -> int:
-    if isinstance(error, Forbidden):
-        return 403
-    if isinstance(error, NotFound):
-        return 404
-    if isinstance(error, Conflict):
-        return 409
-    return 422
-
-
 @router.post("/supervision/steps/{step_id}/{what}")
 async def act(request: Request, step_id: str, what: str) -> Response:
     posted = await signed_in_form(request)
@@ -249,5 +240,5 @@ async def act(request: Request, step_id: str, what: str) -> Response:
     try:
         await run_in_threadpool(_act, request, me, step_id, what, form)
     except EsignError as error:
-        return await show(request, me, flags, refusal=error.message, status_code=_status(error))
+        return await show(request, me, flags, refusal=error.message, status_code=status_of(error))
     return RedirectResponse("/supervision?" + urlencode({**flags, "done": what}), status_code=303)

@@ -30,11 +30,10 @@ from keys.policy import Policy
 
 from . import explain, i18n, previews, sealed
 from .ratelimit import RateLimit, RateLimited
+from .refusals import status_of
 from .templating import render
 
 router = APIRouter(include_in_schema=False)
-
-STATUS: dict[type[EsignError], int] = {PdfError: 422, InvalidInput: 422, TooLarge: 413, Busy: 503, RateLimited: 429}
 
 
 class NoFile(InvalidInput):
@@ -43,10 +42,6 @@ class NoFile(InvalidInput):
 
 class ReportInvalid(InvalidInput):
     code = "report_invalid"
-
-
-def _status(error: EsignError) -> int:
-    return next((STATUS[cls] for cls in type(error).__mro__ if cls in STATUS), 400)
 
 
 def _settings(request: Request) -> Settings:
@@ -105,7 +100,7 @@ def _failure(request: Request, error: EsignError, *, partial: bool) -> Response:
         raise error
     context = {"error": {"code": code, "message": explain.ERRORS[code]}}
     template = "verify/result.html" if partial else "verify/page.html"
-    return render(request, template, context, status_code=_status(error), headers=headers)
+    return render(request, template, context, status_code=status_of(error), headers=headers)
 
 
 def too_large(scope: Scope) -> Response | None:

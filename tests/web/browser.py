@@ -8,6 +8,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from tests.api.served import Served
 from tests.support import require
 
@@ -102,3 +104,28 @@ class Session:
 
     def close(self) -> None:
         self.context.close()
+
+
+def demo_passwords(server: Served) -> dict[str, str]:
+    """Login name → password of every demo official, as ``esign init`` wrote them beside the demo tokens."""
+    rows = (line.split("\t") for line in (server.data_dir / "demo-passwords.tsv").read_text().splitlines())
+    return {login: password for login, password, _org, _name in rows}
+
+
+class Api:
+    """The served API as the demo officials call it, each with their token; every answer must be a success."""
+
+    def __init__(self, server: Served) -> None:
+        self.server = server
+        self.http = httpx.Client(base_url=server.url, timeout=120)
+
+    def __call__(self, who: str, method: str, path: str, body: Any = None) -> Any:
+        answer = self.http.request(method, path, json=body, headers=self.server.headers(who))
+        assert answer.is_success, answer.text
+        return answer.json()
+
+    def __enter__(self) -> Api:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.http.close()

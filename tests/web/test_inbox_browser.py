@@ -17,7 +17,7 @@ import pytest
 
 from esign.db import Database
 from tests.api.served import Served, served
-from tests.web.browser import DESKTOP, PHONE, Session, chromium
+from tests.web.browser import DESKTOP, PHONE, Api, Session, chromium, demo_passwords
 
 ROOT = Path(__file__).resolve().parents[2]
 TITLES = ("关于开展电子公文流转试点工作的通知", "关于做好年度档案移交工作的通知")
@@ -33,20 +33,13 @@ def server(tmp_path_factory: pytest.TempPathFactory, new_database: Callable[[], 
 
 @pytest.fixture(scope="module")
 def passwords(server: Served) -> dict[str, str]:
-    rows = (line.split("\t") for line in (server.data_dir / "demo-passwords.tsv").read_text().splitlines())
-    return {login: password for login, password, _org, _name in rows}
+    return demo_passwords(server)
 
 
 @pytest.fixture(scope="module")
 def steps(server: Served) -> dict[str, Any]:
     """Title → the id of 李强's review step of that notice (the second one urged by 刘洋); "documents": their ids."""
-    with httpx.Client(base_url=server.url, timeout=60) as http:
-
-        def api(who: str, method: str, path: str, body: Any = None) -> Any:
-            answer = http.request(method, path, json=body, headers=server.headers(who))
-            assert answer.is_success, answer.text
-            return answer.json()
-
+    with Api(server) as api:
         officials = {o["name"]: o["id"] for o in api("王芳", "GET", "/v1/officials")}
         reviewer = officials["李强"]
         notice = json.loads((ROOT / "docs" / "examples" / "notice.json").read_text())

@@ -29,7 +29,7 @@ from esign.identity import Actor
 from esign.settings import Settings
 from keys import hierarchy
 from tests.api.served import Served, served
-from tests.web.browser import DESKTOP, PHONE, Session, chromium
+from tests.web.browser import DESKTOP, PHONE, Api, Session, chromium, demo_passwords
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTGOING = "关于开展电子公文流转试点工作的通知"
@@ -48,8 +48,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, new_database: Callable[[], 
 
 @pytest.fixture(scope="module")
 def passwords(server: Served) -> dict[str, str]:
-    rows = (line.split("\t") for line in (server.data_dir / "demo-passwords.tsv").read_text().splitlines())
-    return {login: password for login, password, _org, _name in rows}
+    return demo_passwords(server)
 
 
 def _database(server: Served) -> Database:
@@ -64,13 +63,7 @@ def _database(server: Served) -> Database:
 @pytest.fixture(scope="module")
 def made(server: Served) -> dict[str, Any]:
     """ "outgoing", "incoming": the documents' ids at 示府办; "step": 李强's review step, overdue by 3 days."""
-    with httpx.Client(base_url=server.url, timeout=120) as http:
-
-        def api(who: str, method: str, path: str, body: Any = None) -> Any:
-            answer = http.request(method, path, json=body, headers=server.headers(who))
-            assert answer.is_success, answer.text
-            return answer.json()
-
+    with Api(server) as api:
         officials = {o["name"]: o["id"] for o in api("王芳", "GET", "/v1/officials")}
         notice = json.loads((ROOT / "docs" / "examples" / "notice.json").read_text())
         notice["content"]["title"] = OUTGOING
