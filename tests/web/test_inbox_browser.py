@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TITLES = ("关于开展电子公文流转试点工作的通知", "关于做好年度档案移交工作的通知")
 URGE = "请于今日内核稿"
 DISPATCHED = "关于报送年度工作总结的通知"
+INSTRUCTED = "关于开展安全生产检查的通知"
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +64,16 @@ def steps(server: Served) -> dict[str, Any]:
         dispatch = {"stages": [{"name": "分发", "steps": [{"kind": "dispatch", "assignee": {"role": "clerk"}}]}]}
         api("王芳", "POST", f"/v1/documents/{document['id']}/route", {"definition": dispatch})
         made["dispatched"] = document["id"]
+        notice["content"]["title"] = INSTRUCTED
+        document = api("王芳", "POST", "/v1/documents", notice)
+        instruction = {
+            "stages": [
+                {"name": "批办", "steps": [{"kind": "instruction", "assignee": {"official_id": officials["孙磊"]}}]},
+                {"name": "承办", "steps": [{"kind": "handling", "assignee": {"role": "clerk"}}]},
+            ]
+        }
+        api("王芳", "POST", f"/v1/documents/{document['id']}/route", {"definition": instruction})
+        made["instructed"] = document["id"]
     return made | {"documents": documents}
 
 
@@ -256,4 +267,24 @@ def test_a_dispatch_picks_its_recipients_from_the_directory(
     me.page.wait_for_selector('[data-notice="approve"]')
     sent = me.page.locator(".timeline li[data-type='dispatch.sent']")
     assert sent.count() == 1 and "示例县人民政府" in sent.inner_text()
+    me.close()
+
+
+def test_an_instruction_names_the_departments_that_handle_it(
+    server: Served, browser: Any, passwords: dict[str, str], steps: dict[str, Any]
+) -> None:
+    """Last in the file: the handling step it opens lands in 李强's department, which the listing tests count."""
+    me = Session(browser, server)
+    me.sign_in("sunlei", passwords["sunlei"])
+    me.page.wait_for_selector("[data-open-steps]")
+    me.goto(f"/documents/{steps['instructed']}")
+    me.page.wait_for_selector("[data-handlers]")
+    assert me.page.locator("#pin").count() == 0, "an instruction takes no signature"
+    me.check("document-instruction")
+    me.page.check("[data-handlers] label:has-text('综合处') input")
+    me.page.fill("#opinion", "请综合处牵头办理")
+    me.page.click("#approve-form [data-action=approve]")
+    me.page.wait_for_selector('[data-notice="approve"]')
+    opened = me.page.locator(".timeline li[data-type='step.opened']").last
+    assert "综合处" in opened.inner_text(), "the handling step went to the department named"
     me.close()
