@@ -30,7 +30,6 @@ import math
 import os
 import queue
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -49,18 +48,14 @@ from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.api.served import free_port, wait_until_healthy  # noqa: E402
+
 OFFICIAL = "李强"
 DEMO_PIN = "123456"
 BATCHES = (1, 10, 100)
 """The batch sizes measured by default; ``--batches`` adds others (up to ``multisign``, 1000)."""
 ALGOS = {"ec": "1.2.840.10045.4.3.2", "rsa": "1.2.840.113549.1.1.11"}
 SHA256 = "2.16.840.1.101.3.4.2.1"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _rate(sign: Callable[[], object], seconds: float) -> float:
@@ -81,7 +76,7 @@ class Served:
     """One ``esign serve`` with its demo data, and the pieces of it the measurements need."""
 
     def __init__(self, kind: str, tmp: str, database: dict[str, str]) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "ESIGN_DATA_DIR": tmp, "ESIGN_PUBLIC_URL": self.base, "ESIGN_KEY_KIND": kind}
         for name in ("ESIGN_DATABASE_URL", "ESIGN_DATABASE_SCHEMA"):
@@ -100,12 +95,7 @@ class Served:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        for _ in range(300):
-            try:
-                if httpx.get(f"{self.base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        wait_until_healthy(self.process, self.base, output=lambda: "")
         self.headers = {"Authorization": f"Bearer {self.token}"}
         listed = httpx.post(f"{self.base}/csc/v1/credentials/list", json={}, headers=self.headers)
         listed.raise_for_status()

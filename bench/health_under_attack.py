@@ -38,7 +38,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.api.served import free_port  # noqa: E402
+from tests.api.served import free_port, wait_until_healthy  # noqa: E402
 from tests.hostile import HOSTILE, classic  # noqa: E402
 from tests.procfs import rss  # noqa: E402
 
@@ -158,12 +158,7 @@ def main() -> int:
             stderr=subprocess.DEVNULL,
         )
         try:
-            for _ in range(300):
-                try:
-                    if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.1)
+            wait_until_healthy(server, url, output=lambda: "")
             empty = classic([b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [] /Count 0 >>"])
             warm = httpx.post(f"{url}/v1/verify", files={"file": ("empty.pdf", empty)}, timeout=UPLOAD_TIMEOUT_S)
             assert warm.json()["verdict"] == "unsigned", warm.text

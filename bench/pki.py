@@ -26,7 +26,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 from asn1crypto import algos, tsp
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -36,11 +35,7 @@ from cryptography.x509 import ocsp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.api.served import free_port, wait_until_healthy  # noqa: E402
 
 
 def raw_rate(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey, seconds: float) -> float:
@@ -150,7 +145,7 @@ def main() -> int:
 
     esign = Path(sys.executable).parent / "esign"
     with tempfile.TemporaryDirectory(prefix="esign-bench-pki-") as tmp:
-        port = _free_port()
+        port = free_port()
         env = {**os.environ, "ESIGN_DATA_DIR": tmp, "ESIGN_PUBLIC_URL": f"http://127.0.0.1:{port}"}
         for name in ("ESIGN_DATABASE_URL", "ESIGN_DATABASE_SCHEMA"):
             env.pop(name, None)
@@ -169,12 +164,7 @@ def main() -> int:
             stderr=subprocess.DEVNULL,
         )
         try:
-            for _ in range(200):
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.1)
+            wait_until_healthy(server, f"http://127.0.0.1:{port}", output=lambda: "")
             nonce = os.urandom(16)
             builder = ocsp.OCSPRequestBuilder().add_certificate(pki.tsa.cert, pki.issuing.cert, hashes.SHA1())
             plain = builder.build().public_bytes(serialization.Encoding.DER)

@@ -29,7 +29,6 @@ import argparse
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -42,15 +41,10 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+
 OFFICIAL = "李强"
 DEMO_PIN = "123456"
 TARGET = 10.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def naive(folder: Path, seconds: float) -> dict[str, float]:
@@ -224,12 +218,13 @@ def main() -> int:
         return 0
 
     from bench.sign import one_page_pdf
+    from tests.api.served import free_port, wait_until_healthy  # not at the top: the naive child imports no esign
 
     esign = Path(sys.executable).parent / "esign"
     with tempfile.TemporaryDirectory(prefix="esign-bench-sign-http-") as tmp:
         data, folder = Path(tmp) / "var", Path(tmp) / "naive"
         folder.mkdir()
-        port = _free_port()
+        port = free_port()
         base = f"http://127.0.0.1:{port}"
         # This checkout's code, whichever venv runs it.
         python_path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
@@ -254,12 +249,7 @@ def main() -> int:
             stderr=subprocess.DEVNULL,
         )
         try:
-            for _ in range(300):
-                try:
-                    if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.1)
+            wait_until_healthy(server, base, output=lambda: "")
             naive_before = _run_naive(folder, args.seconds)
             served, sample = served_rate(base, token, credential_id, pdf, seconds=args.seconds, clients=args.clients)
             naive_after = _run_naive(folder, args.seconds)
