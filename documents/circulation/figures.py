@@ -13,10 +13,15 @@ import io
 import math
 import statistics
 import typing
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
+from datetime import date
 from types import UnionType
 from typing import Any
+
+from .calendar import WorkingCalendar
+from .model import Outcome, StepState
 
 
 def nearest_rank_p90(values: list[int]) -> int:
@@ -50,6 +55,27 @@ class Handling:
     @property
     def on_time_rate(self) -> float | None:
         return round(self.on_time / len(self.days), 4) if self.days else None
+
+
+@dataclass
+class ClosedSteps:
+    """The steps closed in a period, counted per key (an official, a department, a template): the working days
+    the done ones took on ``working``, and the returns and reroutes."""
+
+    working: WorkingCalendar
+    handling: defaultdict[Any, Handling] = field(default_factory=lambda: defaultdict(Handling))
+    returns: defaultdict[Any, int] = field(default_factory=lambda: defaultdict(int))
+    reroutes: defaultdict[Any, int] = field(default_factory=lambda: defaultdict(int))
+
+    def add(
+        self, key: Any, *, state: str, outcome: str | None, opened_on: date, completed_on: date | None, due_on: date
+    ) -> None:
+        if outcome == Outcome.RETURN.value:
+            self.returns[key] += 1
+        elif outcome == Outcome.REROUTE.value:
+            self.reroutes[key] += 1
+        if state == StepState.DONE.value and completed_on is not None:
+            self.handling[key].add(self.working.working_days_between(opened_on, completed_on), completed_on <= due_on)
 
 
 @dataclass(frozen=True)

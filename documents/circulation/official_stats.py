@@ -11,7 +11,6 @@ official who sent the document on, as the audit log records it.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -24,8 +23,8 @@ from esign.identity import Actor, Role
 from keys.identities import Department, Official
 
 from . import calendar
-from .figures import Handling
-from .model import Outcome, Step, StepEvent, StepEventKind, StepState
+from .figures import ClosedSteps
+from .model import Step, StepEvent, StepEventKind, StepState
 
 _OFFICIAL = "official:"
 _CLOSED = [StepState.DONE.value, StepState.RETURNED.value, StepState.REROUTED.value, StepState.DELEGATED.value]
@@ -72,9 +71,7 @@ def officials(
         .where(Official.organisation_id == organisation)
         .order_by(Department.name, Official.name, Official.id)
     ).all()
-    handling: dict[str, Handling] = defaultdict(Handling)
-    returns: dict[str, int] = defaultdict(int)
-    reroutes: dict[str, int] = defaultdict(int)
+    closed = ClosedSteps(working)
     for by, state, outcome, opened_on, completed_on, due_on in session.execute(
         select(Step.completed_by, Step.state, Step.outcome, Step.opened_on, Step.completed_on, Step.due_on).where(
             Step.organisation_id == organisation,
@@ -85,12 +82,9 @@ def officials(
         )
     ):
         official = (by or "").removeprefix(_OFFICIAL)
-        if outcome == Outcome.RETURN.value:
-            returns[official] += 1
-        elif outcome == Outcome.REROUTE.value:
-            reroutes[official] += 1
-        if state == StepState.DONE.value and completed_on is not None:
-            handling[official].add(working.working_days_between(opened_on, completed_on), completed_on <= due_on)
+        closed.add(
+            official, state=state, outcome=outcome, opened_on=opened_on, completed_on=completed_on, due_on=due_on
+        )
     overdue = dict(
         session.execute(
             select(Step.assignee_official_id, func.count())
@@ -136,13 +130,13 @@ def officials(
             official_id=official_id,
             official=name,
             department=department,
-            steps_completed=handling[official_id].count,
-            median_days=handling[official_id].median,
-            p90_days=handling[official_id].p90,
-            on_time_rate=handling[official_id].on_time_rate,
+            steps_completed=closed.handling[official_id].count,
+            median_days=closed.handling[official_id].median,
+            p90_days=closed.handling[official_id].p90,
+            on_time_rate=closed.handling[official_id].on_time_rate,
             overdue_now=overdue.get(official_id, 0),
-            returns=returns[official_id],
-            reroutes=reroutes[official_id],
+            returns=closed.returns[official_id],
+            reroutes=closed.reroutes[official_id],
             urges=events.get((official_id, StepEventKind.URGE.value), 0),
             extensions=events.get((official_id, StepEventKind.EXTEND.value), 0),
             forwarded=forwarded.get(_OFFICIAL + official_id, 0),

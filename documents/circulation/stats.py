@@ -8,7 +8,6 @@ the 90th percentile is the nearest-rank one.
 
 from __future__ import annotations
 
-import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -21,8 +20,8 @@ from esign.identity import Actor
 from keys.identities import Department, Official
 
 from . import calendar
-from .figures import nearest_rank_p90
-from .model import Outcome, Step, StepEvent, StepEventKind, StepState
+from .figures import ClosedSteps
+from .model import Step, StepEvent, StepEventKind, StepState
 
 
 @dataclass(frozen=True)
@@ -78,25 +77,22 @@ def departments(
             or_(Step.assignee_department_id.is_not(None), Step.assignee_official_id.is_not(None)),
         )
     ).all()
-    durations: dict[str, list[int]] = defaultdict(list)
-    on_time: dict[str, int] = defaultdict(int)
+    closed = ClosedSteps(working)
     documents: dict[str, set[str]] = defaultdict(set)
-    returns: dict[str, int] = defaultdict(int)
-    reroutes: dict[str, int] = defaultdict(int)
     for step in completed:
         department = step.handled_by_department_id
         if department is None:
             continue
-        if step.outcome == Outcome.RETURN.value:
-            returns[department] += 1
-        elif step.outcome == Outcome.REROUTE.value:
-            reroutes[department] += 1
-        if step.state != StepState.DONE.value:
-            continue
-        assert step.completed_on is not None
-        durations[department].append(working.working_days_between(step.opened_on, step.completed_on))
-        on_time[department] += step.completed_on <= step.due_on
-        documents[department].add(step.document_id)
+        closed.add(
+            department,
+            state=step.state,
+            outcome=step.outcome,
+            opened_on=step.opened_on,
+            completed_on=step.completed_on,
+            due_on=step.due_on,
+        )
+        if step.state == StepState.DONE.value:
+            documents[department].add(step.document_id)
     urges: dict[str, int] = defaultdict(int)
     extensions: dict[str, int] = defaultdict(int)
     for kind, official_id, department_id in session.execute(
@@ -119,19 +115,19 @@ def departments(
             overdue_now[department] += 1
     result = []
     for department_id, name in sorted(names.items(), key=lambda item: item[1]):
-        times = durations[department_id]
+        handled = closed.handling[department_id]
         result.append(
             DepartmentStats(
                 department_id=department_id,
                 department=name,
                 documents_handled=len(documents[department_id]),
-                steps_completed=len(times),
-                median_days=statistics.median(times) if times else None,
-                p90_days=nearest_rank_p90(times) if times else None,
-                on_time_rate=round(on_time[department_id] / len(times), 4) if times else None,
+                steps_completed=handled.count,
+                median_days=handled.median,
+                p90_days=handled.p90,
+                on_time_rate=handled.on_time_rate,
                 overdue_now=overdue_now[department_id],
-                returns=returns[department_id],
-                reroutes=reroutes[department_id],
+                returns=closed.returns[department_id],
+                reroutes=closed.reroutes[department_id],
                 urges=urges[department_id],
                 extensions=extensions[department_id],
             )

@@ -24,8 +24,8 @@ from esign.identity import Actor
 
 from ..states import RouteState
 from . import calendar
-from .figures import Handling
-from .model import Dispatch, Outcome, Route, RouteTemplate, Step, StepEvent, StepEventKind, StepState
+from .figures import ClosedSteps, Handling
+from .model import Dispatch, Route, RouteTemplate, Step, StepEvent, StepEventKind, StepState
 from .official_stats import leader_period
 
 _CLOSED = [StepState.DONE.value, StepState.RETURNED.value, StepState.REROUTED.value, StepState.DELEGATED.value]
@@ -66,9 +66,7 @@ def templates(
         .label("template")
     )
     routes = select(Route.id.label("route_id"), name).where(Route.organisation_id == organisation).subquery()
-    handling: dict[str | None, Handling] = defaultdict(Handling)
-    returns: dict[str | None, int] = defaultdict(int)
-    reroutes: dict[str | None, int] = defaultdict(int)
+    closed = ClosedSteps(working)
     for template, state, outcome, opened_on, completed_on, due_on in session.execute(
         select(routes.c.template, Step.state, Step.outcome, Step.opened_on, Step.completed_on, Step.due_on)
         .select_from(Step)
@@ -80,12 +78,9 @@ def templates(
             Step.state.in_(_CLOSED),
         )
     ):
-        if outcome == Outcome.RETURN.value:
-            returns[template] += 1
-        elif outcome == Outcome.REROUTE.value:
-            reroutes[template] += 1
-        if state == StepState.DONE.value and completed_on is not None:
-            handling[template].add(working.working_days_between(opened_on, completed_on), completed_on <= due_on)
+        closed.add(
+            template, state=state, outcome=outcome, opened_on=opened_on, completed_on=completed_on, due_on=due_on
+        )
     end_to_end: dict[str | None, Handling] = defaultdict(Handling)
     last = func.max(Step.completed_on)
     for template, first, finished in session.execute(
@@ -141,13 +136,13 @@ def templates(
             routes_completed=end_to_end[key].count,
             end_to_end_median_days=end_to_end[key].median,
             end_to_end_p90_days=end_to_end[key].p90,
-            steps_completed=handling[key].count,
-            median_days=handling[key].median,
-            p90_days=handling[key].p90,
-            on_time_rate=handling[key].on_time_rate,
+            steps_completed=closed.handling[key].count,
+            median_days=closed.handling[key].median,
+            p90_days=closed.handling[key].p90,
+            on_time_rate=closed.handling[key].on_time_rate,
             overdue_now=overdue.get(key, 0),
-            returns=returns[key],
-            reroutes=reroutes[key],
+            returns=closed.returns[key],
+            reroutes=closed.reroutes[key],
             urges=urges.get(key, 0),
             extensions=extensions.get(key, 0),
             forwarded=forwarded.get(key, 0),
