@@ -18,6 +18,7 @@ from documents.circulation import actions, flows, interventions
 from documents.circulation.model import Assignee, Outcome, Step
 from esign import phases
 from esign.errors import EsignError, InvalidInput, NotFound
+from esign.identity import Actor
 from esign.scoped import get_scoped
 from keys import authorities
 from keys.policy import Policy
@@ -56,17 +57,21 @@ def _stage(form: dict[str, str]) -> int | None:
     return int(value)
 
 
+def _of_document(session: Session, actor: Actor, document_id: str, step_id: str) -> None:
+    """The step is one of the page's document, checked in the transaction that acts on it."""
+    if get_scoped(session, Step, scope=actor, id=step_id, what="step").document_id != document_id:
+        raise NotFound(f"document {document_id} has no step {step_id}")
+
+
 def _act(request: Request, me: SignedIn, document_id: str, step_id: str, what: str, form: dict[str, str]) -> None:
     database = request.app.state.database
     actor = me.actor
-    with database.transaction() as session:
-        if get_scoped(session, Step, scope=actor, id=step_id, what="step").document_id != document_id:
-            raise NotFound(f"document {document_id} has no step {step_id}")
     if what == "comment":
-        text = _text(form, "opinion")
-        if text is None:
-            raise InvalidInput("a comment needs its text")
         with database.transaction() as session:
+            _of_document(session, actor, document_id, step_id)
+            text = _text(form, "opinion")
+            if text is None:
+                raise InvalidInput("a comment needs its text")
             interventions.comment(session, actor=actor, step_id=step_id, text=text)
         return
     action = actions.Action(
@@ -81,6 +86,7 @@ def _act(request: Request, me: SignedIn, document_id: str, step_id: str, what: s
     settings = request.app.state.settings
 
     def prepare(session: Session) -> flows.Acting:
+        _of_document(session, actor, document_id, step_id)
         services = actions.Services(
             blobs=request.app.state.blobs,
             pki=authorities.load(session, settings),
