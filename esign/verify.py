@@ -37,7 +37,7 @@ from asn1crypto.ocsp import OCSPResponse
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESPassed, AdESStatus, AdESSubIndic
-from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY
+from pyhanko.sign.diff_analysis import DiffPolicy
 from pyhanko.sign.fields import enumerate_sig_fields
 from pyhanko.sign.validation import (
     EmbeddedPdfSignature,
@@ -72,6 +72,7 @@ from pyhanko_certvalidator.registry import SimpleTrustManager
 from pyhanko_certvalidator.revinfo.archival import CRLContainer, OCSPContainer
 
 from . import errors, findings, ltv, pdf
+from .diff_review import ReviewOnce
 from .report import (
     DocumentTimestampReport,
     SignatureReport,
@@ -191,7 +192,7 @@ class _Clock:
 
 
 async def _validate_document_timestamp(
-    es: EmbeddedPdfSignature, spec: SignatureValidationSpec, clock: _Clock
+    es: EmbeddedPdfSignature, spec: SignatureValidationSpec, clock: _Clock, diffs: DiffPolicy
 ) -> TimestampSignatureStatus:
     """At the validation time, with revocation data for its unit issued after its own genTime (module docstring);
     the signatures' long-term validation checks the chain of these time-stamps with proofs of existence."""
@@ -199,18 +200,18 @@ async def _validate_document_timestamp(
     handlers = bootstrap_validation_data_handlers(spec, timing_info=timing)
     context = spec.cert_validation_policy.build_validation_context(timing_info=timing, handlers=handlers)
     try:
-        return await async_validate_pdf_timestamp(es, validation_context=context, diff_policy=DEFAULT_DIFF_POLICY)
+        return await async_validate_pdf_timestamp(es, validation_context=context, diff_policy=diffs)
     finally:
         await context.aclose()
 
 
 async def _verify_document_timestamp(
-    es: EmbeddedPdfSignature, spec: SignatureValidationSpec, clock: _Clock
+    es: EmbeddedPdfSignature, spec: SignatureValidationSpec, clock: _Clock, diffs: DiffPolicy
 ) -> DocumentTimestampReport:
     """An RFC 3161 token over its revision; what it covers is filled in once every signature is known."""
-    es.compute_integrity_info(diff_policy=DEFAULT_DIFF_POLICY)
+    es.compute_integrity_info(diff_policy=diffs)
     modifications = findings.modifications(es)
-    ts_status = await _validate_document_timestamp(es, spec, clock)
+    ts_status = await _validate_document_timestamp(es, spec, clock, diffs)
     if not ts_status.intact:
         sub: AdESSubIndic = AdESFailure.HASH_FAILURE
     elif not ts_status.valid:
@@ -254,8 +255,9 @@ async def _verify_signature(
     certified_ref: generic.Reference | None,
     doc_timestamps: dict[int, datetime],
     dss_updates: list[int],
+    diffs: DiffPolicy,
 ) -> SignatureReport:
-    es.compute_integrity_info(diff_policy=DEFAULT_DIFF_POLICY)
+    es.compute_integrity_info(diff_policy=diffs)
     modifications = findings.modifications(es)
     coverage = findings.COVERAGE.get(es.coverage) if es.coverage is not None else None
     signed_revision = es.signed_revision + 1
@@ -279,9 +281,7 @@ async def _verify_signature(
         # Only what the validation time cannot settle (a revoked or expired certificate, a weakened
         # algorithm, revocation data older than the signature) needs proof of existence from the document
         # time-stamps (§5.6.3).
-        result = await ades_lta_validation(
-            es, PdfSignatureValidationSpec(spec, diff_policy=DEFAULT_DIFF_POLICY), timing_info=timing
-        )
+        result = await ades_lta_validation(es, PdfSignatureValidationSpec(spec, diff_policy=diffs), timing_info=timing)
         validation_process = "lta"
     status = result.api_status
     indication, sub_indication, message = judge(result.ades_subindic, modifications, result.failure_msg)
@@ -343,10 +343,11 @@ async def _verify_all(
     }
     specs = {timed: _validation_spec(trust, dss, timed=timed) for timed in (False, True)}
     dss_updates = _dss_updates(reader)
+    diffs = ReviewOnce(reader)
     for es in embedded:
         try:
             if es.sig_object_type == "/DocTimeStamp":
-                timestamps.append(await _verify_document_timestamp(es, specs[True], clock))
+                timestamps.append(await _verify_document_timestamp(es, specs[True], clock, diffs))
             else:
                 signatures.append(
                     await _verify_signature(
@@ -356,6 +357,7 @@ async def _verify_all(
                         certified_ref=certified_ref,
                         doc_timestamps=doc_timestamps,
                         dss_updates=dss_updates,
+                        diffs=diffs,
                     )
                 )
         except SignatureValidationError as e:

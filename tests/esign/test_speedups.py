@@ -7,11 +7,13 @@ import random
 
 import pytest
 from asn1crypto import algos, cms, core, tsp, x509
-from pyhanko.pdf_utils import misc
+from pyhanko.pdf_utils import generic, misc
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.pdf_utils.xref import XRefCache
 from pyhanko.sign.general import as_signing_certificate_v2
 
 from esign import pyhanko_speedups as speedups
+from esign.sign import SignOptions, sign
 from esign.signers import KeySigner, to_asn1
 from tests.pki import TestPki
 
@@ -132,3 +134,24 @@ def test_the_engine_installs_them() -> None:
     import esign.sign  # noqa: F401  # installs them, through esign.pdf
 
     assert core.Sequence._parse_children is speedups.parse_children
+    assert XRefCache.get_introducing_revision is speedups.introducing_revision
+
+
+def test_introducing_revisions_agree(one_page_pdf: bytes, ec_signer: KeySigner) -> None:
+    data = sign(sign(one_page_pdf, ec_signer, SignOptions()), ec_signer, SignOptions(field_name="Second"))
+    reader = PdfFileReader(io.BytesIO(data))
+    refs = {
+        ref
+        for revision in range(reader.xrefs.total_revisions)
+        for ref in reader.xrefs.explicit_refs_in_revision(revision)
+    }
+    assert reader.xrefs.total_revisions == 3 and len(refs) > 10
+    for _ in range(2):  # the second time from what was kept
+        for ref in refs:
+            assert speedups.introducing_revision(reader.xrefs, ref) == speedups._original_introducing_revision(
+                reader.xrefs, ref
+            )
+    unknown = generic.Reference(10_000, 0)
+    for _ in range(2):
+        with pytest.raises(KeyError):
+            speedups.introducing_revision(reader.xrefs, unknown)
