@@ -20,6 +20,7 @@ from esign.settings import Settings
 
 from . import authorities, certificates, revocation_signal
 from .authorities import Pki
+from .errors import PkiNotInitialised
 from .responder import OcspResponder, Pending
 from .revocation import CertStatus
 from .tsa import TimeStampingUnit
@@ -57,6 +58,10 @@ class PkiServices:
         with self._database.transaction() as session:
             return certificates.status(session, serial=serial)
 
+    def revocation_epoch(self) -> int | None:
+        """The revocation signal's epoch (``keys.revocation_signal``): what is kept under it stays true."""
+        return self._signal.epoch()
+
     def close(self) -> None:
         self._signal.close()
 
@@ -85,6 +90,13 @@ class LazyPkiServices:
                 # An app dropped without its lifespan's end (a test's) must not keep a listener running.
                 weakref.finalize(self, self._services.close)
             return self._services
+
+    def revocation_epoch(self) -> int | None:
+        """The epoch once the PKI exists; None before (nothing kept is trusted then)."""
+        try:
+            return self.open().revocation_epoch()
+        except PkiNotInitialised:
+            return None
 
     def close(self) -> None:
         with self._lock:

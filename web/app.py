@@ -8,6 +8,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from documents.inspection import Inspections
 from esign.settings import Settings
 
 from . import document, inbox, oidc, register, signin, step_actions, supervision, tokens, verify
@@ -21,6 +22,7 @@ STATIC = Path(__file__).parent / "static"
 
 def install(app: FastAPI, settings: Settings) -> None:
     app.state.web_rate_limit = RateLimit(per_minute=settings.web_verify_per_minute)
+    app.state.inspections = Inspections(app.state.pki_services.revocation_epoch)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(signin.router)
     app.include_router(tokens.router)

@@ -22,10 +22,10 @@ from documents.circulation.model import Route, RouteDefinition, StepKind
 from documents.circulation.views import StepView
 from documents.records import Document, Revision
 from documents.states import DocumentState
-from esign import budget
 from esign.errors import EsignError, NotFound
 from esign.preview import Preview
 from esign.report import VerificationReport
+from esign.trust import TrustSettings
 from keys import credentials, hierarchy, identities
 from keys.credentials import Credential, Purpose
 from keys.identities import Department, Organisation
@@ -171,13 +171,19 @@ def _held(request: Request, me: SignedIn, document_id: str) -> Held:
         listed = revisions.listing(session, actor=me.actor, document_id=document_id)
         entries = timeline.timeline(session, actor=me.actor, document_id=document_id)
         acting = _acting(session, me, document_id, tuple(request.query_params.get("to", "")[:200].split())[:10])
-        trust = Policy(settings=request.app.state.settings, base=request.app.state.trust).trust(session)
-        data = revisions.pdf(request.app.state.blobs, listed[-1]) if listed else None
     held = Held(document, listed, entries, acting)
-    if data is None:
+    if not listed:
         return held
+    latest = listed[-1]
+
+    def trust() -> TrustSettings:
+        with database.transaction() as session:
+            return Policy(settings=request.app.state.settings, base=request.app.state.trust).trust(session)
+
     try:
-        report, preview = budget.verify_with_preview(data, trust)
+        report, preview = request.app.state.inspections.inspect(
+            latest.sha256, load=lambda: revisions.pdf(request.app.state.blobs, latest), trust=trust
+        )
     except EsignError as error:
         return replace(held, unverified=error.code)
     return replace(held, report=report, preview=preview)
