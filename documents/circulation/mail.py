@@ -3,7 +3,8 @@
 A round claims the notifications whose e-mail is due (``email_next_at``), ``FOR UPDATE SKIP LOCKED``, and
 leases them (moves ``email_next_at`` on by ``LEASE``) in one short transaction; sends them outside any
 transaction; then records each outcome: sent (``emailed_at``, never again), failed (tried again after a
-backoff that doubles, up to ``MAX_ATTEMPTS``), or nothing to send (the official has no address). A worker that
+backoff that doubles, up to ``MAX_ATTEMPTS``), or nothing to send (the official has no address, or the
+notification is older than ``STALE``). A worker that
 dies mid-round leaves its claims to be retried once their lease ends. Without SMTP settings there is no job,
 and nothing is ever sent.
 """
@@ -40,6 +41,9 @@ LEASE = timedelta(minutes=5)
 FIRST_RETRY = timedelta(minutes=1)
 LONGEST_RETRY = timedelta(hours=2)
 TIMEOUT_SECONDS = 20.0
+STALE = timedelta(days=2)
+"""A notification older than this is not e-mailed any more (settled unsent): turning SMTP on sends what happens
+from then on, not the backlog of every notification written while it was off."""
 
 SUBJECTS = {
     NotificationKind.ASSIGNED: "待办：{title}",
@@ -115,7 +119,8 @@ def _letter(notification: Notification, email: str, title: str, due: str, public
 
 
 def claim(session: Session, *, batch: int = BATCH, public_url: str = "") -> list[Letter]:
-    """Lease up to ``batch`` due e-mails; those of officials without an address are settled (nothing to send)."""
+    """Lease up to ``batch`` due e-mails; those of officials without an address, and those older than ``STALE``,
+    are settled (nothing to send)."""
     moment = now()
     due = session.scalars(
         select(Notification)
@@ -136,8 +141,9 @@ def claim(session: Session, *, batch: int = BATCH, public_url: str = "") -> list
     letters = []
     for notification in due:
         email = emails.get(notification.recipient_id)
-        if not email:
+        if not email or notification.created_at < moment - STALE:
             notification.email_next_at = None
+            notification.email_error = "too old to e-mail" if email else "no e-mail address"
             continue
         notification.email_attempts += 1
         notification.email_next_at = moment + LEASE

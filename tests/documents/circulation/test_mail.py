@@ -103,7 +103,24 @@ def test_a_failed_delivery_is_retried_later_and_an_official_without_address_gets
 
     _assigned(api, world, db, "无邮箱的函", None)
     assert mail.deliver_due(db, smtp=up) == 0 and len(sink.received) == 1
+    _assigned(api, world, db, "早已过时的函", "official@a.example.gov.cn")
     with db.transaction() as session:
-        assert session.scalars(select(Notification.email_next_at).where(Notification.emailed_at.is_(None))).all() == [
-            None
-        ]
+        old = now() - mail.STALE - timedelta(minutes=1)
+        session.execute(update(Notification).where(Notification.emailed_at.is_(None)).values(created_at=old))
+    assert mail.deliver_due(db, smtp=up) == 0 and len(sink.received) == 1, "no backlog once SMTP is turned on"
+    with db.transaction() as session:
+        unsent = session.execute(
+            select(Notification.email_next_at, Notification.email_error).where(Notification.emailed_at.is_(None))
+        )
+        assert sorted(unsent.all(), key=str) == [(None, "no e-mail address"), (None, "too old to e-mail")]
+
+
+def test_an_administrator_gives_an_official_an_email_address(api: TestClient, world: World) -> None:
+    a = world.orgs["A"]
+    admin = a.members["admin"].headers
+    body = {"name": "A-mail", "department_id": a.department_id, "email": "a-mail@a.example.gov.cn"}
+    made = api.post("/v1/officials", headers=admin, json=body)
+    assert made.status_code == 201 and made.json()["email"] == "a-mail@a.example.gov.cn", made.text
+    for wrong in ("two@a.example.gov.cn, three@a.example.gov.cn", "x@y", "a\r\nBcc: z@a.example.gov.cn"):
+        refused = api.post("/v1/officials", headers=admin, json=body | {"email": wrong})
+        assert refused.status_code in (400, 422) and "e-mail" in refused.text, refused.text
