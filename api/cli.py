@@ -27,7 +27,7 @@ from api.cli_keys import register as register_keys_commands
 from api.cli_verify import register as register_verify_command
 from api.console import EXIT_INVALID, err, fail, out
 from documents import preservation
-from documents.circulation import sweeps
+from documents.circulation import mail, sweeps
 from esign import anchors, errors
 from esign import worker as background
 from esign.appearance import Appearance
@@ -98,11 +98,13 @@ def _make_private(kept: Private) -> list[Path]:
 
 def _background_jobs(settings: Settings) -> list[background.Job]:
     """What `esign worker` (and the thread of `esign serve`) runs: webhook deliveries, circulation's
-    reminders and escalations, the audit chains' anchors and the archives' renewal."""
+    reminders and escalations, notification e-mail when SMTP is configured, the audit chains' anchors and the
+    archives' renewal."""
     cipher = SecretCipher.derive(authorities.passphrase(settings))
     return [
         webhooks.delivery_job(webhooks.DeliveryOptions(cipher=cipher, allow_private=settings.webhooks_allow_private)),
         *sweeps.jobs(settings),
+        *mail.jobs(settings),
         anchoring.anchoring_job(settings),
         preservation.preservation_job(settings, blob_store_from_settings(settings)),
     ]

@@ -122,6 +122,9 @@ class OfficialIn(_In):
     name: str = Field(min_length=1, max_length=100)
     department_id: str
     roles: list[Role] = Field(default=[Role.OFFICIAL], min_length=1)
+    email: str | None = Field(
+        default=None, max_length=254, description="Where notifications are e-mailed when SMTP is configured"
+    )
 
 
 class OfficialOut(_Out):
@@ -131,6 +134,7 @@ class OfficialOut(_Out):
     name: str
     roles: list[Role]
     disabled: bool
+    email: str | None = None
 
 
 class SystemTokenIn(_In):

@@ -168,12 +168,14 @@ def emit_selected(
                 literal(stamp, table.c.created_at.type),
             ),
         )
-        .returning(table.c.organisation_id, table.c.id)
+        .returning(table.c.organisation_id, table.c.id, table.c.subject, table.c.payload)
         .cte("events")
     )
     counted = select(func.count()).select_from(written)
     for n, fan_out in enumerate(_fan_outs):
-        counted = counted.add_cte(fan_out.selected(written, event_type=type, stamp=stamp).cte(f"fan_out_{n}"))
+        selected = fan_out.selected(written, event_type=type, stamp=stamp)
+        if selected is not None:
+            counted = counted.add_cte(selected.cte(f"fan_out_{n}"))
     if also is not None:
         counted = counted.add_cte(also(source).cte("also"))
     return int(session.execute(counted).scalar_one())
@@ -185,10 +187,11 @@ class FanOut:
 
     ``rows`` takes the events (each with the one subscription it is meant for, or None for every match) and
     writes their deliveries; ``selected`` builds the same as one ``INSERT ... SELECT`` over a CTE of the new
-    events' ``organisation_id`` and ``id``, all of ``event_type`` (PostgreSQL)."""
+    events' ``organisation_id``, ``id``, ``subject`` and ``payload``, all of ``event_type`` (PostgreSQL), or None
+    when no event of that type fans out there."""
 
     rows: Callable[[Session, Sequence[tuple[Emitted, str | None]]], int]
-    selected: Callable[..., Insert]
+    selected: Callable[..., Insert | None]
 
 
 _fan_outs: list[FanOut] = []

@@ -219,6 +219,15 @@ class Settings(BaseSettings):
         default="preferred_username",
         description="The ID token claim whose value is an official's login name at esign; no match, no sign-in.",
     )
+    smtp_host: str | None = Field(
+        default=None,
+        description="SMTP server that notifications are e-mailed through; unset, no e-mail is sent (the bell stays).",
+    )
+    smtp_port: int = Field(default=25, gt=0, lt=65536, description="Its port.")
+    smtp_from: str = Field(default="esign@localhost", description="The sender address of notification e-mails.")
+    smtp_username: str | None = Field(default=None, description="SMTP login, if the server wants one.")
+    smtp_password: SecretStr | None = Field(default=None, description="Its password.")
+    smtp_starttls: bool = Field(default=False, description="Upgrade the SMTP connection with STARTTLS before login.")
     timezone: str = Field(
         default="Asia/Shanghai",
         description="IANA time zone of the organisation: times in verification reports are given in it, "

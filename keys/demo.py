@@ -30,6 +30,8 @@ class DemoOrganisation:
     departments: tuple[str, ...]
     officials: tuple[tuple[str, str, tuple[Role, ...]], ...]
     """(name, department, roles)"""
+    mail_domain: str = "example.gov.cn"
+    """Each official's e-mail address is their login name at this domain (notifications, when SMTP is set)."""
 
 
 DEMO = (
@@ -47,6 +49,7 @@ DEMO = (
             ("赵敏", "秘书处", (Role.SEAL_CUSTODIAN, Role.OFFICIAL)),
             ("孙磊", "秘书处", (Role.LEADER, Role.OFFICIAL)),
         ),
+        mail_domain="city.example.gov.cn",
     ),
     DemoOrganisation(
         name="示例县人民政府",
@@ -58,6 +61,7 @@ DEMO = (
             ("吴倩", "发展改革局", (Role.LEADER, Role.OFFICIAL)),
             ("郑浩", "办公室", (Role.SEAL_CUSTODIAN, Role.OFFICIAL)),
         ),
+        mail_domain="county.example.gov.cn",
     ),
 )
 
@@ -102,7 +106,12 @@ def ensure(session: Session, *, pki: Pki, settings: Settings) -> list[DemoToken]
         }
         for name, department, roles in demo.officials:
             official = identities.create_official(
-                session, actor=operator, department_id=departments[department].id, name=name, roles=roles
+                session,
+                actor=operator,
+                department_id=departments[department].id,
+                name=name,
+                roles=roles,
+                email=f"{LOGINS[name]}@{demo.mail_domain}",
             )
             holder = Actor(
                 organisation_id=org.id,

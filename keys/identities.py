@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -85,6 +86,7 @@ class Official(Base):
     organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
     department_id: Mapped[str] = mapped_column(ForeignKey("departments.id"), index=True)
     name: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(254), doc="where notifications are e-mailed, if anywhere")
     roles: Mapped[list[str]] = mapped_column(JSON, default=list)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=now)
@@ -92,6 +94,10 @@ class Official(Base):
     @property
     def role_set(self) -> frozenset[Role]:
         return frozenset(Role(r) for r in self.roles)
+
+
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,180}\.[A-Za-z]{2,}")
+"""What an official's e-mail address looks like: plain ASCII ``local@domain.tld``, nothing a header could hide."""
 
 
 def active_leader() -> ColumnElement[bool]:
@@ -236,7 +242,13 @@ def _roles(roles: Sequence[str]) -> list[str]:
 
 
 def create_official(
-    session: Session, *, actor: Actor, department_id: str, name: str, roles: Sequence[str] = (Role.OFFICIAL,)
+    session: Session,
+    *,
+    actor: Actor,
+    department_id: str,
+    name: str,
+    roles: Sequence[str] = (Role.OFFICIAL,),
+    email: str | None = None,
 ) -> Official:
     actor.require_admin()
     organisation_id = actor.organisation_id
@@ -245,8 +257,15 @@ def create_official(
         raise InvalidInput(f"department {dept.name!r} is disabled")
     if not name.strip():
         raise InvalidInput("an official needs a name")
+    if email is not None and not _EMAIL.fullmatch(email):
+        raise InvalidInput(f"{email!r} is not an e-mail address")
     official = Official(
-        id=new_id(), organisation_id=organisation_id, department_id=dept.id, name=name.strip(), roles=_roles(roles)
+        id=new_id(),
+        organisation_id=organisation_id,
+        department_id=dept.id,
+        name=name.strip(),
+        roles=_roles(roles),
+        email=email,
     )
     session.add(official)
     session.flush()

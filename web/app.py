@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from documents.inspection import Inspections
 from esign.settings import Settings
 
-from . import document, inbox, oidc, register, signin, step_actions, supervision, tokens, verify
+from . import document, inbox, notifications, oidc, register, signin, step_actions, supervision, tokens, verify
 from .ratelimit import RateLimit
 from .verify import too_large
 
@@ -27,6 +27,7 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.include_router(signin.router)
     app.include_router(tokens.router)
     app.include_router(inbox.router)
+    app.include_router(notifications.router)
     app.include_router(register.router)
     app.include_router(supervision.router)
     app.include_router(document.router)

@@ -17,6 +17,7 @@ from typing import TypeVar
 from starlette.requests import Request
 from starlette.responses import Response
 
+from documents.circulation import notifications
 from esign.errors import EsignError, Unauthenticated
 from esign.settings import Settings
 from keys import sessions
@@ -84,13 +85,16 @@ async def checked_form(request: Request) -> dict[str, str]:
 
 
 def signed_in(request: Request) -> SignedIn | None:
-    """The signed-in official, or None; an expired session is ended there and then."""
+    """The signed-in official, or None; an expired session is ended there and then. Their unread notifications
+    are counted in the same transaction, for the bell in the page header (``request.state.unread``)."""
     cookie = request.cookies.get(sessions.COOKIE)
     if not cookie:
         return None
     try:
         with request.app.state.database.transaction() as session:
-            return sessions.authenticate(session, cookie, settings=_settings(request))
+            me = sessions.authenticate(session, cookie, settings=_settings(request))
+            request.state.unread = notifications.unread_count(session, actor=me.actor)
+            return me
     except Unauthenticated:
         return None
 

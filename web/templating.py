@@ -51,6 +51,7 @@ def render(
             "html_lang": i18n.HTML_LANG[lang],
             "languages": i18n.LANGUAGES,
             "path": request.url.path,
+            "unread": getattr(request.state, "unread", None),
             "max_upload_bytes": request.app.state.settings.max_upload_bytes,
             "max_upload_mb": request.app.state.settings.max_upload_mb,
             "when": lambda value: when(value, zone),

@@ -127,7 +127,12 @@ def create_official(body: OfficialIn, actor: AdminOf, database: DatabaseDep, key
         authorise=None,
         create=lambda session: OfficialOut.model_validate(
             identities.create_official(
-                session, actor=actor, department_id=body.department_id, name=body.name, roles=body.roles
+                session,
+                actor=actor,
+                department_id=body.department_id,
+                name=body.name,
+                roles=body.roles,
+                email=body.email,
             )
         ),
     )

@@ -51,7 +51,7 @@ def return_(
         to_stage=target,
     )
     route.stage = target
-    open_stage(session, route=route, stage=definition.stages[target], index=target, today=today)
+    open_stage(session, route=route, stage=definition.stages[target], index=target, today=today, returned=True)
 
 
 def delegate(

@@ -16,6 +16,7 @@ from esign.identity import Role
 from esign.ids import new_id, now
 
 from ..states import RouteState
+from . import notifications  # noqa: F401  (its table, and the outbox fan-out that fills it, come with circulation's)
 
 
 class StepKind(enum.StrEnum):

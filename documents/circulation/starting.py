@@ -170,7 +170,11 @@ def start_incoming(session: Session, *, document: Document, today: date | None =
     )
 
 
-def open_stage(session: Session, *, route: Route, stage: StageSpec, index: int, today: date | None) -> list[Step]:
+def open_stage(
+    session: Session, *, route: Route, stage: StageSpec, index: int, today: date | None, returned: bool = False
+) -> list[Step]:
+    """The steps of ``stage``; ``returned``: the route came back to it (a step was returned), which their
+    assignees are told."""
     opened_on = today or calendar.today()
     working = calendar.load(session, organisation_id=route.organisation_id)
     opened = []
@@ -185,6 +189,7 @@ def open_stage(session: Session, *, route: Route, stage: StageSpec, index: int, 
                 assignee=spec.assignee,
                 opened_on=opened_on,
                 due_on=working.add_working_days(opened_on, spec.days),
+                returned=returned,
             )
         )
     return opened
@@ -201,6 +206,7 @@ def new_step(
     opened_on: date,
     due_on: date,
     previous: Step | None = None,
+    returned: bool = False,
 ) -> Step:
     step = Step(
         id=new_id(),
@@ -239,6 +245,7 @@ def new_step(
             "official_id": step.assignee_official_id,
             "department_id": step.assignee_department_id,
             "role": step.assignee_role,
+            **({"returned": True} if returned else {}),
         },
     )
     return step

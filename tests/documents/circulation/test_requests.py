@@ -164,5 +164,9 @@ def test_a_request_its_deadlines_a_forward_and_the_replies_the_route_waits_for(
             select(OutboxEvent.type).where(OutboxEvent.organisation_id == a.id, OutboxEvent.type.like("request.%"))
         ).all()
     assert sorted(told) == ["request.forwarded", "request.replied", "request.replied"]
+    notified = api.get("/v1/notifications", headers=clerk).json()["items"]
+    assert [(n["document_id"], n["title"]) for n in notified if n["kind"] == "replied"] == [(asked, title)] * 2, (
+        "the clerk who drafted the request is told of each reply"
+    )
     reply_at_a = _received(api, clerk, "关于防汛物资储备数据的复函")
     assert reply_at_a["sender"]["organisation_id"] == b.id
