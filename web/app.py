@@ -11,7 +11,19 @@ from fastapi.staticfiles import StaticFiles
 from documents.inspection import Inspections
 from esign.settings import Settings
 
-from . import document, inbox, notifications, oidc, register, signin, step_actions, supervision, tokens, verify
+from . import (
+    document,
+    drafting,
+    inbox,
+    notifications,
+    oidc,
+    register,
+    signin,
+    step_actions,
+    supervision,
+    tokens,
+    verify,
+)
 from .ratelimit import RateLimit
 from .verify import too_large
 
@@ -30,6 +42,7 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.include_router(notifications.router)
     app.include_router(register.router)
     app.include_router(supervision.router)
+    app.include_router(drafting.router)
     app.include_router(document.router)
     app.include_router(step_actions.router)
     app.include_router(oidc.router)

@@ -86,6 +86,7 @@ NOTICES: dict[str, str] = {
     "complete": N_("Done: the step is completed with your comments."),
     "comment": N_("Your comment is recorded; the step stays open."),
     "return": N_("The document is returned to the stage you chose."),
+    "drafted": N_("The draft is saved, laid out per GB/T 9704-2012."),
 }
 """What the page says after each action (``?done=``)."""
 
