@@ -1,0 +1,189 @@
+"""The README's circulation walk-through done in the browser, across two organisations, by the officials who do it:
+王芳 drafts the notice at 示府办 and starts it on the office's outgoing route; 李强 reviews; 法规处 and 综合处
+countersign in parallel; 孙磊 signs it off with his PIN; 王芳 registers it (the number it gets is shown); 赵敏 seals
+it with her PIN; 王芳 dispatches it to 示例县人民政府. At the county, 周杰 sees it arrive verified and signs for it,
+registers and proposes; 吴倩 instructs 发展改革局, handles it there, reads it; 周杰 closes the file. The final PDF
+then verifies valid on the verification page.
+
+The route template is the one set-up step made through the API (by the administrator 张伟); everything else is
+pages. Each official uses the page at the width they would: some at 1280 pixels, some on a phone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from esign.db import Database
+from tests.api.served import Served, served
+from tests.web.browser import DESKTOP, PHONE, Api, Session, chromium, demo_passwords, drop
+
+TITLE = "关于开展电子公文流转试点工作的通知"
+BODY = "为提高公文流转效率，决定开展电子公文流转试点工作。\n# 试点范围\n市人民政府办公室、示例县人民政府。"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, new_database: Callable[[], Database]) -> Iterator[Served]:
+    with served(tmp_path_factory.mktemp("walkthrough"), new_database, init=True) as instance:
+        yield instance
+
+
+@pytest.fixture(scope="module")
+def browser(server: Served) -> Iterator[Any]:
+    with chromium() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def template(server: Served) -> str:
+    with Api(server) as api:
+        officials = {o["name"]: o["id"] for o in api("张伟", "GET", "/v1/officials")}
+        departments = {d["name"]: d["id"] for d in api("张伟", "GET", "/v1/departments")}
+
+        def step(kind: str, **assignee: str) -> dict[str, Any]:
+            return {"kind": kind, "assignee": assignee}
+
+        stages = [
+            {"name": "核稿", "steps": [step("review", official_id=officials["李强"])]},
+            {
+                "name": "会签",
+                "quorum": "all",
+                "steps": [
+                    step("countersign", department_id=departments["法规处"]),
+                    step("countersign", department_id=departments["综合处"]),
+                ],
+            },
+            {"name": "签发", "steps": [step("sign_off", official_id=officials["孙磊"])]},
+            {"name": "登记", "steps": [step("registration", role="clerk")]},
+            {"name": "用印", "steps": [step("seal", role="seal_custodian")]},
+            {"name": "分发", "steps": [step("dispatch", role="clerk")]},
+        ]
+        made = api("张伟", "POST", "/v1/route-templates", {"name": "发文", "definition": {"stages": stages}})
+        return str(made["id"])
+
+
+class Officials:
+    def __init__(self, browser: Any, server: Served) -> None:
+        self.browser, self.server = browser, server
+        self.passwords = demo_passwords(server)
+
+    def session(self, login: str, viewport: dict[str, int] = DESKTOP) -> Session:
+        me = Session(self.browser, self.server, viewport)
+        me.sign_in(login, self.passwords[login])
+        me.page.wait_for_selector("[data-open-steps]")
+        return me
+
+    def act(
+        self,
+        login: str,
+        document_id: str,
+        *,
+        viewport: dict[str, int] = DESKTOP,
+        opinion: str | None = None,
+        pin: str | None = None,
+        before: Callable[[Session], None] | None = None,
+        shot: str | None = None,
+    ) -> Session:
+        """``login`` opens the document from their inbox and approves their step; the session, on the page after."""
+        me = self.session(login, viewport)
+        me.page.click("header a[href='/inbox']")
+        me.page.click(f"a[data-title][href='/documents/{document_id}']")
+        me.page.wait_for_selector("[data-acting]")
+        if before is not None:
+            before(me)
+        if shot is not None:
+            me.check(shot)
+        if opinion is not None:
+            me.page.fill("#opinion", opinion)
+        if pin is not None:
+            me.page.fill("#pin", pin)
+        me.page.click("#approve-form [data-action=approve]")
+        me.page.wait_for_selector('[data-notice="approve"]')
+        assert me.foreign() == []
+        return me
+
+
+def test_the_walkthrough_across_two_organisations(server: Served, browser: Any, template: str) -> None:
+    people = Officials(browser, server)
+
+    clerk = people.session("wangfang")
+    clerk.page.click("header a[href='/drafts/new']")
+    clerk.page.fill("#title", TITLE)
+    clerk.page.fill("#recipients", "示例县人民政府")
+    clerk.page.fill("#body", BODY)
+    clerk.page.wait_for_selector("#draft-preview figure.page")
+    clerk.page.select_option("#route_template_id", template)
+    clerk.page.click("#draft-form button[value=create]")
+    clerk.page.wait_for_url(re.compile(r".*/documents/[0-9a-f-]+\?done=drafted$"))
+    doc = clerk.page.url.split("/documents/")[1].split("?")[0]
+    clerk.close()
+
+    people.act("liqiang", doc, opinion="文字已核").close()
+    people.act("chenjing", doc, opinion="无意见", viewport=PHONE).close()
+    people.act("liuyang", doc, opinion="同意").close()
+    leader = people.act("sunlei", doc, opinion="同意印发", pin="123456", viewport=PHONE, shot="walkthrough-sign-off")
+    assert leader.page.get_attribute("[data-verdict]", "data-verdict") == "valid"
+    leader.close()
+
+    registered = people.act("wangfang", doc)
+    assert re.search(r"示府办〔\d{4}〕1号", registered.page.inner_text("main")), "registration shows its number"
+    registered.close()
+    people.act("zhaomin", doc, pin="123456").close()
+
+    def pick_county(me: Session) -> None:
+        me.page.fill("#to", "县")
+        me.page.click("#find-recipients button[type=submit]")
+        me.page.wait_for_selector("[data-recipients] input[type=checkbox]")
+        me.page.check("[data-recipients] label:has-text('示例县人民政府') input")
+
+    dispatched = people.act("wangfang", doc, before=pick_county)
+    assert "示例县人民政府" in dispatched.page.inner_text(".timeline li[data-type='dispatch.sent']")
+    dispatched.close()
+
+    county = people.session("zhoujie")
+    county.page.click("header a[href='/inbox']")
+    county.page.wait_for_selector(f"a[data-title]:has-text('{TITLE}')")
+    incoming = county.page.get_attribute(f"a[data-title]:has-text('{TITLE}')", "href")
+    assert incoming is not None
+    incoming_id = incoming.removeprefix("/documents/")
+    county.goto(incoming)
+    county.page.wait_for_selector("[data-acting]")
+    assert county.page.get_attribute("[data-verdict]", "data-verdict") == "valid", "it arrives verified"
+    assert "单位印章" in county.page.inner_text("main"), "the seal is shown verified"
+    county.check("walkthrough-receipt")
+    county.close()
+
+    for login, opinion in (("zhoujie", None), ("zhoujie", None), ("zhoujie", "拟请发展改革局办理")):
+        people.act(login, incoming_id, opinion=opinion).close()
+
+    def handlers(me: Session) -> None:
+        me.page.check("[data-handlers] label:has-text('发展改革局') input")
+
+    people.act("wuqian", incoming_id, opinion="请发展改革局办理", before=handlers, viewport=PHONE).close()
+    people.act("wuqian", incoming_id, opinion="已按要求落实").close()
+    people.act("wuqian", incoming_id, opinion="已阅").close()
+    closed = people.act("zhoujie", incoming_id, shot="walkthrough-closed")
+    timeline = closed.page.inner_text(".timeline")
+    for said in ("拟请发展改革局办理", "请发展改革局办理", "已按要求落实", "已阅"):
+        assert said in timeline
+    closed.close()
+
+    with Api(server) as api:
+        final = api.http.get(f"/v1/documents/{doc}/pdf", headers=server.headers("王芳"))
+        assert final.status_code == 200
+        sent = api("王芳", "GET", f"/v1/documents/{doc}/timeline")
+    assert "dispatch.receipt" in {e["type"] for e in sent}, "the receipt came back"
+
+    clerk = Session(browser, server, PHONE)
+    clerk.goto("/verify")
+    drop(clerk.page, "sealed.pdf", final.content)
+    clerk.page.wait_for_selector("[data-verdict]")
+    assert clerk.page.get_attribute("[data-verdict]", "data-verdict") == "valid"
+    shown = clerk.page.inner_text("main")
+    assert "孙磊" in shown and "单位印章" in shown and re.search(r"示府办〔\d{4}〕1号", shown)
+    clerk.check("walkthrough-verified")
+    assert clerk.foreign() == []
+    clerk.close()
