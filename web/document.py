@@ -28,7 +28,7 @@ from esign.report import VerificationReport
 from esign.trust import TrustSettings
 from keys import credentials, hierarchy, identities
 from keys.credentials import Credential, Purpose
-from keys.identities import Department, Organisation
+from keys.identities import Department, Official, Organisation
 from keys.policy import Policy
 from keys.sessions import SignedIn
 
@@ -86,6 +86,8 @@ NOTICES: dict[str, str] = {
     "complete": N_("Done: the step is completed with your comments."),
     "comment": N_("Your comment is recorded; the step stays open."),
     "return": N_("The document is returned to the stage you chose."),
+    "delegate": N_("The step is handed to the official you chose."),
+    "reroute": N_("The step is sent on to the competent department."),
     "drafted": N_("The draft is saved, laid out per GB/T 9704-2012."),
 }
 """What the page says after each action (``?done=``)."""
@@ -116,6 +118,10 @@ class Acting:
     """For a dispatch: the organisations of the directory it may go to."""
     departments: Sequence[Department] = ()
     """For a leader's instruction (批办): the departments that may be named to handle the document."""
+    colleagues: Sequence[Official] = ()
+    """The organisation's other officials, whom the step may be delegated to."""
+    elsewhere: Sequence[Department] = ()
+    """For a step assigned to a department: the other departments it may be sent on to (回流)."""
 
     @property
     def signs(self) -> bool:
@@ -153,6 +159,7 @@ def _acting(session: Session, me: SignedIn, document_id: str, words: Sequence[st
     route = session.get(Route, view.step.route_id)
     assert route is not None
     stages = RouteDefinition.model_validate(route.definition).stages[: view.step.stage]
+    listed = identities.list_departments(session, actor=me.actor)
     kind = StepKind(view.step.kind)
     return Acting(
         view=view,
@@ -161,7 +168,11 @@ def _acting(session: Session, me: SignedIn, document_id: str, words: Sequence[st
         recipients=hierarchy.addressees(session, me.actor.organisation_id, words=words)
         if kind is StepKind.DISPATCH
         else (),
-        departments=identities.list_departments(session, actor=me.actor) if kind is StepKind.INSTRUCTION else (),
+        departments=listed if kind is StepKind.INSTRUCTION else (),
+        colleagues=[o for o in identities.list_officials(session, actor=me.actor) if o.id != me.actor.official_id],
+        elsewhere=[d for d in listed if d.id != view.step.assignee_department_id]
+        if view.step.assignee_department_id
+        else (),
     )
 
 

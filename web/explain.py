@@ -19,6 +19,26 @@ def N_(message: str) -> str:
     return message
 
 
+STEP_KINDS = {
+    "information": N_("Information (提供信息)"),
+    "comment": N_("Comments (征求意见)"),
+    "review": N_("Review (审核)"),
+    "countersign": N_("Countersign (会签)"),
+    "sign_off": N_("Sign-off (签发)"),
+    "registration": N_("Registration (登记)"),
+    "seal": N_("Seal (用印)"),
+    "dispatch": N_("Dispatch (分发)"),
+    "receipt": N_("Receipt (签收)"),
+    "proposal": N_("Proposal (拟办)"),
+    "instruction": N_("Instruction (批办)"),
+    "handling": N_("Handling (承办)"),
+    "reading": N_("Reading (传阅)"),
+    "closure": N_("Closure (办结)"),
+    "replies": N_("Awaiting replies (等待回复)"),
+}
+"""A step's kind as a page names it when its stage has no name (``documents.circulation.model.StepKind``)."""
+
+
 VERDICT_WORD = {
     Verdict.VALID: N_("Valid"),
     Verdict.INVALID: N_("Invalid"),

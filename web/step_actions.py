@@ -1,5 +1,6 @@
 """Acting on a step from the document page: approve (signing or sealing with the official's PIN when the step
-takes a signature), complete with comments, comment and leave it open, or return the document to an earlier stage.
+takes a signature), complete with comments, comment and leave it open, return the document to an earlier stage,
+delegate the step to another official, or send a department's step on to the competent department (回流).
 
 The same services as the API's step actions (``documents.circulation.flows`` in two transactions around the
 slow part, ``interventions.comment``), without an idempotency key: a form posted twice finds the step done the
@@ -32,7 +33,13 @@ router = APIRouter(include_in_schema=False)
 
 MAX_OPINION = 2000
 RECIPIENT, HANDLER = "recipient:", "handler:"
-OUTCOMES = {"approve": Outcome.APPROVE, "complete": Outcome.COMMENT, "return": Outcome.RETURN}
+OUTCOMES = {
+    "approve": Outcome.APPROVE,
+    "complete": Outcome.COMMENT,
+    "return": Outcome.RETURN,
+    "delegate": Outcome.DELEGATE,
+    "reroute": Outcome.REROUTE,
+}
 
 
 def _text(form: dict[str, str], name: str) -> str | None:
@@ -82,6 +89,8 @@ def _act(request: Request, me: SignedIn, document_id: str, step_id: str, what: s
         pin=form.get("pin") or None,
         recipients=_chosen(form, RECIPIENT),
         handlers=tuple(Assignee(department_id=d) for d in _chosen(form, HANDLER)),
+        delegate_to=form.get("official_id") or None if what == "delegate" else None,
+        reroute_to=form.get("department_id") or None if what == "reroute" else None,
     )
     settings = request.app.state.settings
 

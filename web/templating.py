@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from . import auth, csp, i18n
+from .explain import STEP_KINDS
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -57,6 +58,7 @@ def render(
             "when": lambda value: when(value, zone),
             "csrf": lambda: auth.csrf_token(request),
             "csrf_field": auth.CSRF_FIELD,
+            "step_kind": lambda kind: translations.gettext(STEP_KINDS[kind]) if kind in STEP_KINDS else kind,
             "gettext": translations.gettext,
             "ngettext": translations.ngettext,
             "_": translations.gettext,

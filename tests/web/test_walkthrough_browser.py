@@ -11,8 +11,10 @@ pages. Each official uses the page at the width they would: some at 1280 pixels,
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +23,8 @@ from esign.db import Database
 from tests.api.served import Served, served
 from tests.web.browser import DESKTOP, PHONE, Api, Session, chromium, demo_passwords, drop
 
+ROOT = Path(__file__).resolve().parents[2]
+_NOTICE = json.loads((ROOT / "docs" / "examples" / "notice.json").read_text(encoding="utf-8"))["content"]
 TITLE = "关于开展电子公文流转试点工作的通知"
 BODY = "为提高公文流转效率，决定开展电子公文流转试点工作。\n# 试点范围\n市人民政府办公室、示例县人民政府。"
 
@@ -187,3 +191,42 @@ def test_the_walkthrough_across_two_organisations(server: Served, browser: Any, 
     clerk.check("walkthrough-verified")
     assert clerk.foreign() == []
     clerk.close()
+
+
+def test_a_misdirected_step_is_sent_on_and_then_delegated(server: Served, browser: Any) -> None:
+    """综合处 received a step that is 法规处's: 李强 sends it on (回流) with why; 陈静 of 法规处 hands it to 王芳."""
+    with Api(server) as api:
+        departments = {d["name"]: d["id"] for d in api("王芳", "GET", "/v1/departments")}
+        notice = {"content": {**_NOTICE, "title": "关于规范性文件备案审查的通知"}}
+        document = api("王芳", "POST", "/v1/documents", notice)
+        handling = {"kind": "handling", "assignee": {"department_id": departments["综合处"]}}
+        api(
+            "王芳", "POST", f"/v1/documents/{document['id']}/route", {"definition": {"stages": [{"steps": [handling]}]}}
+        )
+    people = Officials(browser, server)
+
+    me = people.session("liqiang", PHONE)
+    me.goto(f"/documents/{document['id']}")
+    me.page.click(".more-actions summary")
+    me.check("document-send-on")
+    me.page.select_option("#department_id", departments["法规处"])
+    me.page.fill("#reroute-opinion", "属法规处职责")
+    me.page.click("[data-action=reroute]")
+    me.page.wait_for_selector('[data-notice="reroute"]')
+    assert "属法规处职责" in me.page.inner_text(".timeline")
+    assert me.page.locator("[data-acting]").count() == 0
+    me.close()
+
+    with Api(server) as api:
+        wang = next(o["id"] for o in api("陈静", "GET", "/v1/officials") if o["name"] == "王芳")
+    other = people.session("chenjing")
+    other.goto(f"/documents/{document['id']}")
+    other.page.click(".more-actions summary")
+    assert other.page.locator("#reroute-form").count() == 1
+    other.page.select_option("#official_id", wang)
+    other.page.fill("#delegate-opinion", "请王芳办理")
+    other.page.click("[data-action=delegate]")
+    other.page.wait_for_selector('[data-notice="delegate"]')
+    other.close()
+    with Api(server) as api:
+        assert [s["document_id"] for s in api("王芳", "GET", "/v1/inbox")["steps"]].count(document["id"]) == 1
