@@ -11,6 +11,10 @@ certificate expiring, revocation data growing old. So a report is used again onl
 - it is younger than ``report_ttl`` (five minutes by default), so what time alone changes shows within that.
 
 The report states the time it was validated at, which the page shows.
+
+A verification that fails (the parsing budget's deadline passed on a busy machine, every worker taken) is
+remembered for ``retry_after_s``: the page says at once that the revision could not be verified now, instead of
+each view spending the whole budget again and failing the same way.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from esign import budget
+from esign.errors import EsignError
 from esign.preview import Preview
 from esign.report import VerificationReport
 from esign.trust import TrustSettings
@@ -36,6 +41,8 @@ class InspectionOptions:
     """Reports kept at most (a few KiB each)."""
     preview_bytes: int = 32 * 1024 * 1024
     """Bytes of preview images kept at most."""
+    retry_after_s: float = 60.0
+    """How long a failed verification is answered with its error before it is tried again."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,7 @@ class Inspections:
         self._reports: OrderedDict[str, _Report] = OrderedDict()
         self._previews: OrderedDict[str, Preview] = OrderedDict()
         self._preview_bytes = 0
+        self._failed: dict[str, tuple[EsignError, float]] = {}
         self._lock = threading.Lock()
 
     def inspect(
@@ -59,21 +67,32 @@ class Inspections:
     ) -> tuple[VerificationReport, Preview]:
         """The report and previews of the revision whose content has SHA-256 ``digest``; ``load`` reads its
         bytes and ``trust`` gives the trust to verify with, each called only if something must be made. Raises
-        what :mod:`esign.budget` raises for a file it cannot verify (nothing is kept then)."""
+        what :mod:`esign.budget` raises for a file it cannot verify, and the same again for ``retry_after_s``."""
         epoch = self._epoch()  # before verifying: a revocation committed meanwhile makes the report stale
         with self._lock:
+            failed = self._failed.get(digest)
+            if failed is not None and time.monotonic() - failed[1] < self._options.retry_after_s:
+                raise failed[0]
+            self._failed.pop(digest, None)
             kept_report = self._fresh_report(digest, epoch)
             kept_preview = self._previews.get(digest)
             if kept_preview is not None:
                 self._previews.move_to_end(digest)
         if kept_report is not None and kept_preview is not None:
             return kept_report, kept_preview
-        data = load()
-        if kept_report is None and kept_preview is None:
-            report, preview = budget.verify_with_preview(data, trust())
-        else:
-            report = kept_report or budget.verify(data, trust())
-            preview = kept_preview or budget.preview(data)
+        try:
+            data = load()
+            if kept_report is None and kept_preview is None:
+                report, preview = budget.verify_with_preview(data, trust())
+            else:
+                report = kept_report or budget.verify(data, trust())
+                preview = kept_preview or budget.preview(data)
+        except EsignError as error:
+            with self._lock:
+                self._failed[digest] = (error, time.monotonic())
+                while len(self._failed) > self._options.reports:
+                    self._failed.pop(next(iter(self._failed)))
+            raise
         with self._lock:
             if epoch is not None:
                 self._keep_report(digest, _Report(report, epoch, time.monotonic()))

@@ -103,10 +103,15 @@ def test_previews_beyond_the_budget_push_out_the_oldest(
     assert (first.loads, first.trusts) == (1, 0)  # the report was kept, the previews were not
 
 
-def test_a_file_that_cannot_be_verified_is_not_kept(trust: TrustSettings) -> None:
+def test_a_failed_verification_is_answered_again_then_retried(trust: TrustSettings) -> None:
     counted = Counted(b"%PDF-1.7\nnot a pdf", trust)
     inspections = Inspections(Clock())
     for _ in range(2):
         with pytest.raises(PdfMalformed):
             inspections.inspect("0" * 64, load=counted.load, trust=counted.trust)
-    assert counted.loads == 2
+    assert counted.loads == 1, "the second view got the first one's error at once"
+    retrying = Inspections(Clock(), InspectionOptions(retry_after_s=0.0))
+    for _ in range(2):
+        with pytest.raises(PdfMalformed):
+            retrying.inspect("0" * 64, load=counted.load, trust=counted.trust)
+    assert counted.loads == 3
