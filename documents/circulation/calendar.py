@@ -50,7 +50,9 @@ def _official(year: int) -> holidays.HolidayBase:
     return calendar
 
 
+@lru_cache(maxsize=8192)
 def official_working_day(day: date) -> bool:
+    """Kept per day: deadlines and working days left are counted day by day, for every step a page lists."""
     return bool(_official(day.year).is_working_day(day))
 
 
