@@ -168,11 +168,20 @@ def _calendar(request: Request, session: Session, me: SignedIn) -> dict[str, Any
     return {"overrides": overrides, "everyone": calendar.GLOBAL, "today": calendar.today()}
 
 
+def _without_nulls(value: Any) -> Any:
+    """A stored definition as it would be typed: the fields left at their default ``null`` omitted."""
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
 def _templates(request: Request, session: Session, me: SignedIn) -> dict[str, Any]:
     listed = templates.listing(session, actor=me.actor, include_retired=True)
     return {
         "templates": listed,
-        "definitions": {t.id: json.dumps(t.definition, ensure_ascii=False, indent=2) for t in listed},
+        "definitions": {t.id: json.dumps(_without_nulls(t.definition), ensure_ascii=False, indent=2) for t in listed},
         "example": json.dumps(TEMPLATE_EXAMPLE, ensure_ascii=False, indent=2),
         "kinds": ", ".join(kind.value for kind in StepKind),
     }

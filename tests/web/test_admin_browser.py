@@ -258,6 +258,8 @@ def test_the_calendar_and_route_templates(server: Served, browser: Any, password
         me.page.wait_for_selector('[data-notice="template.save"]')
     versions = me.page.locator("li[data-name='督查通知']")
     assert versions.count() == 2
+    shown = json.loads(versions.first.locator("pre").text_content() or "")
+    assert shown == {"stages": [{"name": "核稿", "steps": [review], "quorum": "all"}]}, "as typed, without nulls"
     me.page.locator("li[data-name='督查通知'][data-version='1'] button[data-action=retire]").click()
     me.page.wait_for_selector('[data-notice="template.retire"]')
     assert me.page.get_attribute("li[data-name='督查通知'][data-version='1']", "data-state") == "retired"
