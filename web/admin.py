@@ -55,6 +55,8 @@ SCOPE_NAMES: dict[str, str] = {
     Scope.SIGN: N_("Sign: sign with the organisation's credentials"),
     Scope.ADMIN: N_("Administration"),
 }
+SCOPE_SHORT: dict[str, str] = {Scope.DOCUMENTS: N_("documents"), Scope.SIGN: N_("signing"), Scope.ADMIN: N_("admin")}
+"""A scope as the list of tokens names it."""
 LIFETIMES = (30, 90, 365, 730)
 """Days a system token may be made to live from the page (the API allows 1 to 730)."""
 DELIVERIES = 50
@@ -233,6 +235,7 @@ async def show(
         "form": form or {},
         "role_names": ROLE_NAMES,
         "scope_names": SCOPE_NAMES,
+        "scope_short": SCOPE_SHORT,
     }
     return render(request, template, context, status_code=status_code)
 

@@ -210,7 +210,9 @@ def test_a_token_for_another_system(server: Served, browser: Any, passwords: dic
     bearer = {"Authorization": f"Bearer {token}"}
     assert httpx.get(f"{server.url}/v1/organisation", headers=bearer).status_code == 200
     row = me.page.locator("#tokens tr", has_text=SYSTEM)
-    assert row.get_attribute("data-state") == "active" and "documents" in row.inner_text()
+    assert row.get_attribute("data-state") == "active" and row.locator("[data-scopes]").inner_text().startswith(
+        "公文 ·"
+    )
     row.locator("button").click()
     me.page.wait_for_selector('[data-notice="token.revoke"]')
     assert me.page.locator("#tokens tr", has_text=SYSTEM).get_attribute("data-state") == "revoked"
