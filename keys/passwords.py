@@ -119,6 +119,14 @@ def login_of(session: Session, *, actor: Actor) -> OfficialLogin | None:
     return found if found is not None and found.organisation_id == actor.organisation_id else None
 
 
+def logins(session: Session, *, actor: Actor) -> dict[str, OfficialLogin]:
+    """The sign-in records of the organisation's officials by official id (an administrator's, to see who has
+    a login name and a password)."""
+    actor.require_admin()
+    found = session.scalars(select(OfficialLogin).where(OfficialLogin.organisation_id == actor.organisation_id))
+    return {record.official_id: record for record in found}
+
+
 def invite(
     session: Session, *, actor: Actor, settings: Settings, official_id: str, login: str | None = None
 ) -> IssuedInvitation:

@@ -139,6 +139,17 @@ def list_own(session: Session, *, actor: Actor) -> Sequence[ApiToken]:
     ).all()
 
 
+def list_system(session: Session, *, actor: Actor) -> Sequence[ApiToken]:
+    """The organisation's tokens for external systems, newest first, revoked and expired ones included
+    (an administrator's, on the administration pages)."""
+    actor.require_admin()
+    return session.scalars(
+        select(ApiToken)
+        .where(ApiToken.organisation_id == actor.organisation_id, ApiToken.official_id.is_(None))
+        .order_by(ApiToken.created_at.desc(), ApiToken.id)
+    ).all()
+
+
 def create_for_system(
     session: Session,
     *,

@@ -12,6 +12,7 @@ from documents.inspection import Inspections
 from esign.settings import Settings
 
 from . import (
+    admin,
     document,
     drafting,
     inbox,
@@ -42,6 +43,7 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.include_router(notifications.router)
     app.include_router(register.router)
     app.include_router(supervision.router)
+    app.include_router(admin.router)
     app.include_router(drafting.router)
     app.include_router(document.router)
     app.include_router(step_actions.router)
