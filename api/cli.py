@@ -133,6 +133,13 @@ def _check_port_free(host: str, port: int) -> None:
             ) from None
 
 
+def shared_parse_workers(machine: int, processes: int) -> int:
+    """Each of ``processes`` server processes' parsing workers when ``ESIGN_PARSE_WORKERS`` is not set: the
+    machine's default number (one per CPU, up to four) shared among them, at least one each. Unshared, eight
+    processes on an eight-core host would hold 32 idle workers of about 170 MiB each, for the CPUs of four."""
+    return max(1, -(-machine // processes))
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
@@ -147,7 +154,8 @@ def serve(
             min=1,
             max=64,
             help="Server processes. Above 1, they share the port and the background jobs run once, in the "
-            "supervising process; SIGHUP restarts the processes one by one.",
+            "supervising process, and they share the parsing workers (ESIGN_PARSE_WORKERS, unless set, is divided "
+            "among them); SIGHUP restarts the processes one by one.",
         ),
     ] = 1,
 ) -> None:
@@ -186,6 +194,7 @@ def serve(
         return
     # The processes are spawned: they read their settings from the environment, the public URL included.
     os.environ["ESIGN_PUBLIC_URL"] = settings.public_url
+    os.environ.setdefault("ESIGN_PARSE_WORKERS", str(shared_parse_workers(settings.parse_workers, workers)))
     logging.getLogger("esign").setLevel(logging.INFO)
     embedded = background.start_background(database, jobs) if jobs else None
     try:

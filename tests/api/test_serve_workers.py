@@ -117,3 +117,12 @@ def test_the_server_processes_die_with_a_killed_supervisor(tmp_path: Path) -> No
         left = _gone_within(everything, 60)
         assert not left, [_cmdline(p.pid) for p in left]
         assert servers
+
+
+@pytest.mark.parametrize(
+    ("machine", "processes", "each"), [(2, 1, 2), (2, 2, 1), (4, 8, 1), (4, 2, 2), (4, 3, 2), (1, 4, 1)]
+)
+def test_the_processes_share_the_machines_parsing_workers(machine: int, processes: int, each: int) -> None:
+    from api.cli import shared_parse_workers
+
+    assert shared_parse_workers(machine, processes) == each
