@@ -90,6 +90,7 @@ def record(session: Session, *, actor: Actor, blobs: BlobStore, signature: Docum
     """Store the signed PDF as the document's next revision, with the signature's audit events."""
     document = locked_unchanged(session, actor=actor, document_id=signature.document_id, base_seq=signature.base_seq)
     signed = signing.record(session, actor=actor, work=signature.work)
+    assert isinstance(signed, bytes), "a document's revision is signed in memory"
     return revisions.add(
         session,
         blobs=blobs,
