@@ -13,9 +13,9 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol, runtime_checkable
 
-from esign.blob_digests import DIGEST, check_digest, hash_stream
+from esign.blob_digests import DIGEST, check_digest, chunks, hash_stream
 from esign.errors import BlobCorrupted, BlobNotFound
 from esign.filemodes import private_directory
 
@@ -33,6 +33,15 @@ class BlobStore(Protocol):
         ...
 
     def exists(self, digest: str) -> bool: ...
+
+
+@runtime_checkable
+class RangedBlobStore(BlobStore, Protocol):
+    """A store that reads part of a blob without the rest: for serving large blobs, and HTTP range requests."""
+
+    def read_range(self, digest: str, start: int, end: int) -> Iterator[bytes]:
+        """Bytes ``start`` to ``end`` (exclusive) in chunks, unchecked: ``BlobNotFound`` at once if absent."""
+        ...
 
 
 class InventoriedBlobStore(BlobStore, Protocol):
@@ -111,6 +120,11 @@ class FilesystemBlobStore:
             found, _ = hash_stream(stream)
         if found != digest:
             raise BlobCorrupted(f"blob {digest} no longer matches its digest")
+
+    def read_range(self, digest: str, start: int, end: int) -> Iterator[bytes]:
+        stream = self.open(digest)
+        stream.seek(start)
+        return chunks(stream, end - start)
 
     def open(self, digest: str) -> BinaryIO:
         """The stored file for reading, not yet checked: for copying a blob elsewhere without loading it."""

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from api import reports
+from api import downloads, reports
 from api.deps import ActorOf, DatabaseDep, PolicyDep, SettingsDep, SignerOf, get_blobs
 from api.idempotent import IdempotencyKey, once
 from api.routes.signing import parse_visible
@@ -37,6 +37,7 @@ from esign.blobs import BlobStore
 from esign.errors import InvalidInput, TooLarge
 from esign.identity import Actor
 from esign.report import VerificationReport
+from esign.settings import Settings
 from esign.sign import PadesLevel
 from esign.verify import verify
 from keys import authorities
@@ -261,17 +262,40 @@ def _pdf(request: Request, session: Session, actor: Actor, document_id: str, seq
         revision = revisions.latest(session, revisions.get_document(session, actor=actor, document_id=document_id))
     else:
         revision = revisions.get(session, actor=actor, document_id=document_id, seq=seq)
-    data = revisions.pdf(get_blobs(request), revision)
-    return Response(data, media_type="application/pdf", headers={"ETag": f'"{revision.sha256}"'})
+    settings: Settings = request.app.state.settings
+    return downloads.blob_response(
+        request,
+        get_blobs(request),
+        revision.sha256,
+        revision.size,
+        media_type="application/pdf",
+        in_memory=settings.upload_in_memory_kb * 1024,
+    )
 
 
-@router.get("/{document_id}/pdf", summary="The current PDF (the latest revision)", response_class=Response)
+_RANGES: dict[int | str, dict[str, Any]] = {
+    206: {"description": "The part of the PDF a `Range: bytes=first-last` header asked for, with `Content-Range`"},
+    416: {"description": "A range past the end of the PDF (`range_not_satisfiable`)"},
+}
+
+
+@router.get(
+    "/{document_id}/pdf",
+    summary="The current PDF (the latest revision)",
+    response_class=Response,
+    responses=_RANGES,
+)
 def latest_pdf(document_id: str, request: Request, actor: ActorOf, database: DatabaseDep) -> Response:
     with database.transaction() as session:
         return _pdf(request, session, actor, document_id, None)
 
 
-@router.get("/{document_id}/revisions/{seq}/pdf", summary="One revision's PDF, byte for byte", response_class=Response)
+@router.get(
+    "/{document_id}/revisions/{seq}/pdf",
+    summary="One revision's PDF, byte for byte",
+    response_class=Response,
+    responses=_RANGES,
+)
 def revision_pdf(document_id: str, seq: int, request: Request, actor: ActorOf, database: DatabaseDep) -> Response:
     with database.transaction() as session:
         return _pdf(request, session, actor, document_id, seq)
