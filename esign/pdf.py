@@ -21,10 +21,11 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError as PyhankoPdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 
-from . import pdf_limits, pyhanko_speedups
+from . import pdf_limits, pyhanko_lazy, pyhanko_speedups
 from .errors import PdfEncrypted, PdfMalformed
 
 pyhanko_speedups.install()
+pyhanko_lazy.install()
 
 T = TypeVar("T")
 
