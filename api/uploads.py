@@ -9,37 +9,25 @@ removed once the response has been sent, or at once if the request fails.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from fastapi import UploadFile
-from starlette.background import BackgroundTask
+from starlette.datastructures import UploadFile
 
 from esign.errors import TooLarge
 from esign.settings import Settings
+from esign.spool import Spool
 
 _COPY_CHUNK = 1024 * 1024
 
 
-class Spool:
-    """A directory for one request's large files."""
-
-    def __init__(self) -> None:
-        self.directory = Path(tempfile.mkdtemp(prefix="esign-upload-"))
-
-    def path(self, name: str) -> Path:
-        return self.directory / name
-
-    def remove(self) -> None:
-        shutil.rmtree(self.directory, ignore_errors=True)
-
-    def removal(self) -> BackgroundTask:
-        """Removes the directory after the response that streams a file from it has been sent."""
-        return BackgroundTask(self.remove)
+def sha256(path: Path) -> str:
+    with path.open("rb") as source:
+        return hashlib.file_digest(source, "sha256").hexdigest()
 
 
 def size_of(upload: UploadFile) -> int:
@@ -52,7 +40,7 @@ def size_of(upload: UploadFile) -> int:
 def received(upload: UploadFile, settings: Settings) -> Iterator[tuple[bytes | Path, Spool | None]]:
     """The upload as bytes, or as the path of a file in a :class:`Spool` (with the spool); ``TooLarge`` past
     the configured limit. The spool is removed on an error; on success the caller removes it, usually after
-    the response (:meth:`Spool.removal`)."""
+    the response."""
     size = size_of(upload)
     if size > settings.max_upload_bytes:
         raise TooLarge(f"the upload exceeds the limit of {settings.max_upload_mb} MiB")

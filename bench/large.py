@@ -21,7 +21,11 @@ port with a throwaway data directory, and with the demo official 李强's key (P
   from and writing to files (``IncrementalPdfFileWriter`` on the open input, ``output=`` an open file). Its
   memory is the child's ``VmHWM`` growth over what it held after its imports.
 
-The target: the service's peak memory grows by less than half the file's size, for signing and for verifying.
+- the same file through document intake: the clerk 王芳 posts it to ``POST /v1/documents`` (verified,
+  assessed and stored as the first revision), and the leader 刘洋 signs it off at ``--level`` with a session
+  (``POST /v1/documents/{id}/sign``: the revision copied from the store, signed, stored as the second).
+
+The target: the service's peak memory grows by less than half the file's size, for each of the four requests.
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ sys.path.insert(0, str(ROOT))
 
 MIB = 1024 * 1024
 OFFICIAL = "李强"
+CLERK = "王芳"
+LEADER = "刘洋"
 DEMO_PIN = "123456"
 
 
@@ -218,6 +224,36 @@ def _verify(http: httpx.Client, source: Path) -> dict[str, object]:
     return report
 
 
+def _intake_and_sign_off(
+    base: str, tokens: dict[str, str], level: str, source: Path, root: int
+) -> tuple[tuple[float, int], tuple[float, int], dict[str, object]]:
+    """The clerk posts ``source`` as a document; the leader signs it off with a session of their credential.
+    (seconds, peak growth) of each, and the verification report of the stored signed revision."""
+    clerk = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {tokens[CLERK]}"}, timeout=600)
+    leader = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {tokens[LEADER]}"}, timeout=600)
+    with clerk, leader:
+        [credential] = [c for c in leader.get("/v1/credentials").json() if c["purpose"] == "signature"]
+        session = _session(leader, credential["id"])
+        with peak_growth(root) as intake, source.open("rb") as upload:
+            start = time.perf_counter()
+            created = clerk.post("/v1/documents", files={"file": ("in.pdf", upload, "application/pdf")})
+            intake_seconds = time.perf_counter() - start
+        if created.status_code != 201:
+            raise RuntimeError(f"/v1/documents answered {created.status_code}: {created.text[:500]}")
+        document = created.json()["id"]
+        with peak_growth(root) as signing:
+            start = time.perf_counter()
+            signed = leader.post(
+                f"/v1/documents/{document}/sign",
+                json={"credential_id": credential["id"], "session": session, "level": level},
+            )
+            sign_seconds = time.perf_counter() - start
+        if signed.status_code != 200:
+            raise RuntimeError(f"the sign-off answered {signed.status_code}: {signed.text[:500]}")
+        report = clerk.get(f"/v1/documents/{document}/verification").json()
+    return (intake_seconds, intake["bytes"]), (sign_seconds, signing["bytes"]), report
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mb", type=int, default=100, help="the image's size, in MiB")
@@ -246,11 +282,10 @@ def main() -> int:
         for name in ("ESIGN_DATABASE_URL", "ESIGN_DATABASE_SCHEMA", "ESIGN_KEY_KIND"):
             env.pop(name, None)
         subprocess.run([str(esign), "init"], env=env, check=True, capture_output=True)
-        token = next(
-            line.split("\t")[0]
-            for line in (data / "demo-tokens.tsv").read_text().splitlines()
-            if line.split("\t")[2] == OFFICIAL
-        )
+        tokens = {
+            line.split("\t")[2]: line.split("\t")[0] for line in (data / "demo-tokens.tsv").read_text().splitlines()
+        }
+        token = tokens[OFFICIAL]
         credential_id = _export(data, folder, base)
         (folder / "tsa-url").write_text(f"{base}/pki/tsa")
 
@@ -275,6 +310,7 @@ def main() -> int:
                     start = time.perf_counter()
                     report = _verify(http, folder / "served.pdf")
                     verify_seconds = time.perf_counter() - start
+            intake, sign_off, circulated = _intake_and_sign_off(base, tokens, args.level, folder / "in.pdf", server.pid)
             pyhanko = _run_naive(folder, args.level)
         finally:
             server.terminate()
@@ -290,6 +326,8 @@ def main() -> int:
     rows = (
         (f"POST /v1/sign ({args.level})", sign_seconds, signing["bytes"]),
         ("POST /v1/verify", verify_seconds, verifying["bytes"]),
+        ("POST /v1/documents (intake)", intake[0], intake[1]),
+        (f"document sign-off ({args.level})", sign_off[0], sign_off[1]),
         (f"pyhanko directly ({args.level})", pyhanko["seconds"], pyhanko["bytes"]),
     )
     print(f"input {size / MIB:.1f} MiB, signed {served_size / MIB:.1f} MiB")
@@ -298,17 +336,24 @@ def main() -> int:
         print(f"{name:<32}{seconds:>9.2f}{grown / MIB:>14.1f} MiB{grown / size:>8.2f}")
     print(
         f"\nservice / pyhanko: sign time {sign_seconds / pyhanko['seconds']:.2f}×, "
-        f"sign memory {signing['bytes'] / max(pyhanko['bytes'], 1):.2f}×"
+        f"sign memory {signing['bytes'] / max(pyhanko['bytes'], 1):.2f}×; sign-off time "
+        f"{sign_off[0] / pyhanko['seconds']:.2f}×, memory {sign_off[1] / max(pyhanko['bytes'], 1):.2f}×"
     )
     print(f"verdict {report['verdict']}, levels {levels}, input a prefix of the output: {prefix}")
+    circulated_signatures = circulated["signatures"]
+    assert isinstance(circulated_signatures, list)
+    print(
+        f"signed-off revision: verdict {circulated['verdict']}, "
+        f"levels {[s['pades_level'] for s in circulated_signatures]}"
+    )
     ok = (
-        signing["bytes"] < half
-        and verifying["bytes"] < half
+        all(grown < half for _, _, grown in rows[:4])
+        and circulated["verdict"] == "valid"
         and report["verdict"] == "valid"
         and levels == [args.level]
         and prefix
     )
-    print(f"target: the service's peak RSS grows by < 0.5× the file, signing and verifying  {'ok' if ok else 'MISSED'}")
+    print(f"target: the service's peak RSS grows by < 0.5× the file, for each request  {'ok' if ok else 'MISSED'}")
     return 0 if ok else 1
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol, runtime_checkable
 
@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 class BlobStore(Protocol):
     def put(self, data: bytes) -> str:
         """Store ``data`` unless already present; return its SHA-256 (lowercase hex)."""
+        ...
+
+    def put_file(self, path: Path) -> str:
+        """``put`` of the file at ``path``, read in chunks rather than whole."""
         ...
 
     def get(self, digest: str) -> bytes:
@@ -69,7 +73,14 @@ class FilesystemBlobStore:
         self.root = Path(root)
 
     def put(self, data: bytes) -> str:
-        digest = hashlib.sha256(data).hexdigest()
+        return self._store(hashlib.sha256(data).hexdigest(), lambda temp: temp.write(data))
+
+    def put_file(self, path: Path) -> str:
+        with path.open("rb") as source:
+            digest, _ = hash_stream(source)
+            return self._store(digest, lambda temp: _copy(source, temp))
+
+    def _store(self, digest: str, write: Callable[[BinaryIO], object]) -> str:
         path = self._path(digest)
         if path.exists():
             return digest
@@ -78,7 +89,7 @@ class FilesystemBlobStore:
         fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
         try:
             with os.fdopen(fd, "wb") as temp:
-                temp.write(data)
+                write(temp)
                 temp.flush()
                 os.fsync(temp.fileno())
                 os.fchmod(temp.fileno(), BLOB_MODE)
@@ -144,6 +155,11 @@ def blob_store_from_settings(settings: Settings) -> InventoriedBlobStore:
     from esign.blobs_s3 import S3BlobStore, S3Options
 
     return S3BlobStore(S3Options.from_settings(settings))
+
+
+def _copy(source: BinaryIO, target: BinaryIO) -> None:
+    source.seek(0)
+    hash_stream(source, target)
 
 
 def _fsync_directory(directory: Path) -> None:

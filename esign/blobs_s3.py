@@ -18,6 +18,7 @@ import io
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, TypeVar
 
 import boto3
@@ -108,6 +109,15 @@ class S3BlobStore:
         if not self.exists(digest):
             # BytesIO over bytes shares their buffer until written to: the parts are read from ``data`` itself.
             self._upload(io.BytesIO(data), digest)
+        return digest
+
+    def put_file(self, path: Path) -> str:
+        """The file's parts are read from it as they are sent (``TransferConfig``): never the whole at once."""
+        with path.open("rb") as source:
+            digest, _ = hash_stream(source)
+            if not self.exists(digest):
+                source.seek(0)
+                self._upload(source, digest)
         return digest
 
     def put_stream(self, stream: BinaryIO, digest: str) -> bool:

@@ -205,13 +205,18 @@ def _walk_pages(reader: PdfFileReader) -> int:
     return pages
 
 
-def assess(data: bytes) -> archive.Assessment:
+def assess(data: Upload) -> archive.Assessment:
     """``esign.archive.assess`` in a worker: what a stored PDF's archive time-stamp protects. A file the budget
     refuses (``PdfTooComplex``) is unreadable; ``Busy`` is raised, as for a verification."""
     workers = pool()
     if workers is None:
-        return archive.assess(data)
+        return _assess(data)
     try:
-        return workers.run(archive.assess, data)
+        return workers.run(_assess, data)
     except PdfTooComplex:
         return archive.Assessment(archive.Preservation.UNREADABLE)
+
+
+def _assess(data: Upload) -> archive.Assessment:
+    with _opened(data) as source:
+        return archive.assess(source)

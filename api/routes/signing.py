@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import FileResponse, Response
+from starlette.background import BackgroundTask
 
 from api import uploads
 from api.deps import DatabaseDep, SettingsDep, SignerOf
@@ -110,4 +111,4 @@ def sign(
     if isinstance(signed, bytes):
         return Response(signed, media_type="application/pdf")
     assert spool is not None
-    return FileResponse(signed, media_type="application/pdf", background=spool.removal())
+    return FileResponse(signed, media_type="application/pdf", background=BackgroundTask(spool.remove))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -87,3 +88,52 @@ def test_an_upload_past_the_limit_is_413(from_files: TestClient, world: World, s
     response = from_files.post("/v1/verify", files={"file": ("doc.pdf", over, "application/pdf")})
     assert response.status_code == 413 and response.json()["code"] == "too_large"
     assert not _spooled(spool_dir)
+
+
+def test_a_large_upload_becomes_a_document_stored_from_its_file(
+    from_files: TestClient, world: World, one_page_pdf: bytes, spool_dir: Path
+) -> None:
+    """The PDF is verified, assessed and stored from the spooled file; a retry with the same key is the same
+    document, and the stored revision is the file byte for byte."""
+    clerk = world.orgs["A"].members["clerk"]
+    headers = {**clerk.headers, "Idempotency-Key": "large-intake-1"}
+    files = {"file": ("in.pdf", one_page_pdf, "application/pdf")}
+    created = from_files.post("/v1/documents", headers=headers, files=files, data={"title": "大文件"})
+    assert created.status_code == 201, created.text
+    again = from_files.post("/v1/documents", headers=headers, files=files, data={"title": "大文件"})
+    assert again.status_code == 200 and again.json()["id"] == created.json()["id"], "replayed"
+    changed = {"file": ("in.pdf", one_page_pdf + b"\n", "application/pdf")}
+    other = from_files.post("/v1/documents", headers=headers, files=changed, data={"title": "大文件"})
+    assert other.status_code == 409 and other.json()["code"] == "idempotency_conflict", "another file, the same key"
+    assert not _spooled(spool_dir)
+
+    document = created.json()["id"]
+    [revision] = from_files.get(f"/v1/documents/{document}/revisions", headers=clerk.headers).json()
+    assert revision["size"] == len(one_page_pdf) and revision["sha256"] == hashlib.sha256(one_page_pdf).hexdigest()
+    assert revision["has_verification"] and revision["detail"]["signatures"] == 0
+    served = from_files.get(f"/v1/documents/{document}/pdf", headers=clerk.headers)
+    assert served.status_code == 200 and served.content == one_page_pdf
+
+
+def test_a_large_document_is_signed_from_its_file_and_stored_as_the_next_revision(
+    from_files: TestClient, world: World, one_page_pdf: bytes, spool_dir: Path
+) -> None:
+    """Circulation's sign-off of a document above the in-memory size: the revision copied from the store to a
+    file (digest checked), signed into another, stored from it; the spool is gone afterwards."""
+    clerk, leader = world.orgs["A"].members["clerk"], world.orgs["A"].members["leader"]
+    files = {"file": ("in.pdf", one_page_pdf, "application/pdf")}
+    document = from_files.post("/v1/documents", headers=clerk.headers, files=files).json()["id"]
+
+    signed = from_files.post(
+        f"/v1/documents/{document}/sign",
+        headers=leader.headers,
+        json={"credential_id": leader.credential_id, "pin": PIN, "level": "B-LTA"},
+    )
+    assert signed.status_code == 200, signed.text
+    assert signed.json()["seq"] == 2
+    assert not _spooled(spool_dir)
+
+    pdf = from_files.get(f"/v1/documents/{document}/pdf", headers=clerk.headers).content
+    assert pdf.startswith(one_page_pdf) and hashlib.sha256(pdf).hexdigest() == signed.json()["sha256"]
+    report = from_files.post("/v1/verify", files={"file": ("signed.pdf", pdf, "application/pdf")}).json()
+    assert report["verdict"] == "valid" and [s["pades_level"] for s in report["signatures"]] == ["B-LTA"]
