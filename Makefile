@@ -79,6 +79,7 @@ bench: $(VENV)/.test-installed
 	$(BIN)/python bench/sign_http.py
 	$(BIN)/python bench/csc.py
 	$(BIN)/python bench/blobs.py
+	$(BIN)/python bench/large.py
 	@scripts/system-packages test
 	$(BIN)/python bench/web.py
 

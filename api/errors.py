@@ -51,6 +51,7 @@ STATUS: dict[type[errors.EsignError], int] = {
     idempotency.InvalidIdempotencyKey: 422,
     render_errors.RenderError: 422,
     render_errors.FontUnavailable: 503,
+    errors.RangeNotSatisfiable: 416,
 }
 
 
@@ -76,6 +77,7 @@ WHY: dict[int, str] = {
     409: "The record is not in a state that allows this (`conflict`), or an `Idempotency-Key` reused with another "
     "body (`idempotency_conflict`)",
     413: "The request body exceeds ESIGN_MAX_UPLOAD_MB (`too_large`)",
+    416: "A `Range` past the end of the file (`range_not_satisfiable`); `Content-Range` gives its length",
     415: "A content type the operation does not take (`unsupported_media_type`)",
     422: "Invalid input: a parameter or body the schema or the service refuses (`invalid_request`, `pdf_invalid`, ...)",
     423: "The credential is locked after too many wrong PINs (`credential_locked`)",
@@ -104,6 +106,8 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     if isinstance(exc, errors.Busy):
         headers = {"Retry-After": str(exc.retry_after)}  # RFC 9110 §10.2.3: when to come back
+    if isinstance(exc, errors.RangeNotSatisfiable):
+        headers = {"Content-Range": f"bytes */{exc.size}", "Accept-Ranges": "bytes"}  # RFC 9110 §14.4
     return JSONResponse(body(exc.code, exc.message, exc.details), status_code=status, headers=headers)
 
 

@@ -11,6 +11,7 @@ yet routed.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -56,7 +57,7 @@ class Upload:
     """An uploaded PDF, checked and verified in a parsing worker under the budget (``esign.budget``), outside
     any transaction (``esign.phases``); a refusal raises from :meth:`run`."""
 
-    def __init__(self, *, data: bytes, trust: TrustSettings) -> None:
+    def __init__(self, *, data: bytes | Path, trust: TrustSettings) -> None:
         self.data = data
         self.report: VerificationReport | None = None
         self.assessment: archive.Assessment | None = None
@@ -66,7 +67,11 @@ class Upload:
     def run(self) -> None:
         self.report = budget.verify(self.data, self._trust)
         self.assessment = budget.assess(self.data)
-        self.title = _title_of(pdf_module.read(self.data))
+        if isinstance(self.data, bytes):
+            self.title = _title_of(pdf_module.read(self.data))
+        else:
+            with self.data.open("rb") as source:
+                self.title = _title_of(pdf_module.read(source))
 
     def close(self) -> None:
         return None

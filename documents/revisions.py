@@ -8,15 +8,17 @@ with an indexed query instead of reading every PDF (``documents.preservation``).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from esign import archive, audit
-from esign.blobs import BlobStore
-from esign.errors import NotFound
+from esign.blobs import BlobStore, RangedBlobStore
+from esign.errors import BlobCorrupted, NotFound
 from esign.identity import Actor
 from esign.ids import new_id, now
 from esign.scoped import get_scoped
@@ -57,12 +59,24 @@ def pdf(blobs: BlobStore, revision: Revision) -> bytes:
     return blobs.get(revision.sha256)
 
 
+def pdf_to_file(blobs: RangedBlobStore, revision: Revision, path: Path) -> Path:
+    """The revision's PDF copied to ``path`` in chunks, its digest checked on the way."""
+    digest = hashlib.sha256()
+    with path.open("wb") as out:
+        for chunk in blobs.read_range(revision.sha256, 0, revision.size):
+            digest.update(chunk)
+            out.write(chunk)
+    if digest.hexdigest() != revision.sha256:
+        raise BlobCorrupted(f"blob {revision.sha256} no longer matches its digest")
+    return path
+
+
 def add(
     session: Session,
     *,
     blobs: BlobStore,
     document: Document,
-    data: bytes,
+    data: bytes | Path,
     reason: Reason,
     actor: Actor,
     detail: dict[str, Any] | None = None,
@@ -72,11 +86,12 @@ def add(
     """Append a revision; the caller holds the document's lock (``get_document(..., for_update=True)``).
 
     ``assessment``: what the PDF's archive time-stamp protects, when the caller had it assessed already (an
-    upload, in a parsing worker: ``esign.budget.assess``); else it is assessed here, the service's own PDFs."""
+    upload, in a parsing worker: ``esign.budget.assess``); else it is assessed here, the service's own PDFs.
+    ``data`` is the PDF, or the path of a file holding it (a large upload), stored from the file."""
     parent = latest(session, document) if document.revision_count else None
-    if parent is not None and not data.startswith(pdf(blobs, parent)):
+    if parent is not None and not _extends(blobs, data, parent):
         raise InvalidDocument("a new revision must extend the previous one as an incremental update")
-    digest = blobs.put(data)
+    digest = blobs.put(data) if isinstance(data, bytes) else blobs.put_file(data)
     revision = Revision(
         id=new_id(),
         document_id=document.id,
@@ -84,14 +99,14 @@ def add(
         seq=document.revision_count + 1,
         parent_id=parent.id if parent else None,
         sha256=digest,
-        size=len(data),
+        size=len(data) if isinstance(data, bytes) else data.stat().st_size,
         reason=reason.value,
         detail=detail or {},
         verification=verification,
         created_by=actor.label,
     )
     session.add(revision)
-    note_assessment(document, assessment or archive.assess(data))
+    note_assessment(document, assessment or _assess(data))
     document.revision_count = revision.seq
     document.updated_at = now()
     session.flush()
@@ -104,6 +119,26 @@ def add(
         payload={"revision": revision.seq, "sha256": digest, **(detail or {})},
     )
     return revision
+
+
+def _extends(blobs: BlobStore, data: bytes | Path, parent: Revision) -> bool:
+    """Whether ``data`` begins with the parent's bytes: a file by the digest of its first ``parent.size``
+    bytes, read in chunks, so neither is held whole."""
+    if isinstance(data, bytes):
+        return data.startswith(pdf(blobs, parent))
+    digest, left = hashlib.sha256(), parent.size
+    with data.open("rb") as source:
+        while left and (chunk := source.read(min(left, 1024 * 1024))):
+            digest.update(chunk)
+            left -= len(chunk)
+    return left == 0 and digest.hexdigest() == parent.sha256
+
+
+def _assess(data: bytes | Path) -> archive.Assessment:
+    if isinstance(data, bytes):
+        return archive.assess(data)
+    with data.open("rb") as source:
+        return archive.assess(source)
 
 
 def note_assessment(document: Document, assessment: archive.Assessment) -> None:

@@ -7,13 +7,16 @@ signed PDF as the next revision, unless another revision was added meanwhile (``
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy.orm import Session
 
-from esign.blobs import BlobStore
+from esign.blobs import BlobStore, RangedBlobStore
 from esign.identity import Actor
 from esign.phases import Stale
 from esign.settings import Settings
 from esign.sign import PadesLevel
+from esign.spool import Spool
 from keys import credentials, signing
 from keys.authorities import Pki
 from keys.credentials import Purpose
@@ -29,19 +32,32 @@ def authorise(session: Session, *, actor: Actor, document_id: str, credential_id
 
 
 class DocumentSigning:
-    """A signature of one revision of a document, prepared and then made outside the transaction."""
+    """A signature of one revision of a document, prepared and then made outside the transaction. ``spool``:
+    the directory holding a large revision and its signed successor as files, removed once the signed one is
+    stored (or the signature failed)."""
 
-    def __init__(self, *, document_id: str, base_seq: int, work: signing.SigningWork) -> None:
+    def __init__(
+        self, *, document_id: str, base_seq: int, work: signing.SigningWork, spool: Spool | None = None
+    ) -> None:
         self.document_id = document_id
         self.base_seq = base_seq
         self.work = work
+        self.spool = spool
 
     @property
     def sealing(self) -> bool:
         return self.work.sealing
 
     def run(self) -> None:
-        self.work.run()
+        try:
+            self.work.run()
+        except BaseException:
+            self.discard()
+            raise
+
+    def discard(self) -> None:
+        if self.spool is not None:
+            self.spool.remove()
 
     def close(self) -> None:
         self.work.close()
@@ -71,11 +87,29 @@ def prepare(
     if credential.purpose == Purpose.SEAL.value and box is None and document.layout and document.layout.get("seal_box"):
         seal_page, *seal_box = document.layout["seal_box"]
         page, box = int(seal_page) + 1, tuple(seal_box)
-    request = signing.SignRequest(
-        pdf=revisions.pdf(blobs, revisions.latest(session, document)), level=level, reason=reason, page=page, box=box
-    )
-    work = signing.prepare(session, actor=actor, pki=pki, settings=settings, unlock=unlock, request=request)
-    return DocumentSigning(document_id=document.id, base_seq=document.revision_count, work=work)
+    latest = revisions.latest(session, document)
+    ranged = blobs if isinstance(blobs, RangedBlobStore) else None
+    spool = Spool() if ranged is not None and latest.size > settings.upload_in_memory_kb * 1024 else None
+    try:
+        source: bytes | Path
+        if spool is not None and ranged is not None:
+            source = revisions.pdf_to_file(ranged, latest, spool.path("revision.pdf"))
+        else:
+            source = revisions.pdf(blobs, latest)
+        request = signing.SignRequest(
+            pdf=source,
+            output=spool.path("signed.pdf") if spool is not None else None,
+            level=level,
+            reason=reason,
+            page=page,
+            box=box,
+        )
+        work = signing.prepare(session, actor=actor, pki=pki, settings=settings, unlock=unlock, request=request)
+    except BaseException:
+        if spool is not None:
+            spool.remove()
+        raise
+    return DocumentSigning(document_id=document.id, base_seq=document.revision_count, work=work, spool=spool)
 
 
 def locked_unchanged(session: Session, *, actor: Actor, document_id: str, base_seq: int) -> Document:
@@ -88,6 +122,13 @@ def locked_unchanged(session: Session, *, actor: Actor, document_id: str, base_s
 
 def record(session: Session, *, actor: Actor, blobs: BlobStore, signature: DocumentSigning) -> Revision:
     """Store the signed PDF as the document's next revision, with the signature's audit events."""
+    try:
+        return _record(session, actor=actor, blobs=blobs, signature=signature)
+    finally:
+        signature.discard()
+
+
+def _record(session: Session, *, actor: Actor, blobs: BlobStore, signature: DocumentSigning) -> Revision:
     document = locked_unchanged(session, actor=actor, document_id=signature.document_id, base_seq=signature.base_seq)
     signed = signing.record(session, actor=actor, work=signature.work)
     return revisions.add(

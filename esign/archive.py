@@ -113,7 +113,7 @@ def _stamp(timestamp: EmbeddedPdfSignature) -> ArchiveStamp:
     )
 
 
-def assess(data: bytes) -> Assessment:
+def assess(data: pdf.Source) -> Assessment:
     """What the PDF's last document time-stamp protects; parsing only, no validation (cheap enough to run when
     every revision is stored)."""
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator
 from typing import BinaryIO
 
 DIGEST = re.compile(r"[0-9a-f]{64}")
@@ -28,3 +29,11 @@ def check_digest(digest: str) -> str:
     if not isinstance(digest, str) or not DIGEST.fullmatch(digest):
         raise ValueError(f"not a lowercase hex SHA-256 digest: {digest!r}")
     return digest
+
+
+def chunks(stream: BinaryIO, length: int) -> Iterator[bytes]:
+    """``length`` bytes (fewer if the stream ends first) from ``stream``'s position, in chunks; closes it."""
+    with stream:
+        while length > 0 and (chunk := stream.read(min(READ_CHUNK, length))):
+            length -= len(chunk)
+            yield chunk

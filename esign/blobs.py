@@ -11,11 +11,11 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol, runtime_checkable
 
-from esign.blob_digests import DIGEST, check_digest, hash_stream
+from esign.blob_digests import DIGEST, check_digest, chunks, hash_stream
 from esign.errors import BlobCorrupted, BlobNotFound
 from esign.filemodes import private_directory
 
@@ -28,11 +28,24 @@ class BlobStore(Protocol):
         """Store ``data`` unless already present; return its SHA-256 (lowercase hex)."""
         ...
 
+    def put_file(self, path: Path) -> str:
+        """``put`` of the file at ``path``, read in chunks rather than whole."""
+        ...
+
     def get(self, digest: str) -> bytes:
         """Raise ``BlobNotFound`` if absent, ``BlobCorrupted`` if the bytes no longer match."""
         ...
 
     def exists(self, digest: str) -> bool: ...
+
+
+@runtime_checkable
+class RangedBlobStore(BlobStore, Protocol):
+    """A store that reads part of a blob without the rest: for serving large blobs, and HTTP range requests."""
+
+    def read_range(self, digest: str, start: int, end: int) -> Iterator[bytes]:
+        """Bytes ``start`` to ``end`` (exclusive) in chunks, unchecked: ``BlobNotFound`` at once if absent."""
+        ...
 
 
 class InventoriedBlobStore(BlobStore, Protocol):
@@ -60,7 +73,14 @@ class FilesystemBlobStore:
         self.root = Path(root)
 
     def put(self, data: bytes) -> str:
-        digest = hashlib.sha256(data).hexdigest()
+        return self._store(hashlib.sha256(data).hexdigest(), lambda temp: temp.write(data))
+
+    def put_file(self, path: Path) -> str:
+        with path.open("rb") as source:
+            digest, _ = hash_stream(source)
+            return self._store(digest, lambda temp: _copy(source, temp))
+
+    def _store(self, digest: str, write: Callable[[BinaryIO], object]) -> str:
         path = self._path(digest)
         if path.exists():
             return digest
@@ -69,7 +89,7 @@ class FilesystemBlobStore:
         fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
         try:
             with os.fdopen(fd, "wb") as temp:
-                temp.write(data)
+                write(temp)
                 temp.flush()
                 os.fsync(temp.fileno())
                 os.fchmod(temp.fileno(), BLOB_MODE)
@@ -112,6 +132,11 @@ class FilesystemBlobStore:
         if found != digest:
             raise BlobCorrupted(f"blob {digest} no longer matches its digest")
 
+    def read_range(self, digest: str, start: int, end: int) -> Iterator[bytes]:
+        stream = self.open(digest)
+        stream.seek(start)
+        return chunks(stream, end - start)
+
     def open(self, digest: str) -> BinaryIO:
         """The stored file for reading, not yet checked: for copying a blob elsewhere without loading it."""
         try:
@@ -130,6 +155,11 @@ def blob_store_from_settings(settings: Settings) -> InventoriedBlobStore:
     from esign.blobs_s3 import S3BlobStore, S3Options
 
     return S3BlobStore(S3Options.from_settings(settings))
+
+
+def _copy(source: BinaryIO, target: BinaryIO) -> None:
+    source.seek(0)
+    hash_stream(source, target)
 
 
 def _fsync_directory(directory: Path) -> None:

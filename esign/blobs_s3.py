@@ -18,6 +18,7 @@ import io
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, TypeVar
 
 import boto3
@@ -25,12 +26,13 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from esign.blob_digests import check_digest, hash_stream
+from esign.blob_digests import check_digest, chunks, hash_stream
 from esign.blob_location import S3Location
 from esign.errors import BlobCorrupted, BlobNotFound, BlobStoreUnavailable
 
 if TYPE_CHECKING:
     from types_boto3_s3 import S3Client
+    from types_boto3_s3.type_defs import GetObjectOutputTypeDef
 
     from esign.settings import Settings
 
@@ -109,6 +111,15 @@ class S3BlobStore:
             self._upload(io.BytesIO(data), digest)
         return digest
 
+    def put_file(self, path: Path) -> str:
+        """The file's parts are read from it as they are sent (``TransferConfig``): never the whole at once."""
+        with path.open("rb") as source:
+            digest, _ = hash_stream(source)
+            if not self.exists(digest):
+                source.seek(0)
+                self._upload(source, digest)
+        return digest
+
     def put_stream(self, stream: BinaryIO, digest: str) -> bool:
         """Upload ``stream`` as ``digest`` unless present, then read it back: True when it was uploaded.
 
@@ -134,6 +145,11 @@ class S3BlobStore:
         if hashlib.sha256(data).hexdigest() != digest:
             raise BlobCorrupted(f"blob {digest} no longer matches its digest")
         return data
+
+    def read_range(self, digest: str, start: int, end: int) -> Iterator[bytes]:
+        """A ranged GetObject: the object store sends only those bytes."""
+        body = self._get(digest, Range=f"bytes={start}-{end - 1}")["Body"]
+        return chunks(body, end - start)  # type: ignore[arg-type]
 
     def verify(self, digest: str) -> None:
         found, _ = self._read(digest, hash_stream)
@@ -176,16 +192,19 @@ class S3BlobStore:
 
     def _read(self, digest: str, consume: Callable[[BinaryIO], T]) -> T:
         """What ``consume`` makes of the object's body; BlobNotFound when there is none."""
+        response = self._get(digest)
+        with self._failures("read", digest), response["Body"] as body:
+            return consume(body)  # type: ignore[arg-type]
+
+    def _get(self, digest: str, **extra: str) -> GetObjectOutputTypeDef:
         key = self.key(check_digest(digest))
         with self._failures("read", digest):
             try:
-                response = self.client.get_object(Bucket=self.location.bucket, Key=key)
+                return self.client.get_object(Bucket=self.location.bucket, Key=key, **extra)  # type: ignore[arg-type]
             except ClientError as e:
                 if _code(e) in _MISSING:
                     raise BlobNotFound(f"no blob {digest}") from None
                 raise
-            with response["Body"] as body:
-                return consume(body)  # type: ignore[arg-type]
 
     @contextmanager
     def _failures(self, action: str, digest: str | None) -> Iterator[None]:

@@ -13,9 +13,12 @@ one trusted file at a time.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import threading
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
 
 from asn1crypto import x509 as asn1_x509
 from pyhanko.pdf_utils import generic
@@ -66,17 +69,33 @@ def shutdown() -> None:
 atexit.register(shutdown)
 
 
-def _prescan(data: bytes) -> None:
+Upload = bytes | Path
+"""A PDF from outside: its bytes, or the path of the file holding it, which the worker opens itself and reads
+as a stream (so a large file crosses to the worker as a name, not as a copy)."""
+
+
+@contextlib.contextmanager
+def _opened(data: Upload) -> Iterator[pdf.Source]:
+    if isinstance(data, bytes):
+        yield data
+    else:
+        with data.open("rb") as reading:
+            yield reading
+
+
+def _prescan(data: Upload) -> None:
     """The pre-scan, here before a worker is taken: a file it refuses costs milliseconds, so it gets its 422
     even while every worker is busy, instead of a 503 for a parse it never needed."""
-    pdf_limits.check(data, pdf_limits.configured().structure)
+    with _opened(data) as source:
+        pdf_limits.check(source, pdf_limits.configured().structure)
 
 
-def verify(data: bytes, trust: TrustSettings, *, at: datetime | None = None) -> VerificationReport:
+def verify(data: Upload, trust: TrustSettings, *, at: datetime | None = None) -> VerificationReport:
     """``esign.verify.verify`` in a worker: the same report, or ``PdfTooComplex``/``Busy`` besides its errors."""
     workers = pool()
     if workers is None:
-        return verification.verify(data, trust, at=at)
+        with _opened(data) as source:
+            return verification.verify(source, trust, at=at)
     _prescan(data)
     anchors, others = (tuple(c.dump() for c in certs) for certs in (trust.anchors, trust.other_certs))
     bare = replace(trust, anchors=(), other_certs=())
@@ -124,7 +143,7 @@ on the object, so a verification with yesterday's anchor objects is faster than 
 
 
 def _verify(
-    data: bytes,
+    data: Upload,
     trust: TrustSettings,
     anchors: tuple[bytes, ...],
     others: tuple[bytes, ...],
@@ -137,10 +156,11 @@ def _verify(
             _parsed.clear()
         load = asn1_x509.Certificate.load
         parsed = _parsed[key] = (tuple(map(load, anchors)), tuple(map(load, others)))
-    return verification.verify(data, replace(trust, anchors=parsed[0], other_certs=parsed[1]), at=at)
+    with _opened(data) as source:
+        return verification.verify(source, replace(trust, anchors=parsed[0], other_certs=parsed[1]), at=at)
 
 
-def vet(data: bytes) -> None:
+def vet(data: Upload) -> None:
     """Raises what opening ``data`` for signing would raise, or ``PdfTooComplex``, having opened it in a worker."""
     workers = pool()
     if workers is None:
@@ -150,13 +170,14 @@ def vet(data: bytes) -> None:
         workers.run(_vet, data)
 
 
-def _vet(data: bytes) -> None:
-    writer = pdf.incremental_writer(data)
-    try:
-        list(enumerate_sig_fields(writer.prev))
-        _walk_pages(writer.prev)
-    except pdf.PARSE_ERRORS as e:
-        raise PdfMalformed(f"the PDF's structure cannot be read: {e}") from e
+def _vet(data: Upload) -> None:
+    with _opened(data) as source:
+        writer = pdf.incremental_writer(source)
+        try:
+            list(enumerate_sig_fields(writer.prev))
+            _walk_pages(writer.prev)
+        except pdf.PARSE_ERRORS as e:
+            raise PdfMalformed(f"the PDF's structure cannot be read: {e}") from e
 
 
 def _walk_pages(reader: PdfFileReader) -> int:
@@ -184,13 +205,18 @@ def _walk_pages(reader: PdfFileReader) -> int:
     return pages
 
 
-def assess(data: bytes) -> archive.Assessment:
+def assess(data: Upload) -> archive.Assessment:
     """``esign.archive.assess`` in a worker: what a stored PDF's archive time-stamp protects. A file the budget
     refuses (``PdfTooComplex``) is unreadable; ``Busy`` is raised, as for a verification."""
     workers = pool()
     if workers is None:
-        return archive.assess(data)
+        return _assess(data)
     try:
-        return workers.run(archive.assess, data)
+        return workers.run(_assess, data)
     except PdfTooComplex:
         return archive.Assessment(archive.Preservation.UNREADABLE)
+
+
+def _assess(data: Upload) -> archive.Assessment:
+    with _opened(data) as source:
+        return archive.assess(source)

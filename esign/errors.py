@@ -123,6 +123,16 @@ class PdfTooComplex(PdfError):
         return {"limit": self.limit}
 
 
+class RangeNotSatisfiable(EsignError):
+    """A ``Range`` that starts past the end of what is served (RFC 9110 §15.5.17)."""
+
+    code = "range_not_satisfiable"
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"the requested range is outside the {size} bytes of the file")
+        self.size = size
+
+
 class Busy(EsignError):
     """Every parsing worker is taken and the queue in front of them is full: try again later."""
 

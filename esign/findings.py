@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import re
+from typing import BinaryIO
 
 from asn1crypto import cms
 from asn1crypto import x509 as asn1_x509
@@ -64,8 +66,18 @@ def signature_timestamp_token(es: EmbeddedPdfSignature) -> cms.ContentInfo | Non
     return next(find_cms_attribute_iter(unsigned, "signature_time_stamp_token"), None) if unsigned else None
 
 
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+def sha256(data: bytes | BinaryIO) -> str:
+    if isinstance(data, bytes):
+        return hashlib.sha256(data).hexdigest()
+    data.seek(0)
+    digest = hashlib.sha256()
+    while chunk := data.read(1024 * 1024):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def size(data: bytes | BinaryIO) -> int:
+    return len(data) if isinstance(data, bytes) else data.seek(0, io.SEEK_END)
 
 
 def revocation_data(dss: LocalKnowledge) -> list[RevocationDataInfo]:

@@ -25,7 +25,7 @@ import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from asn1crypto import cms, core, crl, ocsp
 from asn1crypto import x509 as asn1_x509
@@ -104,11 +104,16 @@ def _supply(writer: IncrementalPdfFileWriter, validation: ValidationData) -> Non
 
 def add_validation_data(data: bytes, validation: ValidationData) -> bytes:
     """``data`` with one more incremental update that adds ``validation`` to the document security store."""
+    out = io.BytesIO()
+    write_validation_data(data, validation, out)
+    return out.getvalue()
+
+
+def write_validation_data(data: pdf.Source, validation: ValidationData, output: BinaryIO) -> None:
+    """``add_validation_data`` from a stream to a stream."""
     writer = pdf.incremental_writer(data, validation_data=True)
     _supply(writer, validation)
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
+    writer.write(output)
 
 
 def _next_timestamp_field(reader: PdfFileReader) -> str:
@@ -136,24 +141,29 @@ class _KeptToken(TimeStamper):
 
 
 def _timestamp_document(
-    data: bytes, timestamper: TimeStamper, md_algorithm: str, validation: ValidationData | None = None
-) -> tuple[bytes, cms.SignedData]:
-    """``timestamp_document``, with ``validation`` added to the DSS in the same update under the time-stamp,
-    and the SignedData of the token it embedded."""
+    data: pdf.Source,
+    timestamper: TimeStamper,
+    md_algorithm: str,
+    output: BinaryIO,
+    validation: ValidationData | None = None,
+) -> cms.SignedData:
+    """``timestamp_document`` into ``output``, with ``validation`` added to the DSS in the same update under the
+    time-stamp; the SignedData of the token it embedded."""
     kept = _KeptToken(timestamper)
     writer = pdf.incremental_writer(data, validation_data=True)
     if validation:
         _supply(writer, validation)
     stamper = PdfTimeStamper(kept, field_name=_next_timestamp_field(writer.prev))
-    out = io.BytesIO()
-    stamper.timestamp_pdf(writer, md_algorithm, output=out)
+    stamper.timestamp_pdf(writer, md_algorithm, output=output)
     assert kept.token is not None, "pyhanko embedded a time-stamp it did not ask for"
-    return out.getvalue(), kept.token["content"]
+    return kept.token["content"]
 
 
 def timestamp_document(data: bytes, timestamper: TimeStamper, *, md_algorithm: str = "sha256") -> bytes:
     """``data`` with a document time-stamp (ISO 32000-2 §12.8.5) over all of it, and no DSS change."""
-    return _timestamp_document(data, timestamper, md_algorithm)[0]
+    out = io.BytesIO()
+    _timestamp_document(data, timestamper, md_algorithm, out)
+    return out.getvalue()
 
 
 def last_document_timestamp(data: bytes) -> EmbeddedPdfSignature:
@@ -179,5 +189,23 @@ def add_archive_timestamp(
     were proven when they were still current, and the new time-stamp preserves that proof, EN 319 102-1
     §5.6.2.4). Two incremental updates are appended; ``data`` stays a prefix of the result.
     """
-    data, stamp = _timestamp_document(data, timestamper, md_algorithm, revocation(certs))
-    return add_validation_data(data, revocation(certificates_of(stamp)))
+    out = io.BytesIO()
+    write_archive_timestamp(
+        data, out, io.BytesIO(), timestamper=timestamper, revocation=revocation, certs=certs, md_algorithm=md_algorithm
+    )
+    return out.getvalue()
+
+
+def write_archive_timestamp(
+    data: pdf.Source,
+    output: BinaryIO,
+    scratch: BinaryIO,
+    *,
+    timestamper: TimeStamper,
+    revocation: RevocationSource,
+    certs: Sequence[asn1_x509.Certificate],
+    md_algorithm: str = "sha256",
+) -> None:
+    """``add_archive_timestamp`` from a stream to ``output``, through ``scratch`` (the time-stamped revision)."""
+    stamp = _timestamp_document(data, timestamper, md_algorithm, scratch, revocation(certs))
+    write_validation_data(scratch, revocation(certificates_of(stamp)), output)

@@ -13,7 +13,7 @@ import io
 import struct
 import zlib
 from collections.abc import Callable
-from typing import TypeVar
+from typing import BinaryIO, TypeVar
 
 from pyhanko.pdf_utils.crypt import AuthStatus, StandardSecurityHandler
 from pyhanko.pdf_utils.crypt.api import PdfMacStatus
@@ -21,10 +21,11 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError as PyhankoPdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 
-from . import pdf_limits, pyhanko_speedups
+from . import pdf_limits, pyhanko_lazy, pyhanko_speedups
 from .errors import PdfEncrypted, PdfMalformed
 
 pyhanko_speedups.install()
+pyhanko_lazy.install()
 
 T = TypeVar("T")
 
@@ -44,8 +45,21 @@ PARSE_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-def _check_header(data: bytes) -> None:
-    if b"%PDF-" not in data[:1024]:
+Source = bytes | BinaryIO
+"""A PDF as bytes, or as a seekable binary stream (a file on disk) that pyhanko reads and copies in chunks."""
+
+
+def stream_of(data: Source) -> BinaryIO:
+    return io.BytesIO(data) if isinstance(data, bytes) else data
+
+
+def _check_header(data: Source) -> None:
+    if isinstance(data, bytes):
+        head = data[:1024]
+    else:
+        data.seek(0)
+        head = data.read(1024)
+    if b"%PDF-" not in head:
         raise PdfMalformed("not a PDF: the %PDF- header is missing")
 
 
@@ -95,7 +109,7 @@ def _refuse_encrypted(reader: PdfFileReader) -> None:
 
 
 def _open(
-    data: bytes,
+    data: Source,
     open_with: Callable[[bool], T],
     reader_of: Callable[[T], PdfFileReader],
     encryption: Callable[[PdfFileReader], None],
@@ -118,10 +132,10 @@ def _open(
     raise PdfMalformed(f"the PDF cannot be read: {last}") from last
 
 
-def read(data: bytes) -> PdfFileReader:
+def read(data: Source) -> PdfFileReader:
     """A reader of ``data``, decrypted when it opens without a password (``reader.encrypted`` says it was)."""
     return _open(
-        data, lambda strict: PdfFileReader(io.BytesIO(data), strict=strict), lambda r: r, _open_with_empty_password
+        data, lambda strict: PdfFileReader(stream_of(data), strict=strict), lambda r: r, _open_with_empty_password
     )
 
 
@@ -133,7 +147,7 @@ class _ValidationDataWriter(IncrementalPdfFileWriter):
         return None
 
 
-def incremental_writer(data: bytes, *, validation_data: bool = False) -> IncrementalPdfFileWriter:
+def incremental_writer(data: Source, *, validation_data: bool = False) -> IncrementalPdfFileWriter:
     """A writer appending an incremental update to ``data``; the original bytes stay a prefix.
 
     ``validation_data``: the update only adds validation material (DSS entries, document time-stamps), which
@@ -143,7 +157,7 @@ def incremental_writer(data: bytes, *, validation_data: bool = False) -> Increme
     kind = _ValidationDataWriter if validation_data else IncrementalPdfFileWriter
     return _open(
         data,
-        lambda strict: kind(io.BytesIO(data), strict=strict),
+        lambda strict: kind(stream_of(data), strict=strict),
         lambda w: w.prev,
         _refuse_encrypted,
     )

@@ -11,8 +11,11 @@ it cannot find or parse is left to pyhanko, which runs under the parsing budget 
 from __future__ import annotations
 
 import functools
+import io
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from .errors import PdfTooComplex
 from .settings import Settings
@@ -91,20 +94,65 @@ def _ints(pattern: re.Pattern[bytes], text: bytes) -> list[int] | None:
         return None
 
 
-def _startxref(data: bytes) -> int | None:
-    at = data.rfind(b"startxref", max(0, len(data) - 4096))
+_CHUNK = 1024 * 1024
+_OBJSTM_REACH = 4096
+
+
+class _Source:
+    """The file being scanned: bytes, or a seekable binary stream read in windows, so the scan of a file on
+    disk holds a window at a time rather than the file."""
+
+    def __init__(self, data: bytes | BinaryIO) -> None:
+        self.data = data
+        if isinstance(data, bytes):
+            self.size = len(data)
+        else:
+            self.size = data.seek(0, io.SEEK_END)
+
+    def window(self, offset: int, length: int) -> bytes:
+        offset = max(offset, 0)
+        if isinstance(self.data, bytes):
+            return self.data[offset : offset + length]
+        self.data.seek(offset)
+        return self.data.read(length)
+
+    def chunks(self, start: int = 0, overlap: int = 0) -> Iterator[tuple[int, bytes]]:
+        """``(offset, bytes)`` from ``start`` to the end; each chunk repeats the last ``overlap`` bytes of
+        the one before, so a match of up to ``overlap`` bytes is never cut in two."""
+        if isinstance(self.data, bytes):
+            yield start, self.data[start:] if start else self.data
+            return
+        at = start
+        while at < self.size:
+            chunk = self.window(at, _CHUNK + overlap)
+            yield at, chunk
+            if at + len(chunk) >= self.size:
+                return
+            at += _CHUNK
+
+    def find(self, needle: bytes, start: int) -> int:
+        for at, chunk in self.chunks(start, len(needle)):
+            if (found := chunk.find(needle)) >= 0:
+                return at + found
+        return -1
+
+
+def _startxref(source: _Source) -> int | None:
+    tail_at = max(0, source.size - 4096)
+    tail = source.window(tail_at, 4096)
+    at = tail.rfind(b"startxref")
     if at < 0:
         return None
-    match = re.match(_WS + rb"(\d{1,20})", data[at + 9 : at + 64])
+    match = re.match(_WS + rb"(\d{1,20})", tail[at + 9 : at + 64])
     return int(match.group(1)) if match else None
 
 
 class _Scan:
-    def __init__(self, data: bytes, limits: StructureLimits) -> None:
-        self.data = data
+    def __init__(self, data: bytes | BinaryIO, limits: StructureLimits) -> None:
+        self.source = _Source(data)
         self.limits = limits
         # An object takes at least a byte of the file; a declared count beyond that describes nothing.
-        self.fits = min(limits.max_objects, len(data))
+        self.fits = min(limits.max_objects, self.source.size)
 
     def declared(self, count: int, where: str) -> None:
         if count > self.fits:
@@ -112,11 +160,11 @@ class _Scan:
             raise PdfTooComplex(
                 limit,
                 f"{where} declares {count} objects; at most {self.fits} fit "
-                f"(limit {self.limits.max_objects}, file of {len(self.data)} bytes)",
+                f"(limit {self.limits.max_objects}, file of {self.source.size} bytes)",
             )
 
     def run(self) -> None:
-        start = _startxref(self.data)
+        start = _startxref(self.source)
         pending = [start] if start is not None else []
         seen: set[int] = set()
         while pending:
@@ -128,45 +176,48 @@ class _Scan:
                 raise PdfTooComplex(
                     "xref_chain", f"more than {self.limits.max_sections} cross-reference sections are chained"
                 )
-            if not 0 <= offset < len(self.data):
+            if not 0 <= offset < self.source.size:
                 continue
             pending.extend(self.section(offset))
         self.object_streams()
 
     def section(self, offset: int) -> list[int]:
         """Checks the section at ``offset``; the offsets of the sections it chains to."""
-        head = self.data[offset : offset + 64].lstrip(b"\x00\t\n\x0c\r ")
+        raw = self.source.window(offset, _DICT_WINDOW)
+        head = raw[:64].lstrip(b"\x00\t\n\x0c\r ")
         if head.startswith(b"xref"):
-            return self.table(self.data.index(b"xref", offset) + 4)
-        if _OBJ_HEADER.match(self.data, offset):
-            return self.stream(offset)
+            return self.table(offset + raw.index(b"xref") + 4)
+        if _OBJ_HEADER.match(raw):
+            return self.stream(raw)
         return []
 
     def table(self, pos: int) -> list[int]:
         total = 0
-        while (match := _SUBSECTION.match(self.data, pos)) is not None:
+        length = self.source.size
+        while (match := _SUBSECTION.match(self.source.window(pos, 256))) is not None:
             count = int(match.group(2))
             total += count
-            if count * _TABLE_ENTRY_MIN > len(self.data) - match.end():
+            end = pos + match.end()
+            if count * _TABLE_ENTRY_MIN > length - end:
                 raise PdfTooComplex(
                     "xref_size",
-                    f"an xref table declares {count} entries; the {len(self.data) - match.end()} bytes after it "
-                    f"hold at most {(len(self.data) - match.end()) // _TABLE_ENTRY_MIN}",
+                    f"an xref table declares {count} entries; the {length - end} bytes after it "
+                    f"hold at most {(length - end) // _TABLE_ENTRY_MIN}",
                 )
             self.declared(total, "the xref table")
-            pos = match.end() + count * 20
-        trailer_at = self.data.find(b"trailer", pos)
+            pos = end + count * 20
+        trailer_at = self.source.find(b"trailer", pos)
         if trailer_at < 0:
             return []
-        trailer = self.data[trailer_at : trailer_at + _DICT_WINDOW]
+        trailer = self.source.window(trailer_at, _DICT_WINDOW)
         trailer = trailer[: trailer.find(b"startxref")] if b"startxref" in trailer else trailer
         if (size := _int(_INT_KEY[b"Size"], trailer)) is not None and size > self.limits.max_objects:
             self.declared(size, "the trailer's /Size")
         return [n for key in (b"Prev", b"XRefStm") if (n := _int(_INT_KEY[key], trailer)) is not None]
 
-    def stream(self, offset: int) -> list[int]:
-        end = self.data.find(b"stream", offset, offset + _DICT_WINDOW)
-        head = self.data[offset : end if end >= 0 else offset + _DICT_WINDOW]
+    def stream(self, raw: bytes) -> list[int]:
+        end = raw.find(b"stream")
+        head = raw[:end] if end >= 0 else raw
         size = _int(_INT_KEY[b"Size"], head)
         if size is not None and size > self.limits.max_objects:
             self.declared(size, "the xref stream's /Size")
@@ -184,17 +235,30 @@ class _Scan:
         return [prev] if prev is not None else []
 
     def object_streams(self) -> None:
-        for match in _OBJSTM.finditer(self.data):
-            # The dictionary around /Type /ObjStm: from the nearest "obj" before it to "stream" after it.
-            start = max(self.data.rfind(b"obj", max(0, match.start() - 4096), match.start()), 0)
-            end = self.data.find(b"stream", match.end(), match.end() + 4096)
-            head = self.data[start : end if end >= 0 else match.end() + 4096]
-            if (n := _int(_INT_KEY[b"N"], head)) is not None:
-                self.declared(n, "an object stream's /N")
+        seen = -1
+        for at, chunk in self.source.chunks(overlap=64):
+            for match in _OBJSTM.finditer(chunk):
+                where = at + match.start()
+                if where <= seen:
+                    continue  # found again in the overlap
+                seen = where
+                self.object_stream(where, at + match.end())
+
+    def object_stream(self, start: int, end: int) -> None:
+        """The dictionary around /Type /ObjStm: from the nearest "obj" before it to "stream" after it."""
+        before = max(0, start - _OBJSTM_REACH)
+        around = self.source.window(before, end - before + _OBJSTM_REACH)
+        match_start, match_end = start - before, end - before
+        head_start = max(around.rfind(b"obj", max(0, match_start - _OBJSTM_REACH), match_start), 0)
+        head_end = around.find(b"stream", match_end, match_end + _OBJSTM_REACH)
+        head = around[head_start : head_end if head_end >= 0 else match_end + _OBJSTM_REACH]
+        if (n := _int(_INT_KEY[b"N"], head)) is not None:
+            self.declared(n, "an object stream's /N")
 
 
-def check(data: bytes, limits: StructureLimits = StructureLimits()) -> None:
-    """Raises ``PdfTooComplex`` when what ``data`` declares exceeds ``limits`` or cannot fit in it.
+def check(data: bytes | BinaryIO, limits: StructureLimits = StructureLimits()) -> None:
+    """Raises ``PdfTooComplex`` when what ``data`` (bytes, or a seekable binary stream) declares exceeds
+    ``limits`` or cannot fit in it.
 
     Linear in the file's length; it reads only dictionaries and subsection headers, never the entries.
     """

@@ -52,7 +52,13 @@ class Settings(BaseSettings):
     s3_secret_access_key: SecretStr | None = Field(
         default=None, description="Secret key going with ESIGN_S3_ACCESS_KEY_ID."
     )
-    max_upload_mb: int = Field(default=50, gt=0, description="Largest accepted upload, in MiB.")
+    max_upload_mb: int = Field(default=200, gt=0, description="Largest accepted upload, in MiB.")
+    upload_in_memory_kb: int = Field(
+        default=8192,
+        ge=0,
+        description="Uploads up to this size, in KiB, are signed and verified from memory; larger ones from "
+        "a file on disk, read and written as streams.",
+    )
     parse_max_objects: int = Field(
         default=1_000_000,
         gt=0,

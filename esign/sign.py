@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import enum
 import io
+import tempfile
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.layout import LayoutError
@@ -136,6 +140,26 @@ def _next_field_name(reader_fields: list[str]) -> str:
 
 def sign(data: bytes, signer: Signer, options: SignOptions = SignOptions()) -> bytes:
     """Sign ``data`` with ``signer``; the result is ``data`` followed by one incremental update."""
+    out = io.BytesIO()
+    sign_into(data, out, signer, options, scratch=io.BytesIO)
+    return out.getvalue()
+
+
+def sign_file(source: BinaryIO, output: BinaryIO, signer: Signer, options: SignOptions = SignOptions()) -> None:
+    """``sign`` from a file to a file: pyhanko reads ``source`` and writes ``output`` in chunks, and the
+    revisions B-LT and B-LTA add go through temporary files, so no copy of the document is held in memory."""
+    sign_into(source, output, signer, options, scratch=tempfile.TemporaryFile)
+
+
+def sign_into(
+    data: pdf.Source,
+    output: BinaryIO,
+    signer: Signer,
+    options: SignOptions,
+    *,
+    scratch: Callable[[], BinaryIO],
+) -> None:
+    """``sign`` writing to ``output``; ``scratch`` makes the streams that hold the revisions in between."""
     if options.level.rank >= PadesLevel.B_T.rank and options.timestamper is None:
         raise SigningError(f"PAdES {options.level} needs a time-stamp authority")
     if options.level.rank >= PadesLevel.B_LT.rank and options.revocation is None:
@@ -189,32 +213,43 @@ def sign(data: bytes, signer: Signer, options: SignOptions = SignOptions()) -> b
         new_field_spec=field_spec,
     )
     params = _text_params(signer)
-    try:
-        signed = _sign_pdf(
-            pdf_signer, writer, reserved_size(signer, options.level, content_timestamp=stamped_content), params
-        )
-    except PyhankoSigningError as e:
-        if not str(e).startswith("Final ByteRange payload larger than expected"):
-            raise SigningError(str(e)) from e
-        # The container outgrew the computed reservation (an unusually large time-stamp token, say):
-        # sign again and let pyhanko size it with a dry run.
-        signed = _sign_pdf(pdf_signer, pdf.incremental_writer(data), None, params)
-    return _long_term(signed, field_name, options)
+    long_term = options.level.rank >= PadesLevel.B_LT.rank
+    with ExitStack() as streams:
+        signed = streams.enter_context(scratch()) if long_term else output
+        try:
+            _sign_pdf(
+                pdf_signer,
+                writer,
+                signed,
+                reserved_size(signer, options.level, content_timestamp=stamped_content),
+                params,
+            )
+        except PyhankoSigningError as e:
+            if not str(e).startswith("Final ByteRange payload larger than expected"):
+                raise SigningError(str(e)) from e
+            # The container outgrew the computed reservation (an unusually large time-stamp token, say):
+            # sign again and let pyhanko size it with a dry run.
+            signed.seek(0)
+            signed.truncate()
+            _sign_pdf(pdf_signer, pdf.incremental_writer(data), signed, None, params)
+        if long_term:
+            _long_term(signed, output, streams.enter_context(scratch()), field_name, options)
 
 
-def _long_term(signed: bytes, field_name: str, options: SignOptions) -> bytes:
+def _long_term(signed: BinaryIO, output: BinaryIO, scratch: BinaryIO, field_name: str, options: SignOptions) -> None:
     """B-LT: revocation data issued after the signature time-stamp in a DSS update; B-LTA: that, a document
     time-stamp, and revocation data for its unit issued after it (``esign.ltv``)."""
-    if options.level.rank < PadesLevel.B_LT.rank:
-        return signed
     assert options.revocation is not None and options.timestamper is not None
     [made] = [es for es in pdf.read(signed).embedded_regular_signatures if es.field_name == field_name]
     certs = ltv.signature_certificates(made)
     try:
         if options.level is PadesLevel.B_LT:
-            return ltv.add_validation_data(signed, options.revocation(certs))
-        return ltv.add_archive_timestamp(
+            ltv.write_validation_data(signed, options.revocation(certs), output)
+            return
+        ltv.write_archive_timestamp(
             signed,
+            output,
+            scratch,
             timestamper=options.timestamper,
             revocation=options.revocation,
             certs=certs,
@@ -234,9 +269,12 @@ def _text_params(signer: Signer) -> dict[str, str]:
 
 
 def _sign_pdf(
-    pdf_signer: PdfSigner, writer: IncrementalPdfFileWriter, bytes_reserved: int | None, params: dict[str, str]
-) -> bytes:
-    out = io.BytesIO()
+    pdf_signer: PdfSigner,
+    writer: IncrementalPdfFileWriter,
+    out: BinaryIO,
+    bytes_reserved: int | None,
+    params: dict[str, str],
+) -> None:
     try:
         pdf_signer.sign_pdf(
             writer, output=out, bytes_reserved=bytes_reserved, in_place=False, appearance_text_params=params
@@ -245,4 +283,3 @@ def _sign_pdf(
         raise SigningError(f"the signature appearance does not fit: {e}") from e
     except PyhankoPdfError as e:
         raise SigningError(f"the PDF cannot be signed: {e}") from e
-    return out.getvalue()

@@ -388,7 +388,7 @@ ENCRYPTED_NOTE = (
 )
 
 
-def verify(data: bytes, trust: TrustSettings, *, at: datetime | None = None) -> VerificationReport:
+def verify(data: pdf.Source, trust: TrustSettings, *, at: datetime | None = None) -> VerificationReport:
     """Verify every signature in ``data`` as of ``at`` (an aware datetime; now by default); raises
     ``PdfMalformed``/``PdfEncrypted`` for unreadable input (an encrypted file that opens without a password is
     verified, and the report says it is encrypted).
@@ -415,7 +415,7 @@ def verify(data: bytes, trust: TrustSettings, *, at: datetime | None = None) -> 
         summary=summary,
         summary_en=summary_en,
         sha256=findings.sha256(data),
-        size=len(data),
+        size=findings.size(data),
         revisions=revisions,
         signatures=signatures,
         document_timestamps=timestamps,

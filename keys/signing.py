@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from pyhanko.sign.signers import Signer
 from sqlalchemy.orm import Session
@@ -19,7 +20,7 @@ from esign.appearance import Appearance
 from esign.errors import InvalidInput
 from esign.identity import Actor
 from esign.settings import Settings
-from esign.sign import Certification, PadesLevel, SignOptions, sign
+from esign.sign import Certification, PadesLevel, SignOptions, sign, sign_file
 
 from . import custody, identities, levels
 from .authorities import Pki
@@ -28,7 +29,9 @@ from .credentials import Credential, Purpose, certificate, get
 
 @dataclass(frozen=True)
 class SignRequest:
-    pdf: bytes
+    pdf: bytes | Path
+    """The PDF, or the path of a file holding it: then signed from the file into ``output``, as streams."""
+    output: Path | None = None
     level: PadesLevel | None = None
     """``None``: the level of the credential's organisation (``keys.levels.level_for``)."""
     reason: str | None = None
@@ -75,7 +78,7 @@ class SigningWork:
         self.credential_id = credential_id
         self.organisation_id = organisation_id
         self.purpose = purpose
-        self.signed: bytes | None = None
+        self.signed: bytes | Path | None = None
         self._signer = signer
         self._options = options
         self._resources = resources
@@ -90,12 +93,20 @@ class SigningWork:
         return self.request.level
 
     def run(self) -> None:
-        self.signed = sign(self.request.pdf, self._signer, self._options)
+        source, output = self.request.pdf, self.request.output
+        if isinstance(source, bytes):
+            self.signed = sign(source, self._signer, self._options)
+            return
+        if output is None:
+            raise ValueError("a PDF signed from a file needs an output file")
+        with source.open("rb") as reading, output.open("w+b") as writing:
+            sign_file(reading, writing, self._signer, self._options)
+        self.signed = output
 
     def close(self) -> None:
         self._resources.close()
 
-    def result(self) -> bytes:
+    def result(self) -> bytes | Path:
         if self.signed is None:
             raise RuntimeError("the signature was recorded before it was made")
         return self.signed
@@ -158,8 +169,15 @@ def prepare(
     return work
 
 
-def record(session: Session, *, actor: Actor, work: SigningWork) -> bytes:
-    """Audit the signature ``work`` made; the signed PDF."""
+def sha256_of(pdf: bytes | Path) -> str:
+    if isinstance(pdf, bytes):
+        return hashlib.sha256(pdf).hexdigest()
+    with pdf.open("rb") as reading:
+        return hashlib.file_digest(reading, "sha256").hexdigest()
+
+
+def record(session: Session, *, actor: Actor, work: SigningWork) -> bytes | Path:
+    """Audit the signature ``work`` made; the signed PDF, or the file holding it."""
     signed = work.result()
     audit.append(
         session,
@@ -169,8 +187,8 @@ def record(session: Session, *, actor: Actor, work: SigningWork) -> bytes:
         chain=work.organisation_id,
         payload={
             "level": work.level.value,
-            "input_sha256": hashlib.sha256(work.request.pdf).hexdigest(),
-            "output_sha256": hashlib.sha256(signed).hexdigest(),
+            "input_sha256": sha256_of(work.request.pdf),
+            "output_sha256": sha256_of(signed),
             "purpose": work.purpose,
         },
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
 
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from api import reports
+from api import downloads, reports, uploads
 from api.deps import ActorOf, DatabaseDep, PolicyDep, SettingsDep, SignerOf, get_blobs
 from api.idempotent import IdempotencyKey, once
 from api.routes.signing import parse_visible
@@ -34,12 +35,15 @@ from documents.states import DocumentState
 from esign import idempotency, phases
 from esign.archive import Preservation
 from esign.blobs import BlobStore
-from esign.errors import InvalidInput, TooLarge
+from esign.db import Database
+from esign.errors import InvalidInput
 from esign.identity import Actor
 from esign.report import VerificationReport
+from esign.settings import Settings
 from esign.sign import PadesLevel
 from esign.verify import verify
 from keys import authorities
+from keys.policy import Policy
 from keys.signing import Unlock
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
@@ -153,9 +157,6 @@ async def create(
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise InvalidInput("a multipart request needs the PDF as the field `file`")
-        data = await upload.read(settings.max_upload_bytes + 1)
-        if len(data) > settings.max_upload_bytes:
-            raise TooLarge(f"the upload exceeds the limit of {settings.max_upload_mb} MiB")
         title = str(form.get("title") or "") or None
         template = str(form.get("route_template_id") or "") or None
         try:
@@ -163,32 +164,26 @@ async def create(
             direction = Direction(str(form.get("direction") or Direction.INCOMING.value))
         except ValueError as e:
             raise InvalidInput(str(e)) from None
-        fingerprint = idempotency.fingerprint("upload", data, title or "", kind.value, direction.value, template or "")
-
-        create: phases.Phases[Any, DocumentOut] = phases.Phases(
-            lambda session: intake.Upload(data=data, trust=policy.trust(session)),
-            lambda session, upload: document_out(
-                intake.from_upload(
-                    session,
-                    actor=actor,
-                    blobs=blobs,
-                    upload=upload,
-                    title=title,
-                    kind=kind,
-                    direction=direction,
-                    route_template_id=template,
-                )
-            ),
+        intake_form = _UploadForm(title=title, kind=kind, direction=direction, route_template_id=template)
+        return await run_in_threadpool(
+            _create_from_upload,
+            database,
+            actor=actor,
+            key=key,
+            blobs=blobs,
+            policy=policy,
+            settings=settings,
+            upload=upload,
+            form=intake_form,
         )
-    else:
-        content, template = _content(await request.body())
-        fingerprint = idempotency.fingerprint("content", content.model_dump_json(), template or "")
-        create = phases.Phases(
-            lambda session: intake.Rendering(content=content, settings=settings),
-            lambda session, rendering: document_out(
-                intake.from_content(session, actor=actor, blobs=blobs, rendering=rendering, route_template_id=template)
-            ),
-        )
+    content, template = _content(await request.body())
+    fingerprint = idempotency.fingerprint("content", content.model_dump_json(), template or "")
+    create: phases.Phases[Any, DocumentOut] = phases.Phases(
+        lambda session: intake.Rendering(content=content, settings=settings),
+        lambda session, rendering: document_out(
+            intake.from_content(session, actor=actor, blobs=blobs, rendering=rendering, route_template_id=template)
+        ),
+    )
 
     return await run_in_threadpool(
         once,
@@ -201,6 +196,63 @@ async def create(
         create=create,
         model=DocumentOut,
     )
+
+
+@dataclass(frozen=True)
+class _UploadForm:
+    title: str | None
+    kind: Kind
+    direction: Direction
+    route_template_id: str | None
+
+
+def _create_from_upload(
+    database: Database,
+    *,
+    actor: Actor,
+    key: str | None,
+    blobs: BlobStore,
+    policy: Policy,
+    settings: Settings,
+    upload: UploadFile,
+    form: _UploadForm,
+) -> Response:
+    """A document from an uploaded PDF: a large one verified, assessed and stored from its file
+    (``api.uploads``), the idempotency fingerprint taken over its digest instead of its bytes."""
+    with uploads.received(upload, settings) as (data, spool):
+        try:
+            content = data if isinstance(data, bytes) else uploads.sha256(data)
+            fingerprint = idempotency.fingerprint(
+                "upload", content, form.title or "", form.kind.value, form.direction.value, form.route_template_id or ""
+            )
+            create: phases.Phases[Any, DocumentOut] = phases.Phases(
+                lambda session: intake.Upload(data=data, trust=policy.trust(session)),
+                lambda session, checked: document_out(
+                    intake.from_upload(
+                        session,
+                        actor=actor,
+                        blobs=blobs,
+                        upload=checked,
+                        title=form.title,
+                        kind=form.kind,
+                        direction=form.direction,
+                        route_template_id=form.route_template_id,
+                    )
+                ),
+            )
+            return once(
+                database,
+                actor=actor,
+                key=key,
+                operation="document.create",
+                request=fingerprint,
+                authorise=lambda session: intake.authorise(actor),
+                create=create,
+                model=DocumentOut,
+            )
+        finally:
+            if spool is not None:
+                spool.remove()
 
 
 @router.get("", response_model=RegisterOut, summary="The register: the organisation's documents, newest first")
@@ -261,17 +313,40 @@ def _pdf(request: Request, session: Session, actor: Actor, document_id: str, seq
         revision = revisions.latest(session, revisions.get_document(session, actor=actor, document_id=document_id))
     else:
         revision = revisions.get(session, actor=actor, document_id=document_id, seq=seq)
-    data = revisions.pdf(get_blobs(request), revision)
-    return Response(data, media_type="application/pdf", headers={"ETag": f'"{revision.sha256}"'})
+    settings: Settings = request.app.state.settings
+    return downloads.blob_response(
+        request,
+        get_blobs(request),
+        revision.sha256,
+        revision.size,
+        media_type="application/pdf",
+        in_memory=settings.upload_in_memory_kb * 1024,
+    )
 
 
-@router.get("/{document_id}/pdf", summary="The current PDF (the latest revision)", response_class=Response)
+_RANGES: dict[int | str, dict[str, Any]] = {
+    206: {"description": "The part of the PDF a `Range: bytes=first-last` header asked for, with `Content-Range`"},
+    416: {"description": "A range past the end of the PDF (`range_not_satisfiable`)"},
+}
+
+
+@router.get(
+    "/{document_id}/pdf",
+    summary="The current PDF (the latest revision)",
+    response_class=Response,
+    responses=_RANGES,
+)
 def latest_pdf(document_id: str, request: Request, actor: ActorOf, database: DatabaseDep) -> Response:
     with database.transaction() as session:
         return _pdf(request, session, actor, document_id, None)
 
 
-@router.get("/{document_id}/revisions/{seq}/pdf", summary="One revision's PDF, byte for byte", response_class=Response)
+@router.get(
+    "/{document_id}/revisions/{seq}/pdf",
+    summary="One revision's PDF, byte for byte",
+    response_class=Response,
+    responses=_RANGES,
+)
 def revision_pdf(document_id: str, seq: int, request: Request, actor: ActorOf, database: DatabaseDep) -> Response:
     with database.transaction() as session:
         return _pdf(request, session, actor, document_id, seq)

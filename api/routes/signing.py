@@ -4,12 +4,14 @@ import math
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, UploadFile
-from fastapi.responses import Response
+from fastapi.responses import FileResponse, Response
+from starlette.background import BackgroundTask
 
+from api import uploads
 from api.deps import DatabaseDep, SettingsDep, SignerOf
 from api.schemas import GivenPin
 from esign import budget, phases
-from esign.errors import InvalidInput, TooLarge
+from esign.errors import InvalidInput
 from esign.sign import Certification, PadesLevel
 from esign.signature_block import MAX_REASON_CHARS
 from keys import authorities, signing
@@ -78,22 +80,35 @@ def sign(
     visible: Annotated[str | None, Form()] = None,
     certify: Annotated[Certification | None, Form(description="Certify with this DocMDP permission")] = None,
 ) -> Response:
-    data = file.file.read(settings.max_upload_bytes + 1)
-    if len(data) > settings.max_upload_bytes:
-        raise TooLarge(f"the upload exceeds the limit of {settings.max_upload_mb} MiB")
     unlock = signing.Unlock(credential_id=credential_id, pin=pin, session_secret=session)
     page, box = parse_visible(visible)
-    budget.vet(data)  # opened under the parsing budget in a worker before the server opens it to sign
-    request = signing.SignRequest(
-        pdf=data, level=level, reason=reason, location=location, page=page, box=box, certify=certify
-    )
-    signed = phases.run(
-        database,
-        phases.Phases(
-            lambda db: signing.prepare(
-                db, actor=actor, pki=authorities.load(db, settings), settings=settings, unlock=unlock, request=request
+    with uploads.received(file, settings) as (data, spool):
+        budget.vet(data)  # opened under the parsing budget in a worker before the server opens it to sign
+        request = signing.SignRequest(
+            pdf=data,
+            output=spool.path("signed.pdf") if spool is not None else None,
+            level=level,
+            reason=reason,
+            location=location,
+            page=page,
+            box=box,
+            certify=certify,
+        )
+        signed = phases.run(
+            database,
+            phases.Phases(
+                lambda db: signing.prepare(
+                    db,
+                    actor=actor,
+                    pki=authorities.load(db, settings),
+                    settings=settings,
+                    unlock=unlock,
+                    request=request,
+                ),
+                lambda db, work: signing.record(db, actor=actor, work=work),
             ),
-            lambda db, work: signing.record(db, actor=actor, work=work),
-        ),
-    )
-    return Response(signed, media_type="application/pdf")
+        )
+    if isinstance(signed, bytes):
+        return Response(signed, media_type="application/pdf")
+    assert spool is not None
+    return FileResponse(signed, media_type="application/pdf", background=BackgroundTask(spool.remove))

@@ -5,10 +5,9 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Header, UploadFile
 from fastapi.responses import Response
 
-from api import reports
+from api import reports, uploads
 from api.deps import DatabaseDep, PolicyDep, SettingsDep
 from esign import budget
-from esign.errors import TooLarge
 from esign.report import VerificationReport
 
 router = APIRouter(prefix="/v1", tags=["verification"])
@@ -53,10 +52,13 @@ def verify(
         ),
     ] = None,
 ) -> VerificationReport | Response:
-    data = file.file.read(settings.max_upload_bytes + 1)
-    if len(data) > settings.max_upload_bytes:
-        raise TooLarge(f"the upload exceeds the limit of {settings.max_upload_mb} MiB")
-    with database.transaction() as session:
-        trust = policy.trust(session, extra_anchors=[anchor.file.read() for anchor in extra_trust or ()])
-    moment = reports.validation_time(at, settings.zone)
-    return reports.respond(budget.verify(data, trust, at=moment), accept, settings.zone)
+    with uploads.received(file, settings) as (data, spool):
+        try:
+            with database.transaction() as session:
+                trust = policy.trust(session, extra_anchors=[anchor.file.read() for anchor in extra_trust or ()])
+            moment = reports.validation_time(at, settings.zone)
+            report = budget.verify(data, trust, at=moment)
+        finally:
+            if spool is not None:
+                spool.remove()
+    return reports.respond(report, accept, settings.zone)

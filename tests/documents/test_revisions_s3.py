@@ -56,6 +56,28 @@ def test_a_revision_is_kept_in_the_object_store_and_read_back(
     assert not s3_settings.blob_dir.exists() or not any(s3_settings.blob_dir.rglob(digest))
 
 
+def test_a_large_revision_is_streamed_from_the_object_store_and_served_by_range(
+    world: World, s3_settings: Settings, s3: ObjectStore
+) -> None:
+    """With nothing small enough to be read whole, the whole file and a range come from ranged GetObjects."""
+    clerk = world.orgs["A"].members["clerk"]
+    data = make_pdf(text="streamed from S3")
+    size = len(data)
+
+    for api in _served(s3_settings.model_copy(update={"upload_in_memory_kb": 0})):
+        created = _upload(api, clerk.headers, data)
+        assert created.status_code == 201, created.text
+        path = f"/v1/documents/{created.json()['id']}/pdf"
+        whole = api.get(path, headers=clerk.headers)
+        part = api.get(path, headers={**clerk.headers, "Range": "bytes=-100"})
+        refused = api.get(path, headers={**clerk.headers, "Range": f"bytes={size}-"})
+
+    assert whole.status_code == 200 and whole.content == data
+    assert part.status_code == 206 and part.content == data[-100:]
+    assert part.headers["content-range"] == f"bytes {size - 100}-{size - 1}/{size}"
+    assert refused.status_code == 416 and refused.headers["content-range"] == f"bytes */{size}"
+
+
 def test_a_damaged_revision_is_an_error_answer_not_a_traceback(
     world: World, s3_settings: Settings, s3: ObjectStore
 ) -> None:

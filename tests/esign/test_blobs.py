@@ -116,3 +116,14 @@ def test_from_settings_stores_under_the_data_directory(tmp_path: Path) -> None:
     digest = store.put(PDF)
 
     assert (tmp_path / "blobs" / digest[:2] / digest[2:4] / digest).is_file()
+
+
+def test_a_file_is_stored_as_its_bytes_would_be(store: FilesystemBlobStore, tmp_path: Path) -> None:
+    path = tmp_path / "in.pdf"
+    path.write_bytes(PDF)
+    digest = store.put_file(path)
+
+    assert digest == hashlib.sha256(PDF).hexdigest() == store.put(PDF)
+    assert store.get(digest) == PDF
+    assert stat.S_IMODE((store.root / digest[:2] / digest[2:4] / digest).stat().st_mode) == 0o400
+    assert b"".join(store.read_range(digest, 9, 20)) == PDF[9:20]

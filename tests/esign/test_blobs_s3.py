@@ -8,6 +8,7 @@ import io
 import random
 import tracemalloc
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -137,3 +138,17 @@ def test_a_missing_bucket_is_one_clear_error(s3: ObjectStore) -> None:
         S3BlobStore(S3Options(elsewhere, s3.access_key_id, s3.secret_access_key, attempts=1)),
         "no-such-bucket-here at .*: the bucket does not exist",
     )
+
+
+def test_a_file_goes_up_in_parts_and_reads_back_by_range(s3: ObjectStore, tmp_path: Path) -> None:
+    store = s3.store()
+    data = random.Random(18).randbytes(store.options.part_size + 1024)
+    path = tmp_path / "large.pdf"
+    path.write_bytes(data)
+
+    digest = store.put_file(path)
+
+    assert digest == hashlib.sha256(data).hexdigest()
+    assert store.get(digest) == data
+    assert b"".join(store.read_range(digest, 100, 2_000)) == data[100:2_000]
+    assert store.put_file(path) == digest

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from esign import budget, pdf
+from esign import budget, pdf, pdf_limits
 from esign.budget import _vet
 from esign.errors import Busy, PdfError, PdfTooComplex
 from esign.parsing_pool import ParsingPool, PoolOptions
@@ -44,6 +44,27 @@ def test_declared_structure_beyond_the_file_is_refused_before_parsing(name: str,
     assert time.monotonic() - start < 5
     with pytest.raises(PdfTooComplex):
         pdf.incremental_writer(data)
+
+
+@pytest.mark.parametrize(("name", "limit"), sorted(REFUSED_BEFORE_PARSING.items()))
+def test_the_pre_scan_of_a_file_refuses_what_it_refuses_in_memory(
+    name: str, limit: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read in windows of a few bytes, so every window edge a match or a dictionary could straddle is crossed."""
+    monkeypatch.setattr(pdf_limits, "_CHUNK", 97)
+    path = tmp_path / "hostile.pdf"
+    path.write_bytes(HOSTILE[name]())
+    with path.open("rb") as stream, pytest.raises(PdfTooComplex) as refused:
+        pdf.read(stream)
+    assert refused.value.limit == limit
+
+
+def test_the_pre_scan_of_a_file_passes_an_ordinary_pdf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pdf_limits, "_CHUNK", 97)
+    path = tmp_path / "ordinary.pdf"
+    path.write_bytes(make_pdf())
+    with path.open("rb") as stream:
+        assert int(pdf.read(stream).root["/Pages"]["/Count"]) == 1
 
 
 @pytest.mark.parametrize("name", sorted(HOSTILE))
