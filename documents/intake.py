@@ -28,6 +28,7 @@ from esign.trust import TrustSettings
 
 from . import render, revisions
 from .circulation import starting
+from .circulation.model import RouteDefinition
 from .records import Direction, Document, Kind, Reason
 from .states import DocumentState
 
@@ -84,11 +85,13 @@ def from_content(
     blobs: BlobStore,
     rendering: Rendering,
     route_template_id: str | None = None,
+    route: RouteDefinition | None = None,
 ) -> Document:
+    """The draft, started on the template's route or on ``route`` (built by hand) when one is given."""
     authorise(actor)
     assert rendering.rendered is not None
     document = add_draft(session, actor=actor, blobs=blobs, content=rendering.content, rendered=rendering.rendered)
-    return _created(session, actor=actor, document=document, route_template_id=route_template_id)
+    return _created(session, actor=actor, document=document, route_template_id=route_template_id, route=route)
 
 
 def add_draft(
@@ -172,9 +175,16 @@ def from_upload(
     return _created(session, actor=actor, document=document, route_template_id=route_template_id)
 
 
-def _created(session: Session, *, actor: Actor, document: Document, route_template_id: str | None) -> Document:
-    if route_template_id is not None:
-        starting.start(session, actor=actor, document_id=document.id, template_id=route_template_id)
+def _created(
+    session: Session,
+    *,
+    actor: Actor,
+    document: Document,
+    route_template_id: str | None,
+    route: RouteDefinition | None = None,
+) -> Document:
+    if route_template_id is not None or route is not None:
+        starting.start(session, actor=actor, document_id=document.id, template_id=route_template_id, definition=route)
     return document
 
 

@@ -36,20 +36,13 @@ from keys import authorities, credentials, identities, passwords, tokens
 from keys.sessions import SignedIn
 
 from . import auth
-from .explain import N_
+from .explain import N_, ROLE_NAMES
 from .refusals import status_of
 from .signin import signed_in_form, to_login
 from .templating import render
 
 router = APIRouter(include_in_schema=False)
 
-ROLE_NAMES: dict[str, str] = {
-    Role.OFFICIAL: N_("Official"),
-    Role.LEADER: N_("Leader"),
-    Role.CLERK: N_("Clerk"),
-    Role.SEAL_CUSTODIAN: N_("Seal custodian"),
-    Role.ADMIN: N_("Administrator"),
-}
 SCOPE_NAMES: dict[str, str] = {
     Scope.DOCUMENTS: N_("Documents: submit and read documents"),
     Scope.SIGN: N_("Sign: sign with the organisation's credentials"),

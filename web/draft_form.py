@@ -1,10 +1,16 @@
-"""The drafting form's fields, read into the structured content of an official document (GB/T 9704-2012).
+"""The drafting form's fields, read into the structured content of an official document (GB/T 9704-2012) and,
+when built by hand, the route it starts on.
 
 The body is written as plain lines: a line starting with ``#``, ``##``, ``###`` or ``####`` and a space is a
 heading of that level (一、 （一） 1． （1）, numbered by the layout, §7.3.3), any other line a paragraph; blank
 lines separate nothing. Recipients, copy-to bodies and 签发人 are separated by 、, commas or new lines;
 attachments are one name per line. Whatever the content model refuses comes back as one message per problem,
 naming the field.
+
+A route built by hand is up to :data:`STAGES` stages in order, each of one kind of step given to up to
+:data:`PARALLEL` assignees at once (an official, a department or a role: ``official:<id>``,
+``department:<id>``, ``role:<name>``), done when all of them are or when any one is, with a deadline in working
+days (the kind's own if left out). A stage without an assignee is left out.
 """
 
 from __future__ import annotations
@@ -17,11 +23,17 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from documents.circulation.model import RouteDefinition
 from documents.render.content import DocumentContent, Kind
 
 MAX_FIELD = 20_000
 _LIST = re.compile(r"[、,，\n]+")
 _HEADING = re.compile(r"^(#{1,4})\s+(.+)$")
+_NUMBER = re.compile(r"[0-9]{1,6}")
+"""ASCII digits only: ``str.isdigit`` also takes ² and other digits ``int`` refuses."""
+STAGES = 6
+PARALLEL = 3
+ASSIGNEE_KINDS = ("official", "department", "role")
 SECRECY = ("秘密", "机密", "绝密")
 URGENCY = ("特急", "加急")
 
@@ -63,7 +75,7 @@ def _date(value: str, today: dt.date) -> dt.date:
 def _copy_number(value: str) -> int | None:
     if not value:
         return None
-    if not value.isdigit():
+    if not _NUMBER.fullmatch(value):
         raise Problems((("copy_number", "the copy number is a whole number"),))
     return int(value)
 
@@ -103,4 +115,42 @@ def content_of(form: Mapping[str, str], *, today: dt.date) -> DocumentContent:
                 (".".join(str(p) for p in e["loc"]) or "content", e["msg"].removeprefix("Value error, "))
                 for e in error.errors()
             )
+        ) from None
+
+
+def _assignee(value: str) -> dict[str, str]:
+    kind, _, ident = value.partition(":")
+    if kind not in ASSIGNEE_KINDS or not ident:
+        raise Problems((("route", f"{value!r} is not an assignee"),))
+    return {"role": ident} if kind == "role" else {f"{kind}_id": ident}
+
+
+def route_of(form: Mapping[str, str]) -> RouteDefinition | None:
+    """The route built by hand in the form, or None when it names no assignee; raises :class:`Problems`."""
+    stages: list[dict[str, Any]] = []
+    for n in range(1, STAGES + 1):
+        assignees = [form.get(f"stage{n}_to{k}", "") for k in range(1, PARALLEL + 1)]
+        chosen = [_assignee(a) for a in assignees if a]
+        if not chosen:
+            continue
+        days = form.get(f"stage{n}_days", "").strip()
+        if days and not _NUMBER.fullmatch(days):
+            raise Problems((("route", f"stage {n}: the deadline is a number of working days"),))
+        step: dict[str, Any] = {"kind": form.get(f"stage{n}_kind", "")}
+        if days:
+            step["deadline_days"] = int(days)
+        stages.append(
+            {
+                "name": form.get(f"stage{n}_name", "").strip() or None,
+                "quorum": form.get(f"stage{n}_quorum", "all"),
+                "steps": [{**step, "assignee": assignee} for assignee in chosen],
+            }
+        )
+    if not stages:
+        return None
+    try:
+        return RouteDefinition.model_validate({"stages": stages})
+    except ValidationError as error:
+        raise Problems(
+            tuple(("route", f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}") for e in error.errors())
         ) from None

@@ -1,5 +1,6 @@
 """Drafting (拟稿): an official document written in a form, with its GB/T 9704-2012 layout previewed as it is typed,
-then saved as a draft and, if a route template is chosen, started on that route in the same transaction.
+then saved as a draft and, if a route template is chosen or a route built by hand, started on that route in the
+same transaction.
 
 The preview is the real layout: the content is rendered as it would be saved (``documents.intake.Rendering``) and
 its pages drawn by a parsing worker, as the document page draws them. The page's script asks for it
@@ -18,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from documents import intake
 from documents.circulation import calendar, templates
+from documents.circulation.model import RouteDefinition, StepKind
 from documents.render.content import DocumentContent, Kind
 from esign import budget, phases
 from esign.errors import EsignError
@@ -25,8 +27,8 @@ from keys import identities
 from keys.sessions import SignedIn
 
 from . import auth, i18n, previews
-from .draft_form import SECRECY, URGENCY, Problems, content_of
-from .explain import N_
+from .draft_form import PARALLEL, SECRECY, STAGES, URGENCY, Problems, content_of, route_of
+from .explain import N_, ROLE_NAMES
 from .refusals import status_of
 from .signin import signed_in_form, to_login
 from .templating import render
@@ -48,6 +50,7 @@ FIELD_LABELS = {
     "date": N_("Date"),
     "notes": N_("Notes"),
     "colophon": N_("Copy to"),
+    "route": N_("Route"),
 }
 """The form's fields by the names the content model's messages give them (their first part: ``body.0.text``)."""
 
@@ -56,7 +59,9 @@ def _choices(request: Request, me: SignedIn) -> dict[str, Any]:
     with request.app.state.database.transaction() as session:
         organisation = identities.get_organisation(session, me.actor.organisation_id)
         routes = [(t.id, t.name) for t in templates.listing(session, actor=me.actor)]
-    return {"issuer": organisation.name, "routes": routes}
+        officials = [(f"official:{o.id}", o.name) for o in identities.list_officials(session, actor=me.actor)]
+        departments = [(f"department:{d.id}", d.name) for d in identities.list_departments(session, actor=me.actor)]
+    return {"issuer": organisation.name, "routes": routes, "officials": officials, "departments": departments}
 
 
 def _context(me: SignedIn, choices: dict[str, Any], form: dict[str, str], **more: Any) -> dict[str, Any]:
@@ -67,6 +72,12 @@ def _context(me: SignedIn, choices: dict[str, Any], form: dict[str, str], **more
         "secrecy": SECRECY,
         "urgency": URGENCY,
         "routes": choices["routes"],
+        "officials": choices["officials"],
+        "departments": choices["departments"],
+        "roles": [(f"role:{role}", label) for role, label in ROLE_NAMES.items()],
+        "step_kinds": [kind.value for kind in StepKind if kind is not StepKind.REPLIES],
+        "stages": range(1, STAGES + 1),
+        "parallel": range(1, PARALLEL + 1),
         "problems": (),
         "pages": (),
         **more,
@@ -80,14 +91,16 @@ def _pages(request: Request, content: DocumentContent) -> list[previews.PageView
     return previews.pages(budget.preview(rendering.rendered.pdf), None)
 
 
-def _create(request: Request, me: SignedIn, content: DocumentContent, route: str | None) -> str:
+def _create(
+    request: Request, me: SignedIn, content: DocumentContent, template: str | None, route: RouteDefinition | None
+) -> str:
     settings, blobs = request.app.state.settings, request.app.state.blobs
     document = phases.run(
         request.app.state.database,
         phases.Phases(
             lambda session: intake.Rendering(content=content, settings=settings),
             lambda session, rendering: intake.from_content(
-                session, actor=me.actor, blobs=blobs, rendering=rendering, route_template_id=route
+                session, actor=me.actor, blobs=blobs, rendering=rendering, route_template_id=template, route=route
             ),
         ),
     )
@@ -136,13 +149,14 @@ async def create(request: Request) -> Response:
         return posted
     form, me = posted
     choices = await run_in_threadpool(_choices, request, me)
-    route = form.get("route_template_id") or None
+    template = form.get("route_template_id") or None
     try:
         content = content_of(form, today=calendar.today())
         if form.get("action") == "preview":
             pages = await run_in_threadpool(_pages, request, content)
             return render(request, "drafts/new.html", _context(me, choices, form, pages=pages))
-        document_id = await run_in_threadpool(_create, request, me, content, route)
+        route = route_of(form)
+        document_id = await run_in_threadpool(_create, request, me, content, template, route)
     except Problems as error:
         context = _context(me, choices, form, problems=_problems(request, error.problems))
         return render(request, "drafts/new.html", context, status_code=422)

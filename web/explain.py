@@ -19,6 +19,15 @@ def N_(message: str) -> str:
     return message
 
 
+ROLE_NAMES: dict[str, str] = {
+    "official": N_("Official"),
+    "leader": N_("Leader"),
+    "clerk": N_("Clerk"),
+    "seal_custodian": N_("Seal custodian"),
+    "admin": N_("Administrator"),
+}
+"""The roles (``esign.identity.Role``) as the pages name them."""
+
 STEP_KINDS = {
     "information": N_("Information (提供信息)"),
     "comment": N_("Comments (征求意见)"),

@@ -110,3 +110,43 @@ def test_without_the_script_the_preview_button_shows_the_pages(server: Served) -
         assert refused.status_code == 422 and 'data-field="body"' in refused.text
         forged = browser.post("/drafts", data={**fields, "action": "create", "csrf_token": "forged"})
         assert forged.status_code == 403
+
+
+def test_a_route_built_by_hand_in_serial_and_parallel_stages(server: Served, browser: Any) -> None:
+    """核稿 by 李强, then 法规处 and 综合处 countersigning in parallel within 3 working days."""
+    with Api(server) as api:
+        officials = {o["name"]: o["id"] for o in api("王芳", "GET", "/v1/officials")}
+        departments = {d["name"]: d["id"] for d in api("王芳", "GET", "/v1/departments")}
+    me = Session(browser, server)
+    me.sign_in("wangfang", demo_passwords(server)["wangfang"])
+    me.page.wait_for_selector("[data-open-steps]")
+    me.goto("/drafts/new")
+    me.page.fill("#title", "关于会签规范性文件清理意见的通知")
+    me.page.fill("#recipients", "各处室")
+    me.page.fill("#body", BODY)
+    me.page.click(".route-builder summary")
+    me.page.fill("#stage1_name", "核稿")
+    me.page.select_option("#stage1_kind", "review")
+    me.page.select_option("#stage1_to1", f"official:{officials['李强']}")
+    me.page.fill("#stage2_name", "会签")
+    me.page.select_option("#stage2_kind", "countersign")
+    me.page.select_option("#stage2_to1", f"department:{departments['法规处']}")
+    me.page.select_option("#stage2_to2", f"department:{departments['综合处']}")
+    me.page.fill("#stage2_days", "三")
+    me.check("drafting-route")
+    me.page.click("#draft-form button[value=create]")
+    me.page.wait_for_selector("#draft-problems [data-field=route]")
+    assert "working days" in me.page.inner_text("#draft-problems"), "a deadline that is not a number is refused"
+    assert me.page.input_value("#stage2_to2") == f"department:{departments['综合处']}", "the form keeps its values"
+    me.page.fill("#stage2_days", "3")
+    me.page.click("#draft-form button[value=create]")
+    me.page.wait_for_url(re.compile(r".*/documents/[0-9a-f-]+\?done=drafted$"))
+    document_id = me.page.url.split("/documents/")[1].split("?")[0]
+    me.close()
+
+    with Api(server) as api:
+        [review] = [s for s in api("李强", "GET", "/v1/inbox")["steps"] if s["document_id"] == document_id]
+        api("李强", "POST", f"/v1/steps/{review['id']}/approve", {"opinion": "文字已核"})
+        for official in ("陈静", "刘洋"):
+            steps = [s for s in api(official, "GET", "/v1/inbox")["steps"] if s["document_id"] == document_id]
+            assert [s["kind"] for s in steps] == ["countersign"], official
