@@ -35,7 +35,7 @@ class NotificationsOut(BaseModel):
 class ReadIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    ids: list[Annotated[str, Field(max_length=36)]] | None = Field(
+    ids: list[Annotated[str, Field(max_length=36, pattern=r"^[0-9A-Za-z-]+$")]] | None = Field(
         default=None, max_length=200, description="The notifications to mark read; omitted or null: all of them"
     )
 

@@ -259,7 +259,9 @@ def mark_read(session: Session, *, actor: Actor, ids: Sequence[str] | None) -> i
     not the actor's are ignored, as are those read already."""
     query = update(Notification).where(*_own(actor), Notification.read_at.is_(None)).values(read_at=now())
     if ids is not None:
-        if not ids:
+        # An id with a NUL names nothing, and PostgreSQL would refuse the statement that looked for it.
+        wanted = [i for i in ids if "\x00" not in i][: PAGE * 4]
+        if not wanted:
             return 0
-        query = query.where(Notification.id.in_(list(ids)[: PAGE * 4]))
+        query = query.where(Notification.id.in_(wanted))
     return int(session.execute(query.execution_options(synchronize_session=False)).rowcount or 0)  # type: ignore[attr-defined]

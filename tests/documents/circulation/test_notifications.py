@@ -17,7 +17,7 @@ from esign.db import Database
 from esign.errors import Forbidden
 from esign.identity import Actor, Role
 from tests.conftest import make_pdf
-from tests.world import World
+from tests.world import World, actor_for
 
 
 def _route(api: TestClient, headers: dict[str, str], title: str, *assignees: str) -> tuple[str, list[str]]:
@@ -95,6 +95,12 @@ def test_assignment_return_and_urge_notify_the_assignee_only(api: TestClient, wo
         assert marked.json() == {"marked": 0, "unread": 0}
         assert api.post("/v1/notifications/read", headers=other.headers, json={}).json()["marked"] == 0
     assert _mine(api, official.headers)["unread"] == 3
+
+    hostile = api.post("/v1/notifications/read", headers=official.headers, json={"ids": ["a\u0000b", ids[0][:-1]]})
+    assert hostile.status_code == 422 and _mine(api, official.headers)["unread"] == 3
+    with db.transaction() as session:
+        actor = actor_for(a.id, official.official_id, official.roles)
+        assert notifications.mark_read(session, actor=actor, ids=["a\x00b"]) == 0
 
     one = api.post("/v1/notifications/read", headers=official.headers, json={"ids": [ids[0]]})
     assert one.json() == {"marked": 1, "unread": 2}
