@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,6 +14,7 @@ from esign.sign import SignOptions, sign
 from esign.signers import KeySigner
 from tests.conftest import make_pdf
 from tests.esign import tampering
+from tests.web.browser import chromium
 
 
 @pytest.fixture
@@ -36,3 +38,10 @@ def signed_pdf(ec_signer: KeySigner) -> bytes:
 @pytest.fixture(scope="session")
 def tampered_pdf(signed_pdf: bytes) -> bytes:
     return tampering.flip_byte(signed_pdf, b"Hello, signed world")
+
+
+@pytest.fixture(scope="module")
+def browser(server: Any) -> Iterator[Any]:
+    """Debian's Chromium for a module of browser tests, closed before the module's ``server`` stops."""
+    with chromium() as running:
+        yield running

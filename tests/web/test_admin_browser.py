@@ -19,7 +19,7 @@ import pytest
 from documents.circulation.calendar import today
 from esign.db import Database
 from tests.api.served import Served, served
-from tests.web.browser import DESKTOP, PHONE, Api, Session, chromium, demo_passwords
+from tests.web.browser import DESKTOP, PHONE, Api, Session, demo_passwords
 
 ADMIN = "zhangwei"
 DEPARTMENT = "督查室"
@@ -46,12 +46,6 @@ def server(tmp_path_factory: pytest.TempPathFactory, new_database: Callable[[], 
 @pytest.fixture(scope="module")
 def passwords(server: Served) -> dict[str, str]:
     return demo_passwords(server)
-
-
-@pytest.fixture(scope="module")
-def browser(server: Served) -> Iterator[Any]:
-    with chromium() as running:
-        yield running
 
 
 def _admin(browser: Any, server: Served, passwords: dict[str, str], viewport: dict[str, int] = DESKTOP) -> Session:

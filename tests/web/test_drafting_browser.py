@@ -13,7 +13,7 @@ import pytest
 
 from esign.db import Database
 from tests.api.served import Served, served
-from tests.web.browser import DESKTOP, PHONE, Api, Session, chromium, demo_passwords
+from tests.web.browser import DESKTOP, PHONE, Api, Session, demo_passwords
 
 TITLE = "关于做好年终文件归档工作的通知"
 BODY = "为做好年终文件归档工作，现将有关事项通知如下。\n# 归档范围\n## 本年度形成的公文。\n各单位按时报送。"
@@ -23,12 +23,6 @@ BODY = "为做好年终文件归档工作，现将有关事项通知如下。\n#
 def server(tmp_path_factory: pytest.TempPathFactory, new_database: Callable[[], Database]) -> Iterator[Served]:
     with served(tmp_path_factory.mktemp("drafting"), new_database, init=True) as instance:
         yield instance
-
-
-@pytest.fixture(scope="module")
-def browser(server: Served) -> Iterator[Any]:
-    with chromium() as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

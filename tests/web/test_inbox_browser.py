@@ -17,7 +17,7 @@ import pytest
 
 from esign.db import Database
 from tests.api.served import Served, served
-from tests.web.browser import DESKTOP, PHONE, Api, Session, chromium, demo_passwords
+from tests.web.browser import DESKTOP, PHONE, Api, Session, demo_passwords
 
 ROOT = Path(__file__).resolve().parents[2]
 TITLES = ("关于开展电子公文流转试点工作的通知", "关于做好年度档案移交工作的通知")
@@ -75,12 +75,6 @@ def steps(server: Served) -> dict[str, Any]:
         api("王芳", "POST", f"/v1/documents/{document['id']}/route", {"definition": instruction})
         made["instructed"] = document["id"]
     return made | {"documents": documents}
-
-
-@pytest.fixture(scope="module")
-def browser(server: Served) -> Iterator[Any]:
-    with chromium() as running:
-        yield running
 
 
 def test_the_inbox_needs_a_signed_in_official(server: Served) -> None:

@@ -26,7 +26,7 @@ from esign.db import Database
 from esign.settings import Settings
 from tests.api.served import Served, served
 from tests.smtp import Sink, smtp_sink
-from tests.web.browser import DESKTOP, PHONE, Api, Session, chromium, demo_passwords
+from tests.web.browser import DESKTOP, PHONE, Api, Session, demo_passwords
 
 ROOT = Path(__file__).resolve().parents[2]
 TITLE = "关于报送第四季度安全检查情况的通知"
@@ -55,12 +55,6 @@ def server(
 @pytest.fixture(scope="module")
 def passwords(server: Served) -> dict[str, str]:
     return demo_passwords(server)
-
-
-@pytest.fixture(scope="module")
-def browser(server: Served) -> Iterator[Any]:
-    with chromium() as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

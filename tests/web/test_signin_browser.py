@@ -16,7 +16,7 @@ import pytest
 
 from esign.db import Database
 from tests.api.served import Served, free_port, served
-from tests.web.browser import DESKTOP, PHONE, Session, chromium
+from tests.web.browser import DESKTOP, PHONE, Session
 from tests.web.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider, oidc_provider
 
 IDLE_SECONDS = 6
@@ -51,12 +51,6 @@ def passwords(server: Served) -> dict[str, str]:
     assert written.stat().st_mode & 0o777 == 0o600
     rows = (line.split("\t") for line in written.read_text().splitlines())
     return {login: password for login, password, _org, _name in rows}
-
-
-@pytest.fixture(scope="module")
-def browser(server: Served) -> Iterator[Any]:
-    with chromium() as running:
-        yield running
 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280", "390"])

@@ -21,7 +21,7 @@ import pytest
 
 from esign.db import Database
 from tests.api.served import Served, served
-from tests.web.browser import DESKTOP, PHONE, Api, Session, chromium, demo_passwords, drop
+from tests.web.browser import DESKTOP, PHONE, Api, Session, demo_passwords, drop
 
 ROOT = Path(__file__).resolve().parents[2]
 _NOTICE = json.loads((ROOT / "docs" / "examples" / "notice.json").read_text(encoding="utf-8"))["content"]
@@ -33,12 +33,6 @@ BODY = "为提高公文流转效率，决定开展电子公文流转试点工作
 def server(tmp_path_factory: pytest.TempPathFactory, new_database: Callable[[], Database]) -> Iterator[Served]:
     with served(tmp_path_factory.mktemp("walkthrough"), new_database, init=True) as instance:
         yield instance
-
-
-@pytest.fixture(scope="module")
-def browser(server: Served) -> Iterator[Any]:
-    with chromium() as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,7 @@ from esign.identity import Actor
 from esign.settings import Settings
 from keys import hierarchy
 from tests.api.served import Served, served
-from tests.web.browser import DESKTOP, PHONE, Api, Session, chromium, demo_passwords
+from tests.web.browser import DESKTOP, PHONE, Api, Session, demo_passwords
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTGOING = "关于开展电子公文流转试点工作的通知"
@@ -146,12 +146,6 @@ def made(server: Served) -> dict[str, Any]:
         "number": number,
         "below": below["id"],
     }
-
-
-@pytest.fixture(scope="module")
-def browser(server: Served) -> Iterator[Any]:
-    with chromium() as running:
-        yield running
 
 
 def test_the_pages_need_a_signed_in_official(server: Served) -> None:
