@@ -32,7 +32,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -41,6 +40,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.timing import concurrent_rate  # noqa: E402
 
 OFFICIAL = "李强"
 DEMO_PIN = "123456"
@@ -161,33 +161,18 @@ def served_rate(
         return response.content
 
     sample = sign(https[0], sessions[0])  # warm-up, and the sample checked afterwards
-    go = threading.Barrier(clients + 1)
-    counts: list[tuple[int, float]] = []
-    failures: list[BaseException] = []
-
-    def client(http: httpx.Client, session: str) -> None:
-        go.wait()
-        count, start = 0, time.perf_counter()
-        try:
-            while (elapsed := time.perf_counter() - start) < seconds:
-                sign(http, session)
-                count += 1
-        except BaseException as e:  # reported by the main thread
-            failures.append(e)
-            return
-        counts.append((count, elapsed))
-
-    threads = [threading.Thread(target=client, args=pair) for pair in zip(https, sessions, strict=True)]
-    for thread in threads:
-        thread.start()
-    go.wait()
-    for thread in threads:
-        thread.join()
-    for http in https:
-        http.close()
-    if failures:
-        raise failures[0]
-    return sum(count / elapsed for count, elapsed in counts), sample
+    try:
+        rate = concurrent_rate(
+            [
+                lambda http=http, session=session: sign(http, session)
+                for http, session in zip(https, sessions, strict=True)
+            ],
+            seconds,
+        )
+    finally:
+        for http in https:
+            http.close()
+    return rate, sample
 
 
 def _checked(signed: bytes, root: Path) -> tuple[str, str]:

@@ -27,8 +27,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 
 import httpx
@@ -37,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.sign import one_page_pdf  # noqa: E402
+from bench.timing import concurrent_rate  # noqa: E402
 from tests.api.served import free_port, wait_until_healthy  # noqa: E402
 
 OFFICIAL = "李强"
@@ -69,33 +68,11 @@ def served_rate(base: str, pdf: bytes, *, seconds: float, clients: int) -> float
 
     for http in https:
         verify(http)  # warm-up: the first report of each connection and parsing worker
-    go = threading.Barrier(clients + 1)
-    counts: list[tuple[int, float]] = []
-    failures: list[BaseException] = []
-
-    def client(http: httpx.Client) -> None:
-        go.wait()
-        count, start = 0, time.perf_counter()
-        try:
-            while (elapsed := time.perf_counter() - start) < seconds:
-                verify(http)
-                count += 1
-        except BaseException as e:  # reported by the main thread
-            failures.append(e)
-            return
-        counts.append((count, elapsed))
-
-    threads = [threading.Thread(target=client, args=(http,)) for http in https]
-    for thread in threads:
-        thread.start()
-    go.wait()
-    for thread in threads:
-        thread.join()
-    for http in https:
-        http.close()
-    if failures:
-        raise failures[0]
-    return sum(count / elapsed for count, elapsed in counts)
+    try:
+        return concurrent_rate([lambda http=http: verify(http) for http in https], seconds)
+    finally:
+        for http in https:
+            http.close()
 
 
 def main() -> int:
