@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from documents import revisions
-from documents.circulation import timeline, worklist
+from documents.circulation import requests, timeline, worklist
 from documents.circulation.model import Route, RouteDefinition, StepKind
 from documents.circulation.views import StepView
 from documents.records import Document, Revision
@@ -122,6 +123,9 @@ class Acting:
     """The organisation's other officials, whom the step may be delegated to."""
     elsewhere: Sequence[Department] = ()
     """For a step assigned to a department: the other departments it may be sent on to (回流)."""
+    awaiting: Sequence[tuple[Document, date | None]] = ()
+    """For a dispatch: the requests the organisation received and has yet to reply to (the dispatch may be the
+    reply to one), with their due days."""
 
     @property
     def signs(self) -> bool:
@@ -168,6 +172,7 @@ def _acting(session: Session, me: SignedIn, document_id: str, words: Sequence[st
         recipients=hierarchy.addressees(session, me.actor.organisation_id, words=words)
         if kind is StepKind.DISPATCH
         else (),
+        awaiting=requests.awaiting_reply(session, actor=me.actor) if kind is StepKind.DISPATCH else (),
         departments=listed if kind is StepKind.INSTRUCTION else (),
         colleagues=[o for o in identities.list_officials(session, actor=me.actor) if o.id != me.actor.official_id],
         elsewhere=[d for d in listed if d.id != view.step.assignee_department_id]

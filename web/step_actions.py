@@ -15,7 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from documents.circulation import actions, flows, interventions
+from documents.circulation import actions, flows, interventions, requests
 from documents.circulation.model import Assignee, Outcome, Step
 from esign import phases
 from esign.errors import EsignError, InvalidInput, NotFound
@@ -64,6 +64,18 @@ def _stage(form: dict[str, str]) -> int | None:
     return int(value)
 
 
+def _request(form: dict[str, str]) -> requests.ReplyRequest | None:
+    """A dispatch that asks its recipients for a reply (``reply_kind``), within ``reply_days`` or the kind's."""
+    kind, days = form.get("reply_kind", ""), form.get("reply_days", "").strip()
+    if not kind:
+        return None
+    if kind not in {k.value for k in requests.ReplyKind}:
+        raise InvalidInput(f"no kind of request {kind!r}")
+    if days and not (days.isascii() and days.isdigit() and 1 <= int(days) <= 90):
+        raise InvalidInput("reply_days is a number of working days from 1 to 90")
+    return requests.ReplyRequest(requests.ReplyKind(kind), int(days) if days else None)
+
+
 def _of_document(session: Session, actor: Actor, document_id: str, step_id: str) -> None:
     """The step is one of the page's document, checked in the transaction that acts on it."""
     if get_scoped(session, Step, scope=actor, id=step_id, what="step").document_id != document_id:
@@ -89,6 +101,8 @@ def _act(request: Request, me: SignedIn, document_id: str, step_id: str, what: s
         pin=form.get("pin") or None,
         recipients=_chosen(form, RECIPIENT),
         handlers=tuple(Assignee(department_id=d) for d in _chosen(form, HANDLER)),
+        request=_request(form),
+        in_reply_to=form.get("in_reply_to") or None,
         delegate_to=form.get("official_id") or None if what == "delegate" else None,
         reroute_to=form.get("department_id") or None if what == "reroute" else None,
     )

@@ -125,3 +125,22 @@ def enough(session: Session, *, document_id: str, needed: int | None) -> bool:
     ).all()
     replied = sum(r.replied_at is not None for r in requests)
     return replied >= (len(requests) if needed is None else min(needed, len(requests)))
+
+
+def awaiting_reply(session: Session, *, actor: Actor, limit: int = 200) -> list[tuple[Document, date | None]]:
+    """The requests the actor's organisation received and has yet to reply to (not forwarded on), as it received
+    them, with the day each reply is due; soonest due first."""
+    rows = session.execute(
+        select(Document, Dispatch.reply_due_on)
+        .join(Dispatch, Dispatch.incoming_document_id == Document.id)
+        .where(
+            Document.organisation_id == actor.organisation_id,
+            Dispatch.recipient_organisation_id == actor.organisation_id,
+            Dispatch.reply_kind.is_not(None),
+            Dispatch.replied_at.is_(None),
+            Dispatch.forwarded_to_id.is_(None),
+        )
+        .order_by(Dispatch.reply_due_on, Document.id)
+        .limit(limit)
+    ).all()
+    return [(document, due) for document, due in rows]

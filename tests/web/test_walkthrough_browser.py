@@ -231,3 +231,40 @@ def test_a_misdirected_step_is_sent_on_and_then_delegated(server: Served, browse
     other.close()
     with Api(server) as api:
         assert [s["document_id"] for s in api("王芳", "GET", "/v1/inbox")["steps"]].count(document["id"]) == 1
+
+
+def test_a_request_for_information_and_its_reply_are_dispatched_from_the_page(server: Served, browser: Any) -> None:
+    """示府办 asks 示例县人民政府 for information (2 working days); the county's reply names the request."""
+
+    def dispatch_only(api: Api, who: str, title: str) -> str:
+        document = api(who, "POST", "/v1/documents", {"content": {**_NOTICE, "title": title}})
+        stage = {"name": "分发", "steps": [{"kind": "dispatch", "assignee": {"role": "clerk"}}]}
+        api(who, "POST", f"/v1/documents/{document['id']}/route", {"definition": {"stages": [stage]}})
+        return str(document["id"])
+
+    people = Officials(browser, server)
+    with Api(server) as api:
+        asking = dispatch_only(api, "王芳", "关于报送试点进展情况的函")
+
+    def ask_the_county(me: Session) -> None:
+        me.page.fill("#to", "县")
+        me.page.click("#find-recipients button[type=submit]")
+        me.page.wait_for_selector("[data-recipients] input[type=checkbox]")
+        me.page.check("[data-recipients] label:has-text('示例县人民政府') input")
+        me.page.select_option("#reply_kind", "information")
+
+    people.act("wangfang", asking, before=ask_the_county).close()
+    with Api(server) as api:
+        sent = api("王芳", "GET", f"/v1/documents/{asking}/timeline")
+        assert "dispatch.sent" in {e["type"] for e in sent} and "request.replied" not in {e["type"] for e in sent}
+        reply = dispatch_only(api, "周杰", "关于报送试点进展情况的复函")
+
+    def answer(me: Session) -> None:
+        chosen = me.page.locator("#in_reply_to option:has-text('关于报送试点进展情况的函')")
+        me.page.select_option("#in_reply_to", chosen.get_attribute("value"))
+
+    county = people.act("zhoujie", reply, before=answer, shot="document-reply")
+    assert "示例市人民政府办公室" in county.page.inner_text(".timeline li[data-type='dispatch.sent']")
+    county.close()
+    with Api(server) as api:
+        assert "request.replied" in {e["type"] for e in api("王芳", "GET", f"/v1/documents/{asking}/timeline")}
