@@ -135,9 +135,11 @@ def _check_port_free(host: str, port: int) -> None:
 
 def shared_parse_workers(machine: int, processes: int) -> int:
     """Each of ``processes`` server processes' parsing workers when ``ESIGN_PARSE_WORKERS`` is not set: the
-    machine's default number (one per CPU, up to four) shared among them, at least one each. Unshared, eight
-    processes on an eight-core host would hold 32 idle workers of about 170 MiB each, for the CPUs of four."""
-    return max(1, -(-machine // processes))
+    machine's default number (one per CPU, up to four) shared among them, but two each where the machine has
+    two: with one, a signature's quick check waited behind another request's verification (``bench/sign_http.py``
+    lost a tenth of its rate). Unshared, eight processes on an eight-core host would hold 32 idle workers of
+    about 170 MiB each, for the CPUs of four."""
+    return max(min(2, machine), -(-machine // processes))
 
 
 @app.command()

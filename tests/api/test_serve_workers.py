@@ -120,7 +120,7 @@ def test_the_server_processes_die_with_a_killed_supervisor(tmp_path: Path) -> No
 
 
 @pytest.mark.parametrize(
-    ("machine", "processes", "each"), [(2, 1, 2), (2, 2, 1), (4, 8, 1), (4, 2, 2), (4, 3, 2), (1, 4, 1)]
+    ("machine", "processes", "each"), [(2, 1, 2), (2, 2, 2), (4, 8, 2), (4, 2, 2), (4, 1, 4), (3, 2, 2), (1, 4, 1)]
 )
 def test_the_processes_share_the_machines_parsing_workers(machine: int, processes: int, each: int) -> None:
     from api.cli import shared_parse_workers
