@@ -6,8 +6,10 @@ of a document with 20 revisions.
 The database is a PostgreSQL schema holding a province as ``bench/circulation.py`` seeds it: ``--schema``
 names one an earlier ``bench/circulation.py --database postgresql --keep`` run left (the design point is
 ``--steps 10000000``), otherwise one of ``--steps`` steps is seeded here and dropped after (``--keep`` keeps
-it). ``esign init`` adds the demo organisations (PKI, officials, credentials) to it and ``esign serve`` serves
-it on a loopback port, with a throwaway data directory for blobs. Through the API, as the users would:
+it). ``esign init`` adds the demo organisations (PKI, officials, credentials) to it and ``esign serve
+--no-worker`` serves it on a loopback port, with a throwaway data directory for blobs: the pages' server as the
+production topology runs it, the background jobs (at the design point, sweeps over a million queued alerts) in
+``esign worker`` processes of their own, not measured here. Through the API, as the users would:
 
 - 示府办's clerk 王芳 drafts 200 notices (GB/T 9704 PDF/A) and starts on each a route whose first step is a
   review by 李强, so 李强 has 200 open steps (the inbox page's most, ``documents.circulation.inbox.MAX_PAGE``);
@@ -173,7 +175,12 @@ def main() -> int:
                 "ESIGN_DATABASE_SCHEMA": schema,
             }
             env.pop("ESIGN_KEY_KIND", None)
-            subprocess.run([str(esign), "init"], env=env, check=True, capture_output=True)
+            made = subprocess.run([str(esign), "init"], env=env, capture_output=True, text=True)
+            if made.returncode != 0 or not (data / "demo-tokens.tsv").read_text().strip():
+                raise SystemExit(
+                    f"esign init made no demo organisations in {schema} (a schema measures once: the demo PKI's "
+                    f"passphrase went with the last run's data directory):\n{made.stdout}{made.stderr}"
+                )
             tokens = {
                 official: token
                 for token, _org, official, _roles in (
@@ -188,7 +195,7 @@ def main() -> int:
                 if name == REVIEWER
             )
             server = subprocess.Popen(
-                [str(esign), "serve", "--port", str(port)],
+                [str(esign), "serve", "--port", str(port), "--no-worker"],
                 env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
