@@ -80,6 +80,7 @@ bench: $(VENV)/.test-installed
 	$(BIN)/python bench/csc.py
 	$(BIN)/python bench/blobs.py
 	$(BIN)/python bench/large.py
+	$(BIN)/python bench/verify_workers.py
 	@scripts/system-packages test
 	$(BIN)/python bench/web.py
 

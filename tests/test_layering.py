@@ -1,9 +1,9 @@
 """The production code's import graph, read from source: no cycles, no import against the layering, no huge modules.
 
 Layers: api → documents → keys → esign, and api → webhooks → esign. web (the pages) sits beside api, on
-documents, keys, webhooks (the administration pages manage subscriptions) and esign; api/app.py installs it, and web imports nothing of api, so a page never reaches into
-the API's routes or its error mapping. migrations (the one schema history
-and its runner) sits above every package that owns tables and below api, which runs it.
+documents, keys, webhooks (the administration pages manage subscriptions) and esign; api/app.py installs it,
+and web imports nothing of api, so a page never reaches into the API's routes or its error mapping. migrations
+(the one schema history and its runner) sits above every package that owns tables and below api, which runs it.
 Every import counts, wherever it is written (inside functions too, relative ones resolved), and a package's
 ``__init__`` re-exporting its submodules imports them. Imports under ``if TYPE_CHECKING:`` never run, so they
 cannot close a cycle, but they still must respect the layering.
