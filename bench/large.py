@@ -265,38 +265,22 @@ def main() -> int:
         print(json.dumps(naive(args.naive_only, args.level)))
         return 0
 
+    from bench.serving import initialised, serving  # not at the top: the naive child imports no esign
     from bench.sign import one_page_pdf
     from bench.sign_http import _export
-    from tests.api.served import free_port, wait_until_healthy  # not at the top: the naive child imports no esign
 
-    esign = Path(sys.executable).parent / "esign"
     with tempfile.TemporaryDirectory(prefix="esign-bench-large-") as tmp:
         data, folder = Path(tmp) / "var", Path(tmp) / "naive"
         folder.mkdir()
         size = write_pdf(folder / "in.pdf", args.mb)
         (folder / "small.pdf").write_bytes(one_page_pdf())
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        python_path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-        env = {**os.environ, "ESIGN_DATA_DIR": str(data), "ESIGN_PUBLIC_URL": base, "PYTHONPATH": python_path}
-        for name in ("ESIGN_DATABASE_URL", "ESIGN_DATABASE_SCHEMA", "ESIGN_KEY_KIND"):
-            env.pop(name, None)
-        subprocess.run([str(esign), "init"], env=env, check=True, capture_output=True)
-        tokens = {
-            line.split("\t")[2]: line.split("\t")[0] for line in (data / "demo-tokens.tsv").read_text().splitlines()
-        }
+        instance = initialised(data)
+        base, tokens = instance.base, instance.tokens()
         token = tokens[OFFICIAL]
         credential_id = _export(data, folder, base)
         (folder / "tsa-url").write_text(f"{base}/pki/tsa")
 
-        server = subprocess.Popen(
-            [str(esign), "serve", "--port", str(port), "--workers", "1"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            wait_until_healthy(server, base, output=lambda: "")
+        with serving(instance, "--workers", "1") as server:
             with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=600) as http:
                 session = _session(http, credential_id)
                 _sign(http, credential_id, session, args.level, folder / "small.pdf", folder / "small-signed.pdf")
@@ -312,9 +296,6 @@ def main() -> int:
                     verify_seconds = time.perf_counter() - start
             intake, sign_off, circulated = _intake_and_sign_off(base, tokens, args.level, folder / "in.pdf", server.pid)
             pyhanko = _run_naive(folder, args.level)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
         served_size = (folder / "served.pdf").stat().st_size
         with (folder / "in.pdf").open("rb") as original, (folder / "served.pdf").open("rb") as served:
             prefix = original.read() == served.read(size)

@@ -205,45 +205,25 @@ def main() -> int:
         print(json.dumps(naive(args.naive_only, args.seconds)))
         return 0
 
+    from bench.serving import initialised, serving  # not at the top: the naive child imports no esign
     from bench.sign import one_page_pdf
-    from tests.api.served import free_port, wait_until_healthy  # not at the top: the naive child imports no esign
 
-    esign = Path(sys.executable).parent / "esign"
     with tempfile.TemporaryDirectory(prefix="esign-bench-sign-http-") as tmp:
         data, folder = Path(tmp) / "var", Path(tmp) / "naive"
         folder.mkdir()
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        # This checkout's code, whichever venv runs it.
-        python_path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-        env = {**os.environ, "ESIGN_DATA_DIR": str(data), "ESIGN_PUBLIC_URL": base, "PYTHONPATH": python_path}
-        for name in ("ESIGN_DATABASE_URL", "ESIGN_DATABASE_SCHEMA", "ESIGN_KEY_KIND"):
-            env.pop(name, None)
-        subprocess.run([str(esign), "init"], env=env, check=True, capture_output=True)
-        token = next(
-            line.split("\t")[0]
-            for line in (data / "demo-tokens.tsv").read_text().splitlines()
-            if line.split("\t")[2] == OFFICIAL
-        )
-        credential_id = _export(data, folder, base)
+        instance = initialised(data)
+        token = instance.tokens()[OFFICIAL]
+        credential_id = _export(data, folder, instance.base)
         pdf = one_page_pdf()
         (folder / "in.pdf").write_bytes(pdf)
-        (folder / "tsa-url").write_text(f"{base}/pki/tsa")
+        (folder / "tsa-url").write_text(f"{instance.base}/pki/tsa")
 
-        server = subprocess.Popen(
-            [str(esign), "serve", "--port", str(port), "--workers", str(args.workers)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            wait_until_healthy(server, base, output=lambda: "")
+        with serving(instance, "--workers", str(args.workers)):
             naive_before = _run_naive(folder, args.seconds)
-            served, sample = served_rate(base, token, credential_id, pdf, seconds=args.seconds, clients=args.clients)
+            served, sample = served_rate(
+                instance.base, token, credential_id, pdf, seconds=args.seconds, clients=args.clients
+            )
             naive_after = _run_naive(folder, args.seconds)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
         # Checked offline, against the root alone: the documents carry their own validation data.
         checked = (
             _checked(sample, folder / "root.pem"),

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -34,9 +33,9 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.serving import initialised, serving  # noqa: E402
 from bench.sign import one_page_pdf  # noqa: E402
 from bench.timing import concurrent_rate  # noqa: E402
-from tests.api.served import free_port, wait_until_healthy  # noqa: E402
 
 OFFICIAL = "李强"
 DEMO_PIN = "123456"
@@ -84,40 +83,17 @@ def main() -> int:
     parser.add_argument("--parse-workers", type=int, help="ESIGN_PARSE_WORKERS of every process (default: its default)")
     args = parser.parse_args()
 
-    esign = Path(sys.executable).parent / "esign"
     rates: dict[int, list[float]] = {1: [], args.workers: []}
     with tempfile.TemporaryDirectory(prefix="esign-bench-verify-workers-") as tmp:
-        data = Path(tmp) / "var"
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        python_path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-        env = {**os.environ, "ESIGN_DATA_DIR": str(data), "ESIGN_PUBLIC_URL": base, "PYTHONPATH": python_path}
-        for name in ("ESIGN_DATABASE_URL", "ESIGN_DATABASE_SCHEMA", "ESIGN_KEY_KIND", "ESIGN_PARSE_WORKERS"):
-            env.pop(name, None)
-        if args.parse_workers:
-            env["ESIGN_PARSE_WORKERS"] = str(args.parse_workers)
-        subprocess.run([str(esign), "init"], env=env, check=True, capture_output=True)
-        token = next(
-            line.split("\t")[0]
-            for line in (data / "demo-tokens.tsv").read_text().splitlines()
-            if line.split("\t")[2] == OFFICIAL
-        )
+        parsing = {"ESIGN_PARSE_WORKERS": str(args.parse_workers)} if args.parse_workers else None
+        instance = initialised(Path(tmp) / "var", parsing)
+        token = instance.tokens()[OFFICIAL]
         pdf = b""
         order = [1, args.workers, args.workers, 1] * ((args.rounds + 1) // 2)
         for workers in order[: 2 * args.rounds]:
-            server = subprocess.Popen(
-                [str(esign), "serve", "--port", str(port), "--workers", str(workers)],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            try:
-                wait_until_healthy(server, base, output=lambda: "")
-                pdf = pdf or _signed(base, token)
-                rates[workers].append(served_rate(base, pdf, seconds=args.seconds, clients=args.clients))
-            finally:
-                server.terminate()
-                server.wait(timeout=30)
+            with serving(instance, "--workers", str(workers)):
+                pdf = pdf or _signed(instance.base, token)
+                rates[workers].append(served_rate(instance.base, pdf, seconds=args.seconds, clients=args.clients))
 
     one, many = statistics.mean(rates[1]), statistics.mean(rates[args.workers])
     ratio = many / one

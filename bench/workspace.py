@@ -30,7 +30,6 @@ import argparse
 import os
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -44,9 +43,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import circulation  # noqa: E402
+from bench.serving import initialised, serving  # noqa: E402
 from documents.circulation import calendar  # noqa: E402
 from migrations import migrate  # noqa: E402
-from tests.api.served import free_port, wait_until_healthy  # noqa: E402
 
 CLERK, REVIEWER = "王芳", "李强"
 DEMO_PIN = "123456"
@@ -154,7 +153,6 @@ def main() -> int:
         + (["--schema", args.schema] if args.schema else [])
     )
     database, schema, created = circulation._postgresql(options)
-    esign = Path(sys.executable).parent / "esign"
     try:
         if created:
             migrate.upgrade(database)
@@ -162,56 +160,22 @@ def main() -> int:
             circulation.seed(database, options, calendar.today())
         seeded = circulation._counted(database)
         with tempfile.TemporaryDirectory(prefix="esign-bench-workspace-") as tmp:
-            data = Path(tmp) / "var"
-            port = free_port()
-            base = f"http://127.0.0.1:{port}"
-            python_path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-            env = {
-                **os.environ,
-                "ESIGN_DATA_DIR": str(data),
-                "ESIGN_PUBLIC_URL": base,
-                "PYTHONPATH": python_path,
-                "ESIGN_DATABASE_URL": args.postgresql_url,
-                "ESIGN_DATABASE_SCHEMA": schema,
-            }
-            env.pop("ESIGN_KEY_KIND", None)
-            made = subprocess.run([str(esign), "init"], env=env, capture_output=True, text=True)
-            if made.returncode != 0 or not (data / "demo-tokens.tsv").read_text().strip():
+            postgresql = {"ESIGN_DATABASE_URL": args.postgresql_url, "ESIGN_DATABASE_SCHEMA": schema}
+            instance = initialised(Path(tmp) / "var", postgresql)
+            tokens = instance.tokens()
+            if not tokens:
                 raise SystemExit(
-                    f"esign init made no demo organisations in {schema} (a schema measures once: the demo PKI's "
-                    f"passphrase went with the last run's data directory):\n{made.stdout}{made.stderr}"
+                    f"esign init made no demo organisations in {schema}: a schema is measured once (the demo PKI's "
+                    "passphrase went with the last run's data directory)"
                 )
-            tokens = {
-                official: token
-                for token, _org, official, _roles in (
-                    line.split("\t") for line in (data / "demo-tokens.tsv").read_text().splitlines()
-                )
-            }
-            password = next(
-                (login, password)
-                for login, password, _org, name in (
-                    line.split("\t") for line in (data / "demo-passwords.tsv").read_text().splitlines()
-                )
-                if name == REVIEWER
-            )
-            server = subprocess.Popen(
-                [str(esign), "serve", "--port", str(port), "--no-worker"],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            try:
-                wait_until_healthy(server, base, output=lambda: "")
+            with serving(instance, "--no-worker"):
                 print(f"preparing {OPEN_ITEMS} open reviews and a {REVISIONS}-revision document ...", flush=True)
-                document_id = prepare(Api(base, tokens))
-                browser = signed_in(base, *password)
+                document_id = prepare(Api(instance.base, tokens))
+                browser = signed_in(instance.base, *instance.login(REVIEWER))
                 try:
                     timings = measure(browser, document_id, args.samples)
                 finally:
                     browser.close()
-            finally:
-                server.terminate()
-                server.wait(timeout=30)
     finally:
         database.dispose()
         if created and not args.keep:
