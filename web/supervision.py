@@ -138,10 +138,14 @@ def _charts(figures: list[stats.DepartmentStats], _: Any) -> list[Chart]:
         (f.department, f.median_days, f"{f.median_days:g}" if f.median_days is not None else "—") for f in figures
     ]
     urges: list[tuple[str, float | None, str]] = [(f.department, float(f.urges), str(f.urges)) for f in figures]
+    overdue: list[tuple[str, float | None, str]] = [
+        (f.department, float(f.overdue_now), str(f.overdue_now)) for f in figures
+    ]
     return [
         chart("on-time", _("On-time rate by department"), "%", on_time, 1.0),
         chart("median", _("Median working days to handle a step, by department"), _("working days"), median, None),
         chart("urges", _("Urges on each department's steps in the period"), _("urges"), urges, None),
+        chart("overdue", _("Steps overdue now, by department"), _("steps overdue"), overdue, None),
     ]
 
 

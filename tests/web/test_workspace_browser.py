@@ -273,6 +273,8 @@ def test_the_board_at_both_widths(
     assert "综合处 100%" in label and "秘书处 0%" in label, label
     assert me.page.locator("[data-chart='on-time'] table tbody tr").count() == 3
     assert me.page.locator("[data-chart='median'] svg[role=img]").count() == 1
+    overdue = me.page.get_attribute("[data-chart='overdue'] svg", "aria-label") or ""
+    assert "综合处 1" in overdue, "李强's overdue review counts for his department"
     me.page.click(f"li[data-step='{made['step']}'] details[data-action=reassign] summary")
     me.check("supervision")
     me.page.click("[data-toggle=subordinates]")
