@@ -20,7 +20,7 @@ from starlette.datastructures import UploadFile
 
 from esign.errors import TooLarge
 from esign.settings import Settings
-from esign.spool import Spool
+from esign.spool import Spool, removed_on_error
 
 _COPY_CHUNK = 1024 * 1024
 
@@ -48,11 +48,8 @@ def received(upload: UploadFile, settings: Settings) -> Iterator[tuple[bytes | P
         yield upload.file.read(), None
         return
     spool = Spool()
-    try:
+    with removed_on_error(spool):
         path = spool.path("upload.pdf")
         with path.open("wb") as copy:
             shutil.copyfileobj(upload.file, copy, _COPY_CHUNK)
         yield path, spool
-    except BaseException:
-        spool.remove()
-        raise

@@ -16,7 +16,7 @@ from esign.identity import Actor
 from esign.phases import Stale
 from esign.settings import Settings
 from esign.sign import PadesLevel
-from esign.spool import Spool
+from esign.spool import Spool, removed_on_error
 from keys import credentials, signing
 from keys.authorities import Pki
 from keys.credentials import Purpose
@@ -49,11 +49,8 @@ class DocumentSigning:
         return self.work.sealing
 
     def run(self) -> None:
-        try:
+        with removed_on_error(self.spool):
             self.work.run()
-        except BaseException:
-            self.discard()
-            raise
 
     def discard(self) -> None:
         if self.spool is not None:
@@ -90,7 +87,7 @@ def prepare(
     latest = revisions.latest(session, document)
     ranged = blobs if isinstance(blobs, RangedBlobStore) else None
     spool = Spool() if ranged is not None and latest.size > settings.upload_in_memory_kb * 1024 else None
-    try:
+    with removed_on_error(spool):
         source: bytes | Path
         if spool is not None and ranged is not None:
             source = revisions.pdf_to_file(ranged, latest, spool.path("revision.pdf"))
@@ -105,10 +102,6 @@ def prepare(
             box=box,
         )
         work = signing.prepare(session, actor=actor, pki=pki, settings=settings, unlock=unlock, request=request)
-    except BaseException:
-        if spool is not None:
-            spool.remove()
-        raise
     return DocumentSigning(document_id=document.id, base_seq=document.revision_count, work=work, spool=spool)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 
@@ -16,3 +18,14 @@ class Spool:
 
     def remove(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+@contextmanager
+def removed_on_error(spool: Spool | None) -> Iterator[None]:
+    """Removes ``spool`` if the block raises, whatever it raises (a cancelled request's too), and keeps it when
+    the block ends normally: its files are then the caller's to use and remove."""
+    with ExitStack() as on_error:
+        if spool is not None:
+            on_error.callback(spool.remove)
+        yield
+        on_error.pop_all()
