@@ -31,6 +31,7 @@ from asn1crypto import cms, core, crl, ocsp
 from asn1crypto import x509 as asn1_x509
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign import fields
 from pyhanko.sign.signers import PdfTimeStamper
 from pyhanko.sign.timestamps import TimeStamper
 from pyhanko.sign.validation import DocumentSecurityStore
@@ -74,15 +75,24 @@ def certificates_of(signed_data: cms.SignedData) -> list[asn1_x509.Certificate]:
 def signature_certificates(es: EmbeddedPdfSignature) -> list[asn1_x509.Certificate]:
     """The certificates a signature's validation depends on: its own container's and those of the time-stamp
     tokens it carries (signature time-stamp, content time-stamp)."""
-    certs = certificates_of(es.signed_data)
+    tokens: list[cms.ContentInfo] = []
     signer_info = es.signer_info
     for attrs in (signer_info["unsigned_attrs"], signer_info["signed_attrs"]):
         if isinstance(attrs, core.Void):
             continue
         for attr in attrs:
             if attr["type"].native in ("signature_time_stamp_token", "content_time_stamp"):
-                certs += [c for token in attr["values"] for c in certificates_of(token["content"])]
-    return _unique(certs)
+                tokens += attr["values"]
+    return made_certificates(certificates_of(es.signed_data), tokens)
+
+
+def made_certificates(
+    container: Iterable[asn1_x509.Certificate], tokens: Iterable[cms.ContentInfo]
+) -> list[asn1_x509.Certificate]:
+    """``signature_certificates`` of a signature just made, from what went into it: the certificates its
+    container embeds (pyhanko's signer's certificate and registry) and the time-stamp tokens it received, so
+    the file need not be read back."""
+    return _unique([*container, *(c for token in tokens for c in certificates_of(token["content"]))])
 
 
 def _unique(certs: Iterable[asn1_x509.Certificate]) -> list[asn1_x509.Certificate]:
@@ -117,27 +127,28 @@ def write_validation_data(data: pdf.Source, validation: ValidationData, output: 
 
 
 def _next_timestamp_field(reader: PdfFileReader) -> str:
-    taken = {es.field_name for es in reader.embedded_signatures}
+    taken = {name for name, _, _ in fields.enumerate_sig_fields(reader)}
     n = 1
     while f"{ARCHIVE_TIMESTAMP_FIELD}{n}" in taken:
         n += 1
     return f"{ARCHIVE_TIMESTAMP_FIELD}{n}"
 
 
-class _KeptToken(TimeStamper):
-    """``timestamper``, keeping the token it gave last, so the document need not be read again to find it."""
+class KeptTokens(TimeStamper):
+    """``timestamper``, keeping the tokens it gave, so the document need not be read again to find them."""
 
     def __init__(self, timestamper: TimeStamper) -> None:
         super().__init__()  # type: ignore[no-untyped-call]  # pyhanko leaves it untyped
         self._timestamper = timestamper
-        self.token: cms.ContentInfo | None = None
+        self.tokens: list[cms.ContentInfo] = []
 
     async def async_dummy_response(self, md_algorithm: str) -> cms.ContentInfo:
         return await self._timestamper.async_dummy_response(md_algorithm)
 
     async def async_timestamp(self, message_digest: bytes, md_algorithm: str) -> cms.ContentInfo:
-        self.token = await self._timestamper.async_timestamp(message_digest, md_algorithm)
-        return self.token
+        token = await self._timestamper.async_timestamp(message_digest, md_algorithm)
+        self.tokens.append(token)
+        return token
 
 
 def _timestamp_document(
@@ -149,14 +160,14 @@ def _timestamp_document(
 ) -> cms.SignedData:
     """``timestamp_document`` into ``output``, with ``validation`` added to the DSS in the same update under the
     time-stamp; the SignedData of the token it embedded."""
-    kept = _KeptToken(timestamper)
+    kept = KeptTokens(timestamper)
     writer = pdf.incremental_writer(data, validation_data=True)
     if validation:
         _supply(writer, validation)
     stamper = PdfTimeStamper(kept, field_name=_next_timestamp_field(writer.prev))
     stamper.timestamp_pdf(writer, md_algorithm, output=output)
-    assert kept.token is not None, "pyhanko embedded a time-stamp it did not ask for"
-    return kept.token["content"]
+    assert kept.tokens, "pyhanko embedded a time-stamp it did not ask for"
+    return kept.tokens[-1]["content"]
 
 
 def timestamp_document(data: bytes, timestamper: TimeStamper, *, md_algorithm: str = "sha256") -> bytes:

@@ -14,6 +14,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+from asn1crypto import x509 as asn1_x509
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.layout import LayoutError
 from pyhanko.pdf_utils.misc import PdfError as PyhankoPdfError
@@ -205,10 +206,11 @@ def sign_into(
         cades_signed_attr_spec=CAdESSignedAttrSpec(timestamp_content=True) if stamped_content else None,
     )
     archival = pdfa.identification(writer.prev)
+    tokens = ltv.KeptTokens(options.timestamper) if timestamped and options.timestamper is not None else None
     pdf_signer = (_Pdf17Signer if archival is not None and archival.on_pdf_1 else PdfSigner)(
         meta,
         signer,
-        timestamper=options.timestamper if timestamped else None,
+        timestamper=tokens,
         stamp_style=style,
         new_field_spec=field_spec,
     )
@@ -231,17 +233,28 @@ def sign_into(
             # sign again and let pyhanko size it with a dry run.
             signed.seek(0)
             signed.truncate()
+            if tokens is not None:
+                tokens.tokens.clear()
             _sign_pdf(pdf_signer, pdf.incremental_writer(data), signed, None, params)
         if long_term:
-            _long_term(signed, output, streams.enter_context(scratch()), field_name, options)
+            assert tokens is not None
+            certs = ltv.made_certificates(_container_certificates(signer), tokens.tokens)
+            _long_term(signed, output, streams.enter_context(scratch()), certs, options)
 
 
-def _long_term(signed: BinaryIO, output: BinaryIO, scratch: BinaryIO, field_name: str, options: SignOptions) -> None:
+def _container_certificates(signer: Signer) -> list[asn1_x509.Certificate]:
+    """The certificates pyhanko puts into the signature's container (``Signer._package_signature``)."""
+    registry = [c for c in signer.cert_registry if signer.embed_roots or c.self_signed == "no"]
+    return [c for c in (signer.signing_cert, *registry) if c is not None]
+
+
+def _long_term(
+    signed: BinaryIO, output: BinaryIO, scratch: BinaryIO, certs: list[asn1_x509.Certificate], options: SignOptions
+) -> None:
     """B-LT: revocation data issued after the signature time-stamp in a DSS update; B-LTA: that, a document
-    time-stamp, and revocation data for its unit issued after it (``esign.ltv``)."""
+    time-stamp, and revocation data for its unit issued after it (``esign.ltv``). ``certs``: those the new
+    signature's validation depends on (``ltv.made_certificates``)."""
     assert options.revocation is not None and options.timestamper is not None
-    [made] = [es for es in pdf.read(signed).embedded_regular_signatures if es.field_name == field_name]
-    certs = ltv.signature_certificates(made)
     try:
         if options.level is PadesLevel.B_LT:
             ltv.write_validation_data(signed, options.revocation(certs), output)

@@ -10,6 +10,7 @@ then on, so a verifier who asks the responder later still learns of it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -19,7 +20,7 @@ from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.x509 import ocsp
 from sqlalchemy.orm import Session
 
@@ -48,11 +49,7 @@ class LocalRevocation:
 
     def _issuer_of(self, cert: x509.Certificate) -> str | None:
         for name, authority in self._issuers().items():
-            if cert.issuer == authority.cert.subject and cert != authority.cert:
-                try:
-                    cert.verify_directly_issued_by(authority.cert)
-                except (ValueError, TypeError, InvalidSignature):
-                    continue
+            if _issued_by(cert, authority.cert):
                 return name
         return None
 
@@ -66,21 +63,14 @@ class LocalRevocation:
         )
 
     def _ocsp(self, cert: x509.Certificate, moment: datetime) -> bytes:
-        request = (
-            ocsp.OCSPRequestBuilder().add_certificate(cert, self.pki.issuing.cert, hashes.SHA256()).build()
-        ).public_bytes(serialization.Encoding.DER)
         entries = {r.serial: r for r in self.revoked[ISSUING]}
-
-        def lookup(serial: int) -> revocation.CertStatus:
-            return entries.get(serial, revocation.Good())
-
-        return revocation.ocsp_response(
-            request,
-            issuer=self.pki.issuing.cert,
+        status: revocation.CertStatus = entries.get(cert.serial_number, revocation.Good())
+        return revocation.signed_ocsp_response(
+            _cert_id(cert, self.pki.issuing.cert),
+            status,
             responder=self.pki.ocsp,
-            lookup=lookup,
-            now=moment,
-            validity=self.ocsp_validity,
+            this_update=moment,
+            next_update=moment + self.ocsp_validity,
         )
 
     def __call__(self, certs: Sequence[asn1_x509.Certificate]) -> ValidationData:
@@ -91,7 +81,7 @@ class LocalRevocation:
         issuers: set[str] = set()
         ocsps: list[bytes] = []
         for asn1_cert in certs:
-            cert = x509.load_der_x509_certificate(asn1_cert.dump())
+            cert = _pyca(asn1_cert.dump())
             if cert == self.pki.root.cert:
                 continue
             issuer = self._issuer_of(cert)
@@ -105,12 +95,46 @@ class LocalRevocation:
                 issuers.add(ROOT)
                 if cert != self.pki.ocsp.cert:
                     ocsps.append(self._ocsp(cert, moment))
-        chain = [self.pki.issuing.cert, self.pki.root.cert, self.pki.ocsp.cert]
+        chain = (self.pki.issuing.cert, self.pki.root.cert, self.pki.ocsp.cert)
         return ValidationData(
-            certs=tuple(asn1_x509.Certificate.load(ca.der(c)) for c in chain),
+            certs=tuple(map(_asn1, chain)),
             crls=tuple(asn1_crl.CertificateList.load(self._crl(i, moment)) for i in sorted(issuers)),
             ocsps=tuple(asn1_ocsp.OCSPResponse.load(o) for o in ocsps),
         )
+
+
+@functools.lru_cache(maxsize=1024)
+def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """Whether ``issuer`` signed ``cert`` (kept: a signature's chain is the same from one signature to the next)."""
+    if cert.issuer != issuer.subject or cert == issuer:
+        return False
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
+
+
+@functools.lru_cache(maxsize=1024)
+def _pyca(der: bytes) -> x509.Certificate:
+    return x509.load_der_x509_certificate(der)
+
+
+@functools.lru_cache(maxsize=64)
+def _asn1(cert: x509.Certificate) -> asn1_x509.Certificate:
+    return asn1_x509.Certificate.load(ca.der(cert))
+
+
+@functools.lru_cache(maxsize=1024)
+def _cert_id(cert: x509.Certificate, issuer: x509.Certificate) -> revocation.CertId:
+    """The CertID of ``cert`` with SHA-256 (RFC 6960 §4.1.1), as a client that asked about it would send."""
+    request = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, hashes.SHA256()).build()
+    return revocation.CertId(
+        algorithm=hashes.SHA256(),
+        name_hash=request.issuer_name_hash,
+        key_hash=request.issuer_key_hash,
+        serial=request.serial_number,
+    )
 
 
 def local_revocation(session: Session, *, pki: Pki, settings: Settings) -> LocalRevocation:
