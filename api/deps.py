@@ -90,7 +90,7 @@ def current_actor(
     (the pages link to API listings). A cookie never authorises a change: that would let another site's form
     act for the official, so writing takes a token, which no browser sends by itself."""
     if credentials is not None and credentials.scheme.lower() == "bearer":
-        with database.transaction() as session:
+        with database.reading() as session:
             return tokens.authenticate(session, credentials.credentials)
     cookie = request.cookies.get(sessions.COOKIE)
     if cookie and request.method in _READING:

@@ -33,6 +33,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -139,11 +141,12 @@ def _export(tmp: Path, folder: Path, public_url: str) -> str:
 
 
 def served_rate(
-    base: str, token: str, credential_id: str, pdf: bytes, *, seconds: float, clients: int
+    bases: list[str], token: str, credential_id: str, pdf: bytes, *, seconds: float, clients: int
 ) -> tuple[float, bytes]:
-    """Signatures per second summed over ``clients`` threads, each with its own session; one signed PDF."""
+    """Signatures per second summed over ``clients`` threads, each with its own session, the clients taking the
+    ``bases`` in turn; one signed PDF."""
     headers = {"Authorization": f"Bearer {token}"}
-    https = [httpx.Client(base_url=base, headers=headers, timeout=120) for _ in range(clients)]
+    https = [httpx.Client(base_url=bases[n % len(bases)], headers=headers, timeout=120) for n in range(clients)]
     sessions = []
     for http in https:
         opened = http.post(
@@ -198,6 +201,11 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="esign serve's processes")
+    parser.add_argument(
+        "--spread",
+        action="store_true",
+        help="--workers single-process servers on ports of their own, the clients spread over them in turn",
+    )
     parser.add_argument("--naive-only", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -207,6 +215,7 @@ def main() -> int:
 
     from bench.serving import initialised, serving  # not at the top: the naive child imports no esign
     from bench.sign import one_page_pdf
+    from tests.api.served import free_port
 
     with tempfile.TemporaryDirectory(prefix="esign-bench-sign-http-") as tmp:
         data, folder = Path(tmp) / "var", Path(tmp) / "naive"
@@ -218,11 +227,21 @@ def main() -> int:
         (folder / "in.pdf").write_bytes(pdf)
         (folder / "tsa-url").write_text(f"{instance.base}/pki/tsa")
 
-        with serving(instance, "--workers", str(args.workers)):
+        with ExitStack() as servers:
+            if args.spread:
+                # Separate single-process servers on ports of their own, each given every n-th client, as a
+                # load balancer would spread them; the first also runs the background jobs.
+                others = [free_port() for _ in range(args.workers - 1)]
+                servers.enter_context(serving(instance, "--workers", "1"))
+                for port in others:
+                    other = replace(instance, port=port, base=f"http://127.0.0.1:{port}")
+                    servers.enter_context(serving(other, "--workers", "1", "--no-worker"))
+                bases = [instance.base, *(f"http://127.0.0.1:{port}" for port in others)]
+            else:
+                servers.enter_context(serving(instance, "--workers", str(args.workers)))
+                bases = [instance.base]
             naive_before = _run_naive(folder, args.seconds)
-            served, sample = served_rate(
-                instance.base, token, credential_id, pdf, seconds=args.seconds, clients=args.clients
-            )
+            served, sample = served_rate(bases, token, credential_id, pdf, seconds=args.seconds, clients=args.clients)
             naive_after = _run_naive(folder, args.seconds)
         # Checked offline, against the root alone: the documents carry their own validation data.
         checked = (

@@ -51,6 +51,8 @@ NAMING_CONVENTION: dict[str, str] = {
 }
 
 SQLITE_BUSY_TIMEOUT_S = 30
+READING = "esign_reading"
+"""Execution option of the connections ``Database.reading`` hands out."""
 SQLITE_SIBLINGS = ("-wal", "-shm", "-journal")
 """Files SQLite keeps beside the database, holding the same data."""
 
@@ -114,6 +116,7 @@ class Database:
         else:
             raise ValueError(f"unsupported database backend {backend!r}: use sqlite or postgresql")
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._readers = sessionmaker(self.engine.execution_options(**{READING: True}), expire_on_commit=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
@@ -143,6 +146,16 @@ class Database:
                 if e.keeps_changes:
                     session.commit()
                 raise
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session in one transaction that only reads.
+
+        On SQLite it begins without the write lock (``BEGIN``, not ``BEGIN IMMEDIATE``) and refuses to write
+        (``PRAGMA query_only``): it reads a snapshot (WAL) and never waits for a writer, nor makes one wait. On
+        PostgreSQL, where readers never wait for writers anyway, it is an ordinary transaction."""
+        with self._readers.begin() as session:
+            yield session
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -191,6 +204,11 @@ def _sqlite_engine(url: URL) -> Engine:
         # when a read transaction later tries to upgrade to a write.
         driver = connection.connection.driver_connection
         assert isinstance(driver, sqlite3.Connection)
+        if connection.get_execution_options().get(READING):
+            driver.execute("PRAGMA query_only = 1")
+            driver.execute("BEGIN")
+            return
+        driver.execute("PRAGMA query_only = 0")
         begin_immediate(driver)
 
     return engine

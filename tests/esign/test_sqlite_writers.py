@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from esign.db import SQLITE_BUSY_TIMEOUT_S, Database, begin_immediate
 
@@ -73,3 +74,30 @@ def test_a_writer_gives_up_after_its_timeout_and_keeps_the_busy_timeout(tmp_path
         other.close()
         mine.close()
         database.dispose()
+
+
+def test_a_reader_neither_waits_for_a_writer_nor_can_write(tmp_path: Path) -> None:
+    database = _database(tmp_path)
+    with database.transaction() as session:
+        session.execute(text("INSERT INTO marks VALUES (1)"))
+    with database.transaction() as writing:
+        writing.execute(text("INSERT INTO marks VALUES (2)"))
+        read: list[list[int]] = []
+        reader = threading.Thread(
+            target=lambda: read.append(_marks(database)),
+        )
+        reader.start()
+        reader.join(5)
+        assert not reader.is_alive(), "the reader waited for the writer"
+        assert read == [[1]], "the reader saw a write that was not committed"
+    with pytest.raises(OperationalError, match="readonly"), database.reading() as session:
+        session.execute(text("INSERT INTO marks VALUES (3)"))
+    with database.transaction() as session:  # the same pooled connection writes again
+        session.execute(text("INSERT INTO marks VALUES (4)"))
+    assert _marks(database) == [1, 2, 4]
+    database.dispose()
+
+
+def _marks(database: Database) -> list[int]:
+    with database.reading() as session:
+        return list(session.execute(text("SELECT n FROM marks ORDER BY n")).scalars())
