@@ -223,7 +223,7 @@ def begin_immediate(connection: sqlite3.Connection, *, timeout_s: float = SQLITE
 
     SQLite's own busy handler sleeps 1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50 and then 100 ms between tries.
     Under a steady stream of short write transactions (a signature through a signing session makes two), a
-    waiter slept through the moments the lock was free: the CPUs idled a quarter of the time in
+    waiter slept through the moments the lock was free: the CPUs idled up to a quarter of the time in
     ``bench/sign_http.py`` with two server processes, and more clients made it slower.
     """
     connection.execute("PRAGMA busy_timeout = 0")
