@@ -234,6 +234,17 @@ def set_department_disabled(session: Session, *, actor: Actor, department_id: st
     return dept
 
 
+def _enabled_admins(session: Session, organisation_id: str) -> int:
+    """How many of the organisation's officials are enabled administrators; their rows stay locked until the
+    transaction ends, so that two administrators cannot disable each other at once."""
+    query = (
+        select(Official.roles)
+        .where(Official.organisation_id == organisation_id, Official.disabled.is_(False))
+        .with_for_update()
+    )
+    return sum(Role.ADMIN.value in roles for roles in session.scalars(query))
+
+
 def _roles(roles: Sequence[str]) -> list[str]:
     try:
         return sorted({Role(r).value for r in roles})
@@ -293,8 +304,17 @@ def list_officials(session: Session, *, actor: Actor, department_id: str | None 
 
 
 def set_official_disabled(session: Session, *, actor: Actor, official_id: str, disabled: bool) -> Official:
+    """Disable or enable an official. Nobody disables themselves, and the organisation keeps at least one enabled
+    administrator: either would leave it to the operator's command line to administer it again."""
     actor.require_admin()
     official = get_official(session, organisation_id=actor.organisation_id, official_id=official_id)
+    if disabled and not official.disabled:
+        if official.id == actor.official_id:
+            raise Conflict("you cannot disable yourself: another administrator can")
+        if Role.ADMIN in official.role_set and _enabled_admins(session, official.organisation_id) <= 1:
+            raise Conflict(
+                f"{official.name} is the organisation's last enabled administrator: add another administrator first"
+            )
     official.disabled = disabled
     action = "official.disabled" if disabled else "official.enabled"
     _audit(session, actor, action, f"official:{official.id}", official.organisation_id)

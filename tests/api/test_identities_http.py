@@ -11,10 +11,12 @@ from sqlalchemy import select
 from api.app import create_app
 from esign.audit import AuditEvent
 from esign.db import Database
+from esign.errors import Conflict
+from esign.identity import Actor, Role
 from esign.settings import Settings
 from esign.trust import TrustSettings
 from esign.verify import verify
-from keys import ca
+from keys import ca, identities
 from tests.world import PIN, World
 
 
@@ -172,3 +174,28 @@ def test_the_level_applies_to_the_next_signature(api: TestClient, world: World, 
     assert signed_level(level="B-LTA") == "B-LTA", "a level asked for still wins"
     assert api.put(LEVEL, headers=admin, json={"level": "B-LT"}).status_code == 200
     assert signed_level() == "B-LT"
+
+
+def test_an_administrator_cannot_disable_themselves_nor_the_last_administrator(
+    api: TestClient, world: World, db: Database
+) -> None:
+    a = world.orgs["A"]
+    admin = a.members["admin"]
+    refused = api.post(f"/v1/officials/{admin.official_id}/disable", headers=admin.headers)
+    assert refused.status_code == 409
+    assert "yourself" in refused.json()["message"]
+    assert api.get("/v1/organisation", headers=admin.headers).status_code == 200
+
+    operator = Actor.operator(a.id)
+    with pytest.raises(Conflict, match="last enabled administrator"), db.transaction() as session:
+        identities.set_official_disabled(session, actor=operator, official_id=admin.official_id, disabled=True)
+    assert api.get("/v1/organisation", headers=admin.headers).status_code == 200
+
+    with db.transaction() as session:
+        second = identities.create_official(
+            session, actor=operator, department_id=a.department_id, name="A-second admin", roles=[Role.ADMIN]
+        )
+        identities.set_official_disabled(session, actor=operator, official_id=admin.official_id, disabled=True)
+    assert api.get("/v1/organisation", headers=admin.headers).status_code == 401
+    with pytest.raises(Conflict, match="last enabled administrator"), db.transaction() as session:
+        identities.set_official_disabled(session, actor=operator, official_id=second.id, disabled=True)
