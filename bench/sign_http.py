@@ -1,6 +1,6 @@
 """PAdES B-LTA signatures per second through ``POST /v1/sign``, next to naive pyhanko B-LTA in the same run.
 
-    python bench/sign_http.py [--seconds 10] [--clients 4] [--workers N]
+    python bench/sign_http.py [--seconds 10] [--clients 4] [--workers N] [--spread]
 
 Starts ``esign init`` (with its demo organisations) and ``esign serve`` on a loopback port with a throwaway
 data directory; the key is the demo official 李强's (PIN 123456), on the same one-page PDF as bench/sign.py.
@@ -9,7 +9,11 @@ data directory; the key is the demo official 李强's (PIN 123456), on the same 
   run it), and ``--clients`` threads, each with a keep-alive httpx client and a signing session of its own
   (``POST /v1/credentials/{id}/sessions``, opened before the clock), posting the PDF to ``/v1/sign`` with
   ``level=B-LTA`` one request after another; every answer must be a 200 PDF. The service time-stamps and
-  gathers revocation data with its own TSA, OCSP responder and CRLs.
+  gathers revocation data with its own TSA, OCSP responder and CRLs. The processes of ``--workers N`` share one
+  listening socket, and the kernel hands each new connection to one of them: when both are idle, mostly to the
+  same one, so all four keep-alive connections may end up on one process (one GIL's rate). ``--spread`` runs N
+  single-process servers on ports of their own instead, client i using server i mod N, as a load balancer in
+  front of N API processes would place them.
 - naive: pyhanko as its documentation has it, one document after another, in a child process that never
   imports esign: per document ``SimpleSigner.load`` from the key (PKCS#8 PEM) and certificates exported
   for the benchmark, an ``HTTPTimeStamper`` against the same server's ``/pki/tsa``, a ``PdfSigner`` with
