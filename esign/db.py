@@ -116,7 +116,10 @@ class Database:
         else:
             raise ValueError(f"unsupported database backend {backend!r}: use sqlite or postgresql")
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._readers = sessionmaker(self.engine.execution_options(**{READING: True}), expire_on_commit=False)
+        reading: dict[str, bool] = {READING: True}
+        if backend == "postgresql":
+            reading["postgresql_readonly"] = True
+        self._readers = sessionmaker(self.engine.execution_options(**reading), expire_on_commit=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
@@ -153,7 +156,8 @@ class Database:
 
         On SQLite it begins without the write lock (``BEGIN``, not ``BEGIN IMMEDIATE``) and refuses to write
         (``PRAGMA query_only``): it reads a snapshot (WAL) and never waits for a writer, nor makes one wait. On
-        PostgreSQL, where readers never wait for writers anyway, it is an ordinary transaction."""
+        PostgreSQL, where readers never wait for writers anyway, it is a ``READ ONLY`` transaction, so that a write
+        in it fails on both alike."""
         with self._readers.begin() as session:
             yield session
 

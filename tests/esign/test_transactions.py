@@ -1,4 +1,5 @@
-"""Writers on the embedded SQLite database queue for its one write lock (``esign.db.begin_immediate``)."""
+"""Transactions: writers on the embedded SQLite database queue for its one write lock (``esign.db.begin_immediate``),
+and ``Database.reading`` neither takes it nor writes, on SQLite or PostgreSQL."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from esign.db import SQLITE_BUSY_TIMEOUT_S, Database, begin_immediate
 
@@ -101,3 +102,15 @@ def test_a_reader_neither_waits_for_a_writer_nor_can_write(tmp_path: Path) -> No
 def _marks(database: Database) -> list[int]:
     with database.reading() as session:
         return list(session.execute(text("SELECT n FROM marks ORDER BY n")).scalars())
+
+
+def test_reading_refuses_to_write_on_either_database(db: Database) -> None:
+    insert = text("INSERT INTO audit_heads (chain, seq, hash) VALUES ('reading', 0, :h)")
+    with pytest.raises(DBAPIError, match="read"), db.reading() as session:
+        session.execute(insert, {"h": "0" * 64})
+    with db.reading() as session:
+        assert session.execute(text("SELECT count(*) FROM audit_heads WHERE chain = 'reading'")).scalar() == 0
+    with db.transaction() as session:  # the pooled connection is writable again
+        session.execute(insert, {"h": "0" * 64})
+    with db.reading() as session:
+        assert session.execute(text("SELECT count(*) FROM audit_heads WHERE chain = 'reading'")).scalar() == 1
