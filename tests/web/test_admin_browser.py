@@ -142,6 +142,8 @@ def test_departments_officials_and_an_invitation(server: Served, browser: Any, p
     newcomer.close()
 
     me.goto("/admin/officials")
+    own = me.page.locator("li[data-official]", has_text="zhangwei@")
+    assert own.count() == 1 and own.locator("button[data-action=disable]").count() == 0, "no button to disable oneself"
     person = me.page.locator("li[data-official]", has_text=NEWCOMER)
     assert person.locator("details[data-action=invite] summary").inner_text() == "重置密码"
     person.locator("details[data-action=invite] summary").click()
