@@ -66,8 +66,13 @@ class Department(Base):
     created_at: Mapped[datetime] = mapped_column(default=now)
 
 
-_LEADER_PATTERN = f"'%\"{Role.LEADER.value}\"%'"
-"""Roles are a JSON list of role names (validated), so the quoted name in its text is exactly that role."""
+def _role_pattern(role: Role) -> str:
+    """A LIKE pattern for officials holding ``role``: roles are a JSON list of role names (validated), so the
+    quoted name in its text is exactly that role."""
+    return f"'%\"{role.value}\"%'"
+
+
+_LEADER_PATTERN = _role_pattern(Role.LEADER)
 
 
 class Official(Base):
@@ -100,11 +105,16 @@ _EMAIL = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,180}\.[A-Za-z]{2,}"
 """What an official's e-mail address looks like: plain ASCII ``local@domain.tld``, nothing a header could hide."""
 
 
+def active_holder(role: Role) -> ColumnElement[bool]:
+    """Officials who hold ``role`` and are not disabled, found without decoding anyone's roles."""
+    return and_(cast(Official.roles, String).like(literal_column(_role_pattern(role))), Official.disabled.is_(False))
+
+
 def active_leader() -> ColumnElement[bool]:
     """Officials who hold the leader role and are not disabled: the predicate of ``ix_officials_leaders``,
     written with the same literal, so that the database finds an organisation's or a department's leaders
-    in that index without decoding anyone's roles."""
-    return and_(cast(Official.roles, String).like(literal_column(_LEADER_PATTERN)), Official.disabled.is_(False))
+    in that index."""
+    return active_holder(Role.LEADER)
 
 
 def _audit(session: Session, actor: Actor, action: str, subject: str, organisation_id: str, **payload: Any) -> None:
@@ -238,11 +248,11 @@ def _enabled_admins(session: Session, organisation_id: str) -> int:
     """How many of the organisation's officials are enabled administrators; their rows stay locked until the
     transaction ends, so that two administrators cannot disable each other at once."""
     query = (
-        select(Official.roles)
-        .where(Official.organisation_id == organisation_id, Official.disabled.is_(False))
+        select(Official.id)
+        .where(Official.organisation_id == organisation_id, active_holder(Role.ADMIN))
         .with_for_update()
     )
-    return sum(Role.ADMIN.value in roles for roles in session.scalars(query))
+    return len(session.scalars(query).all())
 
 
 def _roles(roles: Sequence[str]) -> list[str]:
