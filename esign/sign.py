@@ -109,8 +109,7 @@ def reserved_size(signer: Signer, level: PadesLevel, *, content_timestamp: bool 
     Computing it avoids pyhanko's dry-run signature (a second private-key operation per document).
     The hex encoding in /Contents doubles every byte.
     """
-    certs = [signer.signing_cert, *signer.cert_registry]
-    size = sum(len(c.dump()) for c in certs if c is not None) + _signature_length(signer) + _CMS_OVERHEAD
+    size = sum(len(c.dump()) for c in _container_certificates(signer)) + _signature_length(signer) + _CMS_OVERHEAD
     if level.rank >= PadesLevel.B_T.rank:
         size += _TIMESTAMP_ALLOWANCE * (2 if content_timestamp else 1)
     return 2 * size
