@@ -26,6 +26,8 @@ from api.cli_documents import register as register_document_commands
 from api.cli_keys import register as register_keys_commands
 from api.cli_verify import register as register_verify_command
 from api.console import EXIT_INVALID, err, fail, out
+from api.server_process import uvicorn_options
+from api.supervisor import Supervisor
 from documents import preservation
 from documents.circulation import mail, sweeps
 from esign import anchors, errors
@@ -157,16 +159,15 @@ def serve(
             max=64,
             help="Server processes. Above 1, they share the port and the background jobs run once, in the "
             "supervising process, and they share the parsing workers (ESIGN_PARSE_WORKERS, unless set, is divided "
-            "among them); SIGHUP restarts the processes one by one.",
+            "among them); the supervising process hands each new connection to the next process in turn; SIGHUP "
+            "restarts the processes one by one.",
         ),
     ] = 1,
 ) -> None:
     """Migrate the database, then serve the HTTP API (and, by default, run the background jobs)."""
     import uvicorn
 
-    from api.access_log import uvicorn_log_config
     from api.app import create_app
-    from esign import pdf_limits
 
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     settings = served_settings(Settings(), shown, port)
@@ -182,14 +183,7 @@ def serve(
         except PkiNotInitialised as e:
             err.print(f"[yellow]background jobs not started: {e.message}[/]", highlight=False)
     out.print(f"esign serving on http://{shown}:{port} — API docs at http://{shown}:{port}/docs", highlight=False)
-    served: dict[str, Any] = {
-        "host": host,
-        "port": port,
-        "log_level": "info",
-        "log_config": uvicorn_log_config(),
-        # After SIGTERM, requests get this long; then they are cancelled and the lifespan kills parse workers.
-        "timeout_graceful_shutdown": pdf_limits.configured().shutdown_grace_s,
-    }
+    served = uvicorn_options(host, port)
     if workers == 1:
         # The jobs' thread lives in the app's lifespan, so that uvicorn's graceful shutdown stops it too.
         uvicorn.run(create_app(settings, background_jobs=jobs), **served)
@@ -199,14 +193,18 @@ def serve(
     os.environ.setdefault("ESIGN_PARSE_WORKERS", str(shared_parse_workers(settings.parse_workers, workers)))
     logging.getLogger("esign").setLevel(logging.INFO)
     embedded = background.start_background(database, jobs) if jobs else None
+    status = 0
     try:
-        # A process starting on a busy host may take longer than uvicorn's 5 s to answer its first ping; one
-        # not ready in time makes SIGHUP give up its restart.
-        uvicorn.run("api.app:served_app", factory=True, workers=workers, timeout_worker_healthcheck=60, **served)
+        config = uvicorn.Config("api.app:served_app", **served)
+        listener = config.bind_socket()
+        listener.listen(config.backlog)
+        status = Supervisor(listener, workers, host=host, port=port).run()
     finally:
         if embedded is not None:
             embedded.stop()
         database.dispose()
+    if status:
+        raise typer.Exit(status)
 
 
 @app.command("worker")

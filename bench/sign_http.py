@@ -9,11 +9,10 @@ data directory; the key is the demo official 李强's (PIN 123456), on the same 
   run it), and ``--clients`` threads, each with a keep-alive httpx client and a signing session of its own
   (``POST /v1/credentials/{id}/sessions``, opened before the clock), posting the PDF to ``/v1/sign`` with
   ``level=B-LTA`` one request after another; every answer must be a 200 PDF. The service time-stamps and
-  gathers revocation data with its own TSA, OCSP responder and CRLs. The processes of ``--workers N`` share one
-  listening socket, and the kernel hands each new connection to one of them: when both are idle, mostly to the
-  same one, so all four keep-alive connections may end up on one process (one GIL's rate). ``--spread`` runs N
-  single-process servers on ports of their own instead, client i using server i mod N, as a load balancer in
-  front of N API processes would place them.
+  gathers revocation data with its own TSA, OCSP responder and CRLs. The supervisor of ``--workers N`` hands
+  the connections to its processes in turn (``api.supervisor``). ``--spread`` runs N single-process servers on
+  ports of their own instead, client i using server i mod N, as a load balancer in front of N API processes
+  would place them.
 - naive: pyhanko as its documentation has it, one document after another, in a child process that never
   imports esign: per document ``SimpleSigner.load`` from the key (PKCS#8 PEM) and certificates exported
   for the benchmark, an ``HTTPTimeStamper`` against the same server's ``/pki/tsa``, a ``PdfSigner`` with
@@ -264,8 +263,13 @@ def main() -> int:
         print(f"{name:<40}{rate:>9.2f}   {level}, {verdict}")
     print(f"  before {naive_before:.2f}/s, after {naive_after:.2f}/s")
     print(f"\nratio {ratio:.1f}×, target ≥ {TARGET:g}×  {'ok' if ok else 'MISSED'}")
+    served_by = (
+        f"{args.workers} × `esign serve --workers 1` (--spread)"
+        if args.spread
+        else f"`esign serve --workers {args.workers}`"
+    )
     print(
-        f"ECDSA P-256 key; `esign serve --workers {args.workers}` on {os.cpu_count()} CPUs, "
+        f"ECDSA P-256 key; {served_by} on {os.cpu_count()} CPUs, "
         f"{args.clients} keep-alive httpx clients (threads), "
         f"naive one document at a time; {args.seconds:g} s each"
     )

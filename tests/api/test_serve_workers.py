@@ -1,5 +1,6 @@
-"""``esign serve --workers N``: N server processes on one port, the background jobs once, and every process
-gone after the supervisor's SIGTERM (orderly) or SIGKILL (the kernel's parent-death signal).
+"""``esign serve --workers N``: N server processes on one port, the connections handed to them in turn, the
+background jobs once, and every process gone after the supervisor's SIGTERM (orderly) or SIGKILL (the kernel's
+parent-death signal).
 
 Real processes: ``esign init`` and ``esign serve --workers 2`` on a loopback port over SQLite, concurrent
 requests, then a scan of ``/proc`` for what the supervisor had started.
@@ -7,6 +8,7 @@ requests, then a scan of ``/proc`` for what the supervisor had started.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -53,12 +55,23 @@ def serving_workers(tmp_path: Path, workers: int) -> Iterator[tuple[subprocess.P
 
 
 def _servers(supervisor: int) -> list[Proc]:
-    """The supervisor's server processes: uvicorn spawns each through multiprocessing, not its resource tracker."""
-    return [
-        p
-        for p in descendants(supervisor)
-        if p.ppid == supervisor and "spawn_main" in (command := _cmdline(p.pid)) and "resource_tracker" not in command
-    ]
+    """The supervisor's server processes (``python -m api.server_process``)."""
+    return [p for p in descendants(supervisor) if p.ppid == supervisor and "api.server_process" in _cmdline(p.pid)]
+
+
+def _established(pid: int, port: int) -> int:
+    """How many TCP connections to ``port`` the process ``pid`` holds, from its descriptors and /proc/net/tcp."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(FileNotFoundError):
+            if (target := os.readlink(fd)).startswith("socket:["):
+                inodes.add(target[len("socket:[") : -1])
+    count = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local_port, state, inode = int(fields[1].rsplit(":", 1)[1], 16), fields[3], fields[9]
+        count += local_port == port and state == "01" and inode in inodes
+    return count
 
 
 def _wait_for_servers(process: subprocess.Popen[bytes], url: str, count: int) -> list[Proc]:
@@ -106,6 +119,37 @@ def test_two_processes_serve_one_port_sighup_replaces_them_and_sigterm_ends_ever
         text = log.read_text()
         assert text.count("worker started:") == 1, text
         assert text.count("Application startup complete") == 4, text
+
+
+def test_keep_alive_connections_are_spread_over_the_processes_and_a_dead_one_is_replaced(tmp_path: Path) -> None:
+    """Four keep-alive clients opened one after another on idle processes: two each. With one listening socket
+    shared by the processes, the kernel often gave all four to the same one."""
+    with serving_workers(tmp_path, 2) as (process, url, log):
+        servers = _wait_for_servers(process, url, 2)
+        deadline = time.monotonic() + 120
+        while log.read_text().count("Application startup complete") < 2:  # both ready, so both take connections
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        port = int(url.rsplit(":", 1)[1])
+        clients = [httpx.Client(base_url=url, timeout=30) for _ in range(4)]
+        try:
+            for client in clients:
+                assert client.get("/health").status_code == 200
+                time.sleep(0.2)  # each connection arrives when both processes are idle again
+            held = sorted(_established(server.pid, port) for server in servers)
+        finally:
+            for client in clients:
+                client.close()
+        assert held == [2, 2], held
+
+        # A server process that dies is replaced, and the port keeps answering meanwhile.
+        os.kill(servers[0].pid, signal.SIGKILL)
+        while not (replaced := {p.pid for p in _servers(process.pid)} - {s.pid for s in servers}):
+            assert httpx.get(f"{url}/health", timeout=30).status_code == 200
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        assert "ended (exit -9); starting another" in log.read_text()
+        assert len(replaced) == 1
 
 
 def test_the_server_processes_die_with_a_killed_supervisor(tmp_path: Path) -> None:
