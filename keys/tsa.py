@@ -120,6 +120,10 @@ class TimeStampingUnit:
         request = tsa_request.read(request_der, policy=self.policy, policy_oid=self._policy_oid)
         if isinstance(request, tsa_request.Rejection):
             return tsa_request.rejection_response(request)
+        return der.tlv(der.SEQUENCE, _GRANTED, self.token(request, now=now, serial=serial))
+
+    def token(self, request: tsa_request.Request, *, now: datetime, serial: int) -> bytes:
+        """The DER TimeStampToken granting ``request`` (already read and accepted)."""
         gen_time = now.astimezone(UTC)
         if self._whole_seconds:
             gen_time = gen_time.replace(microsecond=0)
@@ -133,8 +137,7 @@ class TimeStampingUnit:
             request.nonce,
             self._tst_tsa,
         )
-        token = self._token(tst_info, signing_time=gen_time, include_certs=request.cert_req)
-        return der.tlv(der.SEQUENCE, _GRANTED, token)
+        return self._token(tst_info, signing_time=gen_time, include_certs=request.cert_req)
 
     def _token(self, tst_info: bytes, *, signing_time: datetime, include_certs: bool) -> bytes:
         """The TimeStampToken: SignedData encapsulating the TSTInfo (RFC 3161 §2.4.2).
@@ -212,8 +215,11 @@ def timestamp_response(
     datetime), truncated to whole seconds when ``accuracy`` is a second or more. An unreadable request is
     answered with a badDataFormat rejection, never an exception.
     """
-    unit = _unit(ca.der(tsa.cert), tsa.key, tuple(ca.der(c) for c in chain), policy, accuracy)
-    return unit.respond(request_der, now=now, serial=serial)
+    return _unit_of(tsa, chain, policy, accuracy).respond(request_der, now=now, serial=serial)
+
+
+def _unit_of(tsa: Authority, chain: Sequence[x509.Certificate], policy: str, accuracy: timedelta) -> TimeStampingUnit:
+    return _unit(ca.der(tsa.cert), tsa.key, tuple(ca.der(c) for c in chain), policy, accuracy)
 
 
 def _utc_now() -> datetime:
@@ -247,6 +253,17 @@ class LocalTimeStamper(TimeStamper):
         self._clock = clock
         self._serials = serials
 
+    async def async_timestamp(self, message_digest: bytes, md_algorithm: str) -> cms.ContentInfo:
+        """The token straight from the unit: the request and the response pyhanko would encode and parse again
+        (with a nonce to match them) carry nothing between two parts of one process. The unit's rules still
+        hold: only a SHA-2 imprint of the right length, certificates included."""
+        if tsa_request.IMPRINT_LENGTHS.get(md_algorithm) != len(message_digest):
+            raise TimestampRequestError(f"the time-stamping unit refused the request (bad_alg): {md_algorithm}")
+        imprint = der.tlv(der.SEQUENCE, _digest_algorithm(md_algorithm), der.tlv(der.OCTET_STRING, message_digest))
+        request = tsa_request.Request(imprint=imprint, nonce=b"", cert_req=True)
+        unit = _unit_of(self._tsa, self._chain, self._policy, self._accuracy)
+        return cms.ContentInfo.load(unit.token(request, now=self._clock(), serial=self._serials()))
+
     async def async_request_tsa_response(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
         response = timestamp_response(
             req.dump(),
@@ -276,3 +293,9 @@ class LocalTimeStamper(TimeStamper):
 
 
 _DUMMIES: dict[tuple[bytes, int, str], cms.ContentInfo] = {}
+
+
+@functools.lru_cache(maxsize=8)
+def _digest_algorithm(md_algorithm: str) -> bytes:
+    """MessageImprint's hashAlgorithm as pyhanko's requests encode it (RFC 3161 §2.4.1)."""
+    return bytes(algos.DigestAlgorithm({"algorithm": md_algorithm}).dump())

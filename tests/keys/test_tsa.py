@@ -336,7 +336,24 @@ def test_local_time_stamper_gives_unique_serials_at_the_clock_time(unit: Unit) -
     infos = [t["content"]["encap_content_info"]["content"].parsed for t in tokens]
     assert {i["gen_time"].native for i in infos} == {moment}
     assert infos[0]["serial_number"].native != infos[1]["serial_number"].native
-    assert all(i["nonce"].native is not None for i in infos)
+
+
+def test_local_time_stamper_gives_the_token_the_unit_grants_a_request_for(unit: Unit) -> None:
+    """Its tokens skip the request and response, not the unit: byte for byte the token of the TimeStampResp
+    answering a certReq request without a nonce, at the same time and serial, but for the signature value
+    (ECDSA's differs at every signing)."""
+    moment = datetime(2026, 5, 6, 7, 8, 9, tzinfo=UTC)
+    stamper = LocalTimeStamper(
+        tsa=unit.tsa, chain=unit.chain, policy=POLICY, clock=lambda: moment, serials=lambda: 0x2026
+    )
+    token = asyncio.run(stamper.async_timestamp(hashlib.sha256(DATA).digest(), "sha256"))
+    response = tsp.TimeStampResp.load(unit.answer(_request(), now=moment, serial=0x2026))
+    given, granted = token["content"], response["time_stamp_token"]["content"]
+    for part in ("digest_algorithms", "encap_content_info", "certificates"):
+        assert given[part].dump() == granted[part].dump(), part
+    [given_info], [granted_info] = given["signer_infos"], granted["signer_infos"]
+    for part in ("sid", "digest_algorithm", "signed_attrs", "signature_algorithm"):
+        assert given_info[part].dump() == granted_info[part].dump(), part
 
 
 def test_local_time_stamper_reports_a_refusal_as_pyhanko_expects(unit: Unit) -> None:
