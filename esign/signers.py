@@ -14,11 +14,13 @@ signature together.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TypeAlias
 
-from asn1crypto import cms, parser, tsp
+from asn1crypto import cms, core, parser, tsp
 from asn1crypto import pkcs12 as asn1_pkcs12
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
@@ -27,8 +29,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, paddin
 from cryptography.hazmat.primitives.serialization import pkcs12
 from pyhanko.sign.attributes import CMSAttributeProvider, SigningCertificateV2Provider
 from pyhanko.sign.general import SigningError as PyhankoSigningError
-from pyhanko.sign.general import as_signing_certificate_v2
+from pyhanko.sign.general import as_signing_certificate_v2, simple_cms_attribute
 from pyhanko.sign.signers import Signer
+from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash, process_pss_params
 
@@ -74,25 +77,65 @@ class ReusedAttributes:
             else:
                 yield provider
 
-    async def signed_attrs(self, *args: object, **kwargs: object) -> cms.CMSAttributes:
-        attrs = await super().signed_attrs(*args, **kwargs)  # type: ignore[misc]
-        return _encoded(attrs)
+    async def signed_attrs(
+        self,
+        data_digest: bytes,
+        digest_algorithm: str,
+        attr_settings: PdfCMSSignedAttributes | None = None,
+        content_type: str = "data",
+        use_pades: bool = False,
+        timestamper: object = None,
+        dry_run: bool = False,
+        is_pdf_sig: bool = True,
+    ) -> cms.CMSAttributes:
+        """pyhanko's ``Signer.signed_attrs`` (``format_signed_attributes``): the same attributes from the same
+        providers, but encoded from each value's own DER, in DER-backed form.
 
-
-def _encoded(attrs: cms.CMSAttributes) -> cms.CMSAttributes:
-    """``attrs`` in DER-backed form, encoded from each value's own encoding.
-
-    ``attrs.dump()`` costs about ten times as much: asn1crypto re-checks every parsed node of the values (a
-    content time-stamp token is a whole SignedData) for changes at each level. DER sorts the members of a SET OF
-    by their encodings (X.690 §11.6), as asn1crypto does.
-    """
-    members = sorted(
-        parser.emit(
-            0, 1, 16, attr["type"].dump() + parser.emit(0, 1, 17, b"".join(sorted(v.dump() for v in attr["values"])))
+        pyhanko builds an asn1crypto object for every attribute, then a SET OF of them, and ``dump()`` then
+        re-checks every parsed node of the values (a content time-stamp token is a whole SignedData) for
+        changes at each level. DER sorts the members of a SET OF by their encodings (X.690 §11.6), as
+        asn1crypto does, and the values of each attribute likewise.
+        """
+        providers = list(
+            self._signed_attr_providers(
+                data_digest=data_digest,
+                digest_algorithm=digest_algorithm,
+                use_cades=use_pades,
+                attr_settings=attr_settings or PdfCMSSignedAttributes(),
+                timestamper=timestamper,
+                is_pdf_sig=is_pdf_sig,
+            )
         )
-        for attr in attrs
-    )
-    return cms.CMSAttributes.load(parser.emit(0, 1, 17, b"".join(members)))
+        built = await asyncio.gather(*(provider.build_attr_value(dry_run=dry_run) for provider in providers))
+        values: dict[bytes, list[bytes]] = {
+            _attribute_type("content_type"): [_value("content_type", content_type)],
+            _attribute_type("message_digest"): [_octet_string(data_digest)],
+        }
+        for provider, value in zip(providers, built, strict=True):
+            if value is not None:
+                kind = provider.attribute_type
+                values.setdefault(_attribute_type(kind), []).append(_value(kind, value))
+        members = sorted(
+            parser.emit(0, 1, 16, kind + parser.emit(0, 1, 17, b"".join(sorted(encoded))))
+            for kind, encoded in values.items()
+        )
+        return cms.CMSAttributes.load(parser.emit(0, 1, 17, b"".join(members)))
+
+
+@functools.lru_cache(maxsize=32)
+def _attribute_type(kind: str) -> bytes:
+    return bytes(cms.CMSAttributeType(kind).dump())
+
+
+def _value(kind: str, value: object) -> bytes:
+    """The DER of one attribute value: its own when it is an asn1crypto value, else as pyhanko would coerce it."""
+    if isinstance(value, core.Asn1Value):
+        return bytes(value.dump())
+    return bytes(simple_cms_attribute(kind, value)["values"][0].dump())
+
+
+def _octet_string(data: bytes) -> bytes:
+    return bytes(parser.emit(0, 0, 4, data))
 
 
 class KeySigner(ReusedAttributes, Signer):

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import random
+from datetime import UTC, datetime
 
 import pytest
 from asn1crypto import algos, cms, core, tsp, x509
 from pyhanko.pdf_utils import generic, misc
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.xref import XRefCache
+from pyhanko.sign.ades.api import CAdESSignedAttrSpec, GenericCommitment
 from pyhanko.sign.general import as_signing_certificate_v2
+from pyhanko.sign.signers import Signer
+from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
+from pyhanko.sign.timestamps import TimeStamper
 
 from esign import pyhanko_speedups as speedups
 from esign.sign import SignOptions, sign
@@ -155,3 +161,50 @@ def test_introducing_revisions_agree(one_page_pdf: bytes, ec_signer: KeySigner) 
     for _ in range(2):
         with pytest.raises(KeyError):
             speedups.introducing_revision(reader.xrefs, unknown)
+
+
+class _FixedTokens(TimeStamper):
+    """Always the same token: the content time-stamp attribute is then the same in both encodings."""
+
+    def __init__(self, token: cms.ContentInfo) -> None:
+        super().__init__()
+        self._token = token
+
+    async def async_dummy_response(self, md_algorithm: str) -> cms.ContentInfo:
+        return self._token
+
+    async def async_timestamp(self, message_digest: bytes, md_algorithm: str) -> cms.ContentInfo:
+        return self._token
+
+
+@pytest.mark.parametrize("pades", [True, False])
+@pytest.mark.parametrize("content_timestamp", [False, True])
+def test_the_signed_attributes_are_pyhankos_byte_for_byte(
+    pades: bool, content_timestamp: bool, ec_signer: KeySigner, one_page_pdf: bytes
+) -> None:
+    """``ReusedAttributes.signed_attrs`` encodes what pyhanko's ``Signer.signed_attrs`` does, from the same
+    providers: signing-certificate-v2, the signing time outside PAdES, commitment type, content time-stamp."""
+    signed = sign(one_page_pdf, ec_signer, SignOptions())
+    [embedded] = PdfFileReader(io.BytesIO(signed)).embedded_signatures
+    token = cms.ContentInfo.load(bytes(embedded.sig_object["/Contents"]).rstrip(b"\0"))
+    settings = PdfCMSSignedAttributes(
+        signing_time=datetime(2026, 12, 6, 8, 0, tzinfo=UTC),
+        cades_signed_attrs=CAdESSignedAttrSpec(
+            timestamp_content=content_timestamp,
+            commitment_type=GenericCommitment.PROOF_OF_APPROVAL.asn1,
+        ),
+    )
+    arguments = {
+        "data_digest": bytes(range(32)),
+        "digest_algorithm": "sha256",
+        "attr_settings": settings,
+        "use_pades": pades,
+        "timestamper": _FixedTokens(token),
+    }
+    ours = asyncio.run(ec_signer.signed_attrs(**arguments))
+    theirs = asyncio.run(Signer.signed_attrs(ec_signer, **arguments))
+    assert ours.dump() == theirs.dump()
+    kinds = {attr["type"].native for attr in ours}
+    assert {"content_type", "message_digest", "signing_certificate_v2", "commitment_type"} <= kinds
+    assert ("signing_time" in kinds) is not pades
+    assert ("content_time_stamp" in kinds) is content_timestamp
