@@ -46,8 +46,10 @@ class _Process:
 
 
 class Supervisor:
-    """Runs until SIGTERM or SIGINT, or until a process ends before it was ever ready (a process that cannot
-    start would fail again). ``host`` and ``port`` are those of ``listener``, for the processes' logs."""
+    """Runs until SIGTERM or SIGINT, or until the first processes end before any was ready (a process that
+    cannot start would fail again). Later, a process that ends before it is ready is not started again until
+    the next SIGHUP, and a replacement under way stops there, the old processes serving on. ``host`` and
+    ``port`` are those of ``listener``, for the processes' logs."""
 
     def __init__(self, listener: socket.socket, processes: int, *, host: str, port: int) -> None:
         self._listener = listener
@@ -58,6 +60,8 @@ class Supervisor:
         self._to_replace: deque[_Process] = deque()
         self._retired: list[subprocess.Popen[bytes]] = []
         self._failed = False
+        self._served = False  # some process has been ready
+        self._hold = False  # a process could not start: start none until SIGHUP
         self._next = 0
         self._stopping = False
         self._selector = selectors.DefaultSelector()
@@ -72,8 +76,7 @@ class Supervisor:
         previous = signal.set_wakeup_fd(self._wake_write.fileno(), warn_on_full_buffer=False)
         handlers = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
         try:
-            for _ in range(self._count):
-                self._start()
+            self._balance()
             while not self._stopping:
                 for key, _ in self._selector.select(timeout=1.0):
                     key.data(key.fileobj)
@@ -86,6 +89,21 @@ class Supervisor:
                 signal.signal(sig, handler)
             self._selector.close()
             self._listener.close()
+
+    def _balance(self) -> None:
+        """Old processes retired as their successors become ready; processes started up to the count, one at a
+        time while replacing."""
+        current = [p for p in self._processes if p not in self._to_replace]
+        ready = sum(p.ready for p in current)
+        while self._to_replace and ready + len(self._to_replace) > self._count:
+            old = self._to_replace.popleft()
+            self._forget(old)  # it serves what it was handed, then ends
+            self._retired.append(old.popen)
+        missing = self._count - len(current)
+        if self._to_replace:
+            missing = min(missing, 1 - (len(current) - ready))
+        for _ in range(0 if self._stopping or self._hold else missing):
+            self._start()
 
     def _start(self) -> _Process:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -110,10 +128,13 @@ class Supervisor:
         for number in signals:
             if number in (signal.SIGTERM, signal.SIGINT):
                 self._stopping = True
-            elif number == signal.SIGHUP and not self._to_replace:
+            elif number == signal.SIGHUP and self._to_replace:
+                log.warning("SIGHUP: a replacement is already under way")
+            elif number == signal.SIGHUP:
                 log.info("SIGHUP: replacing the server processes one by one")
+                self._hold = False
                 self._to_replace.extend(self._processes)
-                self._start()
+                self._balance()
 
     def _heard(self, process: _Process) -> None:
         try:
@@ -123,26 +144,12 @@ class Supervisor:
         except OSError:
             message = b""
         if message == READY:
-            process.ready = True
-            self._listen()
-            self._retire_one()
+            process.ready = self._served = True
+            with contextlib.suppress(KeyError):  # already accepting
+                self._selector.register(self._listener, selectors.EVENT_READ, self._accept)
+            self._balance()
         elif not message:
             self._gone(process)
-
-    def _listen(self) -> None:
-        """Connections are accepted from the moment one process is ready."""
-        with contextlib.suppress(KeyError):  # already registered
-            self._selector.register(self._listener, selectors.EVENT_READ, self._accept)
-
-    def _retire_one(self) -> None:
-        """During a SIGHUP replacement: a successor just became ready, so one old process leaves."""
-        if not self._to_replace:
-            return
-        old = self._to_replace.popleft()
-        self._forget(old)  # it serves what it was handed, then ends
-        self._retired.append(old.popen)
-        if self._to_replace:
-            self._start()
 
     def _forget(self, process: _Process) -> None:
         if process in self._processes:
@@ -152,21 +159,35 @@ class Supervisor:
 
     def _gone(self, process: _Process) -> None:
         self._forget(process)
-        status = process.popen.poll()
-        if status is None:
+        try:
+            status: int | None = process.popen.wait(timeout=1)  # it closed its end on its way out
+        except subprocess.TimeoutExpired:
+            status = None
             self._retired.append(process.popen)
         if process in self._to_replace:
             self._to_replace.remove(process)
         if self._stopping:
             return
-        if not process.ready:
+        if process.ready:
+            log.warning("server process %d ended (exit %s); starting another", process.popen.pid, status)
+        elif not self._served:
             log.error("server process %d could not start (exit %s); stopping", process.popen.pid, status)
             self._failed = self._stopping = True
-            return
-        log.warning("server process %d ended (exit %s); starting another", process.popen.pid, status)
-        self._start()
+        else:
+            log.error(
+                "server process %d could not start (exit %s); the others serve on, none is started until SIGHUP",
+                process.popen.pid,
+                status,
+            )
+            self._hold = True
+            self._to_replace.clear()
+        self._balance()
 
     def _accept(self, listener: Any) -> None:
+        """Connections wait in the listening queue while no process is ready."""
+        if not self._ready():
+            self._selector.unregister(listener)
+            return
         while True:
             try:
                 connection, _ = listener.accept()
@@ -186,7 +207,7 @@ class Supervisor:
                 continue
             self._next = (self._next + offset + 1) % len(ready)
             return
-        log.warning("no server process could take a connection; it is closed")
+        log.warning("no server process could take a connection (all busy or gone); it is closed")
 
     def _stop_all(self) -> None:
         """Every process told to end (its channel closed: it serves what it was handed, then shuts down
