@@ -230,8 +230,11 @@ def get_department(session: Session, *, organisation_id: str, department_id: str
     return get_scoped(session, Department, scope=organisation_id, id=department_id, what="department")
 
 
-def list_departments(session: Session, *, actor: Actor) -> Sequence[Department]:
+def list_departments(session: Session, *, actor: Actor, enabled_only: bool = False) -> Sequence[Department]:
+    """``enabled_only``: those work can still be assigned to (``circulation.starting.check_assignee``)."""
     query = select(Department).where(Department.organisation_id == actor.organisation_id)
+    if enabled_only:
+        query = query.where(Department.disabled.is_(False))
     return session.scalars(query.order_by(Department.name)).all()
 
 
@@ -306,10 +309,15 @@ def get_official(session: Session, *, organisation_id: str, official_id: str) ->
     return get_scoped(session, Official, scope=organisation_id, id=official_id, what="official")
 
 
-def list_officials(session: Session, *, actor: Actor, department_id: str | None = None) -> Sequence[Official]:
+def list_officials(
+    session: Session, *, actor: Actor, department_id: str | None = None, enabled_only: bool = False
+) -> Sequence[Official]:
+    """``enabled_only``: those work can still be assigned to (``circulation.starting.check_assignee``)."""
     query = select(Official).where(Official.organisation_id == actor.organisation_id)
     if department_id is not None:
         query = query.where(Official.department_id == department_id)
+    if enabled_only:
+        query = query.where(Official.disabled.is_(False))
     return session.scalars(query.order_by(Official.name)).all()
 
 

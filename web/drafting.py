@@ -59,8 +59,13 @@ def _choices(request: Request, me: SignedIn) -> dict[str, Any]:
     with request.app.state.database.transaction() as session:
         organisation = identities.get_organisation(session, me.actor.organisation_id)
         routes = [(t.id, t.name) for t in templates.listing(session, actor=me.actor)]
-        officials = [(f"official:{o.id}", o.name) for o in identities.list_officials(session, actor=me.actor)]
-        departments = [(f"department:{d.id}", d.name) for d in identities.list_departments(session, actor=me.actor)]
+        officials = [
+            (f"official:{o.id}", o.name) for o in identities.list_officials(session, actor=me.actor, enabled_only=True)
+        ]
+        departments = [
+            (f"department:{d.id}", d.name)
+            for d in identities.list_departments(session, actor=me.actor, enabled_only=True)
+        ]
     return {"issuer": organisation.name, "routes": routes, "officials": officials, "departments": departments}
 
 

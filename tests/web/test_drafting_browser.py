@@ -106,6 +106,24 @@ def test_without_the_script_the_preview_button_shows_the_pages(server: Served) -
         assert forged.status_code == 403
 
 
+def test_the_form_offers_only_officials_and_departments_work_can_be_assigned_to(server: Served) -> None:
+    """A disabled official or department is refused as an assignee when the route starts, so it is not offered."""
+    with Api(server) as api:
+        department = api("张伟", "POST", "/v1/departments", {"name": "已撤并科"})
+        official = api("张伟", "POST", "/v1/officials", {"name": "赵退休", "department_id": department["id"]})
+        api("张伟", "POST", f"/v1/officials/{official['id']}/disable")
+        api("张伟", "POST", f"/v1/departments/{department['id']}/disable")
+    with httpx.Client(base_url=server.url, follow_redirects=False, timeout=60) as browser:
+        token = re.search(r'name="csrf_token" value="([^"]+)"', browser.get("/login").text)
+        assert token is not None
+        login = {"login": "wangfang", "password": demo_passwords(server)["wangfang"], "csrf_token": token.group(1)}
+        assert browser.post("/login", data=login).status_code == 303
+        form = browser.get("/drafts/new").text
+    assert 'value="official:' in form and 'value="department:' in form
+    assert f'value="official:{official["id"]}"' not in form and "赵退休" not in form
+    assert f'value="department:{department["id"]}"' not in form and "已撤并科" not in form
+
+
 def test_a_route_built_by_hand_in_serial_and_parallel_stages(server: Served, browser: Any) -> None:
     """核稿 by 李强, then 法规处 and 综合处 countersigning in parallel within 3 working days."""
     with Api(server) as api:
