@@ -57,6 +57,7 @@ def create_subscription(
 
     A URL whose host is a loopback, private, link-local or reserved address is refused unless
     ``allow_private`` (the operator's ``webhooks_allow_private``): see :mod:`webhooks.outbound`."""
+    actor.require_admin()
     organisation_id = actor.organisation_id
     url = _valid_url(url, allow_private=allow_private)
     patterns = _valid_patterns(event_types)
@@ -92,6 +93,7 @@ def create_subscription(
 
 
 def list_subscriptions(session: Session, *, actor: Actor) -> list[WebhookSubscription]:
+    actor.require_admin()
     query = (
         select(WebhookSubscription)
         .where(WebhookSubscription.organisation_id == actor.organisation_id)
@@ -101,6 +103,8 @@ def list_subscriptions(session: Session, *, actor: Actor) -> list[WebhookSubscri
 
 
 def get_subscription(session: Session, *, actor: Actor, subscription_id: str) -> WebhookSubscription:
+    """Administrators only, as everything here that reads or changes a subscription goes through this."""
+    actor.require_admin()
     return get_scoped(
         session,
         WebhookSubscription,

@@ -19,7 +19,8 @@ from api.app import create_app
 from esign import outbox
 from esign.cipher import SecretCipher
 from esign.db import Database
-from esign.identity import Actor
+from esign.errors import Forbidden
+from esign.identity import Actor, Role, Scope
 from esign.settings import Settings
 from tests.api.served import free_port
 from tests.webhooks.conftest import deliveries, drain, organisation, subscribe
@@ -67,6 +68,34 @@ def _create(db: Database, cipher: SecretCipher, url: str, *, allow_private: bool
 def test_private_loopback_and_link_local_hosts_are_refused(db: Database, cipher: SecretCipher, url: str) -> None:
     with pytest.raises(webhooks.InvalidWebhook, match="ESIGN_WEBHOOKS_ALLOW_PRIVATE"):
         _create(db, cipher, url)
+
+
+def test_only_administrators_see_or_change_subscriptions(db: Database, cipher: SecretCipher) -> None:
+    """The services check it themselves, whichever route or page calls them."""
+    org = organisation()
+    made, _ = subscribe(db, cipher, organisation_id=org, url="https://hooks.example.org/in", event_types=["*"])
+    official = Actor(
+        organisation_id=org,
+        official_id="someone",
+        system_name=None,
+        roles=frozenset({Role.OFFICIAL, Role.CLERK}),
+        scopes=frozenset(Scope),
+    )
+    with db.transaction() as session:
+        for attempt in (
+            lambda: webhooks.list_subscriptions(session, actor=official),
+            lambda: webhooks.get_subscription(session, actor=official, subscription_id=made),
+            lambda: webhooks.disable_subscription(session, actor=official, subscription_id=made),
+            lambda: webhooks.send_test(session, actor=official, subscription_id=made),
+            lambda: webhooks.create_subscription(
+                session, actor=official, url="https://hooks.example.org/x", event_types=["*"], cipher=cipher
+            ),
+        ):
+            with pytest.raises(Forbidden):
+                attempt()
+    with db.transaction() as session:
+        [kept] = webhooks.list_subscriptions(session, actor=Actor.operator(org))
+        assert kept.active and kept.id == made
 
 
 def test_the_operator_may_allow_private_hosts(db: Database, cipher: SecretCipher) -> None:
