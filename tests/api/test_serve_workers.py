@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from asn1crypto import tsp
 
 from tests.api.cli import ESIGN, esign
 from tests.api.served import free_port, wait_until_healthy
@@ -150,6 +152,37 @@ def test_keep_alive_connections_are_spread_over_the_processes_and_a_dead_one_is_
             time.sleep(0.05)
         assert "ended (exit -9); starting another" in log.read_text()
         assert len(replaced) == 1
+
+
+def test_a_request_under_way_at_sigterm_is_answered(tmp_path: Path) -> None:
+    """The supervisor stops handing out connections and each process finishes what it has (uvicorn's graceful
+    shutdown): a time-stamp request whose body is still arriving when SIGTERM comes gets its reply."""
+    request = tsp.TimeStampReq(
+        {
+            "version": 1,
+            "message_imprint": {"hash_algorithm": {"algorithm": "sha256"}, "hashed_message": bytes(32)},
+            "cert_req": True,
+        }
+    ).dump()
+    with serving_workers(tmp_path, 2) as (process, url, log):
+        _wait_for_servers(process, url, 2)
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=60) as connection:
+            head = (
+                f"POST /pki/tsa HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/timestamp-query\r\n"
+                f"Content-Length: {len(request)}\r\nConnection: close\r\n\r\n"
+            )
+            connection.sendall(head.encode() + request[:10])
+            time.sleep(0.5)
+            process.send_signal(signal.SIGTERM)
+            time.sleep(1)
+            connection.sendall(request[10:])
+            answer = b""
+            while chunk := connection.recv(65536):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200"), (answer[:200], log.read_text())
+        assert b"application/timestamp-reply" in answer
+        assert process.wait(timeout=60) == 0, log.read_text()
 
 
 def test_the_server_processes_die_with_a_killed_supervisor(tmp_path: Path) -> None:
