@@ -43,8 +43,10 @@ class HandedServer(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, channel: socket.socket) -> None:
         super().__init__(config)
         self._channel = channel
+        self._handing: set[asyncio.Task[None]] = set()
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        """uvicorn's startup with no listening socket (``sockets`` is not used), then the channel is read."""
         await super().startup(sockets=[])
         if self.should_exit:
             return
@@ -67,17 +69,21 @@ class HandedServer(uvicorn.Server):
             asyncio.get_running_loop().call_later(DRAIN_S, setattr, self, "should_exit", True)
             return
         for descriptor in descriptors:
-            connection = socket.socket(fileno=descriptor)
-            asyncio.get_running_loop().create_task(self._serve_connection(connection))
+            task = asyncio.get_running_loop().create_task(self._serve_connection(socket.socket(fileno=descriptor)))
+            self._handing.add(task)
+            task.add_done_callback(self._handing.discard)
 
     async def _serve_connection(self, connection: socket.socket) -> None:
         config = self.config
-        await asyncio.get_running_loop().connect_accepted_socket(
-            lambda: config.http_protocol_class(  # type: ignore[call-arg]
-                config=config, server_state=self.server_state, app_state=self.lifespan.state
-            ),
-            connection,
-        )
+        try:
+            await asyncio.get_running_loop().connect_accepted_socket(
+                lambda: config.http_protocol_class(  # type: ignore[call-arg]
+                    config=config, server_state=self.server_state, app_state=self.lifespan.state
+                ),
+                connection,
+            )
+        except OSError:  # the client went away in between
+            connection.close()
 
     def _close_channel(self) -> None:
         if self._channel.fileno() >= 0:
