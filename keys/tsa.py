@@ -227,7 +227,7 @@ def _utc_now() -> datetime:
 
 
 class LocalTimeStamper(TimeStamper):
-    """A pyhanko time-stamp client whose tokens come from ``timestamp_response`` in this process.
+    """A pyhanko time-stamp client whose tokens come from the unit ``timestamp_response`` uses, in this process.
 
     ``clock`` gives genTime and ``serials`` a fresh serial number for every token (random 159-bit numbers
     by default, unique with overwhelming probability). A refusal raises pyhanko's ``TimestampRequestError``,
