@@ -315,9 +315,7 @@ def test_webhook_test_reaches_only_the_subscription_under_test(
     tried, _ = subscribe(db, cipher, organisation_id=org, url=f"{receiver.url}/tried", event_types=["document.signed"])
     subscribe(db, cipher, organisation_id=org, url=f"{receiver.url}/other", event_types=["*"])
     with db.transaction() as session:
-        delivery = webhooks.send_test(
-            session, actor=Actor(org, "x", None, frozenset(), frozenset()), subscription_id=tried
-        )
+        delivery = webhooks.send_test(session, actor=Actor.operator(org), subscription_id=tried)
         assert (delivery.subscription_id, delivery.status, delivery.event.type) == (tried, "pending", "webhook.test")
     drain(db, options)
 
