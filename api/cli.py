@@ -171,6 +171,12 @@ def serve(
 
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     settings = served_settings(Settings(), shown, port)
+    if workers > 1 and not hasattr(socket, "SOCK_SEQPACKET"):
+        raise fail(
+            "--workers above 1 hands connections over Unix sockets this system lacks (SOCK_SEQPACKET, as on "
+            "Linux); run one process per port behind a load balancer instead",
+            EXIT_INVALID,
+        )
     _check_port_free(host, port)
     database = _database(settings)
     migrate.upgrade(database)
