@@ -157,10 +157,9 @@ def serve(
             "--workers",
             min=1,
             max=64,
-            help="Server processes. Above 1, they share the port and the background jobs run once, in the "
-            "supervising process, and they share the parsing workers (ESIGN_PARSE_WORKERS, unless set, is divided "
-            "among them); the supervising process hands each new connection to the next process in turn; SIGHUP "
-            "restarts the processes one by one.",
+            help="Server processes. Above 1, the supervising process accepts the connections and hands each to "
+            "the next process in turn, runs the background jobs once, and the processes share the parsing workers "
+            "(ESIGN_PARSE_WORKERS, unless set, is divided among them); SIGHUP restarts them one by one (Linux).",
         ),
     ] = 1,
 ) -> None:
