@@ -139,13 +139,9 @@ def _cert_id(cert: x509.Certificate, issuer: x509.Certificate) -> revocation.Cer
 
 def local_revocation(session: Session, *, pki: Pki, settings: Settings) -> LocalRevocation:
     """The revocation status of every certificate ``pki`` issued, as it stands in this transaction."""
-    revoked: dict[str, list[revocation.Revoked]] = {ISSUING: [], ROOT: []}
-    for issued in certificates.revoked(session, issuers=list(revoked)):
-        if isinstance(entry := certificates.status_of(issued), revocation.Revoked):
-            revoked[issued.issuer].append(entry)
     return LocalRevocation(
         pki=pki,
-        revoked={issuer: tuple(entries) for issuer, entries in revoked.items()},
+        revoked=certificates.revocations(session, issuers=[ISSUING, ROOT]),
         crl_validity=timedelta(hours=settings.crl_validity_hours),
         ocsp_validity=timedelta(minutes=settings.ocsp_validity_minutes),
     )
