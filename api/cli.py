@@ -253,9 +253,12 @@ def init(
         out.print(f"made {len(opened)} path(s) readable by this account only (0700 directories, 0600 files)")
     if created:
         out.print(f"created the PKI: root CA serial {authorities.serial_hex(pki.root.cert.serial_number)}")
+        if settings.ca_token is not None:
+            out.print(f"the root and issuing CA keys were generated in PKCS#11 token {settings.ca_token!r}")
         if settings.ca_passphrase is None:
+            which = "time-stamping, OCSP and registry" if settings.ca_token else "CA"
             out.print(
-                f"[yellow]the CA keys are encrypted under {settings.data_dir / authorities.PASSPHRASE_FILE}; "
+                f"[yellow]the {which} keys are encrypted under {settings.data_dir / authorities.PASSPHRASE_FILE}; "
                 "set ESIGN_CA_PASSPHRASE in production[/]"
             )
     if made:

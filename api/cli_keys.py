@@ -305,6 +305,26 @@ def pki_revoke(
         out.print(f"revoked {issued.serial} ({issued.revocation_reason}) at {issued.revoked_at}")
 
 
+@pki_app.command("move-ca-keys")
+def pki_move_ca_keys() -> None:
+    """Move the root and issuing CA keys from the database into the PKCS#11 token ESIGN_CA_TOKEN names.
+
+    In the token they are sensitive and not extractable, and the database keeps only their pkcs11: URIs.
+    Restart every esign process afterwards (each keeps the keys it loaded), and retire the database
+    backups made before: they still hold the keys, encrypted under the CA passphrase.
+    """
+    with operation() as (session, settings):
+        moved = authorities.move_ca_keys_to_token(session, settings)
+    if not moved:
+        out.print(f"the CA keys are in token {settings.ca_token!r} already")
+        return
+    out.print(f"moved the {' and '.join(moved)} CA key(s) into token {settings.ca_token!r}")
+    out.print(
+        "[yellow]restart every esign process; backups made before now still hold the keys, encrypted "
+        "under the CA passphrase[/]"
+    )
+
+
 @pki_app.command("show")
 def pki_show() -> None:
     """The CA chain, in PEM."""

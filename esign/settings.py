@@ -114,6 +114,13 @@ class Settings(BaseSettings):
     pkcs11_module: Path | None = Field(
         default=None, description="PKCS#11 module for keys held in tokens, e.g. /usr/lib/softhsm/libsofthsm2.so."
     )
+    ca_token: str | None = Field(
+        default=None,
+        description="Label of the PKCS#11 token (an HSM, through ESIGN_PKCS11_MODULE) in which `esign init` "
+        "generates the root and issuing CA keys; they sign certificates and CRLs there and never leave it. "
+        "Unset: the CA keys are kept in the database, encrypted under the CA passphrase.",
+    )
+    ca_token_pin: SecretStr | None = Field(default=None, description="The user PIN of ESIGN_CA_TOKEN.")
     tsa_policy: str = Field(
         default=TSA_POLICY,
         description="Policy OID the time-stamping unit puts in its tokens (RFC 3161 TSTInfo.policy).",

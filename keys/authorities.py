@@ -2,7 +2,9 @@
 
 Their private keys are stored encrypted under the CA passphrase (``ESIGN_CA_PASSPHRASE``). The embedded
 default generates one into the data directory on first start; that keeps the key next to its
-passphrase and is only fit for development, which ``esign init`` says.
+passphrase and is only fit for development, which ``esign init`` says. With ``ESIGN_CA_TOKEN`` the root and
+issuing CA keys are made in a PKCS#11 token instead and never leave it (``keys.ca_token``); their rows hold the
+key's URI and no key.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from sqlalchemy import LargeBinary, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -25,8 +28,8 @@ from esign.identity import Actor
 from esign.ids import now
 from esign.settings import Settings
 
-from . import ca, envelope
-from .ca import Authority, PkiUrls, Profile
+from . import ca, ca_token, envelope
+from .ca import Authority, CaKey, CertificationAuthority, KeyKind, PkiUrls, Profile
 from .errors import PkiNotInitialised
 
 ROOT, ISSUING, TSA, OCSP, REGISTRY = "root", "issuing", "tsa", "ocsp", "registry"
@@ -39,7 +42,8 @@ class PkiAuthority(Base):
 
     name: Mapped[str] = mapped_column(String(20), primary_key=True)
     certificate: Mapped[bytes] = mapped_column(LargeBinary)
-    encrypted_key: Mapped[bytes] = mapped_column(LargeBinary)
+    encrypted_key: Mapped[bytes] = mapped_column(LargeBinary, doc="empty when the key is in a token")
+    key_uri: Mapped[str | None] = mapped_column(String(1000), doc="the pkcs11: URI of a key held in a token")
     created_at: Mapped[datetime] = mapped_column(default=now)
 
 
@@ -62,8 +66,8 @@ class IssuedCertificate(Base):
 
 @dataclass(frozen=True)
 class Pki:
-    root: Authority
-    issuing: Authority
+    root: CertificationAuthority
+    issuing: CertificationAuthority
     tsa: Authority
     ocsp: Authority
     registry: Authority
@@ -110,14 +114,21 @@ def passphrase(settings: Settings, *, create: bool = False) -> bytes:
     return Path(path).read_text().strip().encode()
 
 
-def _store(session: Session, name: str, authority: Authority, secret: bytes) -> None:
-    session.add(
-        PkiAuthority(
-            name=name,
-            certificate=ca.der(authority.cert),
-            encrypted_key=envelope.seal_key(authority.key, secret, context=f"pki:{name}".encode()),
-        )
-    )
+def _store(session: Session, name: str, authority: CertificationAuthority, secret: bytes) -> None:
+    if isinstance(authority.key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
+        sealed, uri = envelope.seal_key(authority.key, secret, context=f"pki:{name}".encode()), None
+    elif isinstance(authority.key, ca_token.TokenCaKey):
+        sealed, uri = b"", authority.key.ref.to_uri()
+    else:
+        raise TypeError(f"a {type(authority.key).__name__} cannot be stored")
+    session.add(PkiAuthority(name=name, certificate=ca.der(authority.cert), encrypted_key=sealed, key_uri=uri))
+
+
+def _ca_key(settings: Settings, name: str, kind: KeyKind) -> CaKey:
+    """A new key for the root or issuing CA: in the CA token if there is one, else in this process."""
+    if ca_token.in_use(settings):
+        return ca_token.generate(settings, name, kind=kind)
+    return ca.generate_key(kind)
 
 
 _SERVICES = (
@@ -142,20 +153,19 @@ def ensure(session: Session, settings: Settings) -> tuple[Pki, bool]:
     kind = settings.key_kind
     created = ROOT not in existing
     if created:
-        root = ca.new_root("esign root CA", organisation=PKI_ORGANISATION, urls=urls, kind=kind)
-        issuing = ca.new_subordinate(
+        root = ca.new_root("esign root CA", organisation=PKI_ORGANISATION, urls=urls, key=_ca_key(settings, ROOT, kind))
+        issuing = ca.new_issuing(
             root,
-            profile=Profile.ISSUING_CA,
             common_name="esign issuing CA",
             organisation=PKI_ORGANISATION,
             urls=urls,
-            kind=kind,
+            key=_ca_key(settings, ISSUING, kind),
         )
         _store(session, ROOT, root, secret)
         _store(session, ISSUING, issuing, secret)
         record(session, issuing.cert, issuer=ROOT, profile=Profile.ISSUING_CA, organisation_id=None)
     else:
-        issuing = _open(session.get(PkiAuthority, ISSUING), secret)  # type: ignore[arg-type]
+        issuing = _open_ca(session.get(PkiAuthority, ISSUING), secret, settings)  # type: ignore[arg-type]
     for name, profile, common_name in _SERVICES:
         if name in existing:
             continue
@@ -180,6 +190,14 @@ def ensure(session: Session, settings: Settings) -> tuple[Pki, bool]:
     return pki, created
 
 
+def _open_ca(row: PkiAuthority, secret: bytes, settings: Settings) -> CertificationAuthority:
+    """A CA's certificate and key: the key from its token when the row names one, else decrypted."""
+    if row.key_uri is None:
+        return _open(row, secret)
+    cert = x509.load_der_x509_certificate(row.certificate)
+    return CertificationAuthority(cert=cert, key=ca_token.opened(settings, row.key_uri, cert))
+
+
 def _open(row: PkiAuthority, secret: bytes) -> Authority:
     try:
         private_key = envelope.open_key(row.encrypted_key, secret, context=f"pki:{row.name}".encode())
@@ -192,8 +210,11 @@ _cache: dict[str, Pki] = {}
 _cache_lock = threading.Lock()
 
 
-def _fingerprint(certificates: dict[str, bytes]) -> str:
-    return hashlib.sha256(b"".join(certificates[name] for name in sorted(certificates))).hexdigest()
+def _fingerprint(rows: dict[str, PkiAuthority]) -> str:
+    """What the cached PKI was opened from: each authority's certificate and where its key is."""
+    return hashlib.sha256(
+        b"".join(rows[name].certificate + (rows[name].key_uri or "").encode() for name in sorted(rows))
+    ).hexdigest()
 
 
 def load(session: Session, settings: Settings) -> Pki:
@@ -201,14 +222,14 @@ def load(session: Session, settings: Settings) -> Pki:
     rows = {row.name: row for row in session.scalars(select(PkiAuthority))}
     if not {ROOT, ISSUING, TSA, OCSP, REGISTRY} <= set(rows):
         raise PkiNotInitialised("the PKI has not been created (or completed) yet: run `esign init`")
-    key = _fingerprint({name: row.certificate for name, row in rows.items()})
+    key = _fingerprint(rows)
     with _cache_lock:
         if key in _cache:
             return _cache[key]
     secret = passphrase(settings)
     pki = Pki(
-        root=_open(rows[ROOT], secret),
-        issuing=_open(rows[ISSUING], secret),
+        root=_open_ca(rows[ROOT], secret, settings),
+        issuing=_open_ca(rows[ISSUING], secret, settings),
         tsa=_open(rows[TSA], secret),
         ocsp=_open(rows[OCSP], secret),
         registry=_open(rows[REGISTRY], secret),
@@ -231,7 +252,7 @@ def rotate_tsa_if_expiring(session: Session, settings: Settings, *, before: date
     if row is None or x509.load_der_x509_certificate(row.certificate).not_valid_after_utc >= before:
         return False
     secret = passphrase(settings)
-    issuing = _open(session.get(PkiAuthority, ISSUING), secret)  # type: ignore[arg-type]
+    issuing = _open_ca(session.get(PkiAuthority, ISSUING), secret, settings)  # type: ignore[arg-type]
     unit = ca.new_subordinate(
         issuing,
         profile=Profile.TSA,
@@ -257,3 +278,30 @@ def rotate_tsa_if_expiring(session: Session, settings: Settings, *, before: date
     )
     session.flush()
     return True
+
+
+def move_ca_keys_to_token(session: Session, settings: Settings) -> list[str]:
+    """Put the root and issuing CA keys kept in the database into the CA token (``ESIGN_CA_TOKEN``) and drop
+    them from the database; the names of the authorities moved (none when both are there already). Processes
+    that loaded the PKI before keep their copy until they restart, and so do backups made before."""
+    if not ca_token.in_use(settings):
+        raise PkiNotInitialised("set ESIGN_CA_TOKEN, ESIGN_CA_TOKEN_PIN and ESIGN_PKCS11_MODULE to name the CA token")
+    rows = session.scalars(
+        select(PkiAuthority).where(PkiAuthority.name.in_([ROOT, ISSUING])).order_by(PkiAuthority.name).with_for_update()
+    ).all()
+    if len(rows) != 2:
+        raise PkiNotInitialised("the PKI has not been created yet: run `esign init`")
+    moved = [row for row in rows if row.key_uri is None]
+    secret = passphrase(settings) if moved else b""
+    for row in moved:
+        held = ca_token.moved(settings, row.name, _open(row, secret).key)
+        row.encrypted_key, row.key_uri = b"", held.ref.to_uri()
+    if moved:
+        audit.append(
+            session,
+            actor=Actor.operator(),
+            action="pki.ca_keys_moved",
+            subject="pki",
+            payload={"token": settings.ca_token, "authorities": [row.name for row in moved]},
+        )
+    return [row.name for row in moved]

@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
+import hashlib
 from dataclasses import dataclass
-from typing import Literal, TypeAlias
+from typing import Literal, Protocol, TypeAlias
 
+from asn1crypto import crl as asn1_crl
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
 KeyKind = Literal["ec", "rsa"]
@@ -95,11 +99,31 @@ class PkiUrls:
         return self.cps_url or self._at("/pki/cps")
 
 
+class HeldKey(Protocol):
+    """A CA key that never enters this process (one in a PKCS#11 token, ``keys.ca_token``): it tells its public
+    half and signs a SHA-256 digest, with ECDSA (a DER ``Ecdsa-Sig-Value``) or RSASSA-PKCS1-v1_5 as its public
+    half's kind says."""
+
+    def public_key(self) -> PublicKey: ...
+
+    def sign_sha256(self, digest: bytes) -> bytes: ...
+
+
+CaKey: TypeAlias = PrivateKey | HeldKey
+
+
 @dataclass(frozen=True)
-class Authority:
-    """A CA (or responder) that can sign: its certificate and its private key."""
+class CertificationAuthority:
+    """A CA that can sign certificates and CRLs: its certificate and its key, in this process or held."""
 
     cert: x509.Certificate
+    key: CaKey
+
+
+@dataclass(frozen=True)
+class Authority(CertificationAuthority):
+    """A CA or a service of the PKI (responder, time-stamping unit) whose private key is in this process."""
+
     key: PrivateKey
 
 
@@ -221,7 +245,7 @@ def _profile_extensions(profile: Profile, urls: PkiUrls) -> list[tuple[x509.Exte
 
 
 def issue(
-    issuer: Authority | None,
+    issuer: CertificationAuthority | None,
     *,
     profile: Profile,
     subject: x509.Name,
@@ -229,7 +253,7 @@ def issue(
     urls: PkiUrls,
     not_before: dt.datetime | None = None,
     validity: dt.timedelta | None = None,
-    self_signing_key: PrivateKey | None = None,
+    self_signing_key: CaKey | None = None,
 ) -> x509.Certificate:
     """A certificate of ``profile`` for ``public_key``; ``issuer`` None makes a self-signed root."""
     start = not_before or dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
@@ -254,22 +278,91 @@ def issue(
     )
     for extension, critical in _extensions(profile, urls):
         builder = builder.add_extension(extension, critical=critical)
-    return builder.sign(signing_key, hashes.SHA256())
+    return x509.load_der_x509_certificate(signed(builder, signing_key))
 
 
-def new_root(common_name: str, *, organisation: str, urls: PkiUrls, kind: KeyKind = "ec") -> Authority:
-    key = generate_key(kind)
+def signed(builder: x509.CertificateBuilder | x509.CertificateRevocationListBuilder, key: CaKey) -> bytes:
+    """The certificate or CRL of ``builder`` signed with ``key`` with SHA-256, in DER.
+
+    cryptography's builders sign with its own key objects only, so for a held key the builder signs with a
+    stand-in key of the same kind, which fixes the to-be-signed structure (the signature algorithm inside it
+    included), and the held key signs that structure's digest in place of the stand-in's signature (RFC 5280
+    §4.1.1.3, §5.1.1.3: the signature is over the DER of tbsCertificate or tbsCertList). The result is checked
+    against the held key's public half, so a token answering with another key's signature fails here.
+    """
+    if isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
+        return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+    public = key.public_key()
+    draft = builder.sign(_stand_in(isinstance(public, rsa.RSAPublicKey)), hashes.SHA256())
+    structure: asn1_x509.Certificate | asn1_crl.CertificateList
+    if isinstance(builder, x509.CertificateBuilder):
+        structure, tbs_field, signature_field = (
+            asn1_x509.Certificate.load(_der(draft)),
+            "tbs_certificate",
+            "signature_value",
+        )
+    else:
+        structure, tbs_field, signature_field = asn1_crl.CertificateList.load(_der(draft)), "tbs_cert_list", "signature"
+    tbs = structure[tbs_field].dump()
+    signature = key.sign_sha256(hashlib.sha256(tbs).digest())
+    if isinstance(public, rsa.RSAPublicKey):
+        public.verify(signature, tbs, padding.PKCS1v15(), hashes.SHA256())
+    else:
+        public.verify(signature, tbs, ec.ECDSA(hashes.SHA256()))
+    result = type(structure)(
+        {
+            tbs_field: structure[tbs_field],
+            "signature_algorithm": structure["signature_algorithm"],
+            signature_field: signature,
+        }
+    )
+    return bytes(result.dump())
+
+
+def _der(signed_object: x509.Certificate | x509.CertificateRevocationList) -> bytes:
+    return signed_object.public_bytes(serialization.Encoding.DER)
+
+
+@functools.cache
+def _stand_in(rsa_kind: bool) -> PrivateKey:
+    """A key whose only use is to let cryptography's builder encode a structure for a held key to sign."""
+    if rsa_kind:
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def new_root(
+    common_name: str, *, organisation: str, urls: PkiUrls, kind: KeyKind = "ec", key: CaKey | None = None
+) -> CertificationAuthority:
+    """A self-signed root CA, with a new software key of ``kind`` unless given a ``key`` (a held one)."""
+    key = key or generate_key(kind)
     subject = service_name(common_name, organisation=organisation)
     cert = issue(
         None, profile=Profile.ROOT_CA, subject=subject, public_key=key.public_key(), urls=urls, self_signing_key=key
     )
-    return Authority(cert=cert, key=key)
+    return CertificationAuthority(cert=cert, key=key)
+
+
+def new_issuing(
+    root: CertificationAuthority, *, common_name: str, organisation: str, urls: PkiUrls, key: CaKey
+) -> CertificationAuthority:
+    """The issuing CA under ``root`` for ``key`` (generated in this process, or held)."""
+    subject = service_name(common_name, organisation=organisation)
+    cert = issue(root, profile=Profile.ISSUING_CA, subject=subject, public_key=key.public_key(), urls=urls)
+    return CertificationAuthority(cert=cert, key=key)
 
 
 def new_subordinate(
-    issuer: Authority, *, profile: Profile, common_name: str, organisation: str, urls: PkiUrls, kind: KeyKind = "ec"
+    issuer: CertificationAuthority,
+    *,
+    profile: Profile,
+    common_name: str,
+    organisation: str,
+    urls: PkiUrls,
+    kind: KeyKind = "ec",
 ) -> Authority:
-    """A key and certificate for a service of the PKI itself: the issuing CA, the TSA, the OCSP responder."""
+    """A software key and its certificate for a service of the PKI itself: the TSA, the OCSP responder, the
+    registry (or, in tests, an issuing CA)."""
     key = generate_key(kind)
     subject = service_name(common_name, organisation=organisation)
     return Authority(

@@ -28,14 +28,21 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from pkcs11 import MGF, Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass, SignMixin, TokenFlag
 from pkcs11 import exceptions as p11_errors
-from pkcs11.util.ec import encode_ec_public_key, encode_ecdsa_signature, encode_named_curve_parameters
+from pkcs11.util.ec import (
+    decode_ec_private_key,
+    decode_ec_public_key,
+    encode_ec_public_key,
+    encode_ecdsa_signature,
+    encode_named_curve_parameters,
+)
+from pkcs11.util.rsa import decode_rsa_private_key, decode_rsa_public_key
 from pyhanko.config.pkcs11 import TokenCriteria
 from pyhanko.sign.pkcs11 import PKCS11Signer, find_token
 
 from esign.errors import Conflict, InvalidInput
 from esign.signers import ReusedAttributes
 
-from .ca import KeyKind, PublicKey
+from .ca import KeyKind, PrivateKey, PublicKey
 from .errors import CredentialLocked, PinInvalid, TokenDeviceError
 from .signing_process import DigestSigning, HashName
 
@@ -279,6 +286,39 @@ def generate_key(ref: TokenKey, *, user_pin: str, kind: KeyKind = "ec") -> Publi
         return _public_key(public)
 
 
+def import_key(ref: TokenKey, *, user_pin: str, key: PrivateKey) -> PublicKey:
+    """Put a software key pair into the token as :func:`generate_key` would have made it: the private key
+    sensitive, not extractable, able to sign and nothing else. What the key was before (its copies elsewhere)
+    the token cannot undo."""
+    der = key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+    )
+    if isinstance(key, rsa.RSAPrivateKey):
+        private = decode_rsa_private_key(der, capabilities=MechanismFlag.SIGN)
+        pkcs1 = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.PKCS1)
+        public = decode_rsa_public_key(pkcs1, capabilities=MechanismFlag.VERIFY)
+    else:
+        private = {**decode_ec_private_key(der), Attribute.SIGN: True}
+        public = {**decode_ec_public_key(_spki(key.public_key())), Attribute.VERIFY: True}
+    named = {Attribute.TOKEN: True, Attribute.LABEL: ref.key_label, Attribute.ID: ref.key_id}
+    with _session(ref, user_pin=user_pin, rw=True) as session, _device_errors(ref):
+        if _objects(session, ref, ObjectClass.PRIVATE_KEY) or _objects(session, ref, ObjectClass.PUBLIC_KEY):
+            raise Conflict(f"{_where(ref)} already holds a key labelled {ref.key_label!r}")
+        session.create_object(
+            {
+                **private,
+                **named,
+                Attribute.PRIVATE: True,
+                Attribute.SENSITIVE: True,
+                Attribute.EXTRACTABLE: False,
+                Attribute.DECRYPT: False,
+                Attribute.UNWRAP: False,
+            }
+        )
+        session.create_object({**public, **named})
+    return key.public_key()
+
+
 @contextmanager
 def open_signer(
     ref: TokenKey,
@@ -323,13 +363,44 @@ def sign_digests(
     token implements for prehashed data. ECDSA signatures come back DER-encoded (``Ecdsa-Sig-Value``).
     ``TokenPinRejected`` when the token no longer takes ``user_pin``."""
     with open_signer(ref, user_pin=user_pin, cert=cert) as signer, _device_errors(ref):
-        [key] = [k for k in _objects(signer.pkcs11_session, ref, ObjectClass.PRIVATE_KEY) if isinstance(k, SignMixin)]
-        if how.scheme == "ecdsa":
-            return [encode_ecdsa_signature(key.sign(d, mechanism=Mechanism.ECDSA)) for d in digests]
-        if how.scheme == "pss":
-            param = (_HASHES[how.hash], _MGFS[how.hash], how.salt_length)
-            return [key.sign(d, mechanism=Mechanism.RSA_PKCS_PSS, mechanism_param=param) for d in digests]
-        return [key.sign(_digest_info(how.hash, d), mechanism=Mechanism.RSA_PKCS) for d in digests]
+        return _sign_prehashed(signer.pkcs11_session, ref, how, digests)
+
+
+def sign_with(ref: TokenKey, *, user_pin: str, how: DigestSigning, digests: Sequence[bytes]) -> list[bytes]:
+    """:func:`sign_digests` for a key whose certificate is checked by its caller (the CA's own,
+    ``keys.ca_token``): each call logs in once."""
+    with _session(ref, user_pin=user_pin) as session, _device_errors(ref):
+        return _sign_prehashed(session, ref, how, digests)
+
+
+def public_key_of(ref: TokenKey, *, user_pin: str) -> PublicKey | None:
+    """The public half of the token's one key pair labelled as ``ref`` says; None when it holds no such key."""
+    with _session(ref, user_pin=user_pin) as session, _device_errors(ref):
+        privates = _objects(session, ref, ObjectClass.PRIVATE_KEY)
+        publics = [k for k in _objects(session, ref, ObjectClass.PUBLIC_KEY) if isinstance(k, pkcs11.PublicKey)]
+        if not privates and not publics:
+            return None
+        if len(privates) != 1 or len(publics) != 1:
+            raise TokenDeviceError(
+                f"{_where(ref)} holds {len(privates)} private and {len(publics)} public keys labelled "
+                f"{ref.key_label!r}, not one pair"
+            )
+        return _public_key(publics[0])
+
+
+def _sign_prehashed(
+    session: pkcs11.Session, ref: TokenKey, how: DigestSigning, digests: Sequence[bytes]
+) -> list[bytes]:
+    keys = [k for k in _objects(session, ref, ObjectClass.PRIVATE_KEY) if isinstance(k, SignMixin)]
+    if len(keys) != 1:
+        raise TokenDeviceError(f"{_where(ref)} holds {len(keys)} signing keys labelled {ref.key_label!r}, not one")
+    [key] = keys
+    if how.scheme == "ecdsa":
+        return [encode_ecdsa_signature(key.sign(d, mechanism=Mechanism.ECDSA)) for d in digests]
+    if how.scheme == "pss":
+        param = (_HASHES[how.hash], _MGFS[how.hash], how.salt_length)
+        return [key.sign(d, mechanism=Mechanism.RSA_PKCS_PSS, mechanism_param=param) for d in digests]
+    return [key.sign(_digest_info(how.hash, d), mechanism=Mechanism.RSA_PKCS) for d in digests]
 
 
 def _digest_info(hash_name: HashName, digest: bytes) -> bytes:

@@ -17,7 +17,8 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 
-from .ca import Authority
+from . import ca
+from .ca import Authority, CertificationAuthority
 
 _MAX_SERIAL_OCTETS = 20
 _MAX_NONCE_OCTETS = 32
@@ -73,7 +74,7 @@ def _reason_extension(reason: x509.ReasonFlags) -> x509.CRLReason | None:
 
 
 def build_crl(
-    issuer: Authority,
+    issuer: CertificationAuthority,
     revoked: Iterable[Revoked],
     *,
     number: int,
@@ -107,8 +108,7 @@ def build_crl(
         if reason is not None:
             revoked_builder = revoked_builder.add_extension(reason, critical=False)
         builder = builder.add_revoked_certificate(revoked_builder.build())
-    crl = builder.sign(issuer.key, hashes.SHA256())
-    return crl.public_bytes(serialization.Encoding.DER)
+    return ca.signed(builder, issuer.key)
 
 
 @dataclass(frozen=True)

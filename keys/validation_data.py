@@ -31,7 +31,7 @@ from esign.settings import Settings
 
 from . import ca, certificates, revocation
 from .authorities import ISSUING, ROOT, Pki
-from .ca import Authority
+from .ca import CertificationAuthority
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class LocalRevocation:
     ocsp_validity: timedelta
     clock: Callable[[], datetime] = field(default=now, compare=False)
 
-    def _issuers(self) -> dict[str, Authority]:
+    def _issuers(self) -> dict[str, CertificationAuthority]:
         return {ISSUING: self.pki.issuing, ROOT: self.pki.root}
 
     def _issuer_of(self, cert: x509.Certificate) -> str | None:
