@@ -18,7 +18,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from sqlalchemy import LargeBinary, String, select
+from sqlalchemy import Index, LargeBinary, String, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from esign import audit
@@ -51,6 +51,15 @@ class IssuedCertificate(Base):
     """Every certificate this PKI signed: what CRLs and the OCSP responder answer from."""
 
     __tablename__ = "issued_certificates"
+    __table_args__ = (
+        Index(
+            "ix_issued_certificates_revoked",
+            "issuer",
+            "not_after",
+            postgresql_where=text("revoked_at IS NOT NULL"),
+            sqlite_where=text("revoked_at IS NOT NULL"),
+        ),
+    )
 
     serial: Mapped[str] = mapped_column(String(40), primary_key=True, doc="lowercase hex")
     issuer: Mapped[str] = mapped_column(String(20), doc="root or issuing")

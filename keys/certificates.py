@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from cryptography import x509
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from esign import audit
 from esign.errors import Conflict, InvalidInput, NotFound
@@ -76,9 +76,18 @@ def revoke(
 
 
 def revocations(session: Session, *, issuers: Sequence[str]) -> dict[str, tuple[revocation.Revoked, ...]]:
-    """The entries of each of ``issuers``' revoked certificates, read in one query: what its CRL lists."""
-    query = select(IssuedCertificate).where(
-        IssuedCertificate.issuer.in_(issuers), IssuedCertificate.revoked_at.is_not(None)
+    """The entries of each of ``issuers``' revoked certificates, read in one query: what its CRL may list."""
+    query = (
+        select(IssuedCertificate)
+        .where(IssuedCertificate.issuer.in_(issuers), IssuedCertificate.revoked_at.is_not(None))
+        .options(
+            load_only(
+                IssuedCertificate.issuer,
+                IssuedCertificate.revoked_at,
+                IssuedCertificate.revocation_reason,
+                IssuedCertificate.not_after,
+            )
+        )
     )
     found: dict[str, list[revocation.Revoked]] = {issuer: [] for issuer in issuers}
     for issued in session.scalars(query):
@@ -94,6 +103,7 @@ def status_of(issued: IssuedCertificate) -> revocation.CertStatus:
         serial=int(issued.serial, 16),
         revoked_at=issued.revoked_at,
         reason=parse_reason(issued.revocation_reason or "unspecified"),
+        expires_at=issued.not_after,
     )
 
 

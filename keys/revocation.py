@@ -33,7 +33,7 @@ _CERTID_HASHES: tuple[type[hashes.HashAlgorithm], ...] = (
 
 @dataclass(frozen=True)
 class Revoked:
-    """One revoked certificate of an issuer.
+    """One revoked certificate of an issuer, and when the certificate expires (None: not known here).
 
     ``remove_from_crl`` is refused: it only appears in delta CRLs (RFC 5280 §5.3.1), which this CA does
     not publish.
@@ -42,6 +42,7 @@ class Revoked:
     serial: int
     revoked_at: datetime
     reason: x509.ReasonFlags = x509.ReasonFlags.unspecified
+    expires_at: datetime | None = None
 
     def __post_init__(self) -> None:
         if self.reason is x509.ReasonFlags.remove_from_crl:
@@ -85,21 +86,23 @@ def build_crl(
 
     It carries the two extensions §5.2 requires of conforming CAs: the authority key identifier and a
     monotonically increasing CRL number (at most 20 octets, §5.2.3). Each serial may appear only once.
+
+    A certificate that expired longer ago than this CRL's validity is left out (RFC 5280 §3.3 lets an entry go
+    once it appeared on a CRL issued after the certificate's validity period): every CRL that was current when
+    it expired has been superseded since, its successors listed it, and a relying party has no reason to ask
+    about an expired certificate's status anew. So the CRL lists the revoked certificates still in use, and it
+    does not grow with every official whose certificate was ever revoked.
     """
     if not 0 <= number < 1 << (8 * _MAX_SERIAL_OCTETS - 1):
         raise ValueError("a CRL number is a non-negative integer of at most 20 octets")
     if next_update <= this_update:
         raise ValueError("nextUpdate must come after thisUpdate")
-    builder = (
-        x509.CertificateRevocationListBuilder()
-        .issuer_name(issuer.cert.subject)
-        .last_update(this_update)
-        .next_update(next_update)
-        .add_extension(_authority_key_identifier(issuer.cert), critical=False)
-        .add_extension(x509.CRLNumber(number), critical=False)
-    )
+    entries: list[x509.RevokedCertificate] = []
     seen: set[int] = set()
+    forgotten_before = this_update - (next_update - this_update)
     for entry in revoked:
+        if entry.expires_at is not None and entry.expires_at < forgotten_before:
+            continue
         if entry.serial in seen:
             raise ValueError(f"serial {entry.serial:x} is listed twice")
         seen.add(entry.serial)
@@ -107,7 +110,17 @@ def build_crl(
         reason = _reason_extension(entry.reason)
         if reason is not None:
             revoked_builder = revoked_builder.add_extension(reason, critical=False)
-        builder = builder.add_revoked_certificate(revoked_builder.build())
+        entries.append(revoked_builder.build())
+    # All entries at once: each ``add_revoked_certificate`` copies the list so far, which made a CRL of
+    # 100,000 entries take 12 s instead of a fraction of one.
+    builder = x509.CertificateRevocationListBuilder(revoked_certificates=entries)
+    builder = (
+        builder.issuer_name(issuer.cert.subject)
+        .last_update(this_update)
+        .next_update(next_update)
+        .add_extension(_authority_key_identifier(issuer.cert), critical=False)
+        .add_extension(x509.CRLNumber(number), critical=False)
+    )
     return ca.signed(builder, issuer.key)
 
 

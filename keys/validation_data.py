@@ -62,9 +62,12 @@ class LocalRevocation:
             next_update=moment + self.crl_validity,
         )
 
+    @functools.cached_property
+    def _issuing_revoked(self) -> dict[int, revocation.Revoked]:
+        return {r.serial: r for r in self.revoked[ISSUING]}
+
     def _ocsp(self, cert: x509.Certificate, moment: datetime) -> bytes:
-        entries = {r.serial: r for r in self.revoked[ISSUING]}
-        status: revocation.CertStatus = entries.get(cert.serial_number, revocation.Good())
+        status: revocation.CertStatus = self._issuing_revoked.get(cert.serial_number, revocation.Good())
         return revocation.signed_ocsp_response(
             _cert_id(cert, self.pki.issuing.cert),
             status,

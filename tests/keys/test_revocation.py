@@ -157,6 +157,21 @@ def test_openssl_verify_rejects_a_revoked_leaf_and_accepts_a_good_one(pki: Pki, 
     assert good.returncode == 0 and "other.pem: OK" in good.stdout, good
 
 
+def test_a_crl_forgets_certificates_expired_longer_ago_than_its_validity(pki: Pki, files: Path) -> None:
+    """RFC 5280 §3.3: a CRL lists the revoked certificates still in use, not every one ever revoked."""
+    now = _seconds(datetime.now(UTC))
+    revoked = [
+        Revoked(1, now - timedelta(days=40), expires_at=now - timedelta(days=30)),
+        Revoked(2, now - timedelta(days=40), expires_at=now - timedelta(hours=23)),
+        Revoked(3, now - timedelta(days=1), expires_at=now + timedelta(days=700)),
+        Revoked(4, now - timedelta(days=1)),
+    ]
+    crl, _ = _crl(pki, revoked)
+    (files / "crl.der").write_bytes(crl)
+    text = _openssl(files, "crl", "-inform", "DER", "-in", "crl.der", "-noout", "-text").stdout
+    assert set(_crl_entries(text)) == {2, 3, 4}
+
+
 def test_crl_inputs_are_checked(pki: Pki) -> None:
     now = datetime.now(UTC)
     later = now + timedelta(hours=1)
