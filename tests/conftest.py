@@ -20,6 +20,7 @@ from esign.db import Database
 from migrations import migrate
 
 if TYPE_CHECKING:
+    from tests.keys.softhsm import SoftHsm
     from tests.seaweedfs import ObjectStore
 
 ALEMBIC_VERSION_TABLE = "alembic_version"
@@ -224,6 +225,16 @@ def world(db: Database, db_settings: Settings):  # type: ignore[no-untyped-def]
     from tests.world import build
 
     return build(db, db_settings)
+
+
+# --- SoftHSM2: one configuration per test process, tokens made by the tests that need them ---------
+
+
+@pytest.fixture(scope="session")
+def hsm(tmp_path_factory: pytest.TempPathFactory) -> SoftHsm:
+    from tests.keys import softhsm
+
+    return softhsm.environment(tmp_path_factory.mktemp("softhsm"))
 
 
 # --- a real S3 object store: SeaweedFS started for the session, or the one ESIGN_TEST_BLOB_URL names -------

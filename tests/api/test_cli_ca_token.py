@@ -15,13 +15,7 @@ from esign.settings import Settings
 from keys import authorities, ca_token, certificates
 from keys.authorities import PkiAuthority
 from tests.api.cli import database_env, esign, initialised
-from tests.keys import softhsm
 from tests.keys.softhsm import SoftHsm, Token
-
-
-@pytest.fixture(scope="session")
-def hsm(tmp_path_factory: pytest.TempPathFactory) -> SoftHsm:
-    return softhsm.environment(tmp_path_factory.mktemp("softhsm"))
 
 
 @pytest.fixture

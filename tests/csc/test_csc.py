@@ -45,7 +45,7 @@ from tests.csc.helpers import (
     sign_hash,
     verifies,
 )
-from tests.keys.softhsm import MODULE, SoftHsm, environment
+from tests.keys.softhsm import MODULE, SoftHsm
 from tests.world import PIN, World, actor_for
 
 SHA256_RSA, SHA384_RSA, SHA512_RSA = "1.2.840.113549.1.1.11", "1.2.840.113549.1.1.12", "1.2.840.113549.1.1.13"
@@ -555,11 +555,6 @@ def test_concurrent_batches_cannot_overspend_a_sad(world: World, db: Database) -
         t.join()
     assert sorted(outcomes) == [Refusal.INVALID_SAD.value] * 2 + ["signed"] * 2
     assert _left(db, sad) == 1 and _signed_events(db) == 2
-
-
-@pytest.fixture(scope="session")
-def hsm(tmp_path_factory: pytest.TempPathFactory) -> SoftHsm:
-    return environment(tmp_path_factory.mktemp("softhsm"))
 
 
 def test_a_batch_the_token_refuses_is_given_back_to_its_sad(

@@ -18,7 +18,6 @@ from typing import Literal
 
 import aiohttp
 import httpx
-import pytest
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner
 from pyhanko.sign.signers.csc_signer import (
@@ -40,18 +39,13 @@ from keys.credentials import Purpose, Storage
 from tests.api.served import Served, served
 from tests.conftest import make_pdf
 from tests.csc.helpers import authorize, call, certificate, digests, pss_params, sign_hash, verifies
-from tests.keys.softhsm import MODULE, SoftHsm, environment
+from tests.keys.softhsm import MODULE, SoftHsm
 from tests.validators import nss_db, pdfsig
 
 OFFICIAL = "李强"
 LEADER = "刘洋"
 DEMO_PIN = "123456"
 SHA256_RSA, RSA_PSS = "1.2.840.113549.1.1.11", "1.2.840.113549.1.1.10"
-
-
-@pytest.fixture(scope="session")
-def hsm(tmp_path_factory: pytest.TempPathFactory) -> SoftHsm:
-    return environment(tmp_path_factory.mktemp("softhsm"))
 
 
 class HashBoundAuthorization(CSCAuthorizationManager):

@@ -20,14 +20,9 @@ from esign.verify import verify
 from keys import ca, credentials, custody
 from keys.credentials import Purpose, Status, Storage
 from keys.errors import CredentialLocked, PinInvalid
-from tests.keys.softhsm import MODULE, SoftHsm, environment
+from tests.keys.softhsm import MODULE, SoftHsm
 from tests.validators import nss_db, pdfsig
 from tests.world import PIN, World, actor_for
-
-
-@pytest.fixture(scope="session")
-def hsm(tmp_path_factory: pytest.TempPathFactory) -> SoftHsm:
-    return environment(tmp_path_factory.mktemp("softhsm"))
 
 
 def test_a_pkcs11_credential_enrols_and_signs_through_custody(

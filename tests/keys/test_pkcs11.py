@@ -30,16 +30,10 @@ from keys.ca import Authority, KeyKind, PkiUrls, Profile
 from keys.errors import PinInvalid, TokenDeviceError
 from keys.pkcs11 import TokenKey, TokenPinRejected, generate_key, open_signer
 from tests.conftest import make_pdf
-from tests.keys import softhsm
 from tests.keys.softhsm import SoftHsm, Token
 from tests.validators import nss_db, pdfsig
 
 ORGANISATION = "广东省人民政府办公厅"
-
-
-@pytest.fixture(scope="session")
-def hsm(tmp_path_factory: pytest.TempPathFactory) -> SoftHsm:
-    return softhsm.environment(tmp_path_factory.mktemp("softhsm"))
 
 
 @pytest.fixture

@@ -26,14 +26,8 @@ from keys import authorities, ca, ca_token, certificates, revocation
 from keys.authorities import IssuedCertificate, PkiAuthority
 from keys.errors import PkiNotInitialised
 from tests.documents.circulation.test_long_term import THREE_YEARS, _offline, _pyhanko, _route
-from tests.keys import softhsm
 from tests.keys.softhsm import SoftHsm, Token
 from tests.world import World
-
-
-@pytest.fixture(scope="session")
-def hsm(tmp_path_factory: pytest.TempPathFactory) -> SoftHsm:
-    return softhsm.environment(tmp_path_factory.mktemp("softhsm"))
 
 
 @pytest.fixture
