@@ -21,9 +21,12 @@ from typing import Literal, Protocol, TypeAlias
 from asn1crypto import crl as asn1_crl
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID, ObjectIdentifier
+
+from .errors import TokenDeviceError
 
 KeyKind = Literal["ec", "rsa"]
 PrivateKey: TypeAlias = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
@@ -291,32 +294,33 @@ def signed(builder: x509.CertificateBuilder | x509.CertificateRevocationListBuil
     against the held key's public half, so a token answering with another key's signature fails here.
     """
     if isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
-        return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+        return _der(builder.sign(key, hashes.SHA256()))
     public = key.public_key()
-    draft = builder.sign(_stand_in(isinstance(public, rsa.RSAPublicKey)), hashes.SHA256())
-    structure: asn1_x509.Certificate | asn1_crl.CertificateList
-    if isinstance(builder, x509.CertificateBuilder):
-        structure, tbs_field, signature_field = (
-            asn1_x509.Certificate.load(_der(draft)),
-            "tbs_certificate",
-            "signature_value",
-        )
-    else:
-        structure, tbs_field, signature_field = asn1_crl.CertificateList.load(_der(draft)), "tbs_cert_list", "signature"
+    draft = _der(builder.sign(_stand_in(isinstance(public, rsa.RSAPublicKey)), hashes.SHA256()))
+    structure: asn1_x509.Certificate | asn1_crl.CertificateList = (
+        asn1_x509.Certificate.load(draft)
+        if isinstance(builder, x509.CertificateBuilder)
+        else asn1_crl.CertificateList.load(draft)
+    )
+    tbs_field, signature_field = _SIGNED_FIELDS[type(structure)]
     tbs = structure[tbs_field].dump()
     signature = key.sign_sha256(hashlib.sha256(tbs).digest())
-    if isinstance(public, rsa.RSAPublicKey):
-        public.verify(signature, tbs, padding.PKCS1v15(), hashes.SHA256())
-    else:
-        public.verify(signature, tbs, ec.ECDSA(hashes.SHA256()))
-    result = type(structure)(
-        {
-            tbs_field: structure[tbs_field],
-            "signature_algorithm": structure["signature_algorithm"],
-            signature_field: signature,
-        }
-    )
-    return bytes(result.dump())
+    try:
+        if isinstance(public, rsa.RSAPublicKey):
+            public.verify(signature, tbs, padding.PKCS1v15(), hashes.SHA256())
+        else:
+            public.verify(signature, tbs, ec.ECDSA(hashes.SHA256()))
+    except InvalidSignature:
+        raise TokenDeviceError("the CA key answered with a signature that its public key does not verify") from None
+    fields = {tbs_field: structure[tbs_field], "signature_algorithm": structure["signature_algorithm"]}
+    return bytes(type(structure)({**fields, signature_field: signature}).dump())
+
+
+_SIGNED_FIELDS: dict[type, tuple[str, str]] = {
+    asn1_x509.Certificate: ("tbs_certificate", "signature_value"),
+    asn1_crl.CertificateList: ("tbs_cert_list", "signature"),
+}
+"""Where the signed structure and its signature sit in a certificate and a CRL (RFC 5280 §4.1, §5.1)."""
 
 
 def _der(signed_object: x509.Certificate | x509.CertificateRevocationList) -> bytes:
@@ -335,7 +339,7 @@ def new_root(
     common_name: str, *, organisation: str, urls: PkiUrls, kind: KeyKind = "ec", key: CaKey | None = None
 ) -> CertificationAuthority:
     """A self-signed root CA, with a new software key of ``kind`` unless given a ``key`` (a held one)."""
-    key = key or generate_key(kind)
+    key = key if key is not None else generate_key(kind)
     subject = service_name(common_name, organisation=organisation)
     cert = issue(
         None, profile=Profile.ROOT_CA, subject=subject, public_key=key.public_key(), urls=urls, self_signing_key=key
