@@ -294,9 +294,9 @@ def signed(builder: x509.CertificateBuilder | x509.CertificateRevocationListBuil
     against the held key's public half, so a token answering with another key's signature fails here.
     """
     if isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
-        return _der(builder.sign(key, hashes.SHA256()))
+        return der(builder.sign(key, hashes.SHA256()))
     public = key.public_key()
-    draft = _der(builder.sign(_stand_in(isinstance(public, rsa.RSAPublicKey)), hashes.SHA256()))
+    draft = der(builder.sign(_stand_in(isinstance(public, rsa.RSAPublicKey)), hashes.SHA256()))
     structure: asn1_x509.Certificate | asn1_crl.CertificateList = (
         asn1_x509.Certificate.load(draft)
         if isinstance(builder, x509.CertificateBuilder)
@@ -321,10 +321,6 @@ _SIGNED_FIELDS: dict[type, tuple[str, str]] = {
     asn1_crl.CertificateList: ("tbs_cert_list", "signature"),
 }
 """Where the signed structure and its signature sit in a certificate and a CRL (RFC 5280 §4.1, §5.1)."""
-
-
-def _der(signed_object: x509.Certificate | x509.CertificateRevocationList) -> bytes:
-    return signed_object.public_bytes(serialization.Encoding.DER)
 
 
 @functools.cache
@@ -378,5 +374,5 @@ def pem(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.PEM)
 
 
-def der(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(serialization.Encoding.DER)
+def der(signed_object: x509.Certificate | x509.CertificateRevocationList) -> bytes:
+    return signed_object.public_bytes(serialization.Encoding.DER)

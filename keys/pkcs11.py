@@ -231,6 +231,12 @@ def _objects(session: pkcs11.Session, ref: TokenKey, object_class: ObjectClass) 
     )
 
 
+def _refuse_taken(session: pkcs11.Session, ref: TokenKey) -> None:
+    """A new key pair goes under a label no key of the token has yet: the label alone finds a key later."""
+    if _objects(session, ref, ObjectClass.PRIVATE_KEY) or _objects(session, ref, ObjectClass.PUBLIC_KEY):
+        raise Conflict(f"{_where(ref)} already holds a key labelled {ref.key_label!r}")
+
+
 def _public_key(key: pkcs11.PublicKey) -> PublicKey:
     key_type = key[Attribute.KEY_TYPE]
     if key_type == KeyType.RSA:
@@ -259,8 +265,7 @@ def generate_key(ref: TokenKey, *, user_pin: str, kind: KeyKind = "ec") -> Publi
     }
     capabilities = MechanismFlag.SIGN | MechanismFlag.VERIFY
     with _session(ref, user_pin=user_pin, rw=True) as session, _device_errors(ref):
-        if _objects(session, ref, ObjectClass.PRIVATE_KEY) or _objects(session, ref, ObjectClass.PUBLIC_KEY):
-            raise Conflict(f"{_where(ref)} already holds a key labelled {ref.key_label!r}")
+        _refuse_taken(session, ref)
         if kind == "rsa":
             public, _ = session.generate_keypair(
                 KeyType.RSA,
@@ -302,8 +307,7 @@ def import_key(ref: TokenKey, *, user_pin: str, key: PrivateKey) -> PublicKey:
         public = {**decode_ec_public_key(_spki(key.public_key())), Attribute.VERIFY: True}
     named = {Attribute.TOKEN: True, Attribute.LABEL: ref.key_label, Attribute.ID: ref.key_id}
     with _session(ref, user_pin=user_pin, rw=True) as session, _device_errors(ref):
-        if _objects(session, ref, ObjectClass.PRIVATE_KEY) or _objects(session, ref, ObjectClass.PUBLIC_KEY):
-            raise Conflict(f"{_where(ref)} already holds a key labelled {ref.key_label!r}")
+        _refuse_taken(session, ref)
         session.create_object(
             {
                 **private,
